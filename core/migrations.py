@@ -1,0 +1,113 @@
+"""Apply the Piccolo migrations of core and of every enabled plugin, once, under a lock.
+
+Each migration source is a Piccolo ``AppConfig`` returned by the ``register_migrations``
+hook. An advisory lock makes concurrent starts (several app processes) migrate once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from piccolo.conf.apps import AppConfig
+
+_LOCK_KEY = 0x43524541544F52  # "CREATOR"
+_process_lock = threading.Lock()  # Piccolo's engine is process-global
+
+
+@dataclass
+class MigrationReport:
+    app: str
+    applied: list[str]
+
+
+def _engine(url: str) -> object:
+    from piccolo.engine.postgres import PostgresEngine
+
+    return PostgresEngine(config={"dsn": url}, extensions=())
+
+
+async def _pending(app: AppConfig) -> tuple[object, list[str]]:
+    from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+
+    manager = ForwardsMigrationManager(app_name=app.app_name)
+    await manager.create_migration_table()
+    ran = set(await Migration.get_migrations_which_ran(app_name=app.app_name))
+    modules = manager.get_migration_modules(app.resolved_migrations_folder_path)
+    return manager, sorted(set(modules) - ran)
+
+
+async def migrate(url: str, apps: Sequence[AppConfig]) -> list[MigrationReport]:
+    """Run every pending migration of ``apps`` (in order) against the database at ``url``."""
+    lock_conn = await asyncpg.connect(url)
+    try:
+        await lock_conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+        return await asyncio.to_thread(_migrate_sync, url, list(apps))
+    finally:
+        with contextlib.suppress(Exception):
+            await lock_conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        await lock_conn.close()
+
+
+@contextlib.contextmanager
+def _piccolo_engine(url: str) -> Iterator[None]:
+    """Point Piccolo's process-global engine at ``url`` for the duration of the block.
+
+    Callers run in a worker thread with their own event loop, so the server's loop and any
+    other app in this process are untouched.
+    """
+    with _process_lock:
+        import core.piccolo_conf as conf
+        from piccolo.apps.migrations.tables import Migration
+
+        previous_env = os.environ.get("PICCOLO_CONF")
+        os.environ["PICCOLO_CONF"] = "core.piccolo_conf"
+        conf.DB = _engine(url)
+        Migration._meta.db = conf.DB
+        try:
+            yield
+        finally:
+            conf.DB = None
+            if previous_env is None:
+                os.environ.pop("PICCOLO_CONF", None)
+            else:
+                os.environ["PICCOLO_CONF"] = previous_env
+
+
+def _migrate_sync(url: str, apps: list[AppConfig]) -> list[MigrationReport]:
+    with _piccolo_engine(url):
+        return asyncio.run(_run_all(apps))
+
+
+async def _run_all(apps: list[AppConfig]) -> list[MigrationReport]:
+    reports = []
+    for app in apps:
+        manager, pending = await _pending(app)
+        if pending:
+            # Piccolo prints its progress; keep the server's output to our own log lines.
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = await manager.run_migrations(app)  # type: ignore[attr-defined]
+            if not result.success:
+                raise RuntimeError(f"migrations of {app.app_name!r} failed: {result.message}")
+        reports.append(MigrationReport(app=app.app_name, applied=pending))
+    return reports
+
+
+async def pending_migrations(url: str, apps: Sequence[AppConfig]) -> dict[str, list[str]]:
+    """Migrations not yet applied, by app (for ``creator migrate --check``)."""
+    return await asyncio.to_thread(_pending_sync, url, list(apps))
+
+
+def _pending_sync(url: str, apps: list[AppConfig]) -> dict[str, list[str]]:
+    async def collect() -> dict[str, list[str]]:
+        return {app.app_name: (await _pending(app))[1] for app in apps}
+
+    with _piccolo_engine(url):
+        return asyncio.run(collect())

@@ -1,0 +1,555 @@
+"""Scoped stores for the six dimensions. Every query here filters by the scope's group.
+
+This module is the only place ontology SQL is written; plugins use the stores, so no
+plugin can forget ``group_id``. Ids are UUIDv7, so ``ORDER BY id DESC`` is newest first
+and the cursor is simply the last id seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import asyncpg
+
+from core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from core.ontology.ids import uuid7
+from core.ontology.records import Connection, Event, KnowledgeItem, Page, Thing
+from core.ontology.scope import Scope
+from core.ontology.session import Dispatcher, Session
+from core.ontology.types import TypeRegistry
+
+if TYPE_CHECKING:
+    from core.db import Database
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+THING_COLUMNS = "id, group_id, type, name, status, properties, version, created_at, updated_at"
+CONNECTION_COLUMNS = "id, group_id, type, from_id, to_id, metadata, created_at, valid_to"
+EVENT_COLUMNS = "id, group_id, type, actor_id, target_id, payload, occurred_at"
+KNOWLEDGE_COLUMNS = (
+    "id, group_id, kind, text, metadata, embedding_model, embedding_dim, created_at"
+)
+
+
+def encode_cursor(last_id: UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> UUID | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return UUID(bytes=raw)
+    except (ValueError, binascii.Error):
+        raise ValidationFailed("cursor is not one this API returned", field="cursor") from None
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    return limit
+
+
+class _Query:
+    """A WHERE clause built from optional filters, numbering parameters as it goes."""
+
+    def __init__(self, group_id: UUID) -> None:
+        self.args: list[Any] = [group_id]
+        self.clauses = ["group_id = $1"]
+
+    def add(self, clause: str, *values: Any) -> None:
+        placeholders = []
+        for value in values:
+            self.args.append(value)
+            placeholders.append(f"${len(self.args)}")
+        self.clauses.append(clause.format(*placeholders))
+
+    def page(self, columns: str, table: str, cursor: str | None, limit: int) -> tuple[str, int]:
+        after = decode_cursor(cursor)
+        if after is not None:
+            self.add("id < {}", after)
+        limit = check_limit(limit)
+        self.args.append(limit + 1)
+        sql = (
+            f"SELECT {columns} FROM {table} WHERE {' AND '.join(self.clauses)} "
+            f"ORDER BY id DESC LIMIT ${len(self.args)}"
+        )
+        return sql, limit
+
+
+def _page(records: list[Any], limit: int) -> Page[Any]:
+    if len(records) > limit:
+        records = records[:limit]
+        return Page(items=records, next_cursor=encode_cursor(records[-1].id))
+    return Page(items=records)
+
+
+class _Store:
+    def __init__(self, scoped: ScopedOntology) -> None:
+        self.scope = scoped.scope
+        self.registry = scoped.registry
+        self.session = scoped.session
+        self._scoped = scoped
+
+    @property
+    def group_id(self) -> UUID:
+        return self.scope.group_id
+
+
+class Events(_Store):
+    """The append-only log. ``emit`` writes in the caller's transaction (outbox)."""
+
+    async def emit(
+        self,
+        type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        target_id: UUID | None = None,
+    ) -> Event:
+        clean = self.registry.validate_payload(type, dict(payload or {}))
+        async with self.session.transaction() as conn:
+            return await self._insert(conn, type, clean, target_id)
+
+    async def _insert(
+        self, conn: asyncpg.Connection, type: str, payload: dict[str, Any], target_id: UUID | None
+    ) -> Event:
+        row = await conn.fetchrow(
+            f"INSERT INTO events (id, group_id, type, actor_id, target_id, payload) "
+            f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {EVENT_COLUMNS}",
+            uuid7(), self.group_id, type, self.scope.person_id, target_id, payload,
+        )  # fmt: skip
+        event = Event(**row)
+        self.session.emitted.append(event)
+        return event
+
+    async def get(self, event_id: UUID) -> Event:
+        async with self.session.reading() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND id = $2",
+                self.group_id, event_id,
+            )  # fmt: skip
+        if row is None:
+            raise NotFound(f"event {event_id} not found")
+        return Event(**row)
+
+    async def list(
+        self,
+        *,
+        type: str | None = None,
+        target_id: UUID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[Event]:
+        query = _Query(self.group_id)
+        if type is not None:
+            query.add("type = {}", type)
+        if target_id is not None:
+            query.add("target_id = {}", target_id)
+        if since is not None:
+            query.add("occurred_at >= {}", since)
+        if until is not None:
+            query.add("occurred_at < {}", until)
+        sql, limit = query.page(EVENT_COLUMNS, "events", cursor, limit)
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(sql, *query.args)
+        return _page([Event(**row) for row in rows], limit)
+
+
+class Things(_Store):
+    """Typed entities; ``properties`` always satisfy their type's struct."""
+
+    async def create(
+        self,
+        type: str,
+        *,
+        name: str,
+        properties: Mapping[str, Any] | None = None,
+        status: str | None = None,
+    ) -> Thing:
+        decl = self.registry.thing_type(type)
+        clean = self.registry.validate_properties(type, dict(properties or {}))
+        status = status or decl.default_status
+        _check_status(decl.statuses, status)
+        async with self.session.transaction() as conn:
+            row = await conn.fetchrow(
+                f"INSERT INTO things (id, group_id, type, name, status, properties) "
+                f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {THING_COLUMNS}",
+                uuid7(), self.group_id, type, name, status, clean,
+            )  # fmt: skip
+            thing = Thing(**row)
+            await self._scoped.events._insert(
+                conn, "thing_created", {"type": type, "name": name}, thing.id
+            )
+        return thing
+
+    async def get(self, thing_id: UUID, *, type: str | None = None) -> Thing:
+        async with self.session.reading() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {THING_COLUMNS} FROM things "
+                "WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL",
+                self.group_id, thing_id,
+            )  # fmt: skip
+        if row is None or (type is not None and row["type"] != type):
+            raise NotFound(f"{type or 'thing'} {thing_id} not found")
+        return Thing(**row)
+
+    async def list(
+        self,
+        *,
+        type: str | None = None,
+        status: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[Thing]:
+        """Newest first. ``where`` matches property equality (uses the GIN index)."""
+        query = _Query(self.group_id)
+        query.clauses.append("deleted_at IS NULL")
+        if type is not None:
+            query.add("type = {}", type)
+        if status is not None:
+            query.add("status = {}", status)
+        if where:
+            query.add("properties @> {}", dict(where))
+        sql, limit = query.page(THING_COLUMNS, "things", cursor, limit)
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(sql, *query.args)
+        return _page([Thing(**row) for row in rows], limit)
+
+    async def update(
+        self,
+        thing_id: UUID,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        replace_properties: bool = False,
+        expected_version: int | None = None,
+    ) -> Thing:
+        """Change a thing. ``properties`` merge into the stored ones (top-level keys; a
+        ``None`` value removes a key) unless ``replace_properties``; the result is validated
+        whole. With ``expected_version``, a concurrent change is a 412, not a lost update."""
+        async with self.session.transaction() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {THING_COLUMNS} FROM things "
+                "WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
+                self.group_id, thing_id,
+            )  # fmt: skip
+            if row is None:
+                raise NotFound(f"thing {thing_id} not found")
+            current = Thing(**row)
+            _check_version(current, expected_version)
+            decl = self.registry.thing_type(current.type)
+            changed: list[str] = []
+            new_props = current.properties
+            if properties is not None:
+                if replace_properties:
+                    merged = dict(properties)
+                else:
+                    merged = {**current.properties, **properties}
+                    merged = {k: v for k, v in merged.items() if v is not None}
+                new_props = self.registry.validate_properties(current.type, merged)
+                changed += sorted(
+                    k
+                    for k in set(new_props) | set(current.properties)
+                    if new_props.get(k) != current.properties.get(k)
+                )
+            if status is not None and status != current.status:
+                _check_status(decl.statuses, status)
+                changed.insert(0, "status")
+            if name is not None and name != current.name:
+                changed.insert(0, "name")
+            if not changed:
+                return current
+            row = await conn.fetchrow(
+                f"UPDATE things SET name = $3, status = $4, properties = $5, "
+                f"version = version + 1, updated_at = now() "
+                f"WHERE group_id = $1 AND id = $2 RETURNING {THING_COLUMNS}",
+                self.group_id, thing_id, name if name is not None else current.name,
+                status if status is not None else current.status, new_props,
+            )  # fmt: skip
+            thing = Thing(**row)
+            await self._scoped.events._insert(
+                conn, "thing_updated", {"type": thing.type, "name": thing.name, "changed": changed},
+                thing.id,
+            )  # fmt: skip
+        return thing
+
+    async def delete(self, thing_id: UUID, *, expected_version: int | None = None) -> None:
+        """Soft delete: the thing disappears from reads and its live connections end."""
+        async with self.session.transaction() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {THING_COLUMNS} FROM things "
+                "WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
+                self.group_id, thing_id,
+            )  # fmt: skip
+            if row is None:
+                raise NotFound(f"thing {thing_id} not found")
+            current = Thing(**row)
+            _check_version(current, expected_version)
+            await conn.execute(
+                "UPDATE things SET deleted_at = now(), version = version + 1, updated_at = now() "
+                "WHERE group_id = $1 AND id = $2",
+                self.group_id, thing_id,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE connections SET valid_to = now() WHERE group_id = $1 "
+                "AND (from_id = $2 OR to_id = $2) AND valid_to IS NULL",
+                self.group_id, thing_id,
+            )  # fmt: skip
+            await self._scoped.events._insert(
+                conn, "thing_deleted", {"type": current.type, "name": current.name}, thing_id
+            )
+
+
+def _check_status(allowed: Sequence[str], status: str) -> None:
+    if allowed and status not in allowed:
+        raise ValidationFailed(
+            f"status {status!r} is not one of: {', '.join(allowed)}", field="status"
+        )
+    if not status or len(status) > 50:
+        raise ValidationFailed("status must be 1 to 50 characters", field="status")
+
+
+def _check_version(current: Thing, expected: int | None) -> None:
+    if expected is not None and expected != current.version:
+        raise PreconditionFailed(
+            f"thing {current.id} is at version {current.version}, not {expected}; "
+            "reload it and apply your change again",
+            current_version=current.version,
+        )
+
+
+class Connections(_Store):
+    """Typed, directed relations between things of the same group."""
+
+    async def create(
+        self,
+        type: str,
+        from_id: UUID,
+        to_id: UUID,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Connection:
+        decl = self.registry.connection_type(type)
+        clean = self.registry.validate_metadata(type, dict(metadata or {}))
+        async with self.session.transaction() as conn:
+            ends = {
+                r["id"]: r["type"]
+                for r in await conn.fetch(
+                    "SELECT id, type FROM things WHERE group_id = $1 AND id = ANY($2::uuid[]) "
+                    "AND deleted_at IS NULL FOR SHARE",
+                    self.group_id, [from_id, to_id],
+                )  # fmt: skip
+            }
+            for field_name, end, allowed in (
+                ("from_id", from_id, decl.from_types),
+                ("to_id", to_id, decl.to_types),
+            ):
+                if end not in ends:
+                    raise NotFound(f"thing {end} ({field_name}) not found", field=field_name)
+                if allowed and ends[end] not in allowed:
+                    raise ValidationFailed(
+                        f"a {type!r} connection's {field_name} must be a "
+                        f"{' or '.join(allowed)}, not a {ends[end]!r}",
+                        field=field_name,
+                    )
+            try:
+                async with conn.transaction():  # savepoint: a duplicate must not end the outer
+                    row = await conn.fetchrow(
+                        f"INSERT INTO connections (id, group_id, type, from_id, to_id, metadata, "
+                        f"is_unique) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                        f"RETURNING {CONNECTION_COLUMNS}",
+                        uuid7(), self.group_id, type, from_id, to_id, clean, decl.unique,
+                    )  # fmt: skip
+            except asyncpg.UniqueViolationError:
+                raise Conflict(
+                    f"a {type!r} connection from {from_id} to {to_id} already exists"
+                ) from None
+            connection = Connection(**row)
+            await self._scoped.events._insert(
+                conn, "connection_created",
+                {"type": type, "from_id": str(from_id), "to_id": str(to_id)}, connection.id,
+            )  # fmt: skip
+        return connection
+
+    async def get(self, connection_id: UUID) -> Connection:
+        async with self.session.reading() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {CONNECTION_COLUMNS} FROM connections WHERE group_id = $1 AND id = $2",
+                self.group_id, connection_id,
+            )  # fmt: skip
+        if row is None:
+            raise NotFound(f"connection {connection_id} not found")
+        return Connection(**row)
+
+    async def list(
+        self,
+        *,
+        type: str | None = None,
+        from_id: UUID | None = None,
+        to_id: UUID | None = None,
+        include_ended: bool = False,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[Connection]:
+        query = _Query(self.group_id)
+        if not include_ended:
+            query.clauses.append("valid_to IS NULL")
+        if type is not None:
+            query.add("type = {}", type)
+        if from_id is not None:
+            query.add("from_id = {}", from_id)
+        if to_id is not None:
+            query.add("to_id = {}", to_id)
+        sql, limit = query.page(CONNECTION_COLUMNS, "connections", cursor, limit)
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(sql, *query.args)
+        return _page([Connection(**row) for row in rows], limit)
+
+    async def delete(self, connection_id: UUID) -> None:
+        """End a connection (``valid_to = now()``); its history stays readable."""
+        async with self.session.transaction() as conn:
+            row = await conn.fetchrow(
+                "UPDATE connections SET valid_to = now() "
+                "WHERE group_id = $1 AND id = $2 AND valid_to IS NULL RETURNING type, from_id, to_id",
+                self.group_id, connection_id,
+            )  # fmt: skip
+            if row is None:
+                raise NotFound(f"connection {connection_id} not found")
+            await self._scoped.events._insert(
+                conn, "connection_deleted",
+                {"type": row["type"], "from_id": str(row["from_id"]), "to_id": str(row["to_id"])},
+                connection_id,
+            )  # fmt: skip
+
+
+class Knowledge(_Store):
+    """Text chunks, labels and documents with optional embeddings, linked to things."""
+
+    KINDS = ("chunk", "label", "document")
+
+    async def add(
+        self,
+        text: str,
+        *,
+        kind: str = "chunk",
+        metadata: Mapping[str, Any] | None = None,
+        embedding: Sequence[float] | None = None,
+        embedding_model: str | None = None,
+        thing_id: UUID | None = None,
+        role: str = "source",
+    ) -> KnowledgeItem:
+        if kind not in self.KINDS:
+            raise ValidationFailed(f"kind must be one of {', '.join(self.KINDS)}", field="kind")
+        dim = len(embedding) if embedding is not None else None
+        async with self.session.transaction() as conn:
+            if thing_id is not None:
+                await self._scoped.things.get(thing_id)
+            row = await conn.fetchrow(
+                f"INSERT INTO knowledge (id, group_id, kind, text, metadata, embedding, "
+                f"embedding_model, embedding_dim) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                f"RETURNING {KNOWLEDGE_COLUMNS}",
+                uuid7(), self.group_id, kind, text, dict(metadata or {}),
+                list(embedding) if embedding is not None else None, embedding_model, dim,
+            )  # fmt: skip
+            item = KnowledgeItem(**row)
+            if thing_id is not None:
+                await conn.execute(
+                    "INSERT INTO thing_knowledge (group_id, thing_id, knowledge_id, role) "
+                    "VALUES ($1, $2, $3, $4)",
+                    self.group_id, thing_id, item.id, role,
+                )  # fmt: skip
+        return item
+
+    async def get(self, knowledge_id: UUID) -> KnowledgeItem:
+        async with self.session.reading() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {KNOWLEDGE_COLUMNS} FROM knowledge WHERE group_id = $1 AND id = $2",
+                self.group_id, knowledge_id,
+            )  # fmt: skip
+        if row is None:
+            raise NotFound(f"knowledge {knowledge_id} not found")
+        return KnowledgeItem(**row)
+
+    async def list(
+        self,
+        *,
+        kind: str | None = None,
+        thing_id: UUID | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[KnowledgeItem]:
+        query = _Query(self.group_id)
+        if kind is not None:
+            query.add("kind = {}", kind)
+        if thing_id is not None:
+            query.add(
+                "id IN (SELECT knowledge_id FROM thing_knowledge "
+                "WHERE group_id = $1 AND thing_id = {})",
+                thing_id,
+            )
+        sql, limit = query.page(KNOWLEDGE_COLUMNS, "knowledge", cursor, limit)
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(sql, *query.args)
+        return _page([KnowledgeItem(**row) for row in rows], limit)
+
+    async def delete(self, knowledge_id: UUID) -> None:
+        async with self.session.transaction() as conn:
+            deleted = await conn.execute(
+                "DELETE FROM knowledge WHERE group_id = $1 AND id = $2", self.group_id, knowledge_id
+            )
+        if deleted.endswith(" 0"):
+            raise NotFound(f"knowledge {knowledge_id} not found")
+
+    async def delete_for_thing(self, thing_id: UUID) -> int:
+        """Remove every knowledge row linked to ``thing_id`` (e.g. before re-ingesting it)."""
+        async with self.session.transaction() as conn:
+            status = await conn.execute(
+                "DELETE FROM knowledge WHERE group_id = $1 AND id IN (SELECT knowledge_id "
+                "FROM thing_knowledge WHERE group_id = $1 AND thing_id = $2)",
+                self.group_id, thing_id,
+            )  # fmt: skip
+        return int(status.split()[-1])
+
+
+class ScopedOntology:
+    """The four stores bound to one scope and one unit of work."""
+
+    def __init__(self, scope: Scope, registry: TypeRegistry, session: Session) -> None:
+        self.scope = scope
+        self.registry = registry
+        self.session = session
+        self.events = Events(self)
+        self.things = Things(self)
+        self.connections = Connections(self)
+        self.knowledge = Knowledge(self)
+
+
+class Ontology:
+    """Where services get stores: ``ontology.scoped(scope)`` for independent calls, or
+    ``async with ontology.transaction(scope) as o:`` for several writes that commit (and
+    emit their events) together."""
+
+    def __init__(self, db: Database, registry: TypeRegistry, dispatch: Dispatcher) -> None:
+        self.db = db
+        self.registry = registry
+        self._dispatch = dispatch
+
+    def scoped(self, scope: Scope) -> ScopedOntology:
+        return ScopedOntology(scope, self.registry, Session(self.db, self._dispatch))
+
+    @asynccontextmanager
+    async def transaction(self, scope: Scope) -> AsyncIterator[ScopedOntology]:
+        scoped = self.scoped(scope)
+        async with scoped.session.transaction():
+            yield scoped

@@ -1,0 +1,191 @@
+"""Type declarations plugins register, and the registry that validates writes against them.
+
+A plugin adds *types*, not tables: ``ThingType("page", properties=PageProps)``. Every write
+of ``properties`` / ``metadata`` / ``payload`` is converted through the registered msgspec
+struct, so what is stored is always what the type says, defaults filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from core.errors import UnknownType, ValidationFailed
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.")
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not name or not set(name) <= _NAME_CHARS or not name[0].isalpha() or len(name) > 100:
+        raise ValueError(
+            f"{kind} name {name!r} must start with a letter and use only a-z, 0-9, '_' and '.'"
+        )
+
+
+@dataclass(frozen=True)
+class ThingType:
+    """A kind of thing. ``properties`` is the msgspec struct its properties must satisfy;
+    ``None`` accepts any JSON object. ``statuses``, when given, lists the allowed statuses
+    (the first is the default)."""
+
+    name: str
+    properties: type[msgspec.Struct] | None = None
+    description: str = ""
+    statuses: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name("thing type", self.name)
+
+    @property
+    def default_status(self) -> str:
+        return self.statuses[0] if self.statuses else "active"
+
+
+@dataclass(frozen=True)
+class ConnectionType:
+    """A typed, directed relation. ``from_types`` / ``to_types`` restrict the endpoints'
+    thing types (empty: any). ``unique`` allows one live connection per (from, to)."""
+
+    name: str
+    from_types: tuple[str, ...] = ()
+    to_types: tuple[str, ...] = ()
+    metadata: type[msgspec.Struct] | None = None
+    unique: bool = True
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("connection type", self.name)
+
+
+@dataclass(frozen=True)
+class EventType:
+    """Something that happened. ``payload`` is the struct its payload must satisfy."""
+
+    name: str
+    payload: type[msgspec.Struct] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("event type", self.name)
+
+
+class DuplicateTypeError(Exception):
+    """Two plugins registered the same type name."""
+
+
+@dataclass
+class _Registered:
+    declaration: Any
+    plugin: str
+
+
+def _field_path(where: str, message: str) -> tuple[str, str]:
+    """Split msgspec's ``Expected int, got str - at `$.price``` into (detail, field)."""
+    detail, _, at = message.partition(" - at `$")
+    suffix = at.rstrip("`")
+    return detail, where + suffix
+
+
+def validate_object(struct: type[msgspec.Struct] | None, data: Any, where: str) -> dict[str, Any]:
+    """Convert ``data`` through ``struct`` and return the normalised JSON-ready dict.
+
+    Unknown fields are refused (a typo must not vanish silently); ``where`` prefixes the
+    field path in errors, e.g. ``properties.price``.
+    """
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"{where} must be a JSON object", field=where)
+    if struct is None:
+        return data
+    known = set(getattr(struct, "__struct_encode_fields__", ()))
+    unknown = [key for key in data if key not in known]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown field {unknown[0]!r}; expected one of: {', '.join(sorted(known)) or 'none'}",
+            field=f"{where}.{unknown[0]}",
+        )
+    try:
+        value = msgspec.convert(data, struct)
+    except msgspec.ValidationError as exc:
+        detail, path = _field_path(where, str(exc))
+        raise ValidationFailed(detail, field=path) from None
+    result: dict[str, Any] = msgspec.to_builtins(value)
+    return result
+
+
+@dataclass
+class TypeRegistry:
+    """Every thing, connection and event type of the enabled plugins, with who owns it."""
+
+    things: dict[str, _Registered] = field(default_factory=dict)
+    connections: dict[str, _Registered] = field(default_factory=dict)
+    events: dict[str, _Registered] = field(default_factory=dict)
+
+    def _add(self, table: dict[str, _Registered], kind: str, decl: Any, plugin: str) -> None:
+        existing = table.get(decl.name)
+        if existing is not None:
+            raise DuplicateTypeError(
+                f"{kind} type {decl.name!r} is registered by both plugin "
+                f"{existing.plugin!r} and plugin {plugin!r}"
+            )
+        table[decl.name] = _Registered(decl, plugin)
+
+    def add_thing_type(self, decl: ThingType, plugin: str) -> None:
+        self._add(self.things, "thing", decl, plugin)
+
+    def add_connection_type(self, decl: ConnectionType, plugin: str) -> None:
+        self._add(self.connections, "connection", decl, plugin)
+
+    def add_event_type(self, decl: EventType, plugin: str) -> None:
+        self._add(self.events, "event", decl, plugin)
+
+    def thing_type(self, name: str) -> ThingType:
+        found = self.things.get(name)
+        if found is None:
+            raise UnknownType(
+                f"unknown thing type {name!r}; registered: {', '.join(sorted(self.things))}",
+                field="type",
+            )
+        decl: ThingType = found.declaration
+        return decl
+
+    def connection_type(self, name: str) -> ConnectionType:
+        found = self.connections.get(name)
+        if found is None:
+            raise UnknownType(
+                f"unknown connection type {name!r}; "
+                f"registered: {', '.join(sorted(self.connections))}",
+                field="type",
+            )
+        decl: ConnectionType = found.declaration
+        return decl
+
+    def event_type(self, name: str) -> EventType:
+        found = self.events.get(name)
+        if found is None:
+            raise UnknownType(
+                f"unknown event type {name!r}; registered: {', '.join(sorted(self.events))}",
+                field="type",
+            )
+        decl: EventType = found.declaration
+        return decl
+
+    def validate_properties(self, type_name: str, properties: Any) -> dict[str, Any]:
+        return validate_object(self.thing_type(type_name).properties, properties, "properties")
+
+    def validate_metadata(self, type_name: str, metadata: Any) -> dict[str, Any]:
+        return validate_object(self.connection_type(type_name).metadata, metadata, "metadata")
+
+    def validate_payload(self, type_name: str, payload: Any) -> dict[str, Any]:
+        return validate_object(self.event_type(type_name).payload, payload, "payload")
+
+    def owned_by(self, plugin: str) -> dict[str, list[str]]:
+        return {
+            kind: sorted(name for name, reg in table.items() if reg.plugin == plugin)
+            for kind, table in (
+                ("things", self.things),
+                ("connections", self.connections),
+                ("events", self.events),
+            )
+        }

@@ -1,0 +1,138 @@
+"""Deployment settings: defaults, then a TOML file, then ``CREATOR_*`` environment variables.
+
+A bad value stops start-up with a :class:`SettingsError` that names the setting and where
+it came from, so an operator never has to guess which of three sources is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import platformdirs
+
+ENV_PREFIX = "CREATOR_"
+CONFIG_ENV = "CREATOR_CONFIG"
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory (``~/.local/share/creator-platform`` on Linux)."""
+    return Path(platformdirs.user_data_dir("creator-platform", appauthor=False))
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything an operator can set. Field ``x`` is ``CREATOR_X`` in the environment."""
+
+    data_dir: Path = msgspec.field(default_factory=default_data_dir)
+    #: PostgreSQL URL; unset means the embedded server under ``data_dir``.
+    database_url: str | None = None
+    #: Redis URL; unset means the embedded redis-server under ``data_dir``.
+    redis_url: str | None = None
+    #: Enabled plugins by name; unset means every installed plugin.
+    plugins: list[str] | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    db_pool_min_size: int = 2
+    db_pool_max_size: int = 10
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 1_048_576
+    #: Apply pending migrations when the app starts.
+    migrate_on_start: bool = True
+    debug: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("port", 0 <= self.port <= 65535, "must be between 0 and 65535"),
+            ("db_pool_min_size", self.db_pool_min_size >= 0, "must not be negative"),
+            (
+                "db_pool_max_size",
+                self.db_pool_max_size >= max(1, self.db_pool_min_size),
+                "must be at least 1 and at least db_pool_min_size",
+            ),
+            ("max_body_bytes", self.max_body_bytes > 0, "must be positive"),
+            (
+                "log_level",
+                self.log_level.lower() in {"debug", "info", "warning", "error", "critical"},
+                "must be one of debug, info, warning, error, critical",
+            ),
+        ]
+        for name, ok, why in checks:
+            if not ok:
+                raise msgspec.ValidationError(f"{why} - at `$.{name}`")
+        if self.plugins is not None:
+            self.plugins = [p.strip() for p in self.plugins if p.strip()]
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the setting and its source."""
+
+
+_FIELDS = {f.name: f for f in msgspec.structs.fields(Settings)}
+
+
+def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in _FIELDS.items():
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if "list[" in str(field.type):
+            values[name] = [item for item in raw.split(",") if item.strip()]
+        elif raw == "" and "None" in str(field.type):
+            values[name] = None
+        else:
+            values[name] = raw
+    return values
+
+
+def _source_of(name: str, env: Mapping[str, Any], config_path: Path | None) -> str:
+    if name in env:
+        return f"environment variable {ENV_PREFIX}{name.upper()}"
+    if config_path is not None:
+        return f"'{name}' in {config_path}"
+    return f"setting '{name}'"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings from a TOML file, the environment and explicit overrides (highest).
+
+    The TOML file is ``config_file``, else ``$CREATOR_CONFIG``, else none.
+    """
+    environ = os.environ if environ is None else environ
+    path_text = config_file or environ.get(CONFIG_ENV)
+    config_path = Path(path_text) if path_text else None
+    file_values: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            file_values = tomllib.loads(config_path.read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"config file {config_path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {config_path} is not valid TOML: {exc}") from None
+        unknown = sorted(set(file_values) - set(_FIELDS))
+        if unknown:
+            raise SettingsError(
+                f"unknown setting {unknown[0]!r} in {config_path}; "
+                f"known settings: {', '.join(sorted(_FIELDS))}"
+            )
+    env_values = _env_values(environ)
+    merged = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return msgspec.convert(merged, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        name = message.rsplit("`$.", 1)[-1].split("`")[0].split(".")[0].split("[")[0]
+        if name in overrides and overrides[name] is not None:
+            source = f"option --{name.replace('_', '-')}"
+        else:
+            source = _source_of(name, env_values, config_path)
+        raise SettingsError(f"invalid {source}: {message.split(' - at ')[0]}") from None
