@@ -1,0 +1,66 @@
+"""Request bodies of the generic API (responses are the records in core.ontology.records)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta
+
+Name = Annotated[str, Meta(min_length=1, max_length=500)]
+TypeName = Annotated[str, Meta(min_length=1, max_length=100)]
+Status = Annotated[str, Meta(min_length=1, max_length=50)]
+Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+class GroupCreate(msgspec.Struct, forbid_unknown_fields=True):
+    slug: Slug
+    name: Name
+    kind: Annotated[str, Meta(min_length=1, max_length=50)] = "organization"
+    parent_id: UUID | None = None
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ThingCreate(msgspec.Struct, forbid_unknown_fields=True):
+    type: TypeName
+    name: Name
+    properties: dict[str, Any] = msgspec.field(default_factory=dict)
+    status: Status | None = None
+
+
+class ThingUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields left out are unchanged. ``properties`` merge (a ``null`` removes a key) unless
+    ``replace_properties``. ``version`` (or an ``If-Match`` header) guards against lost
+    updates."""
+
+    name: Name | None = None
+    status: Status | None = None
+    properties: dict[str, Any] | None = None
+    replace_properties: bool = False
+    version: Annotated[int, Meta(ge=1)] | None = None
+
+
+class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    type: TypeName
+    from_id: UUID
+    to_id: UUID
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=1, max_length=100)] = "api"
+
+
+class TokenCreated(msgspec.Struct):
+    id: UUID
+    name: str
+    token: str
+
+
+class TypeInfo(msgspec.Struct):
+    kind: str
+    name: str
+    plugin: str
+    description: str
+    schema: dict[str, Any] | None

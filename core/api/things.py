@@ -1,0 +1,165 @@
+"""Things: create, read, list with filters and cursor pagination, update, soft delete."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromHeader, FromPath, FromQuery, JSONBody
+
+from core.api.schemas import ThingCreate, ThingUpdate
+from core.auth.permissions import Permissions, Resource
+from core.errors import ValidationFailed
+from core.ontology.records import Page, Thing
+from core.ontology.scope import Scope
+from core.ontology.stores import DEFAULT_LIMIT, Ontology
+from core.ontology.types import TypeRegistry
+
+WHERE_PREFIX = "where."
+
+
+def etag(thing: Thing) -> str:
+    return f'"{thing.version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise ValidationFailed("If-Match must be an ETag this API returned", field="If-Match")
+    return int(tag)
+
+
+def property_filters(
+    registry: TypeRegistry, type_name: str | None, params: Any
+) -> dict[str, Any]:
+    """``?where.<field>=<value>`` pairs, converted to the field's type from the registry."""
+    raw = {k[len(WHERE_PREFIX) :]: v for k, v in params.items() if k.startswith(WHERE_PREFIX)}
+    if not raw:
+        return {}
+    if type_name is None:
+        raise ValidationFailed("filtering by property needs a type filter too", field="type")
+    struct = registry.thing_type(type_name).properties
+    if struct is None:
+        return raw
+    fields = {f.encode_name: f.type for f in msgspec.structs.fields(struct)}
+    converted = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ValidationFailed(
+                f"{type_name!r} has no property {key!r}", field=f"{WHERE_PREFIX}{key}"
+            )
+        try:
+            converted[key] = msgspec.to_builtins(msgspec.convert(value, fields[key], strict=False))
+        except msgspec.ValidationError as exc:
+            raise ValidationFailed(str(exc), field=f"{WHERE_PREFIX}{key}") from None
+    return converted
+
+
+class ThingsController(Controller):
+    path = "/api/v1/groups/{group_id:uuid}/things"
+    tags = ["things"]
+
+    @post("/", summary="Create a thing")
+    async def create_thing(
+        self,
+        data: JSONBody[ThingCreate],
+        group_scope: NamedDependency[Scope],
+        ontology: NamedDependency[Ontology],
+        permissions: NamedDependency[Permissions],
+    ) -> Response[Thing]:
+        permissions.require(group_scope, "thing.create", Resource(group_scope.group_id, type=data.type))
+        thing = await ontology.scoped(group_scope).things.create(
+            data.type, name=data.name, properties=data.properties, status=data.status
+        )
+        return Response(
+            thing,
+            status_code=201,
+            headers={"ETag": etag(thing), "Location": f"{self.path_for(group_scope)}/{thing.id}"},
+        )
+
+    @staticmethod
+    def path_for(group_scope: Scope) -> str:
+        return f"/api/v1/groups/{group_scope.group_id}/things"
+
+    @get("/", summary="List things, newest first")
+    async def list_things(
+        self,
+        request: Request[Any, Any, Any],
+        group_scope: NamedDependency[Scope],
+        ontology: NamedDependency[Ontology],
+        permissions: NamedDependency[Permissions],
+        type: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+    ) -> Page[Thing]:
+        """Filter by ``type``, ``status`` and property equality with ``where.<field>=value``
+        (needs ``type``). Pass ``next_cursor`` back as ``cursor`` for the next page."""
+        permissions.require(group_scope, "thing.read", Resource(group_scope.group_id, type=type))
+        where = property_filters(ontology.registry, type, request.query_params)
+        return await ontology.scoped(group_scope).things.list(
+            type=type, status=status, where=where, cursor=cursor, limit=limit
+        )
+
+    @get("/{thing_id:uuid}", summary="Get a thing")
+    async def get_thing(
+        self,
+        thing_id: FromPath[UUID],
+        group_scope: NamedDependency[Scope],
+        ontology: NamedDependency[Ontology],
+        permissions: NamedDependency[Permissions],
+    ) -> Response[Thing]:
+        thing = await ontology.scoped(group_scope).things.get(thing_id)
+        permissions.require(group_scope, "thing.read", Resource(group_scope.group_id, thing.type, thing.id))
+        return Response(thing, headers={"ETag": etag(thing)})
+
+    @patch("/{thing_id:uuid}", summary="Update a thing")
+    async def update_thing(
+        self,
+        thing_id: FromPath[UUID],
+        data: JSONBody[ThingUpdate],
+        group_scope: NamedDependency[Scope],
+        ontology: NamedDependency[Ontology],
+        permissions: NamedDependency[Permissions],
+        if_match: FromHeader[str | None] = None,
+    ) -> Response[Thing]:
+        """Send ``If-Match: "<version>"`` (the ETag) or ``version`` to refuse a change made
+        by someone else in the meantime (412)."""
+        header_version = parse_if_match(if_match)
+        if header_version and data.version and header_version != data.version:
+            raise ValidationFailed("If-Match and version disagree", field="version")
+        store = ontology.scoped(group_scope).things
+        current = await store.get(thing_id)
+        permissions.require(
+            group_scope, "thing.update", Resource(group_scope.group_id, current.type, current.id)
+        )
+        thing = await store.update(
+            thing_id,
+            name=data.name,
+            status=data.status,
+            properties=data.properties,
+            replace_properties=data.replace_properties,
+            expected_version=header_version or data.version,
+        )
+        return Response(thing, headers={"ETag": etag(thing)})
+
+    @delete("/{thing_id:uuid}", summary="Delete a thing (soft)")
+    async def delete_thing(
+        self,
+        thing_id: FromPath[UUID],
+        group_scope: NamedDependency[Scope],
+        ontology: NamedDependency[Ontology],
+        permissions: NamedDependency[Permissions],
+        if_match: FromHeader[str | None] = None,
+    ) -> None:
+        store = ontology.scoped(group_scope).things
+        current = await store.get(thing_id)
+        permissions.require(
+            group_scope, "thing.delete", Resource(group_scope.group_id, current.type, current.id)
+        )
+        await store.delete(thing_id, expected_version=parse_if_match(if_match))

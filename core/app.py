@@ -1,0 +1,114 @@
+"""``create_app(settings)``: one Litestar app from the enabled plugins.
+
+With no database/Redis URL in the settings, the app starts the embedded servers in its
+lifespan (and stops them on shutdown), so ``creator serve`` and any ASGI server run the
+same code path.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from core import __version__
+from core.api.deps import dependencies
+from core.api.problems import EXCEPTION_HANDLERS
+from core.platform import Platform
+from core.runtime import Runtime
+from core.settings import Settings, load_settings
+from core.ui import StaticFiles
+
+log = logging.getLogger("creator.app")
+
+
+async def _call_hook_each(platform: Platform, name: str, app: Litestar) -> None:
+    for plugin, result in platform.plugins.call_each(name, app=app):
+        if inspect.isawaitable(result):
+            try:
+                await result
+            except Exception:
+                log.exception("%s hook of plugin %r failed", name, plugin)
+                if name == "startup":
+                    raise
+
+
+def _templates(platform: Platform) -> TemplateConfig[Any] | None:
+    directories = [Path(d) for _, d in platform.plugins.collect("register_templates")]
+    if not directories:
+        return None
+    from litestar.contrib.jinja import JinjaTemplateEngine
+
+    return TemplateConfig(directory=directories, engine=JinjaTemplateEngine)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_plugins: Mapping[str, object] | None = None,
+) -> Litestar:
+    """Assemble the app. ``extra_plugins`` registers plugin objects directly (tests)."""
+    settings = settings or load_settings()
+    platform = Platform.load(settings, extra_plugins=extra_plugins)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime: Runtime | None = None
+        if not settings.database_url or not settings.redis_url:
+            runtime = Runtime(settings).start()
+            platform.settings = msgspec.structs.replace(
+                settings, database_url=runtime.database_url, redis_url=runtime.redis_url
+            )
+        try:
+            await platform.start()
+            await _call_hook_each(platform, "startup", app)
+            try:
+                yield
+            finally:
+                await _call_hook_each(platform, "shutdown", app)
+                await platform.stop()
+        finally:
+            if runtime is not None:
+                runtime.stop()
+
+    handlers: list[Any] = [route for _, route in platform.plugins.collect("register_routes")]
+    for plugin, static in platform.plugins.collect("register_static"):
+        assert isinstance(static, StaticFiles), f"{plugin}: register_static needs StaticFiles"
+        handlers.append(
+            create_static_files_router(
+                path=static.path,
+                directories=[Path(static.directory)],
+                name=f"static:{plugin}:{static.path}",
+                include_in_schema=False,
+            )
+        )
+
+    app = Litestar(
+        route_handlers=handlers,
+        dependencies=dependencies(platform),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Creator Platform",
+            version=__version__,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        template_config=_templates(platform),
+        request_max_body_size=settings.max_body_bytes,
+        response_cache_config=ResponseCacheConfig(),
+        debug=settings.debug,
+    )
+    app.state.platform = platform
+    return app

@@ -1,0 +1,1 @@
+"""Who is acting: people, API tokens, memberships, and the permission check."""

@@ -1,0 +1,27 @@
+"""Core's default permission rules, registered as a built-in plugin.
+
+Owners manage everything in their group; org users create, read and change but do not
+delete the group or manage members; customers only read the group itself until a plugin
+grants them more (they see what is published to them, which plugins define).
+"""
+
+from __future__ import annotations
+
+from core.auth.permissions import Resource
+from core.hookspecs import hookimpl
+from core.ontology.scope import Scope
+
+OWNER_ONLY = frozenset({"group.manage", "group.delete", "members.manage"})
+
+
+@hookimpl
+def permission_allowed(scope: Scope, action: str, resource: Resource | None) -> bool | None:
+    if resource is not None and resource.group_id != scope.group_id:
+        return False  # a scope acts in its own group only
+    if scope.is_system or scope.platform_role == "platform_owner" or scope.role == "org_owner":
+        return True
+    if scope.role == "org_user":
+        return action not in OWNER_ONLY
+    if scope.role == "customer":
+        return True if action == "group.read" else None
+    return None

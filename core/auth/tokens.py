@@ -1,0 +1,203 @@
+"""People, groups and API tokens: the records behind ``actor`` and ``scope``.
+
+Tokens are shown once and stored as SHA-256 digests: they carry 256 bits of randomness,
+so a fast hash is the right tool (passwords, which do not, get a memory-hard KDF).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from core.db import Database
+from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from core.ontology.ids import uuid7
+from core.ontology.records import Group, Page
+from core.ontology.scope import GROUP_ROLES, Scope
+from core.ontology.stores import check_limit, decode_cursor, encode_cursor
+
+TOKEN_PREFIX = "cp_"
+GROUP_COLUMNS = "id, parent_id, slug, name, kind, settings, created_at"
+
+
+class Actor(msgspec.Struct, frozen=True):
+    """The authenticated person behind a request."""
+
+    id: UUID
+    email: str
+    name: str
+    platform_role: str | None = None
+
+
+class ApiToken(msgspec.Struct):
+    id: UUID
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Directory:
+    """People, their tokens and memberships, and groups: everything auth reads."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_person(
+        self, email: str, name: str = "", *, platform_role: str | None = None
+    ) -> Actor:
+        email = email.strip()
+        if "@" not in email or len(email) > 320:
+            raise ValidationFailed("email is not a valid address", field="email")
+        try:
+            row = await self.db.pool.fetchrow(
+                "INSERT INTO people (id, email, name, platform_role) VALUES ($1, $2, $3, $4) "
+                "RETURNING id, email, name, platform_role",
+                uuid7(), email, name, platform_role,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"a person with email {email!r} already exists") from None
+        return Actor(**row)
+
+    async def person_by_email(self, email: str) -> Actor:
+        row = await self.db.pool.fetchrow(
+            "SELECT id, email, name, platform_role FROM people WHERE lower(email) = lower($1)",
+            email,
+        )
+        if row is None:
+            raise NotFound(f"no person with email {email!r}")
+        return Actor(**row)
+
+    async def issue_token(self, person_id: UUID, name: str = "api") -> tuple[ApiToken, str]:
+        """Create a token; the clear text is returned here and never again."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = await self.db.pool.fetchrow(
+            "INSERT INTO api_tokens (id, person_id, name, token_hash) VALUES ($1, $2, $3, $4) "
+            "RETURNING id, name, created_at, revoked_at",
+            uuid7(), person_id, name, hash_token(secret),
+        )  # fmt: skip
+        return ApiToken(**row), secret
+
+    async def revoke_token(self, person_id: UUID, token_id: UUID) -> None:
+        status = await self.db.pool.execute(
+            "UPDATE api_tokens SET revoked_at = now() "
+            "WHERE id = $1 AND person_id = $2 AND revoked_at IS NULL",
+            token_id, person_id,
+        )  # fmt: skip
+        if status.endswith(" 0"):
+            raise NotFound(f"token {token_id} not found")
+
+    async def actor_for_token(self, token: str) -> Actor:
+        row = await self.db.pool.fetchrow(
+            "SELECT p.id, p.email, p.name, p.platform_role FROM api_tokens t "
+            "JOIN people p ON p.id = t.person_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+            hash_token(token),
+        )
+        if row is None:
+            raise Unauthorized("the bearer token is unknown or revoked")
+        return Actor(**row)
+
+    async def scope_for_token(self, token: str, group_id: UUID) -> Scope:
+        """Actor and role in one round trip. A group the person is not in is a 404:
+        the API does not confirm that another tenant's group exists."""
+        row = await self.db.pool.fetchrow(
+            "SELECT p.id, p.platform_role, m.role, "
+            "  (p.platform_role = 'platform_owner' "
+            "   AND EXISTS (SELECT 1 FROM groups WHERE id = $2)) AS owner_sees "
+            "FROM api_tokens t JOIN people p ON p.id = t.person_id "
+            "LEFT JOIN memberships m ON m.person_id = p.id AND m.group_id = $2 "
+            "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+            hash_token(token), group_id,
+        )  # fmt: skip
+        if row is None:
+            raise Unauthorized("the bearer token is unknown or revoked")
+        role = row["role"] or ("org_owner" if row["owner_sees"] else None)
+        if role is None:
+            raise NotFound(f"group {group_id} not found")
+        return Scope(
+            group_id=group_id, person_id=row["id"], role=role, platform_role=row["platform_role"]
+        )
+
+    # -- groups -----------------------------------------------------------------------
+
+    async def create_group(
+        self,
+        actor: Actor,
+        *,
+        slug: str,
+        name: str,
+        kind: str = "organization",
+        parent_id: UUID | None = None,
+        settings: dict[str, object] | None = None,
+    ) -> Group:
+        """Create a group with ``actor`` as its ``org_owner``. A sub-group needs the actor
+        to own the parent."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            if parent_id is not None:
+                role = await conn.fetchval(
+                    "SELECT role FROM memberships WHERE group_id = $1 AND person_id = $2",
+                    parent_id, actor.id,
+                )  # fmt: skip
+                if role is None and actor.platform_role != "platform_owner":
+                    raise NotFound(f"group {parent_id} not found", field="parent_id")
+            try:
+                row = await conn.fetchrow(
+                    f"INSERT INTO groups (id, parent_id, slug, name, kind, settings) "
+                    f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {GROUP_COLUMNS}",
+                    uuid7(), parent_id, slug, name, kind, settings or {},
+                )  # fmt: skip
+            except asyncpg.UniqueViolationError:
+                raise Conflict(f"the slug {slug!r} is taken", field="slug") from None
+            except asyncpg.CheckViolationError:
+                raise ValidationFailed(
+                    "slug must be 1-63 lowercase letters, digits or '-', starting with a "
+                    "letter or digit",
+                    field="slug",
+                ) from None
+            await conn.execute(
+                "INSERT INTO memberships (group_id, person_id, role) VALUES ($1, $2, 'org_owner')",
+                row["id"], actor.id,
+            )  # fmt: skip
+        return Group(**row)
+
+    async def add_member(self, group_id: UUID, person_id: UUID, role: str) -> None:
+        if role not in GROUP_ROLES:
+            raise ValidationFailed(f"role must be one of {', '.join(GROUP_ROLES)}", field="role")
+        await self.db.pool.execute(
+            "INSERT INTO memberships (group_id, person_id, role) VALUES ($1, $2, $3) "
+            "ON CONFLICT (group_id, person_id) DO UPDATE SET role = EXCLUDED.role",
+            group_id, person_id, role,
+        )  # fmt: skip
+
+    async def get_group(self, group_id: UUID) -> Group:
+        row = await self.db.pool.fetchrow(
+            f"SELECT {GROUP_COLUMNS} FROM groups WHERE id = $1", group_id
+        )
+        if row is None:
+            raise NotFound(f"group {group_id} not found")
+        return Group(**row)
+
+    async def groups_of(
+        self, person_id: UUID, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[Group]:
+        limit = check_limit(limit)
+        after = decode_cursor(cursor)
+        rows = await self.db.pool.fetch(
+            f"SELECT {', '.join('g.' + c for c in GROUP_COLUMNS.split(', '))} FROM groups g "
+            "JOIN memberships m ON m.group_id = g.id WHERE m.person_id = $1 "
+            "AND ($2::uuid IS NULL OR g.id < $2) ORDER BY g.id DESC LIMIT $3",
+            person_id, after, limit + 1,
+        )  # fmt: skip
+        groups = [Group(**row) for row in rows]
+        if len(groups) > limit:
+            groups = groups[:limit]
+            return Page(items=groups, next_cursor=encode_cursor(groups[-1].id))
+        return Page(items=groups)

@@ -1,0 +1,67 @@
+"""Core's own plugin: the generic API, core event types and the ontology migrations.
+
+Registered through the same hooks as any plugin (as Datasette registers its defaults), so
+the hooks are proven by the kernel itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from piccolo.conf.apps import AppConfig
+
+from core.api import connections, events, groups, meta, things
+from core.hookspecs import hookimpl
+from core.ontology import migrations as ontology_migrations
+from core.ontology.types import EventType
+
+
+class ThingChanged(msgspec.Struct, forbid_unknown_fields=True):
+    type: str
+    name: str
+    changed: list[str] = msgspec.field(default_factory=list)
+
+
+class ConnectionChanged(msgspec.Struct, forbid_unknown_fields=True):
+    type: str
+    from_id: str
+    to_id: str
+
+
+@hookimpl
+def register_event_types() -> list[EventType]:
+    return [
+        EventType("thing_created", ThingChanged, "A thing was created"),
+        EventType("thing_updated", ThingChanged, "A thing changed; `changed` lists what"),
+        EventType("thing_deleted", ThingChanged, "A thing was (soft) deleted"),
+        EventType("connection_created", ConnectionChanged, "Two things were connected"),
+        EventType("connection_deleted", ConnectionChanged, "A connection ended"),
+    ]
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    return [
+        meta.health,
+        meta.ready,
+        meta.me,
+        meta.create_token,
+        meta.revoke_token,
+        meta.list_types,
+        groups.GroupsController,
+        things.ThingsController,
+        connections.ConnectionsController,
+        events.EventsController,
+    ]
+
+
+@hookimpl
+def register_migrations() -> list[AppConfig]:
+    return [
+        AppConfig(
+            app_name="ontology",
+            migrations_folder_path=str(Path(ontology_migrations.__file__).parent),
+        )
+    ]

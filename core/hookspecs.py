@@ -1,0 +1,159 @@
+"""THE contract between the kernel and plugins: every hook, each documented here.
+
+Plugins implement hooks with ``sdk.hookimpl`` (``@hookimpl def register_thing_types(): ...``).
+Every hook is optional. ``docs/plugin-hooks.md`` is checked against these docstrings by the
+test suite, and every hook has a test that exercises it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from litestar import Litestar
+    from piccolo.conf.apps import AppConfig
+
+    from core.auth.permissions import Resource
+    from core.events import EventHandler
+    from core.jobs import Job
+    from core.ontology.scope import Scope
+    from core.ontology.types import ConnectionType, EventType, ThingType
+    from core.plugins import PluginManager
+    from core.ui import StaticFiles
+
+PROJECT_NAME = "creator"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_hookspecs(plugin_manager: PluginManager) -> None:
+    """Add hook specifications of your own so other plugins can extend yours.
+
+    Call ``plugin_manager.add_hookspecs(module_or_class)`` with a module of functions
+    decorated with ``sdk.hookspec``. Called once, after every enabled plugin is registered;
+    other plugins' implementations of your hooks are checked against your specs then.
+    Call your hooks through ``plugin_manager.hook.<name>(...)``.
+    """
+
+
+@hookspec
+def register_thing_types() -> list[ThingType]:
+    """Return the :class:`~sdk.ThingType` declarations this plugin adds.
+
+    Each name must be unique across enabled plugins; a clash stops start-up with an error
+    naming both plugins. Writes of a thing's ``properties`` are validated against the
+    type's msgspec struct (unknown fields refused, defaults filled in).
+    """
+
+
+@hookspec
+def register_connection_types() -> list[ConnectionType]:
+    """Return the :class:`~sdk.ConnectionType` declarations this plugin adds.
+
+    ``from_types`` / ``to_types`` restrict which thing types a connection may join;
+    ``metadata`` is the struct its metadata must satisfy; ``unique`` allows one live
+    connection of the type per (from, to) pair.
+    """
+
+
+@hookspec
+def register_event_types() -> list[EventType]:
+    """Return the :class:`~sdk.EventType` declarations this plugin adds.
+
+    ``events.emit(name, payload)`` refuses unregistered names and payloads that do not
+    satisfy the type's struct.
+    """
+
+
+@hookspec
+def register_routes() -> list[Any]:
+    """Return Litestar route handlers, controllers or routers to mount in the app.
+
+    Paths are taken as given. By convention a plugin's API lives under
+    ``/api/v1/<plugin>/`` (``sdk.api_router("<plugin>", [...])`` builds that router) and
+    its pages under a path of its own. Handlers receive the ``group_scope`` (for paths with a
+    ``{group_id:uuid}`` parameter), ``actor``, ``ontology`` and ``platform`` dependencies
+    by name. A path clash between plugins stops start-up.
+    """
+
+
+@hookspec
+def register_event_handlers() -> list[EventHandler]:
+    """Return :class:`~sdk.EventHandler` objects: which event type runs which coroutine.
+
+    A handler is ``async def handler(event, ctx)``; it runs after the transaction that
+    emitted the event commits. ``ctx.ontology`` gives stores scoped to the event's group
+    as the system. A handler that raises is logged and does not stop other handlers.
+    Use ``event_type="*"`` to receive every event.
+    """
+
+
+@hookspec
+def register_jobs() -> list[Job]:
+    """Return :class:`~sdk.Job` objects: background functions (and cron schedules) that
+    the job worker runs. Names must be unique across enabled plugins."""
+
+
+@hookspec
+def register_migrations() -> list[AppConfig]:
+    """Return Piccolo ``AppConfig`` objects whose migrations create this plugin's tables.
+
+    Only for a dedicated table justified by a measured need (DESIGN.md); most plugins add
+    types, not tables. Migrations run in plugin order, core's first, on ``creator
+    migrate`` and at start-up.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``creator`` command line.
+
+    ``cli`` is the root ``click.Group``: decorate functions with ``@cli.command()`` or
+    add a group with ``@cli.group()``.
+    """
+
+
+@hookspec
+def register_static() -> list[StaticFiles]:
+    """Return :class:`~sdk.StaticFiles` entries: a URL path and the directory it serves."""
+
+
+@hookspec
+def register_templates() -> list[str]:
+    """Return directories of Jinja templates for this plugin's pages.
+
+    All enabled plugins' directories form one search path (in plugin order), so name
+    templates under a folder of your plugin's name to avoid clashes.
+    """
+
+
+@hookspec
+def permission_allowed(scope: Scope, action: str, resource: Resource | None) -> bool | None:
+    """Decide whether ``scope`` may perform ``action`` on ``resource``.
+
+    Return ``True`` to allow, ``False`` to deny, ``None`` to have no opinion. Any
+    ``False`` denies; otherwise any ``True`` allows; if every plugin abstains, access is
+    denied. Actions are strings such as ``"thing.create"``; ``resource`` carries the
+    group and, where one exists, the thing or its type.
+    """
+
+
+@hookspec
+def startup(app: Litestar) -> Any:
+    """Called once when the app starts, after migrations and the database pool are ready.
+
+    May be a coroutine function. ``app.state.platform`` is the running platform.
+    """
+
+
+@hookspec
+def shutdown(app: Litestar) -> Any:
+    """Called once when the app stops, before the database pool closes.
+
+    May be a coroutine function.
+    """

@@ -1,0 +1,127 @@
+"""The assembled kernel: enabled plugins, their types, handlers and jobs, and the stores.
+
+``Platform.load(settings)`` does everything that needs no server (plugin discovery, the
+type registry), so a bad plugin or a type clash fails before anything starts.
+``await platform.start()`` migrates and opens connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+import redis.asyncio as aioredis
+from piccolo.conf.apps import AppConfig
+
+from core.auth.permissions import Permissions
+from core.auth.tokens import Directory
+from core.db import Database
+from core.events import EventBus
+from core.jobs import JobRegistry
+from core.migrations import migrate
+from core.ontology.stores import Ontology
+from core.ontology.types import TypeRegistry
+from core.plugins import PluginManager
+from core.settings import Settings
+
+log = logging.getLogger("creator.platform")
+
+
+class Platform:
+    def __init__(self, settings: Settings, plugins: PluginManager) -> None:
+        self.settings = settings
+        self.plugins = plugins
+        self.registry = TypeRegistry()
+        for plugin, decl in plugins.collect("register_thing_types"):
+            self.registry.add_thing_type(decl, plugin)
+        for plugin, decl in plugins.collect("register_connection_types"):
+            self.registry.add_connection_type(decl, plugin)
+        for plugin, decl in plugins.collect("register_event_types"):
+            self.registry.add_event_type(decl, plugin)
+        self.bus = EventBus()
+        for plugin, handler in plugins.collect("register_event_handlers"):
+            self.bus.add(plugin, handler)
+        self.jobs = JobRegistry()
+        for plugin, job in plugins.collect("register_jobs"):
+            self.jobs.add(plugin, job)
+        self.permissions = Permissions(plugins)
+        self._db: Database | None = None
+        self._redis: aioredis.Redis | None = None
+        self._ontology: Ontology | None = None
+        self._directory: Directory | None = None
+
+    @classmethod
+    def load(cls, settings: Settings, *, extra_plugins: Mapping[str, object] | None = None) -> Platform:
+        return cls(settings, PluginManager(settings.plugins, extra=extra_plugins))
+
+    def migration_apps(self) -> list[AppConfig]:
+        return [app for _, app in self.plugins.collect("register_migrations")]
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        url = self.settings.database_url
+        if not url or not self.settings.redis_url:
+            raise RuntimeError("Platform.start() needs database_url and redis_url (see Runtime)")
+        if self.settings.migrate_on_start:
+            for report in await migrate(url, self.migration_apps()):
+                if report.applied:
+                    log.info("applied %d migration(s) of %s", len(report.applied), report.app)
+        self._db = Database(
+            url,
+            min_size=self.settings.db_pool_min_size,
+            max_size=self.settings.db_pool_max_size,
+        )
+        await self._db.open()
+        self._redis = aioredis.Redis.from_url(self.settings.redis_url)
+        self._ontology = Ontology(self._db, self.registry, self.bus.dispatch)
+        self.bus.bind(self._ontology)
+        self._directory = Directory(self._db)
+
+    async def stop(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def check_ready(self) -> dict[str, str]:
+        async def check(name: str, probe: object) -> tuple[str, str]:
+            try:
+                await asyncio.wait_for(probe, timeout=2.0)  # type: ignore[arg-type]
+                return name, "ok"
+            except Exception as exc:
+                return name, f"{type(exc).__name__}: {exc}" or "unreachable"
+
+        results = await asyncio.gather(
+            check("database", self.db.ping()), check("redis", self.redis.ping())
+        )
+        return dict(results)
+
+    # -- what a running platform offers -------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("the platform has not started")
+        return self._db
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise RuntimeError("the platform has not started")
+        return self._redis
+
+    @property
+    def ontology(self) -> Ontology:
+        if self._ontology is None:
+            raise RuntimeError("the platform has not started")
+        return self._ontology
+
+    @property
+    def directory(self) -> Directory:
+        if self._directory is None:
+            raise RuntimeError("the platform has not started")
+        return self._directory

@@ -1,0 +1,164 @@
+"""Plugin discovery and the per-deployment enable list, on pluggy.
+
+Core's own behaviour (the generic ontology API, default permissions) is registered as
+built-in plugins through the same hooks a third party uses. Feature plugins, ours and
+third parties', are found through the ``creator.plugins`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from core import hookspecs
+
+ENTRY_POINT_GROUP = "creator.plugins"
+
+#: Always on; they are the kernel's own use of the hooks.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("core", "core.builtins"),
+    ("core.permissions", "core.auth.default_permissions"),
+)
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or the enable list names something unknown."""
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    version: str | None
+    builtin: bool
+    enabled: bool
+    hooks: list[str] = field(default_factory=list)
+
+
+class PluginManager:
+    """Loads enabled plugins and answers what each registered.
+
+    ``enabled=None`` enables every installed plugin. ``extra`` registers plugin objects
+    directly (tests and embedding), as if installed and enabled.
+    """
+
+    def __init__(
+        self,
+        enabled: Iterable[str] | None = None,
+        *,
+        extra: Mapping[str, object] | None = None,
+        entry_point_group: str = ENTRY_POINT_GROUP,
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        wanted = None if enabled is None else list(dict.fromkeys(enabled))
+
+        for name, module_name in BUILTIN_PLUGINS:
+            module = importlib.import_module(module_name)
+            self._register(name, module, module_name, version=None, builtin=True)
+
+        installed = _installed(entry_point_group)
+        extra = dict(extra or {})
+        available = set(installed) | set(extra)
+        if wanted is not None:
+            unknown = [name for name in wanted if name not in available]
+            if unknown:
+                raise PluginError(
+                    f"plugin {unknown[0]!r} is enabled but not installed; installed plugins: "
+                    f"{', '.join(sorted(available)) or 'none'}"
+                )
+        for name, ep in sorted(installed.items()):
+            on = wanted is None or name in wanted
+            version = ep.dist.version if ep.dist is not None else None
+            if not on:
+                self.infos[name] = PluginInfo(name, ep.value, version, False, False)
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
+                ) from exc
+            self._register(name, plugin, ep.value, version=version, builtin=False)
+        for name, plugin in extra.items():
+            if wanted is None or name in wanted:
+                module_name = getattr(plugin, "__name__", type(plugin).__name__)
+                self._register(name, plugin, module_name, version=None, builtin=False)
+
+        self.pm.hook.register_hookspecs(plugin_manager=self)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {exc.plugin!r} implements an unknown hook: {exc}") from exc
+
+    def _register(
+        self, name: str, plugin: object, module: str, *, version: str | None, builtin: bool
+    ) -> None:
+        if name in self.infos:
+            raise PluginError(f"two plugins are named {name!r}")
+        try:
+            self.pm.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise PluginError(f"plugin {name!r} ({module}) cannot be registered: {exc}") from exc
+        self.infos[name] = PluginInfo(name, module, version, builtin, True)
+
+    # -- what plugins say -------------------------------------------------------------
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def add_hookspecs(self, module_or_class: object) -> None:
+        """For ``register_hookspecs``: add another plugin's hook specifications."""
+        self.pm.add_hookspecs(module_or_class)
+
+    def enabled_names(self) -> list[str]:
+        return [info.name for info in self.infos.values() if info.enabled]
+
+    def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a ``register_*`` hook on each plugin separately: ``[(plugin, item), ...]``.
+
+        Keeps who registered what, for error messages and ``creator plugins list``.
+        Plugins come in registration order (built-ins first).
+        """
+        return [
+            (plugin, item)
+            for plugin, value in self.call_each(hook_name, **kwargs)
+            for item in value or ()
+        ]
+
+    def implementers(self, hook_name: str) -> list[str]:
+        return [impl.plugin_name for impl in getattr(self.pm.hook, hook_name).get_hookimpls()]
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a hook on each plugin; ``[(plugin, return value), ...]`` in plugin order."""
+        caller: Callable[..., Any] = getattr(self.pm.hook, hook_name)
+        return [
+            (impl.plugin_name, impl.function(**{arg: kwargs[arg] for arg in impl.argnames}))
+            for impl in reversed(caller.get_hookimpls())  # type: ignore[attr-defined]
+        ]
+
+    def info(self) -> list[PluginInfo]:
+        for info in self.infos.values():
+            plugin = self.pm.get_plugin(info.name)
+            if plugin is not None:
+                info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
+        return list(self.infos.values())
+
+
+def _installed(group: str) -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=group):
+        if ep.name in found and found[ep.name].value != ep.value:
+            raise PluginError(
+                f"two installed plugins are named {ep.name!r}: {found[ep.name].value} "
+                f"and {ep.value}"
+            )
+        found[ep.name] = ep
+    return found

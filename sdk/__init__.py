@@ -1,0 +1,95 @@
+"""What a plugin author imports. Stable: re-exports of core, no logic of its own.
+
+    from sdk import hookimpl, ThingType, EventType, Scope
+
+See ``docs/plugin-hooks.md`` for every hook and ``docs/writing-plugins.md`` for a guide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Router
+
+from core.auth.permissions import Permissions, Resource
+from core.auth.tokens import Actor, Directory
+from core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    PlatformError,
+    PreconditionFailed,
+    QuotaExceeded,
+    Unauthorized,
+    UnknownType,
+    ValidationFailed,
+)
+from core.events import EventHandler, HandlerContext
+from core.hookspecs import hookimpl, hookspec
+from core.jobs import Job
+from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
+from core.ontology.scope import Scope
+from core.ontology.stores import (
+    Connections,
+    Events,
+    Knowledge,
+    Ontology,
+    ScopedOntology,
+    Things,
+)
+from core.ontology.types import ConnectionType, EventType, ThingType
+from core.platform import Platform
+from core.plugins import PluginManager
+from core.ui import StaticFiles
+
+
+def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
+    """A router at ``/api/v1/<plugin>`` (the convention for a plugin's API) tagged with the
+    plugin's name in the OpenAPI schema."""
+    kwargs.setdefault("tags", [plugin])
+    return Router(path=f"/api/v1/{plugin}", route_handlers=list(handlers), **kwargs)
+
+
+__all__ = [
+    "Actor",
+    "Conflict",
+    "Connection",
+    "ConnectionType",
+    "Connections",
+    "Directory",
+    "Event",
+    "EventHandler",
+    "EventType",
+    "Events",
+    "Forbidden",
+    "Group",
+    "HandlerContext",
+    "Job",
+    "Knowledge",
+    "KnowledgeItem",
+    "NotFound",
+    "Ontology",
+    "Page",
+    "PayloadTooLarge",
+    "Permissions",
+    "Platform",
+    "PlatformError",
+    "PluginManager",
+    "PreconditionFailed",
+    "QuotaExceeded",
+    "Resource",
+    "Scope",
+    "ScopedOntology",
+    "StaticFiles",
+    "Thing",
+    "ThingType",
+    "Things",
+    "Unauthorized",
+    "UnknownType",
+    "ValidationFailed",
+    "api_router",
+    "hookimpl",
+    "hookspec",
+]

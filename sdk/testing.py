@@ -1,0 +1,300 @@
+"""pytest fixtures that boot the platform on real PostgreSQL (+pgvector) and Redis.
+
+Installed as a pytest plugin (entry point ``pytest11``), so a plugin's own test suite has
+these fixtures with no set-up. The same fixtures test Creator Platform itself.
+
+* one embedded PostgreSQL and Redis per test session (or the servers named by
+  ``CREATOR_DATABASE_URL`` / ``CREATOR_REDIS_URL``), with a template database migrated
+  once;
+* per test, a fresh database cloned from the template and an empty Redis database;
+* ``creator_platform``: the started app with the chosen plugins, and helpers to make
+  people, groups and authenticated clients.
+
+Choose plugins with ``@pytest.mark.creator_plugins("website", "clone")`` (no names: only
+core); without the marker every installed plugin is enabled. Pass plugin objects that
+are not installed with ``creator_plugins(extra={"name": module})``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+import pytest_asyncio
+from litestar import Litestar
+
+from core.app import create_app
+from core.auth.tokens import Actor
+from core.migrations import migrate
+from core.ontology.records import Group
+from core.ontology.scope import Scope
+from core.ontology.stores import ScopedOntology
+from core.platform import Platform
+from core.runtime import Runtime
+from core.settings import Settings, load_settings
+
+BASE_URL = "http://testserver.local"
+
+
+def database_url(server_url: str, name: str) -> str:
+    """``server_url`` with its database replaced by ``name``."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Servers:
+    """The session's PostgreSQL and Redis, and the migrated template database."""
+
+    database_url: str
+    redis_url: str
+    template: str
+    migrated_apps: set[str]
+    data_dir: Path
+
+    async def create_database(self) -> str:
+        name = f"creator_test_{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(self.template)}")
+        finally:
+            await conn.close()
+        return name
+
+    async def drop_database(self, name: str) -> None:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+        finally:
+            await conn.close()
+
+
+async def _create_template(servers_url: str, template: str, settings: Settings) -> set[str]:
+    conn = await asyncpg.connect(servers_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {_quote(template)} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {_quote(template)}")
+    finally:
+        await conn.close()
+    apps = Platform.load(settings).migration_apps()
+    await migrate(database_url(servers_url, template), apps)
+    return {app.app_name for app in apps}
+
+
+@pytest.fixture(scope="session")
+def creator_servers() -> Iterator[Servers]:
+    """Start (or reach) PostgreSQL and Redis once per session; build the template DB."""
+    data_dir = Path(tempfile.mkdtemp(prefix="creator-test-"))
+    settings = load_settings(environ={
+        key: value for key, value in os.environ.items()
+        if key in ("CREATOR_DATABASE_URL", "CREATOR_REDIS_URL")
+    }, data_dir=data_dir)  # fmt: skip
+    runtime = Runtime(settings).start()
+    template = f"creator_template_{os.getpid()}"
+    try:
+        migrated = asyncio.run(_create_template(runtime.database_url, template, settings))
+        yield Servers(runtime.database_url, runtime.redis_url, template, migrated, data_dir)
+    finally:
+        try:
+
+            async def drop() -> None:
+                conn = await asyncpg.connect(runtime.database_url)
+                await conn.execute(f"DROP DATABASE IF EXISTS {_quote(template)} WITH (FORCE)")
+                await conn.close()
+
+            asyncio.run(drop())
+        finally:
+            runtime.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@dataclass
+class Tenant:
+    """A person who belongs to a group with a role, and a client authenticated as them."""
+
+    person: Actor
+    token: str
+    group: Group
+    role: str
+    client: httpx.AsyncClient
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(group_id=self.group.id, person_id=self.person.id, role=self.role)
+
+    def url(self, path: str = "") -> str:
+        """``/api/v1/groups/<this group>`` + ``path``."""
+        return f"/api/v1/groups/{self.group.id}{path}"
+
+
+@dataclass
+class CreatorPlatform:
+    """A started platform for one test: the app, its kernel, and helpers."""
+
+    app: Litestar
+    platform: Platform
+    settings: Settings
+    _counter: int = 0
+    _clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.client = self._client()  # anonymous
+
+    def _client(self, headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url=BASE_URL, headers=headers
+        )
+        self._clients.append(client)
+        return client
+
+    async def person(self, email: str | None = None, *, platform_role: str | None = None) -> tuple[Actor, str]:
+        """A new person and an API token for them."""
+        self._counter += 1
+        email = email or f"person{self._counter}-{uuid.uuid4().hex[:6]}@example.test"
+        actor = await self.platform.directory.create_person(
+            email, f"Person {self._counter}", platform_role=platform_role
+        )
+        _, token = await self.platform.directory.issue_token(actor.id, "test")
+        return actor, token
+
+    async def tenant(self, slug: str | None = None, *, name: str | None = None) -> Tenant:
+        """A new person owning a new group (``org_owner``)."""
+        actor, token = await self.person()
+        slug = slug or f"group-{uuid.uuid4().hex[:10]}"
+        group = await self.platform.directory.create_group(actor, slug=slug, name=name or slug)
+        return Tenant(actor, token, group, "org_owner", self.authed(token))
+
+    async def member(self, of: Tenant | Group, role: str) -> Tenant:
+        """A new person with ``role`` in the group of ``of``."""
+        group = of.group if isinstance(of, Tenant) else of
+        actor, token = await self.person()
+        await self.platform.directory.add_member(group.id, actor.id, role)
+        return Tenant(actor, token, group, role, self.authed(token))
+
+    def authed(self, token: str) -> httpx.AsyncClient:
+        """A client sending ``Authorization: Bearer <token>``."""
+        return self._client({"Authorization": f"Bearer {token}"})
+
+    def ontology(self, of: Tenant | Scope) -> ScopedOntology:
+        """Stores scoped as the tenant (or any scope), for arranging and asserting."""
+        scope = of.scope if isinstance(of, Tenant) else of
+        return self.platform.ontology.scoped(scope)
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
+async def _start_lifespan(app: Litestar, stack: AsyncExitStack) -> None:
+    """Run the app's lifespan in a task of the test's own loop (so the pools and the app
+    share that loop) until the stack closes. One task enters and exits it, as anyio
+    requires."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.ensure_future(hold())
+    waiter = asyncio.ensure_future(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # start-up failed: raise its error here
+
+    async def finish() -> None:
+        stop.set()
+        await task
+
+    stack.push_async_callback(finish)
+
+
+PlatformFactory = Callable[..., Awaitable[CreatorPlatform]]
+
+
+@pytest_asyncio.fixture
+async def creator_platform_factory(
+    creator_servers: Servers,
+) -> AsyncIterator[PlatformFactory]:
+    """``await factory(plugins=[...], extra_plugins={...}, **settings)`` → a started
+    :class:`CreatorPlatform` on its own fresh database; all are stopped after the test."""
+    async with AsyncExitStack() as stack:
+        redis_db = 0
+
+        async def make(
+            plugins: list[str] | None = None,
+            extra_plugins: Mapping[str, object] | None = None,
+            **overrides: Any,
+        ) -> CreatorPlatform:
+            nonlocal redis_db
+            name = await creator_servers.create_database()
+            stack.push_async_callback(creator_servers.drop_database, name)
+            redis_url = creator_servers.redis_url.rsplit("/", 1)[0] + f"/{redis_db}"
+            redis_db += 1
+            settings = load_settings(
+                environ={},
+                data_dir=creator_servers.data_dir,
+                database_url=database_url(creator_servers.database_url, name),
+                redis_url=redis_url,
+                plugins=plugins,
+                migrate_on_start=True,
+                db_pool_min_size=1,
+                **overrides,
+            )
+            app = create_app(settings, extra_plugins=extra_plugins)
+            platform: Platform = app.state.platform
+            needed = {a.app_name for a in platform.migration_apps()}
+            if needed <= creator_servers.migrated_apps and "migrate_on_start" not in overrides:
+                platform.settings = msgspec.structs.replace(settings, migrate_on_start=False)
+            await _start_lifespan(app, stack)
+            await platform.redis.flushdb()
+            harness = CreatorPlatform(app=app, platform=platform, settings=settings)
+            stack.push_async_callback(harness.aclose)
+            return harness
+
+        yield make
+
+
+@pytest_asyncio.fixture
+async def creator_platform(
+    request: pytest.FixtureRequest, creator_platform_factory: PlatformFactory
+) -> CreatorPlatform:
+    """The platform with the plugins of the ``creator_plugins`` marker (default: all)."""
+    marker = request.node.get_closest_marker("creator_plugins")
+    if marker is None:
+        return await creator_platform_factory()
+    return await creator_platform_factory(
+        plugins=list(marker.args), extra_plugins=marker.kwargs.get("extra")
+    )
+
+
+@pytest_asyncio.fixture
+async def creator_tenant(creator_platform: CreatorPlatform) -> Tenant:
+    """A person owning a fresh group, with an authenticated client."""
+    return await creator_platform.tenant()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "creator_plugins(*names, extra=None): plugins enabled for the creator_platform "
+        "fixture (no names: core only); extra maps names to plugin objects to register.",
+    )
