@@ -69,8 +69,17 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._server is not None:
+            self._forget_dead_users()
             self._server.cleanup()  # stops the server once this is the last process using it
             self._server = None
+
+    def _forget_dead_users(self) -> None:
+        """pgserver counts the processes using a server by pid in a file; a process that
+        was killed stays listed and would keep the server running forever. Drop the dead."""
+        handles = self._server.global_process_id_list
+        with self._server._lock:
+            live = [pid for pid in handles._get() if pid == os.getpid() or pid_alive(pid)]
+            handles.put(live)
 
 
 class EmbeddedRedis:

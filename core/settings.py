@@ -98,6 +98,12 @@ def _source_of(name: str, env: Mapping[str, Any], config_path: Path | None) -> s
     return f"setting '{name}'"
 
 
+def _decode_path(type_: type, value: Any) -> Any:
+    if type_ is Path and isinstance(value, str):
+        return Path(value).expanduser()
+    raise NotImplementedError
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     config_file: str | Path | None = None,
@@ -127,7 +133,7 @@ def load_settings(
     env_values = _env_values(environ)
     merged = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
     try:
-        return msgspec.convert(merged, Settings, strict=False)
+        return msgspec.convert(merged, Settings, strict=False, dec_hook=_decode_path)
     except msgspec.ValidationError as exc:
         message = str(exc)
         name = message.rsplit("`$.", 1)[-1].split("`")[0].split(".")[0].split("[")[0]

@@ -1,0 +1,250 @@
+"""The ``creator`` command line: serve, migrate, plugins, people, version.
+
+Plugins add commands through the ``register_commands(cli)`` hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import msgspec
+
+from core import __version__
+from core.settings import Settings, SettingsError, load_settings
+
+
+class _Stop(Exception):
+    """SIGTERM: unwind so embedded servers are stopped, not orphaned."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop()
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config_file=ctx.find_root().params.get("config"), **overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _services(settings: Settings, *, quiet: bool = False) -> Iterator[Settings]:
+    """Settings with database/Redis URLs, starting embedded servers if none are set."""
+    from core.runtime import Runtime, RuntimeStartError
+
+    runtime = Runtime(settings)
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        if not quiet and not (settings.database_url and settings.redis_url):
+            click.echo(f"Starting embedded PostgreSQL and Redis in {settings.data_dir} ...", err=True)
+        try:
+            runtime.start()
+        except RuntimeStartError as exc:
+            raise click.ClickException(str(exc)) from None
+        # The handler stays while serving: uvicorn swaps in its own and, after a graceful
+        # shutdown, restores ours and re-raises the signal, which lands here.
+        yield msgspec.structs.replace(
+            settings, database_url=runtime.database_url, redis_url=runtime.redis_url
+        )
+    except (_Stop, KeyboardInterrupt):
+        click.echo("Stopped.", err=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        runtime.stop()
+
+
+def _platform(settings: Settings) -> Any:
+    from core.platform import Platform
+    from core.plugins import PluginError
+    from core.ontology.types import DuplicateTypeError
+
+    try:
+        return Platform.load(settings)
+    except (PluginError, DuplicateTypeError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CREATOR_CONFIG",
+    help="TOML settings file (default: $CREATOR_CONFIG).",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="creator")
+def cli(config: Path | None) -> None:
+    """Creator Platform: run a creator's whole business from one place.
+
+    Settings come from a TOML file (--config), then CREATOR_* environment variables
+    (CREATOR_DATA_DIR, CREATOR_DATABASE_URL, CREATOR_REDIS_URL, CREATOR_PLUGINS, ...).
+    With no database or Redis URL, embedded servers start under the data directory.
+    """
+
+
+@cli.command()
+@click.option("--host", help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8000).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where embedded PostgreSQL/Redis keep their data (default: per-user data dir).",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Start the platform (API, UI and embedded servers when no URLs are set)."""
+    import uvicorn
+
+    from core.app import create_app
+
+    settings = _settings(ctx, host=host, port=port, data_dir=data_dir)
+    _platform(settings)  # fail on a bad plugin before starting any server
+    with _services(settings) as running:
+        app = create_app(running)
+        plugins = ", ".join(app.state.platform.plugins.enabled_names())
+        click.echo(
+            f"Creator Platform {__version__} on http://{running.host}:{running.port} "
+            f"(API docs at /schema)\nPlugins: {plugins}\nPress Ctrl-C to stop.",
+            err=True,
+        )
+        uvicorn.run(
+            app,
+            host=running.host,
+            port=running.port,
+            log_level=running.log_level.lower(),
+            lifespan="on",
+        )
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Only list pending migrations; exit 1 if any.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def migrate(ctx: click.Context, check: bool, data_dir: Path | None) -> None:
+    """Apply the database migrations of core and the enabled plugins."""
+    from core.migrations import migrate as run_migrations
+    from core.migrations import pending_migrations
+
+    settings = _settings(ctx, data_dir=data_dir)
+    platform = _platform(settings)
+    with _services(settings) as running:
+        apps = platform.migration_apps()
+        assert running.database_url
+        if check:
+            pending = asyncio.run(pending_migrations(running.database_url, apps))
+            waiting = {app: ids for app, ids in pending.items() if ids}
+            for app, ids in waiting.items():
+                click.echo(f"{app}: {len(ids)} pending ({', '.join(ids)})")
+            if waiting:
+                sys.exit(1)
+            click.echo("No pending migrations.")
+            return
+        for report in asyncio.run(run_migrations(running.database_url, apps)):
+            state = f"applied {len(report.applied)}" if report.applied else "up to date"
+            click.echo(f"{report.app}: {state}")
+
+
+@cli.group()
+def plugins() -> None:
+    """Inspect installed and enabled plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def plugins_list(ctx: click.Context, as_json: bool) -> None:
+    """Installed plugins, which are enabled, and what each registers."""
+    from core.introspect import describe_plugins
+
+    platform = _platform(_settings(ctx))
+    described = describe_plugins(platform)
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+        return
+    for item in described:
+        state = "enabled" if item["enabled"] else "disabled"
+        kind = "built-in" if item["builtin"] else (item["version"] or "")
+        click.secho(f"{item['name']}  [{state}] {kind}", bold=True)
+        click.echo(f"  module: {item['module']}")
+        for label in ("things", "connections", "events", "jobs"):
+            if item.get(label):
+                click.echo(f"  {label}: {', '.join(item[label])}")
+        for label in ("routes", "handlers"):
+            if item.get(label):
+                click.echo(f"  {label}:")
+                for line in item[label]:
+                    click.echo(f"    {line}")
+
+
+@cli.group()
+def people() -> None:
+    """Manage people and their API tokens."""
+
+
+@people.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--platform-owner", is_flag=True, help="Grant the platform_owner role.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def people_create(
+    ctx: click.Context, email: str, name: str, platform_owner: bool, data_dir: Path | None
+) -> None:
+    """Create a person and print an API token for them (shown once)."""
+    from core.errors import PlatformError
+
+    settings = _settings(ctx, data_dir=data_dir)
+    platform = _platform(settings)
+
+    async def run(running: Settings) -> str:
+        platform.settings = running
+        await platform.start()
+        try:
+            person = await platform.directory.create_person(
+                email, name, platform_role="platform_owner" if platform_owner else None
+            )
+            _, token = await platform.directory.issue_token(person.id, "cli")
+            return token
+        finally:
+            await platform.stop()
+
+    with _services(settings, quiet=True) as running:
+        try:
+            token = asyncio.run(run(running))
+        except PlatformError as exc:
+            raise click.ClickException(exc.detail) from None
+    click.echo(token)
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"creator-platform {__version__}")
+
+
+def _add_plugin_commands() -> None:
+    """Let enabled plugins add commands. A broken plugin must not hide --help: its
+    error is reported when a command that loads plugins runs."""
+    from core.plugins import PluginManager
+
+    with contextlib.suppress(Exception):
+        settings = load_settings()
+        PluginManager(settings.plugins).hook.register_commands(cli=cli)
+
+
+def main() -> None:
+    _add_plugin_commands()
+    cli(prog_name="creator")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
