@@ -57,10 +57,13 @@ def _services(settings: Settings, *, quiet: bool = False) -> Iterator[Settings]:
             settings, database_url=runtime.database_url, redis_url=runtime.redis_url
         )
     except (_Stop, KeyboardInterrupt):
-        click.echo("Stopped.", err=True)
+        pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        embedded = runtime.embedded
         runtime.stop()
+        if embedded and not quiet:
+            click.echo("Stopped embedded PostgreSQL and Redis.", err=True)
 
 
 def _platform(settings: Settings) -> Any:

@@ -100,7 +100,7 @@ class EmbeddedRedis:
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
             # Snapshot so queued jobs survive a restart; no AOF to keep the laptop case light.
-            "--save", "60 1",
+            "--save", "60", "1",
             "--appendonly", "no",
             "--daemonize", "no",
             "--logfile", str(self.directory / "redis.log"),

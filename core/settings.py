@@ -92,14 +92,14 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
 
 def _source_of(name: str, env: Mapping[str, Any], config_path: Path | None) -> str:
     if name in env:
-        return f"environment variable {ENV_PREFIX}{name.upper()}"
+        return f"environment variable {ENV_PREFIX}{name.upper()} (setting '{name}')"
     if config_path is not None:
         return f"'{name}' in {config_path}"
     return f"setting '{name}'"
 
 
 def _decode_path(type_: type, value: Any) -> Any:
-    if type_ is Path and isinstance(value, str):
+    if type_ is Path and isinstance(value, str | Path):
         return Path(value).expanduser()
     raise NotImplementedError
 

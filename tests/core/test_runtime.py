@@ -1,0 +1,130 @@
+"""The embedded servers: start, keep data, stop with no orphans; external URLs start nothing."""
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+import redis
+
+from core.runtime import Runtime, pid_alive
+from core.settings import load_settings
+
+
+@pytest.fixture
+def data_dir():
+    path = Path(tempfile.mkdtemp(prefix="creator-runtime-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _wait_gone(pids, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if pid_alive(p)]
+
+
+def test_embedded_servers_start_keep_data_and_stop(data_dir):
+    settings = load_settings(environ={}, data_dir=data_dir)
+
+    async def write(url):
+        conn = await asyncpg.connect(url)
+        await conn.execute("CREATE TABLE kept (value text)")
+        await conn.execute("INSERT INTO kept VALUES ('still here')")
+        ext = await conn.fetchval("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+        await conn.close()
+        return ext
+
+    async def read(url):
+        conn = await asyncpg.connect(url)
+        value = await conn.fetchval("SELECT value FROM kept")
+        await conn.close()
+        return value
+
+    with Runtime(settings) as runtime:
+        assert runtime.embedded
+        assert (data_dir / "postgres" / "PG_VERSION").exists()
+        pg_pid, redis_pid = runtime.postgres.pid, runtime.redis.pid
+        assert pid_alive(pg_pid) and pid_alive(redis_pid)
+        assert asyncio.run(write(runtime.database_url))  # pgvector is available
+        client = redis.Redis.from_url(runtime.redis_url)
+        client.set("queue-item", "kept")
+        client.close()
+    assert _wait_gone([pg_pid, redis_pid]) == []
+
+    with Runtime(settings) as runtime:
+        assert asyncio.run(read(runtime.database_url)) == "still here"
+        client = redis.Redis.from_url(runtime.redis_url)
+        assert client.get("queue-item") == b"kept"  # snapshot written on shutdown
+        client.close()
+
+
+def test_configured_urls_start_nothing(creator_servers):
+    settings = load_settings(
+        environ={},
+        database_url=creator_servers.database_url,
+        redis_url=creator_servers.redis_url,
+    )
+    with Runtime(settings) as runtime:
+        assert not runtime.embedded
+        assert runtime.postgres is None and runtime.redis is None
+        assert runtime.database_url == creator_servers.database_url
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_embedded_servers_on_signal(data_dir, sig):
+    port = _free_port()
+    env = {**os.environ, "CREATOR_DATA_DIR": str(data_dir), "CREATOR_PLUGINS": ""}
+    env.pop("CREATOR_DATABASE_URL", None)
+    env.pop("CREATOR_REDIS_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode()
+            time.sleep(0.1)
+        assert ready is not None and ready.status_code == 200
+        server_pids = [
+            p.pid for p in psutil.process_iter(["cmdline"])
+            if str(data_dir) in " ".join(p.info["cmdline"] or [])
+        ]  # fmt: skip
+        server_pids += [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        assert server_pids, "expected embedded postgres and redis processes"
+        proc.send_signal(sig)
+        output = proc.communicate(timeout=30)[0].decode()
+        assert proc.returncode == 0, output
+        assert "Stopped embedded PostgreSQL and Redis." in output
+        assert _wait_gone(server_pids) == [], output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings, SettingsError, load_settings
+
+
+def test_defaults_need_no_configuration():
+    settings = load_settings(environ={})
+    assert isinstance(settings, Settings)
+    assert settings.database_url is None and settings.redis_url is None
+    assert settings.plugins is None
+    assert settings.port == 8000
+    assert settings.data_dir.name == "creator-platform"
+
+
+def test_environment_variables_are_typed():
+    settings = load_settings(
+        environ={
+            "CREATOR_PORT": "9001",
+            "CREATOR_PLUGINS": "website, clone,",
+            "CREATOR_DATA_DIR": "/tmp/somewhere",
+            "CREATOR_MIGRATE_ON_START": "false",
+            "CREATOR_DATABASE_URL": "postgresql://db.example/creator",
+        }
+    )
+    assert settings.port == 9001
+    assert settings.plugins == ["website", "clone"]
+    assert settings.data_dir == Path("/tmp/somewhere")
+    assert settings.migrate_on_start is False
+    assert settings.database_url == "postgresql://db.example/creator"
+
+
+def test_toml_file_then_environment_then_overrides(tmp_path):
+    config = tmp_path / "creator.toml"
+    config.write_text('port = 7000\nhost = "0.0.0.0"\nplugins = ["website"]\nlog_level = "debug"\n')
+    settings = load_settings(environ={"CREATOR_PORT": "7001"}, config_file=config)
+    assert settings.host == "0.0.0.0"  # from the file
+    assert settings.port == 7001  # the environment wins over the file
+    assert settings.plugins == ["website"]
+    assert load_settings(environ={"CREATOR_PORT": "7001"}, config_file=config, port=7002).port == 7002
+
+
+def test_config_file_from_environment(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("port = 7100\n")
+    assert load_settings(environ={"CREATOR_CONFIG": str(config)}).port == 7100
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        ({"CREATOR_PORT": "eighty"}, "CREATOR_PORT"),
+        ({"CREATOR_PORT": "70000"}, "port"),
+        ({"CREATOR_DB_POOL_MAX_SIZE": "0"}, "db_pool_max_size"),
+        ({"CREATOR_LOG_LEVEL": "loud"}, "log_level"),
+        ({"CREATOR_MIGRATE_ON_START": "perhaps"}, "CREATOR_MIGRATE_ON_START"),
+    ],
+)
+def test_bad_environment_value_names_the_setting(environ, names):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ=environ)
+    assert names in str(caught.value)
+
+
+def test_bad_toml_value_names_key_and_file(tmp_path):
+    config = tmp_path / "creator.toml"
+    config.write_text('port = "high"\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, config_file=config)
+    assert "'port'" in str(caught.value) and str(config) in str(caught.value)
+
+
+def test_unknown_toml_key_is_refused_with_the_known_ones(tmp_path):
+    config = tmp_path / "creator.toml"
+    config.write_text("prot = 80\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, config_file=config)
+    assert "'prot'" in str(caught.value) and "port" in str(caught.value)
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = = 1\n")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(environ={}, config_file=broken)
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(environ={}, config_file=tmp_path / "absent.toml")
+
+
+def test_bad_override_names_the_option():
+    with pytest.raises(SettingsError, match="--port"):
+        load_settings(environ={}, port=-5)
