@@ -69,11 +69,13 @@ class Servers:
     migrated_apps: set[str]
     data_dir: Path
 
-    async def create_database(self) -> str:
+    async def create_database(self, *, empty: bool = False) -> str:
+        """A new database: a copy of the migrated template, or with nothing in it."""
         name = f"creator_test_{uuid.uuid4().hex[:12]}"
+        template = "" if empty else f" TEMPLATE {_quote(self.template)}"
         conn = await asyncpg.connect(self.database_url)
         try:
-            await conn.execute(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(self.template)}")
+            await conn.execute(f"CREATE DATABASE {_quote(name)}{template}")
         finally:
             await conn.close()
         return name
