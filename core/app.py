@@ -45,12 +45,14 @@ async def _call_hook_each(platform: Platform, name: str, app: Litestar) -> None:
 
 
 def _templates(platform: Platform) -> TemplateConfig[Any] | None:
-    directories = [Path(d) for _, d in platform.plugins.collect("register_templates")]
+    directories: list[Path | str] = [
+        Path(d) for _, d in platform.plugins.collect("register_templates")
+    ]
     if not directories:
         return None
     from litestar.contrib.jinja import JinjaTemplateEngine
 
-    return TemplateConfig(directory=directories, engine=JinjaTemplateEngine)
+    return TemplateConfig(directory=directories, engine=JinjaTemplateEngine)  # type: ignore[arg-type]
 
 
 def create_app(

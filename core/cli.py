@@ -13,13 +13,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
 
 from core import __version__
 from core.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from core.platform import Platform
 
 
 class _Stop(Exception):
@@ -46,7 +49,9 @@ def _services(settings: Settings, *, quiet: bool = False) -> Iterator[Settings]:
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
         if not quiet and not (settings.database_url and settings.redis_url):
-            click.echo(f"Starting embedded PostgreSQL and Redis in {settings.data_dir} ...", err=True)
+            click.echo(
+                f"Starting embedded PostgreSQL and Redis in {settings.data_dir} ...", err=True
+            )
         try:
             runtime.start()
         except RuntimeStartError as exc:
@@ -66,10 +71,10 @@ def _services(settings: Settings, *, quiet: bool = False) -> Iterator[Settings]:
             click.echo("Stopped embedded PostgreSQL and Redis.", err=True)
 
 
-def _platform(settings: Settings) -> Any:
+def _platform(settings: Settings) -> Platform:
+    from core.ontology.types import DuplicateTypeError
     from core.platform import Platform
     from core.plugins import PluginError
-    from core.ontology.types import DuplicateTypeError
 
     try:
         return Platform.load(settings)

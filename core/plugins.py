@@ -7,10 +7,12 @@ third parties', are found through the ``creator.plugins`` entry-point group.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -87,15 +89,38 @@ class PluginManager:
                 ) from exc
             self._register(name, plugin, ep.value, version=version, builtin=False)
         for name, plugin in extra.items():
-            if wanted is None or name in wanted:
-                module_name = getattr(plugin, "__name__", type(plugin).__name__)
-                self._register(name, plugin, module_name, version=None, builtin=False)
+            # Passed in explicitly, so always on ("as if installed and enabled"), whether
+            # or not the enable list names it.
+            module_name = getattr(plugin, "__name__", type(plugin).__name__)
+            self._register(name, plugin, module_name, version=None, builtin=False)
 
-        self.pm.hook.register_hookspecs(plugin_manager=self)
+        for plugin_name, call in self.callers("register_hookspecs", plugin_manager=self):
+            try:
+                call()
+            except pluggy.PluginValidationError as exc:
+                raise PluginError(
+                    f"plugin {self._name_of(exc.plugin)!r} does not match the hook "
+                    f"specifications plugin {plugin_name!r} added: {exc}"
+                ) from exc
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin!r} implements an unknown hook: {exc}") from exc
+            name = self._name_of(exc.plugin)
+            module = self.infos[name].module if name in self.infos else name
+            hooks = [
+                hook
+                for hook, caller in self.pm.hook.__dict__.items()
+                if isinstance(caller, pluggy.HookCaller)
+                and not caller.has_spec()
+                and any(impl.plugin_name == name for impl in caller.get_hookimpls())
+            ]
+            raise PluginError(
+                f"plugin {name!r} ({module}) implements unknown hook(s) "
+                f"{', '.join(hooks) or '?'}; see docs/plugin-hooks.md for the hooks"
+            ) from exc
+
+    def _name_of(self, plugin: object) -> str:
+        return self.pm.get_name(plugin) or repr(plugin)
 
     def _register(
         self, name: str, plugin: object, module: str, *, version: str | None, builtin: bool
@@ -114,7 +139,7 @@ class PluginManager:
     def hook(self) -> Any:
         return self.pm.hook
 
-    def add_hookspecs(self, module_or_class: object) -> None:
+    def add_hookspecs(self, module_or_class: ModuleType | type) -> None:
         """For ``register_hookspecs``: add another plugin's hook specifications."""
         self.pm.add_hookspecs(module_or_class)
 
@@ -127,21 +152,35 @@ class PluginManager:
         Keeps who registered what, for error messages and ``creator plugins list``.
         Plugins come in registration order (built-ins first).
         """
-        return [
-            (plugin, item)
-            for plugin, value in self.call_each(hook_name, **kwargs)
-            for item in value or ()
-        ]
+        collected = []
+        for plugin, value in self.call_each(hook_name, **kwargs):
+            if value is None:
+                continue
+            if not isinstance(value, list | tuple):
+                raise PluginError(
+                    f"plugin {plugin!r}: {hook_name} must return a list, "
+                    f"not {type(value).__name__}"
+                )
+            collected.extend((plugin, item) for item in value)
+        return collected
 
     def implementers(self, hook_name: str) -> list[str]:
         return [impl.plugin_name for impl in getattr(self.pm.hook, hook_name).get_hookimpls()]
 
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a hook on each plugin; ``[(plugin, return value), ...]`` in plugin order."""
-        caller: Callable[..., Any] = getattr(self.pm.hook, hook_name)
+        return [(plugin, call()) for plugin, call in self.callers(hook_name, **kwargs)]
+
+    def callers(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Callable[[], Any]]]:
+        """``[(plugin, call), ...]`` in plugin order, where ``call()`` runs that plugin's
+        implementation of the hook: for callers that handle each plugin's failure."""
+        caller: Any = getattr(self.pm.hook, hook_name)
         return [
-            (impl.plugin_name, impl.function(**{arg: kwargs[arg] for arg in impl.argnames}))
-            for impl in reversed(caller.get_hookimpls())  # type: ignore[attr-defined]
+            (
+                impl.plugin_name,
+                functools.partial(impl.function, **{a: kwargs[a] for a in impl.argnames}),
+            )
+            for impl in reversed(caller.get_hookimpls())
         ]
 
     def info(self) -> list[PluginInfo]:

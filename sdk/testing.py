@@ -161,12 +161,16 @@ class CreatorPlatform:
 
     def _client(self, headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url=BASE_URL, headers=headers
+            transport=httpx.ASGITransport(app=self.app),  # type: ignore[arg-type]
+            base_url=BASE_URL,
+            headers=headers,
         )
         self._clients.append(client)
         return client
 
-    async def person(self, email: str | None = None, *, platform_role: str | None = None) -> tuple[Actor, str]:
+    async def person(
+        self, email: str | None = None, *, platform_role: str | None = None
+    ) -> tuple[Actor, str]:
         """A new person and an API token for them."""
         self._counter += 1
         email = email or f"person{self._counter}-{uuid.uuid4().hex[:6]}@example.test"

@@ -42,7 +42,9 @@ def test_embedded_servers_start_keep_data_and_stop(data_dir):
         conn = await asyncpg.connect(url)
         await conn.execute("CREATE TABLE kept (value text)")
         await conn.execute("INSERT INTO kept VALUES ('still here')")
-        ext = await conn.fetchval("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+        ext = await conn.fetchval(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
+        )
         await conn.close()
         return ext
 

@@ -38,7 +38,9 @@ def test_toml_file_then_environment_then_overrides(tmp_path):
     assert settings.host == "0.0.0.0"  # from the file
     assert settings.port == 7001  # the environment wins over the file
     assert settings.plugins == ["website"]
-    assert load_settings(environ={"CREATOR_PORT": "7001"}, config_file=config, port=7002).port == 7002
+    assert (
+        load_settings(environ={"CREATOR_PORT": "7001"}, config_file=config, port=7002).port == 7002
+    )
 
 
 def test_config_file_from_environment(tmp_path):
