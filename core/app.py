@@ -25,7 +25,9 @@ from litestar.template.config import TemplateConfig
 from core import __version__
 from core.api.deps import dependencies
 from core.api.problems import EXCEPTION_HANDLERS
+from core.introspect import route_paths
 from core.platform import Platform
+from core.plugins import PluginError
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from core.ui import StaticFiles
@@ -34,14 +36,39 @@ log = logging.getLogger("creator.app")
 
 
 async def _call_hook_each(platform: Platform, name: str, app: Litestar) -> None:
-    for plugin, result in platform.plugins.call_each(name, app=app):
-        if inspect.isawaitable(result):
-            try:
+    """Run ``startup`` / ``shutdown`` of each plugin, sync or async. A failing ``startup``
+    stops start-up with an error naming the plugin; a failing ``shutdown`` is logged and
+    the other plugins still shut down."""
+    for plugin, call in platform.plugins.callers(name, app=app):
+        try:
+            result = call()
+            if inspect.isawaitable(result):
                 await result
-            except Exception:
-                log.exception("%s hook of plugin %r failed", name, plugin)
-                if name == "startup":
-                    raise
+        except Exception as exc:
+            log.exception("%s hook of plugin %r failed", name, plugin)
+            if name == "startup":
+                raise PluginError(
+                    f"startup hook of plugin {plugin!r} failed: {type(exc).__name__}: {exc}"
+                ) from exc
+
+
+def _check_route_clashes(handlers: list[tuple[str, Any]]) -> None:
+    """Two plugins answering the same method and path stop start-up, naming both."""
+    by_plugin: dict[str, list[Any]] = {}
+    for plugin, handler in handlers:
+        by_plugin.setdefault(plugin, []).append(handler)
+    owner: dict[str, str] = {}
+    for plugin, owned in by_plugin.items():
+        for route in route_paths(owned):
+            methods, path = route.split(" ", 1)
+            for method in methods.split(","):
+                key = f"{method} {path}"
+                if owner.get(key, plugin) != plugin:
+                    raise PluginError(
+                        f"route {key} is registered by both plugin {owner[key]!r} "
+                        f"and plugin {plugin!r}"
+                    )
+                owner[key] = plugin
 
 
 def _templates(platform: Platform) -> TemplateConfig[Any] | None:
@@ -50,7 +77,7 @@ def _templates(platform: Platform) -> TemplateConfig[Any] | None:
     ]
     if not directories:
         return None
-    from litestar.contrib.jinja import JinjaTemplateEngine
+    from litestar.plugins.jinja import JinjaTemplateEngine
 
     return TemplateConfig(directory=directories, engine=JinjaTemplateEngine)  # type: ignore[arg-type]
 
@@ -74,7 +101,11 @@ def create_app(
             )
         try:
             await platform.start()
-            await _call_hook_each(platform, "startup", app)
+            try:
+                await _call_hook_each(platform, "startup", app)
+            except BaseException:
+                await platform.stop()
+                raise
             try:
                 yield
             finally:
@@ -84,7 +115,9 @@ def create_app(
             if runtime is not None:
                 runtime.stop()
 
-    handlers: list[Any] = [route for _, route in platform.plugins.collect("register_routes")]
+    routes = platform.plugins.collect("register_routes")
+    _check_route_clashes(routes)
+    handlers: list[Any] = [route for _, route in routes]
     for plugin, static in platform.plugins.collect("register_static"):
         assert isinstance(static, StaticFiles), f"{plugin}: register_static needs StaticFiles"
         handlers.append(

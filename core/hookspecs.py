@@ -77,8 +77,9 @@ def register_routes() -> list[Any]:
     Paths are taken as given. By convention a plugin's API lives under
     ``/api/v1/<plugin>/`` (``sdk.api_router("<plugin>", [...])`` builds that router) and
     its pages under a path of its own. Handlers receive the ``group_scope`` (for paths with a
-    ``{group_id:uuid}`` parameter), ``actor``, ``ontology`` and ``platform`` dependencies
-    by name. A path clash between plugins stops start-up.
+    ``{group_id:uuid}`` parameter), ``actor``, ``ontology``, ``permissions``, ``platform``
+    and ``directory`` dependencies by name (``litestar.di.NamedDependency``). The same
+    method and path registered by two plugins stops start-up with an error naming both.
     """
 
 
@@ -96,7 +97,11 @@ def register_event_handlers() -> list[EventHandler]:
 @hookspec
 def register_jobs() -> list[Job]:
     """Return :class:`~sdk.Job` objects: background functions (and cron schedules) that
-    the job worker runs. Names must be unique across enabled plugins."""
+    the job worker runs.
+
+    Names must be unique across enabled plugins; a clash stops start-up with an error
+    naming both plugins.
+    """
 
 
 @hookspec
@@ -147,7 +152,8 @@ def permission_allowed(scope: Scope, action: str, resource: Resource | None) -> 
 def startup(app: Litestar) -> Any:
     """Called once when the app starts, after migrations and the database pool are ready.
 
-    May be a coroutine function. ``app.state.platform`` is the running platform.
+    May be a coroutine function. ``app.state.platform`` is the running platform. Plugins
+    are called in plugin order; one that raises stops start-up with an error naming it.
     """
 
 
@@ -155,5 +161,6 @@ def startup(app: Litestar) -> Any:
 def shutdown(app: Litestar) -> Any:
     """Called once when the app stops, before the database pool closes.
 
-    May be a coroutine function.
+    May be a coroutine function. One that raises is logged; the other plugins' ``shutdown``
+    still runs.
     """

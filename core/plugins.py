@@ -105,17 +105,17 @@ class PluginManager:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            name = self._name_of(exc.plugin)
-            module = self.infos[name].module if name in self.infos else name
+            culprit = self._name_of(exc.plugin)
+            where = self.infos[culprit].module if culprit in self.infos else culprit
             hooks = [
                 hook
                 for hook, caller in self.pm.hook.__dict__.items()
                 if isinstance(caller, pluggy.HookCaller)
                 and not caller.has_spec()
-                and any(impl.plugin_name == name for impl in caller.get_hookimpls())
+                and any(impl.plugin_name == culprit for impl in caller.get_hookimpls())
             ]
             raise PluginError(
-                f"plugin {name!r} ({module}) implements unknown hook(s) "
+                f"plugin {culprit!r} ({where}) implements unknown hook(s) "
                 f"{', '.join(hooks) or '?'}; see docs/plugin-hooks.md for the hooks"
             ) from exc
 
@@ -152,14 +152,13 @@ class PluginManager:
         Keeps who registered what, for error messages and ``creator plugins list``.
         Plugins come in registration order (built-ins first).
         """
-        collected = []
+        collected: list[tuple[str, Any]] = []
         for plugin, value in self.call_each(hook_name, **kwargs):
             if value is None:
                 continue
             if not isinstance(value, list | tuple):
                 raise PluginError(
-                    f"plugin {plugin!r}: {hook_name} must return a list, "
-                    f"not {type(value).__name__}"
+                    f"plugin {plugin!r}: {hook_name} must return a list, not {type(value).__name__}"
                 )
             collected.extend((plugin, item) for item in value)
         return collected
@@ -175,12 +174,16 @@ class PluginManager:
         """``[(plugin, call), ...]`` in plugin order, where ``call()`` runs that plugin's
         implementation of the hook: for callers that handle each plugin's failure."""
         caller: Any = getattr(self.pm.hook, hook_name)
+        # Registration order (built-ins, then installed plugins by name, then extras), not
+        # pluggy's call order, which is the reverse: core's migrations must run first.
+        order = {name: index for index, name in enumerate(self.infos)}
+        impls = sorted(caller.get_hookimpls(), key=lambda i: order.get(i.plugin_name, len(order)))
         return [
             (
                 impl.plugin_name,
                 functools.partial(impl.function, **{a: kwargs[a] for a in impl.argnames}),
             )
-            for impl in reversed(caller.get_hookimpls())
+            for impl in impls
         ]
 
     def info(self) -> list[PluginInfo]:

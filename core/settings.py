@@ -43,6 +43,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_body_bytes: int = 1_048_576
     #: Apply pending migrations when the app starts.
     migrate_on_start: bool = True
+    #: Signs session cookies; unset means a key kept in ``data_dir/secret_key``. Every
+    #: process of a deployment needs the same one.
+    secret_key: str | None = None
+    #: How long a browser session lasts without logging in again.
+    session_days: int = 14
+    #: Send cookies with ``Secure`` (set when serving over HTTPS).
+    secure_cookies: bool = False
     debug: bool = False
 
     def __post_init__(self) -> None:
@@ -55,6 +62,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 "must be at least 1 and at least db_pool_min_size",
             ),
             ("max_body_bytes", self.max_body_bytes > 0, "must be positive"),
+            ("session_days", self.session_days >= 1, "must be at least 1"),
             (
                 "log_level",
                 self.log_level.lower() in {"debug", "info", "warning", "error", "critical"},

@@ -224,7 +224,12 @@ async def _start_lifespan(app: Litestar, stack: AsyncExitStack) -> None:
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         waiter.cancel()
-        task.result()  # start-up failed: raise its error here
+        error = task.exception()
+        # Litestar's lifespan runs in a task group: unwrap a lone error so the test sees it.
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        if error is not None:
+            raise error
 
     async def finish() -> None:
         stop.set()

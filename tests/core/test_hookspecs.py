@@ -1,0 +1,85 @@
+"""The hook contract stays documented and tested (as Datasette checks its plugin hooks).
+
+* every hook in ``core/hookspecs.py`` has a docstring, and ``docs/plugin-hooks.md`` shows
+  its signature and that docstring — the page must be exactly what
+  ``docs/generate_hooks_doc.py`` writes, so a changed docstring with a stale page fails;
+* every hook has a test named ``test_hook_<name>`` somewhere under ``tests/``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from core import hookspecs
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
+PAGE = ROOT / "docs" / "plugin-hooks.md"
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "creator_docs_generate_hooks_doc", ROOT / "docs" / "generate_hooks_doc.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+generator = _generator()
+HOOKS = generator.hookspecs(hookspecs)
+HOOK_NAMES = [name for name, _ in HOOKS]
+
+
+def test_hookspecs_are_found() -> None:
+    # the generator finds exactly the functions pluggy knows as specs
+    import pluggy
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    callers = vars(pm.hook).items()
+    known = {name for name, caller in callers if isinstance(caller, pluggy.HookCaller)}
+    assert set(HOOK_NAMES) == known
+    assert len(HOOK_NAMES) >= 14
+
+
+@pytest.mark.parametrize(("name", "function"), HOOKS, ids=HOOK_NAMES)
+def test_hookspec_has_a_docstring(name, function) -> None:
+    doc = (function.__doc__ or "").strip()
+    assert len(doc) > 20, f"hook {name} needs a docstring: it is the hook's documentation"
+
+
+@pytest.mark.parametrize(("name", "function"), HOOKS, ids=HOOK_NAMES)
+def test_hookspec_is_documented(name, function) -> None:
+    page = PAGE.read_text()
+    assert f"\n### {name}\n" in page, f"docs/plugin-hooks.md has no section for {name}"
+    section = page.split(f"\n### {name}\n", 1)[1].split("\n### ", 1)[0]
+    assert generator.signature(name, function) in section
+    assert generator.docstring_markdown(function) in section
+
+
+def test_plugin_hooks_page_is_up_to_date() -> None:
+    assert PAGE.read_text() == generator.render(), (
+        "docs/plugin-hooks.md is stale: run python docs/generate_hooks_doc.py"
+    )
+
+
+def _test_functions() -> set[str]:
+    pattern = re.compile(r"^\s*(?:async\s+)?def\s+(test_hook_\w+)\s*\(", re.MULTILINE)
+    found: set[str] = set()
+    for path in TESTS.rglob("*.py"):
+        found.update(pattern.findall(path.read_text(errors="replace")))
+    return found
+
+
+@pytest.mark.parametrize("name", HOOK_NAMES)
+def test_every_hook_has_a_test(name) -> None:
+    assert f"test_hook_{name}" in _test_functions(), (
+        f"hook {name} has no test: add a test function named test_hook_{name} under tests/"
+    )

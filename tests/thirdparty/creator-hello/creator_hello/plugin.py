@@ -1,0 +1,87 @@
+"""The ``hello`` plugin: greetings as things, a "greeted" event, one route, one handler.
+
+Everything here comes from ``sdk`` (and Litestar/msgspec), as for any third-party plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Response, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+import sdk
+from sdk import EventHandler, EventType, HandlerContext, Resource, ThingType, hookimpl
+
+
+class Greeting(msgspec.Struct, forbid_unknown_fields=True):
+    """Properties of a ``greeting`` thing."""
+
+    text: str
+    language: str = "en"
+    acknowledged: bool = False
+
+
+class Greeted(msgspec.Struct, forbid_unknown_fields=True):
+    """Payload of a ``greeted`` event."""
+
+    greeting_id: str
+    text: str
+
+
+class GreetIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of ``POST /api/v1/hello/groups/{group_id}/greet``."""
+
+    name: str = "world"
+    language: str = "en"
+
+
+@post("/groups/{group_id:uuid}/greet", summary="Greet someone")
+async def greet(
+    group_id: FromPath[UUID],
+    data: JSONBody[GreetIn],
+    group_scope: NamedDependency[sdk.Scope],
+    ontology: NamedDependency[sdk.Ontology],
+    permissions: NamedDependency[sdk.Permissions],
+) -> Response[sdk.Thing]:
+    """Create a ``greeting`` thing and emit ``greeted``, in one transaction."""
+    permissions.require(group_scope, "thing.create", Resource(group_id, type="greeting"))
+    text = f"Hello, {data.name}!"
+    async with ontology.transaction(group_scope) as o:
+        thing = await o.things.create(
+            "greeting", name=text, properties={"text": text, "language": data.language}
+        )
+        await o.events.emit(
+            "greeted", {"greeting_id": str(thing.id), "text": text}, target_id=thing.id
+        )
+    return Response(thing, status_code=201)
+
+
+async def acknowledge(event: sdk.Event, ctx: HandlerContext) -> None:
+    """After a greeting commits, mark it acknowledged (idempotent)."""
+    await ctx.ontology.things.update(
+        UUID(event.payload["greeting_id"]), properties={"acknowledged": True}
+    )
+
+
+@hookimpl
+def register_thing_types() -> list[ThingType]:
+    return [ThingType("greeting", Greeting, "A greeting someone was sent")]
+
+
+@hookimpl
+def register_event_types() -> list[EventType]:
+    return [EventType("greeted", Greeted, "Someone was greeted")]
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    return [sdk.api_router("hello", [greet])]
+
+
+@hookimpl
+def register_event_handlers() -> list[EventHandler]:
+    return [EventHandler("greeted", acknowledge, name="hello.acknowledge")]
