@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -73,10 +74,10 @@ async def empty_database(creator_servers):
 async def test_migrate_applies_then_reports_up_to_date(empty_database, creator_servers):
     env = {"CREATOR_DATABASE_URL": empty_database, "CREATOR_REDIS_URL": creator_servers.redis_url}
     check = run("migrate", "--check", env=env)
-    assert check.returncode == 1 and "ontology: 1 pending" in check.stdout
+    assert check.returncode == 1 and re.search(r"ontology: \d+ pending", check.stdout)
     first = run("migrate", env=env)
     assert first.returncode == 0, first.stderr
-    assert "ontology: applied 1" in first.stdout
+    assert re.search(r"ontology: applied \d+", first.stdout)
     second = run("migrate", env=env)
     assert "ontology: up to date" in second.stdout
     assert run("migrate", "--check", env=env).returncode == 0
