@@ -27,7 +27,9 @@ class ConnectionsController(Controller):
         ontology: NamedDependency[Ontology],
         permissions: NamedDependency[Permissions],
     ) -> Response[Connection]:
-        permissions.require(group_scope, "connection.create", Resource(group_scope.group_id, type=data.type))
+        permissions.require(
+            group_scope, "connection.create", Resource(group_scope.group_id, type=data.type)
+        )
         connection = await ontology.scoped(group_scope).connections.create(
             data.type, data.from_id, data.to_id, data.metadata
         )
@@ -46,7 +48,9 @@ class ConnectionsController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[Connection]:
-        permissions.require(group_scope, "connection.read", Resource(group_scope.group_id, type=type))
+        permissions.require(
+            group_scope, "connection.read", Resource(group_scope.group_id, type=type)
+        )
         return await ontology.scoped(group_scope).connections.list(
             type=type,
             from_id=from_id,
@@ -66,7 +70,9 @@ class ConnectionsController(Controller):
     ) -> Connection:
         connection = await ontology.scoped(group_scope).connections.get(connection_id)
         permissions.require(
-            group_scope, "connection.read", Resource(group_scope.group_id, connection.type, connection.id)
+            group_scope,
+            "connection.read",
+            Resource(group_scope.group_id, connection.type, connection.id),
         )
         return connection
 
@@ -81,6 +87,8 @@ class ConnectionsController(Controller):
         store = ontology.scoped(group_scope).connections
         connection = await store.get(connection_id)
         permissions.require(
-            group_scope, "connection.delete", Resource(group_scope.group_id, connection.type, connection.id)
+            group_scope,
+            "connection.delete",
+            Resource(group_scope.group_id, connection.type, connection.id),
         )
         await store.delete(connection_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from litestar import Controller, get
@@ -10,9 +10,23 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
 from core.auth.permissions import Permissions, Resource
+from core.errors import ValidationFailed
 from core.ontology.records import Event, Page
 from core.ontology.scope import Scope
 from core.ontology.stores import DEFAULT_LIMIT, Ontology
+
+
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    """``value`` in UTC (a time without an offset is taken as UTC). A time at the edge of
+    the calendar (``0001-01-01T00:00:00+01:00``) has no UTC equivalent: a 422, not a 500."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed(f"{field} is out of the supported range", field=field) from None
 
 
 class EventsController(Controller):
@@ -35,7 +49,12 @@ class EventsController(Controller):
         """``since`` is inclusive, ``until`` exclusive (ISO 8601 timestamps)."""
         permissions.require(group_scope, "event.read", Resource(group_scope.group_id, type=type))
         return await ontology.scoped(group_scope).events.list(
-            type=type, target_id=target_id, since=since, until=until, cursor=cursor, limit=limit
+            type=type,
+            target_id=target_id,
+            since=_utc(since, "since"),
+            until=_utc(until, "until"),
+            cursor=cursor,
+            limit=limit,
         )
 
     @get("/{event_id:uuid}", summary="Get an event")
@@ -47,5 +66,7 @@ class EventsController(Controller):
         permissions: NamedDependency[Permissions],
     ) -> Event:
         event = await ontology.scoped(group_scope).events.get(event_id)
-        permissions.require(group_scope, "event.read", Resource(group_scope.group_id, event.type, event.id))
+        permissions.require(
+            group_scope, "event.read", Resource(group_scope.group_id, event.type, event.id)
+        )
         return event

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -35,15 +36,20 @@ def _problem(request: Request[Any, Any, Any], status: int, body: dict[str, Any])
 
 def platform_error(request: Request[Any, Any, Any], exc: PlatformError) -> Response[Any]:
     body = problem_body(exc.status, exc.code, exc.title, exc.detail, extra=exc.extra)
-    return _problem(request, exc.status, body)
+    response = _problem(request, exc.status, body)
+    if exc.status == 401:  # RFC 9110 15.5.2: a 401 must say how to authenticate
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 def _field_of(item: dict[str, Any]) -> str | None:
+    """The field as the client named it: a body path (``properties.price``) or a query,
+    path or header parameter's name. Litestar calls the whole body ``data``; that is not
+    a field the client knows, so it is left out."""
     key = item.get("key")
-    source = item.get("source")
-    if key and source and source != "body":
-        return f"{source}.{key}" if source != "path" else str(key)
-    return str(key) if key else None
+    if not key or (key == "data" and item.get("source") == "body"):
+        return None
+    return str(key)
 
 
 def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -51,12 +57,18 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     errors = exc.extra if isinstance(exc.extra, list) else []
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     message = str(first.get("message") or exc.detail)
+    if first.get("key") == "data" and message == "'data'":
+        message = "a JSON request body is required"  # Litestar's KeyError for a missing body
     malformed = "decode" in message.lower() or "malformed" in message.lower()
     if malformed:
         body = problem_body(400, "malformed_body", "Malformed body", message)
         return _problem(request, 400, body)
     extra: dict[str, Any] = {}
     field = _field_of(first)
+    for marker in ("missing required field `", "contains unknown field `"):
+        key = message.partition(marker)[2].partition("`")[0]
+        if key:  # msgspec points at the object holding the key; name the key itself
+            field = f"{field}.{key}" if field else key
     if field:
         extra["field"] = field
     if len(errors) > 1:
@@ -74,6 +86,43 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     return response
 
 
+def data_error(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[Any]:
+    """PostgreSQL refused a value the validation let through: a NUL character in text or
+    JSON (``\\u0000``), a date out of its range, a number too large. The value is the
+    client's, so this is a 422, not a 500."""
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    detail = str(exc).split("\n")[0]
+    if "0x00" in detail or "Unicode escape" in detail:
+        detail = "text may not contain the NUL character (\\u0000)"
+    body = problem_body(422, "validation_failed", "Validation failed", detail)
+    return _problem(request, 422, body)
+
+
+def _in_body_decoding(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in ("decode_json", "decode_msgpack"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def body_decode_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Litestar turns msgspec's ``DecodeError`` into a 400 but lets two other decoding
+    failures through: a body nested deeper than the decoder goes (``RecursionError``) and
+    invalid UTF-8 inside a JSON string (``UnicodeDecodeError``). Raised while decoding the
+    body they are malformed input (400); raised anywhere else they are our bug (500)."""
+    if not _in_body_decoding(exc):
+        return internal_error(request, exc)
+    detail = (
+        "the body is nested too deeply"
+        if isinstance(exc, RecursionError)
+        else "the body is not valid UTF-8"
+    )
+    body = problem_body(400, "malformed_body", "Malformed body", detail)
+    return _problem(request, 400, body)
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     body = problem_body(
@@ -86,5 +135,8 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     PlatformError: platform_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    asyncpg.DataError: data_error,
+    RecursionError: body_decode_error,
+    UnicodeDecodeError: body_decode_error,
     Exception: internal_error,
 }

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromHeader, FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from core.api.schemas import ThingCreate, ThingUpdate
 from core.auth.permissions import Permissions, Resource
@@ -20,6 +20,10 @@ from core.ontology.types import TypeRegistry
 
 WHERE_PREFIX = "where."
 
+#: The ``If-Match`` request header. A bare ``FromHeader`` would read a header named after
+#: the parameter (``if_match``), which no client sends.
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
+
 
 def etag(thing: Thing) -> str:
     return f'"{thing.version}"'
@@ -29,14 +33,12 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None:
         return None
     tag = value.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    if not (tag.isascii() and tag.isdigit()):  # not "²": str.isdigit accepts it, int() not
         raise ValidationFailed("If-Match must be an ETag this API returned", field="If-Match")
     return int(tag)
 
 
-def property_filters(
-    registry: TypeRegistry, type_name: str | None, params: Any
-) -> dict[str, Any]:
+def property_filters(registry: TypeRegistry, type_name: str | None, params: Any) -> dict[str, Any]:
     """``?where.<field>=<value>`` pairs, converted to the field's type from the registry."""
     raw = {k[len(WHERE_PREFIX) :]: v for k, v in params.items() if k.startswith(WHERE_PREFIX)}
     if not raw:
@@ -72,7 +74,9 @@ class ThingsController(Controller):
         ontology: NamedDependency[Ontology],
         permissions: NamedDependency[Permissions],
     ) -> Response[Thing]:
-        permissions.require(group_scope, "thing.create", Resource(group_scope.group_id, type=data.type))
+        permissions.require(
+            group_scope, "thing.create", Resource(group_scope.group_id, type=data.type)
+        )
         thing = await ontology.scoped(group_scope).things.create(
             data.type, name=data.name, properties=data.properties, status=data.status
         )
@@ -115,7 +119,9 @@ class ThingsController(Controller):
         permissions: NamedDependency[Permissions],
     ) -> Response[Thing]:
         thing = await ontology.scoped(group_scope).things.get(thing_id)
-        permissions.require(group_scope, "thing.read", Resource(group_scope.group_id, thing.type, thing.id))
+        permissions.require(
+            group_scope, "thing.read", Resource(group_scope.group_id, thing.type, thing.id)
+        )
         return Response(thing, headers={"ETag": etag(thing)})
 
     @patch("/{thing_id:uuid}", summary="Update a thing")
@@ -126,12 +132,12 @@ class ThingsController(Controller):
         group_scope: NamedDependency[Scope],
         ontology: NamedDependency[Ontology],
         permissions: NamedDependency[Permissions],
-        if_match: FromHeader[str | None] = None,
+        if_match: IfMatch = None,
     ) -> Response[Thing]:
         """Send ``If-Match: "<version>"`` (the ETag) or ``version`` to refuse a change made
         by someone else in the meantime (412)."""
         header_version = parse_if_match(if_match)
-        if header_version and data.version and header_version != data.version:
+        if header_version is not None and data.version and header_version != data.version:
             raise ValidationFailed("If-Match and version disagree", field="version")
         store = ontology.scoped(group_scope).things
         current = await store.get(thing_id)
@@ -144,7 +150,7 @@ class ThingsController(Controller):
             status=data.status,
             properties=data.properties,
             replace_properties=data.replace_properties,
-            expected_version=header_version or data.version,
+            expected_version=header_version if header_version is not None else data.version,
         )
         return Response(thing, headers={"ETag": etag(thing)})
 
@@ -155,7 +161,7 @@ class ThingsController(Controller):
         group_scope: NamedDependency[Scope],
         ontology: NamedDependency[Ontology],
         permissions: NamedDependency[Permissions],
-        if_match: FromHeader[str | None] = None,
+        if_match: IfMatch = None,
     ) -> None:
         store = ontology.scoped(group_scope).things
         current = await store.get(thing_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -33,9 +34,7 @@ MAX_LIMIT = 200
 THING_COLUMNS = "id, group_id, type, name, status, properties, version, created_at, updated_at"
 CONNECTION_COLUMNS = "id, group_id, type, from_id, to_id, metadata, created_at, valid_to"
 EVENT_COLUMNS = "id, group_id, type, actor_id, target_id, payload, occurred_at"
-KNOWLEDGE_COLUMNS = (
-    "id, group_id, kind, text, metadata, embedding_model, embedding_dim, created_at"
-)
+KNOWLEDGE_COLUMNS = "id, group_id, kind, text, metadata, embedding_model, embedding_dim, created_at"
 
 
 def encode_cursor(last_id: UUID) -> str:
@@ -343,14 +342,12 @@ class Connections(_Store):
         decl = self.registry.connection_type(type)
         clean = self.registry.validate_metadata(type, dict(metadata or {}))
         async with self.session.transaction() as conn:
-            ends = {
-                r["id"]: r["type"]
-                for r in await conn.fetch(
-                    "SELECT id, type FROM things WHERE group_id = $1 AND id = ANY($2::uuid[]) "
-                    "AND deleted_at IS NULL FOR SHARE",
-                    self.group_id, [from_id, to_id],
-                )  # fmt: skip
-            }
+            rows = await conn.fetch(
+                "SELECT id, type FROM things WHERE group_id = $1 AND id = ANY($2::uuid[]) "
+                "AND deleted_at IS NULL FOR SHARE",
+                self.group_id, [from_id, to_id],
+            )  # fmt: skip
+            ends = {r["id"]: r["type"] for r in rows}
             for field_name, end, allowed in (
                 ("from_id", from_id, decl.from_types),
                 ("to_id", to_id, decl.to_types),
@@ -421,7 +418,8 @@ class Connections(_Store):
         async with self.session.transaction() as conn:
             row = await conn.fetchrow(
                 "UPDATE connections SET valid_to = now() "
-                "WHERE group_id = $1 AND id = $2 AND valid_to IS NULL RETURNING type, from_id, to_id",
+                "WHERE group_id = $1 AND id = $2 AND valid_to IS NULL "
+                "RETURNING type, from_id, to_id",
                 self.group_id, connection_id,
             )  # fmt: skip
             if row is None:
@@ -452,6 +450,10 @@ class Knowledge(_Store):
         if kind not in self.KINDS:
             raise ValidationFailed(f"kind must be one of {', '.join(self.KINDS)}", field="kind")
         dim = len(embedding) if embedding is not None else None
+        if embedding is not None and (not dim or not all(map(math.isfinite, embedding))):
+            raise ValidationFailed(
+                "embedding must be a non-empty list of finite numbers", field="embedding"
+            )
         async with self.session.transaction() as conn:
             if thing_id is not None:
                 await self._scoped.things.get(thing_id)

@@ -7,6 +7,7 @@ struct, so what is stored is always what the type says, defaults filled in.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,34 +83,76 @@ class _Registered:
 
 
 def _field_path(where: str, message: str) -> tuple[str, str]:
-    """Split msgspec's ``Expected int, got str - at `$.price``` into (detail, field)."""
+    """Split msgspec's ``Expected int, got str - at `$.price``` into (detail, field).
+
+    For a missing or unknown field msgspec points at the object that holds it (``Object
+    missing required field `sku```, at the root); the field named is that key itself."""
     detail, _, at = message.partition(" - at `$")
-    suffix = at.rstrip("`")
-    return detail, where + suffix
+    path = where + at.rstrip("`")
+    for marker in ("missing required field `", "contains unknown field `"):
+        key = detail.partition(marker)[2]
+        if key:
+            path += "." + key.rstrip("`")
+    return detail, path
+
+
+@functools.cache
+def _struct_info(struct: type[msgspec.Struct]) -> msgspec.inspect.Type:
+    return msgspec.inspect.type_info(struct)
+
+
+def _unknown_field(info: msgspec.inspect.Type, data: Any, path: str) -> tuple[str, str] | None:
+    """The first key in ``data`` that its struct (at any depth) does not declare, as
+    (path, message). msgspec ignores unknown keys unless a struct forbids them."""
+    inspect = msgspec.inspect
+    if isinstance(info, inspect.StructType) and isinstance(data, dict):
+        fields = {f.encode_name: f for f in info.fields}
+        known = set(fields) | ({info.tag_field} if info.tag_field else set())
+        for key in data:
+            if key not in known:
+                expected = ", ".join(sorted(fields)) or "none"
+                return f"{path}.{key}", f"unknown field {key!r}; expected one of: {expected}"
+        for name, item in data.items():
+            if name in fields:
+                found = _unknown_field(fields[name].type, item, f"{path}.{name}")
+                if found:
+                    return found
+    elif isinstance(info, inspect.UnionType):
+        candidates = [t for t in info.types if not isinstance(t, inspect.NoneType)]
+        if len(candidates) == 1:
+            return _unknown_field(candidates[0], data, path)
+    elif isinstance(info, inspect.ListType | inspect.SetType | inspect.VarTupleType):
+        if isinstance(data, list):
+            for index, item in enumerate(data):
+                found = _unknown_field(info.item_type, item, f"{path}[{index}]")
+                if found:
+                    return found
+    elif isinstance(info, inspect.DictType) and isinstance(data, dict):
+        for key, item in data.items():
+            found = _unknown_field(info.value_type, item, f"{path}.{key}")
+            if found:
+                return found
+    return None
 
 
 def validate_object(struct: type[msgspec.Struct] | None, data: Any, where: str) -> dict[str, Any]:
     """Convert ``data`` through ``struct`` and return the normalised JSON-ready dict.
 
-    Unknown fields are refused (a typo must not vanish silently); ``where`` prefixes the
-    field path in errors, e.g. ``properties.price``.
+    Unknown fields are refused, at any depth (a typo must not vanish silently); ``where``
+    prefixes the field path in errors, e.g. ``properties.price``.
     """
     if not isinstance(data, dict):
         raise ValidationFailed(f"{where} must be a JSON object", field=where)
     if struct is None:
         return data
-    known = set(getattr(struct, "__struct_encode_fields__", ()))
-    unknown = [key for key in data if key not in known]
-    if unknown:
-        raise ValidationFailed(
-            f"unknown field {unknown[0]!r}; expected one of: {', '.join(sorted(known)) or 'none'}",
-            field=f"{where}.{unknown[0]}",
-        )
     try:
         value = msgspec.convert(data, struct)
     except msgspec.ValidationError as exc:
         detail, path = _field_path(where, str(exc))
         raise ValidationFailed(detail, field=path) from None
+    unknown = _unknown_field(_struct_info(struct), data, where)
+    if unknown:
+        raise ValidationFailed(unknown[1], field=unknown[0])
     result: dict[str, Any] = msgspec.to_builtins(value)
     return result
 
