@@ -64,8 +64,9 @@ def _piccolo_engine(url: str) -> Iterator[None]:
     other app in this process are untouched.
     """
     with _process_lock:
-        import core.piccolo_conf as conf
         from piccolo.apps.migrations.tables import Migration
+
+        import core.piccolo_conf as conf
 
         previous_env = os.environ.get("PICCOLO_CONF")
         os.environ["PICCOLO_CONF"] = "core.piccolo_conf"

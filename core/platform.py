@@ -52,7 +52,9 @@ class Platform:
         self._directory: Directory | None = None
 
     @classmethod
-    def load(cls, settings: Settings, *, extra_plugins: Mapping[str, object] | None = None) -> Platform:
+    def load(
+        cls, settings: Settings, *, extra_plugins: Mapping[str, object] | None = None
+    ) -> Platform:
         return cls(settings, PluginManager(settings.plugins, extra=extra_plugins))
 
     def migration_apps(self) -> list[AppConfig]:

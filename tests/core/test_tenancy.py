@@ -99,7 +99,7 @@ async def test_every_group_route_answers_404_or_403_for_another_groups_id(two_te
 
 
 async def test_own_group_with_another_groups_object_ids_is_404(two_tenants):
-    platform, a, b, ids = two_tenants
+    platform, _, b, ids = two_tenants
     for method, path in _group_routes(platform.app):
         if not re.search(r"\{(thing|connection|event)_id", path):
             continue
