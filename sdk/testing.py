@@ -68,6 +68,7 @@ class Servers:
     template: str
     migrated_apps: set[str]
     data_dir: Path
+    spare: list[str] = field(default_factory=list)
 
     async def create_database(self, *, empty: bool = False) -> str:
         """A new database: a copy of the migrated template, or with nothing in it."""
@@ -79,6 +80,34 @@ class Servers:
         finally:
             await conn.close()
         return name
+
+    async def checkout_database(self) -> str:
+        """A database equal to the migrated template: a recycled one, else a new copy.
+
+        Recycling (``TRUNCATE``, ~20 ms) is an order of magnitude cheaper than copying the
+        template (~250 ms), which is most of a database test's cost."""
+        return self.spare.pop() if self.spare else await self.create_database()
+
+    async def checkin_database(self, name: str, *, reusable: bool) -> None:
+        """Empty every table and keep the database for the next test; drop it instead when
+        the test may have changed its schema (it ran migrations of its own)."""
+        if not reusable:
+            await self.drop_database(name)
+            return
+        conn = await asyncpg.connect(database_url(self.database_url, name))
+        try:
+            tables = [
+                row[0]
+                for row in await conn.fetch(
+                    "SELECT quote_ident(tablename) FROM pg_tables "
+                    "WHERE schemaname = 'public' AND tablename <> 'migration'"
+                )
+            ]
+            if tables:
+                await conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        finally:
+            await conn.close()
+        self.spare.append(name)
 
     async def drop_database(self, name: str) -> None:
         conn = await asyncpg.connect(self.database_url)
@@ -110,16 +139,19 @@ def creator_servers() -> Iterator[Servers]:
     }, data_dir=data_dir)  # fmt: skip
     runtime = Runtime(settings).start()
     template = f"creator_template_{os.getpid()}"
+    servers: Servers | None = None
     try:
         migrated = asyncio.run(_create_template(runtime.database_url, template, settings))
-        yield Servers(runtime.database_url, runtime.redis_url, template, migrated, data_dir)
+        servers = Servers(runtime.database_url, runtime.redis_url, template, migrated, data_dir)
+        yield servers
     finally:
         try:
 
             async def drop() -> None:
-                conn = await asyncpg.connect(runtime.database_url)
-                await conn.execute(f"DROP DATABASE IF EXISTS {_quote(template)} WITH (FORCE)")
-                await conn.close()
+                for name in [template, *(servers.spare if servers else [])]:
+                    conn = await asyncpg.connect(runtime.database_url)
+                    await conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+                    await conn.close()
 
             asyncio.run(drop())
         finally:
@@ -256,8 +288,13 @@ async def creator_platform_factory(
             **overrides: Any,
         ) -> CreatorPlatform:
             nonlocal redis_db
-            name = await creator_servers.create_database()
-            stack.push_async_callback(creator_servers.drop_database, name)
+            name = await creator_servers.checkout_database()
+            recycle = False
+
+            async def checkin() -> None:
+                await creator_servers.checkin_database(name, reusable=recycle)
+
+            stack.push_async_callback(checkin)
             redis_url = creator_servers.redis_url.rsplit("/", 1)[0] + f"/{redis_db}"
             redis_db += 1
             settings = load_settings(
@@ -276,6 +313,7 @@ async def creator_platform_factory(
             if needed <= creator_servers.migrated_apps and "migrate_on_start" not in overrides:
                 platform.settings = msgspec.structs.replace(settings, migrate_on_start=False)
             await _start_lifespan(app, stack)
+            recycle = not platform.settings.migrate_on_start
             await platform.redis.flushdb()
             harness = CreatorPlatform(app=app, platform=platform, settings=settings)
             stack.push_async_callback(harness.aclose)
