@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from core.errors import PROBLEM_CONTENT_TYPE, PlatformError, problem_body
@@ -79,6 +79,8 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
+        code, title = "malformed_body", "Malformed body"  # the body is not valid JSON
     body = problem_body(exc.status_code, code, title, exc.detail)
     response = _problem(request, exc.status_code, body)
     if exc.headers:

@@ -113,13 +113,15 @@ class Events(_Store):
         *,
         target_id: UUID | None = None,
     ) -> Event:
-        clean = self.registry.validate_payload(type, dict(payload or {}))
         async with self.session.transaction() as conn:
-            return await self._insert(conn, type, clean, target_id)
+            return await self._insert(conn, type, dict(payload or {}), target_id)
 
     async def _insert(
         self, conn: asyncpg.Connection, type: str, payload: dict[str, Any], target_id: UUID | None
     ) -> Event:
+        """Write an event in the caller's transaction. Core's own events go through the same
+        validation as a plugin's, so every stored payload has its type's shape."""
+        payload = self.registry.validate_payload(type, payload)
         row = await conn.fetchrow(
             f"INSERT INTO events (id, group_id, type, actor_id, target_id, payload) "
             f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {EVENT_COLUMNS}",
@@ -301,12 +303,21 @@ class Things(_Store):
                 "WHERE group_id = $1 AND id = $2",
                 self.group_id, thing_id,
             )  # fmt: skip
-            await conn.execute(
+            ended = await conn.fetch(
                 "UPDATE connections SET valid_to = now() WHERE group_id = $1 "
-                "AND (from_id = $2 OR to_id = $2) AND valid_to IS NULL",
+                "AND (from_id = $2 OR to_id = $2) AND valid_to IS NULL "
+                "RETURNING id, type, from_id, to_id",
                 self.group_id, thing_id,
             )  # fmt: skip
-            await self._scoped.events._insert(
+            events = self._scoped.events
+            for link in ended:
+                await events._insert(
+                    conn, "connection_deleted",
+                    {"type": link["type"], "from_id": str(link["from_id"]),
+                     "to_id": str(link["to_id"])},
+                    link["id"],
+                )  # fmt: skip
+            await events._insert(
                 conn, "thing_deleted", {"type": current.type, "name": current.name}, thing_id
             )
 

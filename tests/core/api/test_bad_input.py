@@ -103,6 +103,12 @@ async def test_malformed_and_wrongly_shaped_bodies(
             )
             _check(problem, r, (400, 422), (method, path, raw[:60]))
 
+    for raw in (b"{", b"{bad json}", b'{"name": "x",}'):
+        r = await owner.client.post(
+            things, content=raw, headers={"Content-Type": "application/json"}
+        )
+        assert (r.status_code, r.json()["code"]) == (400, "malformed_body"), raw
+
     assert [t.name for t in (await typed_platform.ontology(owner).things.list()).items] == [
         "Mug",
         "Summer",

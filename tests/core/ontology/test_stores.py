@@ -450,6 +450,14 @@ async def test_deleting_a_thing_ends_its_connections(o: ScopedOntology) -> None:
     for link in (outgoing, incoming):
         assert (await o.connections.get(link.id)).valid_to is not None
     assert (await o.connections.get(other.id)).valid_to is None
+    ended = await _events(o, type="connection_deleted")
+    assert {e.target_id for e in ended} == {outgoing.id, incoming.id}
+
+
+async def test_core_event_payloads_have_their_types_shape(o: ScopedOntology) -> None:
+    collection, _, _ = await _shop(o)
+    (created,) = [e for e in await _events(o, type="thing_created") if e.target_id == collection.id]
+    assert created.payload == {"type": "collection", "name": collection.name, "changed": []}
 
 
 # -- events -------------------------------------------------------------------------------
