@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     from core.auth.permissions import Resource
     from core.events import EventHandler
     from core.jobs import Job
+    from core.knowledge.providers import EmbeddingProvider
     from core.ontology.scope import Scope
     from core.ontology.types import ConnectionType, EventType, ThingType
     from core.plugins import PluginManager
+    from core.quotas import Quota
     from core.ui import StaticFiles
 
 PROJECT_NAME = "creator"
@@ -145,6 +147,30 @@ def permission_allowed(scope: Scope, action: str, resource: Resource | None) -> 
     ``False`` denies; otherwise any ``True`` allows; if every plugin abstains, access is
     denied. Actions are strings such as ``"thing.create"``; ``resource`` carries the
     group and, where one exists, the thing or its type.
+    """
+
+
+@hookspec
+def register_quotas() -> list[Quota]:
+    """Return :class:`~sdk.Quota` declarations: per-plan limits on what a group may have or
+    do (websites per creator, uploads per month).
+
+    A service checks a quota before it creates something with
+    ``platform.quotas.check(scope, name)``; over the limit the request answers 429
+    problem+json with code ``quota_exceeded``, naming the quota, the limit and the plan.
+    A group's plan is its ``settings["plan"]`` (default ``free``). Names must be unique
+    across enabled plugins.
+    """
+
+
+@hookspec
+def register_embedding_providers() -> list[EmbeddingProvider]:
+    """Return :class:`~sdk.EmbeddingProvider` objects that turn text into vectors.
+
+    Knowledge ingest and search use the provider named by the ``embedding_provider``
+    setting (default ``local``, which works offline with no download). Each provider has a
+    ``name``, the ``model`` and ``dimension`` recorded with every vector it makes, and an
+    async ``embed(texts)`` returning one vector per text. Names must be unique.
     """
 
 
