@@ -25,7 +25,7 @@ def check_strength(password: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return str(_hasher.hash(password))
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
@@ -34,10 +34,10 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         _hasher.hash(password)
         return False
     try:
-        return _hasher.verify(stored_hash, password)
+        return bool(_hasher.verify(stored_hash, password))
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
+    return bool(_hasher.check_needs_rehash(stored_hash))

@@ -63,7 +63,7 @@ class Sessions:
 
     def _secret(self, cookie: str) -> str:
         try:
-            return self.signer.unsign(cookie).decode()
+            return str(self.signer.unsign(cookie).decode())
         except BadSignature:
             raise Unauthorized("the session cookie is not valid; log in again") from None
 
