@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from piccolo.conf.apps import AppConfig
 
-from core.api import connections, events, groups, meta, things
+from core.api import auth, connections, events, groups, meta, things
 from core.hookspecs import hookimpl
 from core.ontology import migrations as ontology_migrations
 from core.ontology.types import EventType
@@ -50,6 +50,7 @@ def register_routes() -> list[Any]:
         meta.create_token,
         meta.revoke_token,
         meta.list_types,
+        auth.AuthController,
         groups.GroupsController,
         things.ThingsController,
         connections.ConnectionsController,

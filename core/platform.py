@@ -10,11 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from piccolo.conf.apps import AppConfig
 
+from core.auth.accounts import Accounts
 from core.auth.permissions import Permissions
+from core.auth.ratelimit import AttemptLimiter
+from core.auth.secrets import signing_secret
+from core.auth.sessions import Sessions
 from core.auth.tokens import Directory
 from core.db import Database
 from core.events import EventBus
@@ -26,6 +32,14 @@ from core.plugins import PluginManager
 from core.settings import Settings
 
 log = logging.getLogger("creator.platform")
+
+T = TypeVar("T")
+
+
+def _running(value: T | None) -> T:
+    if value is None:
+        raise RuntimeError("the platform has not started")
+    return value
 
 
 class Platform:
@@ -50,6 +64,8 @@ class Platform:
         self._redis: aioredis.Redis | None = None
         self._ontology: Ontology | None = None
         self._directory: Directory | None = None
+        self._accounts: Accounts | None = None
+        self._sessions: Sessions | None = None
 
     @classmethod
     def load(
@@ -80,6 +96,10 @@ class Platform:
         self._ontology = Ontology(self._db, self.registry, self.bus.dispatch)
         self.bus.bind(self._ontology)
         self._directory = Directory(self._db)
+        self._accounts = Accounts(self._db, AttemptLimiter(self._redis))
+        self._sessions = Sessions(
+            self._db, signing_secret(self.settings), timedelta(days=self.settings.session_days)
+        )
 
     async def stop(self) -> None:
         if self._redis is not None:
@@ -106,24 +126,24 @@ class Platform:
 
     @property
     def db(self) -> Database:
-        if self._db is None:
-            raise RuntimeError("the platform has not started")
-        return self._db
+        return _running(self._db)
 
     @property
     def redis(self) -> aioredis.Redis:
-        if self._redis is None:
-            raise RuntimeError("the platform has not started")
-        return self._redis
+        return _running(self._redis)
 
     @property
     def ontology(self) -> Ontology:
-        if self._ontology is None:
-            raise RuntimeError("the platform has not started")
-        return self._ontology
+        return _running(self._ontology)
 
     @property
     def directory(self) -> Directory:
-        if self._directory is None:
-            raise RuntimeError("the platform has not started")
-        return self._directory
+        return _running(self._directory)
+
+    @property
+    def accounts(self) -> Accounts:
+        return _running(self._accounts)
+
+    @property
+    def sessions(self) -> Sessions:
+        return _running(self._sessions)

@@ -9,6 +9,7 @@ from litestar import Request
 from litestar.di import Provide
 from litestar.params import FromPath
 
+from core.auth.sessions import COOKIE_NAME, CSRF_HEADER, SessionInfo
 from core.auth.tokens import Actor
 from core.errors import Unauthorized
 from core.ontology.scope import Scope
@@ -17,8 +18,11 @@ if TYPE_CHECKING:
     from core.platform import Platform
 
 
-def bearer_token(request: Request[Any, Any, Any]) -> str:
-    header = request.headers.get("authorization", "")
+def bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    """The bearer token, ``None`` without an Authorization header; a malformed one is 401."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
@@ -30,12 +34,32 @@ def _platform(request: Request[Any, Any, Any]) -> Platform:
     return platform
 
 
+async def current_session(request: Request[Any, Any, Any]) -> SessionInfo:
+    """The browser session of the request's cookie (CSRF-checked for writes), or 401."""
+    cookie = request.cookies.get(COOKIE_NAME)
+    if not cookie:
+        raise Unauthorized("log in, or send an API token as 'Authorization: Bearer <token>'")
+    return await _platform(request).sessions.resolve(
+        cookie, method=request.method, csrf_header=request.headers.get(CSRF_HEADER)
+    )
+
+
 async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
-    return await _platform(request).directory.actor_for_token(bearer_token(request))
+    """Who is calling: an API token's person, else the session cookie's."""
+    token = bearer_token(request)
+    if token is not None:
+        return await _platform(request).directory.actor_for_token(token)
+    return (await current_session(request)).person
 
 
 async def provide_scope(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Scope:
-    return await _platform(request).directory.scope_for_token(bearer_token(request), group_id)
+    """Who is calling, in the path's group, with which role (404 for a group not theirs)."""
+    directory = _platform(request).directory
+    token = bearer_token(request)
+    if token is not None:
+        return await directory.scope_for_token(token, group_id)
+    session = await current_session(request)
+    return await directory.scope_for_person(session.person.id, group_id)
 
 
 def dependencies(platform: Platform) -> dict[str, Provide]:

@@ -36,10 +36,11 @@ class AttemptLimiter:
         """Record an attempt; raise :class:`RateLimited` (with ``retry_after``) when over."""
         key = self._key(limit, subject)
         async with self.redis.pipeline(transaction=True) as pipe:
+            # SET NX EX opens the window once; Redis 6.2 (embedded) has no EXPIRE NX.
+            pipe.set(key, 0, ex=limit.window_seconds, nx=True)
             pipe.incr(key)
-            pipe.expire(key, limit.window_seconds, nx=True)
             pipe.ttl(key)
-            count, _, ttl = await pipe.execute()
+            _, count, ttl = await pipe.execute()
         if count > limit.attempts:
             retry_after = max(int(ttl), 1)
             raise RateLimited(

@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 
 from core.db import Database
-from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.ontology.ids import uuid7
 from core.ontology.records import Group, Page
 from core.ontology.scope import GROUP_ROLES, Scope
@@ -23,6 +23,43 @@ from core.ontology.stores import check_limit, decode_cursor, encode_cursor
 
 TOKEN_PREFIX = "cp_"
 GROUP_COLUMNS = "id, parent_id, slug, name, kind, settings, created_at"
+
+
+#: The person's role in group $2: their membership there, else in the nearest ancestor
+#: (a role in a parent group applies to its sub-groups). ``{person}`` is the person's id.
+_ROLE_IN_GROUP = (
+    "(WITH RECURSIVE chain (id, parent_id, depth) AS ("
+    "   SELECT id, parent_id, 0 FROM groups WHERE id = $2"
+    "   UNION ALL"
+    "   SELECT g.id, g.parent_id, c.depth + 1 FROM groups g JOIN chain c ON g.id = c.parent_id"
+    "   WHERE c.depth < 32)"
+    " SELECT m.role FROM memberships m JOIN chain c ON c.id = m.group_id"
+    " WHERE m.person_id = {person} ORDER BY c.depth LIMIT 1)"
+)
+_PLATFORM_OWNER_SEES = (
+    "(p.platform_role = 'platform_owner' AND EXISTS (SELECT 1 FROM groups WHERE id = $2))"
+)
+#: $1 = token hash, $2 = group id.
+SCOPE_FOR_TOKEN_SQL = (
+    f"SELECT p.id, p.platform_role, {_ROLE_IN_GROUP.format(person='p.id')} AS role, "
+    f"{_PLATFORM_OWNER_SEES} AS owner_sees "
+    "FROM api_tokens t JOIN people p ON p.id = t.person_id "
+    "WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
+)
+#: $1 = person id, $2 = group id.
+SCOPE_FOR_PERSON_SQL = (
+    f"SELECT p.id, p.platform_role, {_ROLE_IN_GROUP.format(person='p.id')} AS role, "
+    f"{_PLATFORM_OWNER_SEES} AS owner_sees FROM people p WHERE p.id = $1"
+)
+
+
+def _scope(row: asyncpg.Record, group_id: UUID) -> Scope:
+    role = row["role"] or ("org_owner" if row["owner_sees"] else None)
+    if role is None:
+        raise NotFound(f"group {group_id} not found")
+    return Scope(
+        group_id=group_id, person_id=row["id"], role=role, platform_role=row["platform_role"]
+    )
 
 
 class Actor(msgspec.Struct, frozen=True):
@@ -108,23 +145,17 @@ class Directory:
     async def scope_for_token(self, token: str, group_id: UUID) -> Scope:
         """Actor and role in one round trip. A group the person is not in is a 404:
         the API does not confirm that another tenant's group exists."""
-        row = await self.db.pool.fetchrow(
-            "SELECT p.id, p.platform_role, m.role, "
-            "  (p.platform_role = 'platform_owner' "
-            "   AND EXISTS (SELECT 1 FROM groups WHERE id = $2)) AS owner_sees "
-            "FROM api_tokens t JOIN people p ON p.id = t.person_id "
-            "LEFT JOIN memberships m ON m.person_id = p.id AND m.group_id = $2 "
-            "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-            hash_token(token), group_id,
-        )  # fmt: skip
+        row = await self.db.pool.fetchrow(SCOPE_FOR_TOKEN_SQL, hash_token(token), group_id)
         if row is None:
             raise Unauthorized("the bearer token is unknown or revoked")
-        role = row["role"] or ("org_owner" if row["owner_sees"] else None)
-        if role is None:
-            raise NotFound(f"group {group_id} not found")
-        return Scope(
-            group_id=group_id, person_id=row["id"], role=role, platform_role=row["platform_role"]
-        )
+        return _scope(row, group_id)
+
+    async def scope_for_person(self, person_id: UUID, group_id: UUID) -> Scope:
+        """The scope of an already authenticated person (a browser session) in a group."""
+        row = await self.db.pool.fetchrow(SCOPE_FOR_PERSON_SQL, person_id, group_id)
+        if row is None:
+            raise Unauthorized("the account no longer exists")
+        return _scope(row, group_id)
 
     # -- groups -----------------------------------------------------------------------
 
@@ -142,12 +173,13 @@ class Directory:
         to own the parent."""
         async with self.db.pool.acquire() as conn, conn.transaction():
             if parent_id is not None:
-                role = await conn.fetchval(
-                    "SELECT role FROM memberships WHERE group_id = $1 AND person_id = $2",
-                    parent_id, actor.id,
-                )  # fmt: skip
-                if role is None and actor.platform_role != "platform_owner":
-                    raise NotFound(f"group {parent_id} not found", field="parent_id")
+                row = await conn.fetchrow(SCOPE_FOR_PERSON_SQL, actor.id, parent_id)
+                try:
+                    parent = _scope(row, parent_id)
+                except NotFound:
+                    raise NotFound(f"group {parent_id} not found", field="parent_id") from None
+                if parent.role != "org_owner":
+                    raise Forbidden("only the parent group's owners may add sub-groups")
             try:
                 row = await conn.fetchrow(
                     f"INSERT INTO groups (id, parent_id, slug, name, kind, settings) "

@@ -1,0 +1,117 @@
+"""Sign-up, log-in, log-out and the current browser session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from msgspec import Meta
+
+from core.api.deps import current_session
+from core.auth.passwords import MAX_LENGTH
+from core.auth.sessions import COOKIE_NAME
+from core.auth.tokens import Actor
+from core.platform import Platform
+
+Email = Annotated[str, Meta(min_length=3, max_length=320)]
+Password = Annotated[str, Meta(min_length=1, max_length=MAX_LENGTH)]
+
+
+class SignUp(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+    name: Annotated[str, Meta(max_length=200)] = ""
+
+
+class LogIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+
+
+class SessionView(msgspec.Struct):
+    """The logged-in person and the CSRF token their cookie-authenticated writes must send
+    in ``X-CSRF-Token``."""
+
+    person: Actor
+    csrf_token: str
+    expires_at: datetime | None = None
+
+
+def _address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _session_cookie(platform: Platform, value: str) -> Cookie:
+    return Cookie(
+        key=COOKIE_NAME,
+        value=value,
+        httponly=True,
+        samesite="lax",
+        secure=platform.settings.secure_cookies,
+        max_age=platform.settings.session_days * 86400,
+        path="/",
+    )
+
+
+async def _open_session(
+    request: Request[Any, Any, Any], platform: Platform, person: Actor, status: int
+) -> Response[SessionView]:
+    cookie, csrf = await platform.sessions.open(
+        person.id, user_agent=request.headers.get("user-agent", "")
+    )
+    return Response(
+        SessionView(person=person, csrf_token=csrf),
+        status_code=status,
+        cookies=[_session_cookie(platform, cookie)],
+    )
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/signup", summary="Create an account and log in")
+    async def sign_up(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[SignUp],
+        platform: NamedDependency[Platform],
+    ) -> Response[SessionView]:
+        person = await platform.accounts.sign_up(
+            data.email, data.password, data.name, address=_address(request)
+        )
+        return await _open_session(request, platform, person, 201)
+
+    @post("/login", summary="Log in with email and password")
+    async def log_in(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LogIn],
+        platform: NamedDependency[Platform],
+    ) -> Response[SessionView]:
+        person = await platform.accounts.log_in(
+            data.email, data.password, address=_address(request)
+        )
+        return await _open_session(request, platform, person, 200)
+
+    @post("/logout", summary="End this browser session", status_code=204)
+    async def log_out(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform]
+    ) -> Response[None]:
+        await current_session(request)  # a log-out is a write: it needs the CSRF token
+        await platform.sessions.close(request.cookies[COOKIE_NAME])
+        response: Response[None] = Response(None, status_code=204)
+        response.delete_cookie(COOKIE_NAME, path="/")
+        return response
+
+    @get("/session", summary="The current browser session and its CSRF token")
+    async def session(self, request: Request[Any, Any, Any]) -> SessionView:
+        info = await current_session(request)
+        return SessionView(
+            person=info.person, csrf_token=info.csrf_token, expires_at=info.expires_at
+        )
