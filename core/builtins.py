@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from piccolo.conf.apps import AppConfig
 
-from core.api import auth, connections, events, groups, meta, things
+from core.api import auth, connections, events, groups, members, meta, things
 from core.hookspecs import hookimpl
 from core.ontology import migrations as ontology_migrations
 from core.ontology.types import EventType
@@ -22,6 +22,18 @@ class ThingChanged(msgspec.Struct, forbid_unknown_fields=True):
     type: str
     name: str
     changed: list[str] = msgspec.field(default_factory=list)
+
+
+class MemberChanged(msgspec.Struct, forbid_unknown_fields=True):
+    person_id: str
+    role: str
+    previous_role: str | None = None
+
+
+class MemberInvited(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    role: str
+    invitation_id: str
 
 
 class ConnectionChanged(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,6 +50,10 @@ def register_event_types() -> list[EventType]:
         EventType("thing_deleted", ThingChanged, "A thing was (soft) deleted"),
         EventType("connection_created", ConnectionChanged, "Two things were connected"),
         EventType("connection_deleted", ConnectionChanged, "A connection ended"),
+        EventType("member_invited", MemberInvited, "Someone was invited to the group"),
+        EventType("member_joined", MemberChanged, "Someone accepted an invitation"),
+        EventType("member_role_changed", MemberChanged, "A member's role changed"),
+        EventType("member_removed", MemberChanged, "A member left or was removed"),
     ]
 
 
@@ -51,6 +67,8 @@ def register_routes() -> list[Any]:
         meta.revoke_token,
         meta.list_types,
         auth.AuthController,
+        members.MembersController,
+        members.accept_invitation,
         groups.GroupsController,
         things.ThingsController,
         connections.ConnectionsController,

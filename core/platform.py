@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from piccolo.conf.apps import AppConfig
 
 from core.auth.accounts import Accounts
+from core.auth.members import Members
 from core.auth.permissions import Permissions
 from core.auth.ratelimit import AttemptLimiter
 from core.auth.secrets import signing_secret
@@ -29,6 +30,7 @@ from core.migrations import migrate
 from core.ontology.stores import Ontology
 from core.ontology.types import TypeRegistry
 from core.plugins import PluginManager
+from core.quotas import Quotas
 from core.settings import Settings
 
 log = logging.getLogger("creator.platform")
@@ -60,12 +62,14 @@ class Platform:
         for plugin, job in plugins.collect("register_jobs"):
             self.jobs.add(plugin, job)
         self.permissions = Permissions(plugins)
+        self.quotas = Quotas(plugins, self.registry)
         self._db: Database | None = None
         self._redis: aioredis.Redis | None = None
         self._ontology: Ontology | None = None
         self._directory: Directory | None = None
         self._accounts: Accounts | None = None
         self._sessions: Sessions | None = None
+        self._members: Members | None = None
 
     @classmethod
     def load(
@@ -95,8 +99,10 @@ class Platform:
         self._redis = aioredis.Redis.from_url(self.settings.redis_url)
         self._ontology = Ontology(self._db, self.registry, self.bus.dispatch)
         self.bus.bind(self._ontology)
+        self.quotas.bind(self._ontology)
         self._directory = Directory(self._db)
         self._accounts = Accounts(self._db, AttemptLimiter(self._redis))
+        self._members = Members(self._ontology)
         self._sessions = Sessions(
             self._db, signing_secret(self.settings), timedelta(days=self.settings.session_days)
         )
@@ -147,3 +153,7 @@ class Platform:
     @property
     def sessions(self) -> Sessions:
         return _running(self._sessions)
+
+    @property
+    def members(self) -> Members:
+        return _running(self._members)

@@ -1,0 +1,118 @@
+"""Members of a group and invitations to join it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from msgspec import Meta
+
+from core.auth.members import Invitation, InvitationCreated, Member, Members
+from core.auth.permissions import Permissions, Resource
+from core.auth.tokens import Actor
+from core.ontology.records import Page
+from core.ontology.scope import Scope
+from core.ontology.stores import DEFAULT_LIMIT
+from core.platform import Platform
+
+Role = Annotated[str, Meta(min_length=1, max_length=20)]
+
+
+class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
+    role: Role
+
+
+class InvitationRequest(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, Meta(min_length=3, max_length=320)]
+    role: Role = "org_user"
+
+
+class InvitationAcceptance(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class MembersController(Controller):
+    path = "/api/v1/groups/{group_id:uuid}"
+    tags = ["members"]
+
+    @get("/members", summary="List the group's members")
+    async def list_members(
+        self,
+        group_scope: NamedDependency[Scope],
+        members: NamedDependency[Members],
+        permissions: NamedDependency[Permissions],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+    ) -> Page[Member]:
+        permissions.require(group_scope, "members.read", Resource(group_scope.group_id))
+        return await members.list(group_scope, cursor=cursor, limit=limit)
+
+    @patch("/members/{person_id:uuid}", summary="Change a member's role")
+    async def change_role(
+        self,
+        person_id: FromPath[UUID],
+        data: JSONBody[RoleChange],
+        group_scope: NamedDependency[Scope],
+        members: NamedDependency[Members],
+        permissions: NamedDependency[Permissions],
+    ) -> Member:
+        permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
+        return await members.set_role(group_scope, person_id, data.role)
+
+    @delete("/members/{person_id:uuid}", summary="Remove a member (or leave the group)")
+    async def remove_member(
+        self,
+        person_id: FromPath[UUID],
+        group_scope: NamedDependency[Scope],
+        members: NamedDependency[Members],
+        permissions: NamedDependency[Permissions],
+    ) -> None:
+        if person_id != group_scope.person_id:  # anyone may leave; removing others is managing
+            permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
+        await members.remove(group_scope, person_id)
+
+    @post("/invitations", summary="Invite someone by email (the token is shown once)")
+    async def invite(
+        self,
+        data: JSONBody[InvitationRequest],
+        group_scope: NamedDependency[Scope],
+        members: NamedDependency[Members],
+        permissions: NamedDependency[Permissions],
+    ) -> Response[InvitationCreated]:
+        permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
+        created = await members.invite(group_scope, data.email, data.role)
+        return Response(created, status_code=201)
+
+    @get("/invitations", summary="Pending invitations")
+    async def list_invitations(
+        self,
+        group_scope: NamedDependency[Scope],
+        members: NamedDependency[Members],
+        permissions: NamedDependency[Permissions],
+    ) -> list[Invitation]:
+        permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
+        return await members.pending(group_scope)
+
+    @delete("/invitations/{invitation_id:uuid}", summary="Withdraw an invitation")
+    async def revoke_invitation(
+        self,
+        invitation_id: FromPath[UUID],
+        group_scope: NamedDependency[Scope],
+        members: NamedDependency[Members],
+        permissions: NamedDependency[Permissions],
+    ) -> None:
+        permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
+        await members.revoke(group_scope, invitation_id)
+
+
+@post("/api/v1/invitations/accept", tags=["members"], summary="Accept an invitation")
+async def accept_invitation(
+    data: JSONBody[InvitationAcceptance],
+    actor: NamedDependency[Actor],
+    platform: NamedDependency[Platform],
+) -> Member:
+    return await platform.members.accept(actor, data.token)
