@@ -7,6 +7,7 @@ least one owner.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -155,7 +156,7 @@ class Members:
             )
         return InvitationCreated(invitation=invitation, token=token)
 
-    async def pending(self, scope: Scope) -> list[Invitation]:
+    async def pending(self, scope: Scope) -> builtins.list[Invitation]:
         async with self.ontology.scoped(scope).session.reading() as conn:
             rows = await conn.fetch(
                 f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE group_id = $1 "
