@@ -99,15 +99,22 @@ class ThingsController(Controller):
         permissions: NamedDependency[Permissions],
         type: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
+        include_subgroups: FromQuery[bool] = False,
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[Thing]:
         """Filter by ``type``, ``status`` and property equality with ``where.<field>=value``
-        (needs ``type``). Pass ``next_cursor`` back as ``cursor`` for the next page."""
+        (needs ``type``); ``include_subgroups=true`` adds the things of sub-groups.
+        Pass ``next_cursor`` back as ``cursor`` for the next page."""
         permissions.require(group_scope, "thing.read", Resource(group_scope.group_id, type=type))
         where = property_filters(ontology.registry, type, request.query_params)
         return await ontology.scoped(group_scope).things.list(
-            type=type, status=status, where=where, cursor=cursor, limit=limit
+            type=type,
+            status=status,
+            where=where,
+            include_subgroups=include_subgroups,
+            cursor=cursor,
+            limit=limit,
         )
 
     @get("/{thing_id:uuid}", summary="Get a thing")

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from core.events import EventFailure
 from core.ontology.ids import uuid7
 from core.ontology.records import Connection, Event, KnowledgeItem, Page, Thing
 from core.ontology.scope import Scope
@@ -35,6 +37,14 @@ THING_COLUMNS = "id, group_id, type, name, status, properties, version, created_
 CONNECTION_COLUMNS = "id, group_id, type, from_id, to_id, metadata, created_at, valid_to"
 EVENT_COLUMNS = "id, group_id, type, actor_id, target_id, payload, occurred_at"
 KNOWLEDGE_COLUMNS = "id, group_id, kind, text, metadata, embedding_model, embedding_dim, created_at"
+
+
+#: The ids of group $1 and of every group below it.
+SUBGROUPS_SQL = (
+    "WITH RECURSIVE tree (id, depth) AS (SELECT id, 0 FROM groups WHERE id = $1 "
+    "UNION ALL SELECT g.id, t.depth + 1 FROM groups g JOIN tree t ON g.parent_id = t.id "
+    "WHERE t.depth < 32) SELECT id FROM tree"
+)
 
 
 def encode_cursor(last_id: UUID) -> str:
@@ -103,8 +113,21 @@ class _Store:
         return self.scope.group_id
 
 
+#: The event and its outbox row, in one statement, in the caller's transaction.
+_INSERT_EVENT_SQL = f"""
+WITH e AS (
+    INSERT INTO events (id, group_id, type, actor_id, target_id, payload)
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING {EVENT_COLUMNS}
+), o AS (
+    INSERT INTO event_outbox (group_id, event_id) SELECT group_id, id FROM e
+)
+SELECT {EVENT_COLUMNS} FROM e
+"""
+
+
 class Events(_Store):
-    """The append-only log. ``emit`` writes in the caller's transaction (outbox)."""
+    """The append-only log. ``emit`` writes the event and its ``event_outbox`` row in the
+    caller's transaction (the transactional outbox, see ``core.events``)."""
 
     async def emit(
         self,
@@ -123,13 +146,55 @@ class Events(_Store):
         validation as a plugin's, so every stored payload has its type's shape."""
         payload = self.registry.validate_payload(type, payload)
         row = await conn.fetchrow(
-            f"INSERT INTO events (id, group_id, type, actor_id, target_id, payload) "
-            f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {EVENT_COLUMNS}",
-            uuid7(), self.group_id, type, self.scope.person_id, target_id, payload,
-        )  # fmt: skip
+            _INSERT_EVENT_SQL, uuid7(), self.group_id, type, self.scope.person_id, target_id, payload
+        )
         event = Event(**row)
         self.session.emitted.append(event)
         return event
+
+    async def after(self, event_id: UUID, *, limit: int = 500) -> list[Event]:
+        """Events newer than ``event_id`` (ids are UUIDv7: time order), oldest first."""
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND id > $2 "
+                "ORDER BY id LIMIT $3",
+                self.group_id, event_id, limit,
+            )  # fmt: skip
+        return [Event(**row) for row in rows]
+
+    async def failures(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT
+    ) -> Page[EventFailure]:
+        """Handlers that gave up on this group's events (dead letters), newest first."""
+        limit = check_limit(limit)
+        args: list[Any] = [self.group_id, limit + 1]
+        where = "group_id = $1"
+        if cursor:
+            try:
+                at, event_id, handler = msgspec.json.decode(
+                    base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)),
+                    type=tuple[datetime, UUID, str],
+                )
+            except (ValueError, binascii.Error, msgspec.DecodeError):
+                raise ValidationFailed(
+                    "cursor is not one this API returned", field="cursor"
+                ) from None
+            args += [at, event_id, handler]
+            where += " AND (failed_at, event_id, handler) < ($3, $4, $5)"
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(
+                "SELECT group_id, event_id, event_type, handler, error, attempts, failed_at "
+                f"FROM event_failures WHERE {where} "
+                "ORDER BY failed_at DESC, event_id DESC, handler DESC LIMIT $2",
+                *args,
+            )
+        items = [EventFailure(**row) for row in rows]
+        if len(items) <= limit:
+            return Page(items=items)
+        items = items[:limit]
+        last = items[-1]
+        raw = msgspec.json.encode((last.failed_at, last.event_id, last.handler))
+        return Page(items=items, next_cursor=base64.urlsafe_b64encode(raw).decode().rstrip("="))
 
     async def get(self, event_id: UUID) -> Event:
         async with self.session.reading() as conn:
@@ -210,11 +275,16 @@ class Things(_Store):
         type: str | None = None,
         status: str | None = None,
         where: Mapping[str, Any] | None = None,
+        include_subgroups: bool = False,
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> Page[Thing]:
-        """Newest first. ``where`` matches property equality (uses the GIN index)."""
+        """Newest first. ``where`` matches property equality (uses the GIN index).
+        ``include_subgroups`` adds the things of every group below this one (a role in a
+        group applies to its sub-groups)."""
         query = _Query(self.group_id)
+        if include_subgroups:
+            query.clauses[0] = f"group_id IN ({SUBGROUPS_SQL})"
         query.clauses.append("deleted_at IS NULL")
         if type is not None:
             query.add("type = {}", type)

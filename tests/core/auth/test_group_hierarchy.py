@@ -68,3 +68,43 @@ async def test_only_owners_add_sub_groups(creator_platform):
         "/api/v1/groups", json={"slug": "by-editor", "name": "E", "parent_id": str(owner.group.id)}
     )
     assert refused.status_code == 403
+
+
+async def test_listing_can_include_sub_groups(creator_platform_factory):
+    import msgspec
+
+    from sdk import ThingType, hookimpl
+
+    class Props(msgspec.Struct):
+        body: str = ""
+
+    class Types:
+        @hookimpl
+        def register_thing_types(self):
+            return [ThingType("memo", Props)]
+
+    platform = await creator_platform_factory(plugins=[], extra_plugins={"memo": Types()})
+    owner = await platform.tenant()
+    sub = (
+        await owner.client.post(
+            "/api/v1/groups",
+            json={"slug": "sub-one", "name": "S", "parent_id": str(owner.group.id)},
+        )
+    ).json()
+    other = await platform.tenant()
+    made = {}
+    for tenant, path, name in (
+        (owner, owner.url("/things"), "top"),
+        (owner, f"/api/v1/groups/{sub['id']}/things", "below"),
+        (other, other.url("/things"), "elsewhere"),
+    ):
+        response = await tenant.client.post(path, json={"type": "memo", "name": name})
+        assert response.status_code == 201, response.text
+        made[name] = response.json()["id"]
+    plain = (await owner.client.get(owner.url("/things"))).json()["items"]
+    assert [t["name"] for t in plain] == ["top"]
+    deep = (await owner.client.get(owner.url("/things?include_subgroups=true"))).json()["items"]
+    assert sorted(t["name"] for t in deep) == ["below", "top"]
+    # from the sub-group, the parent's things are not included
+    up = await owner.client.get(f"/api/v1/groups/{sub['id']}/things?include_subgroups=true")
+    assert [t["name"] for t in up.json()["items"]] == ["below"]
