@@ -12,8 +12,10 @@ from typing import Any
 import msgspec
 from piccolo.conf.apps import AppConfig
 
-from core.api import auth, connections, events, groups, members, meta, things
+from core.api import auth, connections, events, groups, members, meta, quotas, things
+from core.api import jobs, stream
 from core.hookspecs import hookimpl
+from core.observability import metrics
 from core.ontology import migrations as ontology_migrations
 from core.ontology.types import EventType
 
@@ -64,6 +66,7 @@ def register_routes() -> list[Any]:
         meta.ready,
         meta.me,
         meta.create_token,
+        meta.list_tokens,
         meta.revoke_token,
         meta.list_types,
         auth.AuthController,
@@ -73,6 +76,10 @@ def register_routes() -> list[Any]:
         things.ThingsController,
         connections.ConnectionsController,
         events.EventsController,
+        stream.stream_events,
+        jobs.get_job,
+        quotas.group_quotas,
+        metrics,
     ]
 
 

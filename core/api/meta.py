@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from core.api.schemas import TokenCreate, TokenCreated, TypeInfo
-from core.auth.tokens import Actor, Directory
+from core.auth.tokens import Actor, ApiToken, Directory
 from core.errors import PROBLEM_CONTENT_TYPE, problem_body
 from core.platform import Platform
 
@@ -49,6 +49,13 @@ async def create_token(
 ) -> Response[TokenCreated]:
     token, secret = await directory.issue_token(actor.id, data.name)
     return Response(TokenCreated(id=token.id, name=token.name, token=secret), status_code=201)
+
+
+@get("/api/v1/me/tokens", tags=["people"], summary="Your API tokens (never their secrets)")
+async def list_tokens(
+    actor: NamedDependency[Actor], directory: NamedDependency[Directory]
+) -> list[ApiToken]:
+    return await directory.tokens_of(actor.id)
 
 
 @delete("/api/v1/me/tokens/{token_id:uuid}", tags=["people"], summary="Revoke an API token")

@@ -106,7 +106,9 @@ class ThingsController(Controller):
         """Filter by ``type``, ``status`` and property equality with ``where.<field>=value``
         (needs ``type``); ``include_subgroups=true`` adds the things of sub-groups.
         Pass ``next_cursor`` back as ``cursor`` for the next page."""
-        permissions.require(group_scope, "thing.read", Resource(group_scope.group_id, type=type))
+        permissions.require(
+            group_scope, "thing.read", Resource(group_scope.group_id, type=type, status=status)
+        )
         where = property_filters(ontology.registry, type, request.query_params)
         return await ontology.scoped(group_scope).things.list(
             type=type,
@@ -127,7 +129,9 @@ class ThingsController(Controller):
     ) -> Response[Thing]:
         thing = await ontology.scoped(group_scope).things.get(thing_id)
         permissions.require(
-            group_scope, "thing.read", Resource(group_scope.group_id, thing.type, thing.id)
+            group_scope,
+            "thing.read",
+            Resource(group_scope.group_id, thing.type, thing.id, status=thing.status),
         )
         return Response(thing, headers={"ETag": etag(thing)})
 

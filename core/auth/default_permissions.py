@@ -1,8 +1,9 @@
 """Core's default permission rules, registered as a built-in plugin.
 
 Owners manage everything in their group; org users create, read and change but do not
-delete the group or manage members; customers only read the group itself until a plugin
-grants them more (they see what is published to them, which plugins define).
+delete the group or manage members; customers read the group and the things whose status
+is ``published`` (a listing must filter to that status). Plugins grant customers more,
+such as acting on their own orders, through ``permission_allowed``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from core.hookspecs import hookimpl
 from core.ontology.scope import Scope
 
 OWNER_ONLY = frozenset({"group.manage", "group.delete", "members.manage"})
+PUBLISHED = "published"
+CUSTOMER_READS = frozenset({"thing.read"})
 
 
 @hookimpl
@@ -23,5 +26,8 @@ def permission_allowed(scope: Scope, action: str, resource: Resource | None) -> 
     if scope.role == "org_user":
         return action not in OWNER_ONLY
     if scope.role == "customer":
-        return True if action == "group.read" else None
+        if action == "group.read":
+            return True
+        if action in CUSTOMER_READS and resource is not None and resource.status == PUBLISHED:
+            return True
     return None

@@ -25,6 +25,9 @@ class Resource:
     group_id: UUID
     type: str | None = None
     id: UUID | None = None
+    #: The thing's status (or the status a listing is filtered to), for rules such as
+    #: "customers read what is published".
+    status: str | None = None
 
 
 class Permissions:

@@ -123,6 +123,15 @@ class Directory:
         )  # fmt: skip
         return ApiToken(**row), secret
 
+    async def tokens_of(self, person_id: UUID) -> list[ApiToken]:
+        """A person's tokens, live and revoked, newest first (never their secrets)."""
+        rows = await self.db.pool.fetch(
+            "SELECT id, name, created_at, revoked_at FROM api_tokens WHERE person_id = $1 "
+            "ORDER BY id DESC",
+            person_id,
+        )
+        return [ApiToken(**row) for row in rows]
+
     async def revoke_token(self, person_id: UUID, token_id: UUID) -> None:
         status = await self.db.pool.execute(
             "UPDATE api_tokens SET revoked_at = now() "

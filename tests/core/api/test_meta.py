@@ -70,6 +70,10 @@ async def test_create_use_and_revoke_tokens(creator_platform: CreatorPlatform, p
     assert (await client.get("/api/v1/me")).status_code == 200
     problem(await client.delete(f"/api/v1/me/tokens/{created['id']}"), 404, "not_found")
     problem(await client.delete(f"/api/v1/me/tokens/{uuid.uuid4()}"), 404, "not_found")
+    listed = (await client.get("/api/v1/me/tokens")).json()
+    assert [t["name"] for t in listed] == ["api", "ci", "test"]
+    assert [t["revoked_at"] is not None for t in listed] == [False, True, False]
+    assert all("token" not in t and "token_hash" not in t for t in listed)
 
 
 async def test_a_token_can_revoke_itself(creator_platform: CreatorPlatform, problem) -> None:

@@ -108,3 +108,31 @@ async def test_listing_can_include_sub_groups(creator_platform_factory):
     # from the sub-group, the parent's things are not included
     up = await owner.client.get(f"/api/v1/groups/{sub['id']}/things?include_subgroups=true")
     assert [t["name"] for t in up.json()["items"]] == ["below"]
+
+
+async def test_customers_read_only_what_is_published(creator_platform_factory):
+    import msgspec
+
+    from sdk import ThingType, hookimpl
+
+    class Props(msgspec.Struct):
+        body: str = ""
+
+    class Types:
+        @hookimpl
+        def register_thing_types(self):
+            return [ThingType("article", Props, statuses=("draft", "published"))]
+
+    platform = await creator_platform_factory(plugins=[], extra_plugins={"article": Types()})
+    owner = await platform.tenant()
+    store = platform.ontology(owner).things
+    draft = await store.create("article", name="Draft")
+    live = await store.create("article", name="Live", status="published")
+    customer = await platform.member(owner, "customer")
+    assert (await customer.client.get(owner.url(f"/things/{live.id}"))).status_code == 200
+    assert (await customer.client.get(owner.url(f"/things/{draft.id}"))).status_code == 403
+    listed = await customer.client.get(owner.url("/things?status=published"))
+    assert [t["name"] for t in listed.json()["items"]] == ["Live"]
+    assert (await customer.client.get(owner.url("/things"))).status_code == 403
+    patch = await customer.client.patch(owner.url(f"/things/{live.id}"), json={"name": "Mine"})
+    assert patch.status_code == 403
