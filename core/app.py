@@ -26,11 +26,15 @@ from core import __version__
 from core.api.deps import dependencies
 from core.api.problems import EXCEPTION_HANDLERS
 from core.introspect import route_paths
+from core.logs import configure_logging
+from core.observability import instrument
 from core.platform import Platform
 from core.plugins import PluginError
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from core.throttle import rate_limit_middleware, rate_limit_stores
 from core.ui import StaticFiles
+from core.worker import Background
 
 log = logging.getLogger("creator.app")
 
@@ -89,6 +93,7 @@ def create_app(
 ) -> Litestar:
     """Assemble the app. ``extra_plugins`` registers plugin objects directly (tests)."""
     settings = settings or load_settings()
+    configure_logging(settings)
     platform = Platform.load(settings, extra_plugins=extra_plugins)
 
     @asynccontextmanager
@@ -106,9 +111,15 @@ def create_app(
             except BaseException:
                 await platform.stop()
                 raise
+            # The outbox relay always; a job worker too when asked (by default: when the
+            # servers are embedded, so one process is enough on a laptop).
+            with_worker = settings.worker if settings.worker is not None else runtime is not None
+            background = app.state.background = Background(platform, worker=with_worker)
             try:
+                await background.start()
                 yield
             finally:
+                await background.stop()
                 await _call_hook_each(platform, "shutdown", app)
                 await platform.stop()
         finally:
@@ -133,6 +144,9 @@ def create_app(
         route_handlers=handlers,
         dependencies=dependencies(platform),
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=rate_limit_middleware(settings),
+        stores=rate_limit_stores(platform),
+        logging_config=None,  # core.logs configures logging, not Litestar
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Creator Platform",
@@ -146,4 +160,5 @@ def create_app(
         debug=settings.debug,
     )
     app.state.platform = platform
+    instrument(app)  # request ids, access log, metrics: around everything, 404s included
     return app

@@ -12,9 +12,23 @@ from typing import Any
 import msgspec
 from piccolo.conf.apps import AppConfig
 
-from core.api import auth, connections, events, groups, members, meta, quotas, things
-from core.api import jobs, stream
+from core.api import (
+    auth,
+    connections,
+    events,
+    groups,
+    jobs,
+    knowledge,
+    members,
+    meta,
+    quotas,
+    stream,
+    things,
+)
 from core.hookspecs import hookimpl
+from core.knowledge import jobs as knowledge_jobs
+from core.knowledge.local import LocalEmbeddingProvider
+from core.knowledge.openai_provider import OpenAIEmbeddingProvider
 from core.observability import metrics
 from core.ontology import migrations as ontology_migrations
 from core.ontology.types import EventType
@@ -80,6 +94,7 @@ def register_routes() -> list[Any]:
         jobs.get_job,
         quotas.group_quotas,
         metrics,
+        knowledge.KnowledgeController,
     ]
 
 
@@ -91,3 +106,20 @@ def register_migrations() -> list[AppConfig]:
             migrations_folder_path=str(Path(ontology_migrations.__file__).parent),
         )
     ]
+
+
+@hookimpl
+def register_embedding_providers() -> list[Any]:
+    """``local`` (offline e5-small, the default) and ``openai`` (any OpenAI-compatible API,
+    configured by the ``openai_*`` settings)."""
+    return [LocalEmbeddingProvider(), OpenAIEmbeddingProvider()]
+
+
+@hookimpl
+def register_jobs() -> list[Any]:
+    return list(knowledge_jobs.JOBS)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    knowledge_jobs.add_commands(cli)

@@ -107,21 +107,38 @@ def cli(config: Path | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where embedded PostgreSQL/Redis keep their data (default: per-user data dir).",
 )
+@click.option(
+    "--with-worker/--no-worker",
+    "with_worker",
+    default=None,
+    help="Run a job worker in this process (default: yes when PostgreSQL and Redis are "
+    "embedded, i.e. no URLs are set; otherwise run `creator worker` separately).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None) -> None:
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    with_worker: bool | None,
+) -> None:
     """Start the platform (API, UI and embedded servers when no URLs are set)."""
     import uvicorn
 
     from core.app import create_app
 
-    settings = _settings(ctx, host=host, port=port, data_dir=data_dir)
+    settings = _settings(ctx, host=host, port=port, data_dir=data_dir, worker=with_worker)
     _platform(settings)  # fail on a bad plugin before starting any server
+    if settings.worker is None:  # decided before the embedded servers fill in the URLs
+        embedded = not (settings.database_url and settings.redis_url)
+        settings = msgspec.structs.replace(settings, worker=embedded)
     with _services(settings) as running:
         app = create_app(running)
         plugins = ", ".join(app.state.platform.plugins.enabled_names())
+        worker_note = "with a job worker" if running.worker else "no job worker"
         click.echo(
             f"Creator Platform {__version__} on http://{running.host}:{running.port} "
-            f"(API docs at /schema)\nPlugins: {plugins}\nPress Ctrl-C to stop.",
+            f"(API docs at /schema, {worker_note})\nPlugins: {plugins}\nPress Ctrl-C to stop.",
             err=True,
         )
         uvicorn.run(
@@ -130,6 +147,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path
             port=running.port,
             log_level=running.log_level.lower(),
             lifespan="on",
+            log_config=None,  # create_app set up logging (core.logs); uvicorn's propagates
+            access_log=False,  # core.observability writes the access log
         )
 
 
@@ -191,6 +210,87 @@ def plugins_list(ctx: click.Context, as_json: bool) -> None:
                 click.echo(f"  {label}:")
                 for line in item[label]:
                     click.echo(f"    {line}")
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def worker(ctx: click.Context, data_dir: Path | None) -> None:
+    """Run a job worker: the enabled plugins' jobs and cron jobs, durable event handlers
+    and the outbox relay. Run as many as the load needs; Ctrl-C or SIGTERM stops it after
+    the running jobs finish."""
+    from core.worker import run_worker
+
+    settings = _settings(ctx, data_dir=data_dir)
+    platform = _platform(settings)
+
+    async def run(running: Settings) -> None:
+        from core.logs import configure_logging
+
+        configure_logging(running)
+        platform.settings = running
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        click.echo(
+            f"Creator Platform {__version__} worker: {len(platform.jobs.jobs)} job(s), "
+            f"plugins: {', '.join(platform.plugins.enabled_names())}. Ctrl-C to stop.",
+            err=True,
+        )
+        await run_worker(platform, stop)
+
+    with _services(settings) as running:
+        asyncio.run(run(running))
+
+
+@cli.group()
+def events() -> None:
+    """Inspect the event log's delivery."""
+
+
+@events.command("failed")
+@click.option("--group", "group_id", help="Only this group's (a group id).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def events_failed(
+    ctx: click.Context, group_id: str | None, limit: int, as_json: bool, data_dir: Path | None
+) -> None:
+    """Events a handler gave up on (after its last retry), newest first."""
+    from uuid import UUID
+
+    from core.events import list_failures
+
+    try:
+        group = UUID(group_id) if group_id else None
+    except ValueError:
+        raise click.BadParameter("not a group id", param_hint="--group") from None
+    settings = _settings(ctx, data_dir=data_dir)
+    platform = _platform(settings)
+
+    async def run(running: Settings) -> list[Any]:
+        platform.settings = running
+        await platform.start()
+        try:
+            return await list_failures(platform.db.pool, group_id=group, limit=limit)
+        finally:
+            await platform.stop()
+
+    with _services(settings, quiet=True) as running:
+        failures = asyncio.run(run(running))
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(failures), indent=2).decode())
+        return
+    if not failures:
+        click.echo("No failed events.")
+        return
+    for f in failures:
+        click.echo(
+            f"{f.failed_at:%Y-%m-%d %H:%M:%S}  group {f.group_id}  {f.event_type} {f.event_id}\n"
+            f"    handler {f.handler} gave up after {f.attempts} attempt(s): {f.error}"
+        )
 
 
 @cli.group()

@@ -93,6 +93,14 @@ def register_event_handlers() -> list[EventHandler]:
     emitted the event commits. ``ctx.ontology`` gives stores scoped to the event's group
     as the system. A handler that raises is logged and does not stop other handlers.
     Use ``event_type="*"`` to receive every event.
+
+    In-process handlers (the default) run in the emitting process right after the commit.
+    ``EventHandler(..., durable=True)`` runs the handler as an arq job in a worker, retried
+    with exponential backoff; after its last try the event is recorded as failed
+    (``GET /api/v1/groups/{group_id}/events/failed``, ``creator events failed``). Delivery
+    is at-least-once (a crash between commit and delivery is recovered from the outbox),
+    so write handlers to be idempotent: ``ctx.idempotency_key`` is the same on every
+    delivery of one event to one handler.
     """
 
 
@@ -102,7 +110,12 @@ def register_jobs() -> list[Job]:
     the job worker runs.
 
     Names must be unique across enabled plugins; a clash stops start-up with an error
-    naming both plugins.
+    naming both plugins. A job is ``async def function(ctx, *args, **kwargs)``; services
+    enqueue it with ``await platform.jobs.enqueue(name, *args, group_id=...)`` (which
+    returns the job id, whose status ``GET /api/v1/groups/{group_id}/jobs/{job_id}``
+    answers). ``ctx`` carries ``group_id``, ``ontology`` (stores scoped to that group as
+    the system) and ``progress`` (``await ctx["progress"](done, total)``). A job that
+    raises is retried with exponential backoff up to its ``max_tries``.
     """
 
 

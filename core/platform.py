@@ -26,6 +26,8 @@ from core.auth.tokens import Directory
 from core.db import Database
 from core.events import EventBus
 from core.jobs import JobRegistry
+from core.knowledge.registry import Embedders, collect_embedders
+from core.knowledge.service import KnowledgeService
 from core.migrations import migrate
 from core.ontology.stores import Ontology
 from core.ontology.types import TypeRegistry
@@ -63,6 +65,9 @@ class Platform:
             self.jobs.add(plugin, job)
         self.permissions = Permissions(plugins)
         self.quotas = Quotas(plugins, self.registry)
+        #: Embedding providers by name (``register_embedding_providers``).
+        self.embedders: Embedders = collect_embedders(plugins, settings)
+        self._knowledge: KnowledgeService | None = None
         self._db: Database | None = None
         self._redis: aioredis.Redis | None = None
         self._ontology: Ontology | None = None
@@ -99,10 +104,13 @@ class Platform:
         self._redis = aioredis.Redis.from_url(self.settings.redis_url)
         self._ontology = Ontology(self._db, self.registry, self.bus.dispatch)
         self.bus.bind(self._ontology)
+        self.jobs.bind(self._redis, self.settings)
+        self.bus.connect(self._redis, self.jobs, self.settings)
         self.quotas.bind(self._ontology)
         self._directory = Directory(self._db)
         self._accounts = Accounts(self._db, AttemptLimiter(self._redis))
         self._members = Members(self._ontology)
+        self._knowledge = KnowledgeService(self._ontology, self.embedders, self.settings)
         self._sessions = Sessions(
             self._db, signing_secret(self.settings), timedelta(days=self.settings.session_days)
         )
@@ -157,3 +165,8 @@ class Platform:
     @property
     def members(self) -> Members:
         return _running(self._members)
+
+    @property
+    def knowledge(self) -> KnowledgeService:
+        """Ingest, search and re-embedding with the configured embedding provider."""
+        return _running(self._knowledge)

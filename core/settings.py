@@ -51,6 +51,40 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Send cookies with ``Secure`` (set when serving over HTTPS).
     secure_cookies: bool = False
     debug: bool = False
+    #: Run a job worker inside ``creator serve``; unset means yes when PostgreSQL and
+    #: Redis are embedded (no URLs set), no when they are external (run ``creator worker``).
+    worker: bool | None = None
+    #: How often the outbox relay looks for events a dead process left undelivered.
+    relay_interval_seconds: float = 1.0
+    #: Outbox rows younger than this belong to a live process still delivering them.
+    relay_grace_seconds: float = 5.0
+    #: Tries of a durable event handler before its event is recorded as failed.
+    job_max_tries: int = 5
+    #: Retry backoff: try n+1 waits ``job_retry_base_seconds * 2**(n-1)`` (at most 300 s).
+    job_retry_base_seconds: float = 1.0
+    #: How often an idle worker polls Redis for jobs (arq's default of 0.5 s adds latency).
+    worker_poll_delay_seconds: float = 0.05
+    #: Jobs one worker runs concurrently.
+    worker_max_jobs: int = 10
+    #: Seconds between keep-alive comments on an idle live event stream.
+    stream_heartbeat_seconds: float = 15.0
+    #: API requests one client (a bearer token, else an address) may make per minute;
+    #: ``0`` turns rate limiting off. Counted in Redis, shared by every process.
+    rate_limit_per_minute: int = 600
+    #: Log lines as ``text`` (readable) or ``json`` (one object per line, for collectors).
+    log_format: str = "text"
+    #: The embedding provider knowledge uses (``local``: offline e5-small; ``openai``).
+    embedding_provider: str = "local"
+    #: OpenAI-compatible API for the ``openai`` provider; unset means api.openai.com.
+    openai_base_url: str | None = None
+    #: API key of the ``openai`` provider; unset means ``$OPENAI_API_KEY``.
+    openai_api_key: str | None = None
+    openai_embedding_model: str = "text-embedding-3-small"
+    #: Dimensions asked of the ``openai`` model (``dimensions``); unset means its native ones.
+    openai_embedding_dimensions: int | None = None
+    #: Size of a knowledge chunk, and how much consecutive chunks share, in tokens.
+    chunk_tokens: int = 500
+    chunk_overlap: int = 50
 
     def __post_init__(self) -> None:
         checks = [
@@ -68,6 +102,15 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 self.log_level.lower() in {"debug", "info", "warning", "error", "critical"},
                 "must be one of debug, info, warning, error, critical",
             ),
+            ("relay_interval_seconds", self.relay_interval_seconds > 0, "must be positive"),
+            ("relay_grace_seconds", self.relay_grace_seconds >= 0, "must not be negative"),
+            ("job_max_tries", self.job_max_tries >= 1, "must be at least 1"),
+            ("job_retry_base_seconds", self.job_retry_base_seconds >= 0, "must not be negative"),
+            ("worker_poll_delay_seconds", self.worker_poll_delay_seconds > 0, "must be positive"),
+            ("worker_max_jobs", self.worker_max_jobs >= 1, "must be at least 1"),
+            ("stream_heartbeat_seconds", self.stream_heartbeat_seconds > 0, "must be positive"),
+            ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must not be negative"),
+            ("log_format", self.log_format in {"text", "json"}, "must be text or json"),
         ]
         for name, ok, why in checks:
             if not ok:

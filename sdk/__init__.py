@@ -29,6 +29,7 @@ from core.errors import (
 from core.events import EventHandler, HandlerContext
 from core.hookspecs import hookimpl, hookspec
 from core.jobs import Job
+from core.knowledge.providers import EmbeddingProvider
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
 from core.ontology.scope import Scope
 from core.ontology.stores import (
@@ -42,6 +43,16 @@ from core.ontology.stores import (
 from core.ontology.types import ConnectionType, EventType, ThingType
 from core.platform import Platform
 from core.plugins import PluginManager
+from core.quotas import (
+    ConnectionCount,
+    EventCount,
+    Quota,
+    QuotaContext,
+    QuotaReport,
+    Quotas,
+    QuotaUsage,
+    ThingCount,
+)
 from core.ui import StaticFiles
 
 
@@ -56,10 +67,13 @@ __all__ = [
     "Actor",
     "Conflict",
     "Connection",
+    "ConnectionCount",
     "ConnectionType",
     "Connections",
     "Directory",
+    "EmbeddingProvider",
     "Event",
+    "EventCount",
     "EventHandler",
     "EventType",
     "Events",
@@ -78,12 +92,18 @@ __all__ = [
     "PlatformError",
     "PluginManager",
     "PreconditionFailed",
+    "Quota",
+    "QuotaContext",
     "QuotaExceeded",
+    "QuotaReport",
+    "QuotaUsage",
+    "Quotas",
     "Resource",
     "Scope",
     "ScopedOntology",
     "StaticFiles",
     "Thing",
+    "ThingCount",
     "ThingType",
     "Things",
     "Unauthorized",

@@ -1,4 +1,5 @@
-"""Events: the group's append-only log, filtered by type, target and time."""
+"""Events: the group's append-only log, filtered by type, target and time, and the
+handlers that failed on them. The live stream is in ``core.api.stream``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar.params import FromPath, FromQuery
 
 from core.auth.permissions import Permissions, Resource
 from core.errors import ValidationFailed
+from core.events import EventFailure
 from core.ontology.records import Event, Page
 from core.ontology.scope import Scope
 from core.ontology.stores import DEFAULT_LIMIT, Ontology
@@ -56,6 +58,20 @@ class EventsController(Controller):
             cursor=cursor,
             limit=limit,
         )
+
+    @get("/failed", summary="Event handlers that gave up (dead letters), newest first")
+    async def list_failed(
+        self,
+        group_scope: NamedDependency[Scope],
+        ontology: NamedDependency[Ontology],
+        permissions: NamedDependency[Permissions],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+    ) -> Page[EventFailure]:
+        """A durable handler lands here after its last retry, an in-process one after its
+        only try; ``attempts`` says how many it had and ``error`` what the last one raised."""
+        permissions.require(group_scope, "event.read", Resource(group_scope.group_id))
+        return await ontology.scoped(group_scope).events.failures(cursor=cursor, limit=limit)
 
     @get("/{event_id:uuid}", summary="Get an event")
     async def get_event(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -18,3 +18,33 @@ class EmbeddingProvider(Protocol):
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector of ``dimension`` floats per text, in order."""
         ...
+
+
+# -- optional capabilities a provider may also have (checked with isinstance) ---------------
+
+
+@runtime_checkable
+class QueryEmbedder(Protocol):
+    """A provider whose model embeds search queries differently from documents (e5's
+    ``query:`` / ``passage:`` prefixes). Search uses ``embed_queries`` when present;
+    ``embed`` is always the document side."""
+
+    async def embed_queries(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """A provider that can count its model's tokens; chunk sizes are then measured in them
+    (otherwise in the approximation of :mod:`core.knowledge.chunking`)."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` alone, without the model's special tokens."""
+        ...
+
+
+@runtime_checkable
+class Configurable(Protocol):
+    """A provider that reads deployment settings: ``configure(settings)`` is called once,
+    when the platform loads, before any other use."""
+
+    def configure(self, settings: Any) -> None: ...

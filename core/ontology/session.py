@@ -4,12 +4,18 @@ Stores call :meth:`Session.transaction` around every write. Outside an explicit
 transaction each store call commits on its own; inside ``ontology.transaction(scope)``
 they share one. Events are handed to the bus only after the commit that wrote them, and
 are dropped with a rollback, so a subscriber never sees a change that did not happen.
+
+Each event's ``event_outbox`` row commits with it; the dispatcher (``EventBus.dispatch``)
+delivers the committed events and deletes those rows. If this process dies between the
+commit and that delete, the outbox relay of any process delivers them instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 
@@ -19,42 +25,67 @@ from core.ontology.records import Event
 Dispatcher = Callable[[Sequence[Event]], Awaitable[None]]
 
 
+class _Frame:
+    """One task's open transaction: its connection and the events written in it."""
+
+    __slots__ = ("conn", "emitted")
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.emitted: list[Event] = []
+
+
 class Session:
+    """A transaction belongs to the task that opened it: another task using the same
+    stores concurrently gets a transaction of its own rather than joining (and racing on)
+    that one's connection."""
+
     def __init__(self, db: Database, dispatch: Dispatcher) -> None:
         self._db = db
         self._dispatch = dispatch
-        self._conn: asyncpg.Connection | None = None
-        self.emitted: list[Event] = []
+        self._frames: dict[asyncio.Task[Any] | None, _Frame] = {}
+
+    def _frame(self) -> _Frame | None:
+        if not self._frames:
+            return None
+        return self._frames.get(asyncio.current_task())
 
     @property
     def in_transaction(self) -> bool:
-        return self._conn is not None
+        return self._frame() is not None
+
+    @property
+    def emitted(self) -> list[Event]:
+        """Events written in this task's open transaction (dispatched after its commit)."""
+        frame = self._frame()
+        if frame is None:
+            raise RuntimeError("events are written inside Session.transaction()")
+        return frame.emitted
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """Yield a connection inside a transaction; nested calls join the outer one."""
-        if self._conn is not None:
-            yield self._conn
+        frame = self._frame()
+        if frame is not None:
+            yield frame.conn
             return
-        try:
-            async with self._db.pool.acquire() as conn, conn.transaction():
-                self._conn = conn
-                try:
-                    yield conn
-                finally:
-                    self._conn = None
-        except BaseException:
-            self.emitted.clear()
-            raise
-        committed, self.emitted = self.emitted, []
-        if committed:
-            await self._dispatch(committed)
+        task = asyncio.current_task()
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            frame = self._frames[task] = _Frame(conn)
+            try:
+                yield conn
+            finally:
+                del self._frames[task]
+        # Committed (an exception above skips this: the events roll back with the rows).
+        if frame.emitted:
+            await self._dispatch(frame.emitted)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection for reads: the transaction's if one is open, else a pooled one."""
-        if self._conn is not None:
-            yield self._conn
+        frame = self._frame()
+        if frame is not None:
+            yield frame.conn
         else:
             async with self._db.pool.acquire() as conn:
                 yield conn

@@ -124,6 +124,20 @@ WITH e AS (
 SELECT {EVENT_COLUMNS} FROM e
 """
 
+#: Many events and their outbox rows in one statement (ids ascending, so rows come back in
+#: the order given).
+_INSERT_EVENTS_SQL = f"""
+WITH e AS (
+    INSERT INTO events (id, group_id, type, actor_id, target_id, payload)
+    SELECT u.id, $2, u.type, $3, u.target_id, u.payload
+    FROM unnest($1::uuid[], $4::text[], $5::uuid[], $6::jsonb[]) AS u(id, type, target_id, payload)
+    RETURNING {EVENT_COLUMNS}
+), o AS (
+    INSERT INTO event_outbox (group_id, event_id) SELECT group_id, id FROM e
+)
+SELECT {EVENT_COLUMNS} FROM e ORDER BY id
+"""
+
 
 class Events(_Store):
     """The append-only log. ``emit`` writes the event and its ``event_outbox`` row in the
@@ -139,6 +153,27 @@ class Events(_Store):
         async with self.session.transaction() as conn:
             return await self._insert(conn, type, dict(payload or {}), target_id)
 
+    async def emit_many(
+        self, events: Sequence[tuple[str, Mapping[str, Any] | None, UUID | None]]
+    ) -> list[Event]:
+        """Emit ``(type, payload, target_id)`` events in one statement (one round trip), in
+        the caller's transaction: the way to log many events at once (imports, batches)."""
+        if not events:
+            return []
+        clean = [
+            (type, self.registry.validate_payload(type, dict(payload or {})), target_id)
+            for type, payload, target_id in events
+        ]
+        async with self.session.transaction() as conn:
+            rows = await conn.fetch(
+                _INSERT_EVENTS_SQL,
+                [uuid7() for _ in clean], self.group_id, self.scope.person_id,
+                [c[0] for c in clean], [c[2] for c in clean], [c[1] for c in clean],
+            )  # fmt: skip
+            emitted = [Event(**row) for row in rows]
+            self.session.emitted.extend(emitted)
+        return emitted
+
     async def _insert(
         self, conn: asyncpg.Connection, type: str, payload: dict[str, Any], target_id: UUID | None
     ) -> Event:
@@ -146,8 +181,9 @@ class Events(_Store):
         validation as a plugin's, so every stored payload has its type's shape."""
         payload = self.registry.validate_payload(type, payload)
         row = await conn.fetchrow(
-            _INSERT_EVENT_SQL, uuid7(), self.group_id, type, self.scope.person_id, target_id, payload
-        )
+            _INSERT_EVENT_SQL,
+            uuid7(), self.group_id, type, self.scope.person_id, target_id, payload,
+        )  # fmt: skip
         event = Event(**row)
         self.session.emitted.append(event)
         return event

@@ -1,0 +1,157 @@
+"""Search: each mode finds the right document for a clear query, filters by thing and
+label, and a group never sees another group's chunks (even with identical text)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.errors import ValidationFailed
+from core.knowledge.search import fuse
+from core.knowledge.store import Hit
+from sdk.testing import CreatorPlatform, Tenant
+
+DOCS = {
+    "refunds": "Refund policy: if a course is not for you, email us within 30 days of purchase "
+    "and we will return your money in full, no questions asked.",
+    "shipping": "Physical merchandise such as hoodies and mugs ships from our warehouse in "
+    "Lisbon. Orders within the EU arrive in 3 to 5 business days.",
+    "camera": "I film every video on a Sony A7 IV with a 24mm f/1.4 lens, and record audio "
+    "separately with a Shure SM7B microphone.",
+    "sourdough": "My sourdough starter lives in the fridge and I feed it once a week with "
+    "equal weights of rye flour and water.",
+    "coaching": "One-to-one coaching calls last 45 minutes and are booked through the "
+    "calendar link on the coaching page. Each call costs 150 euros.",
+}
+
+
+async def ingest_docs(platform: CreatorPlatform, tenant: Tenant) -> dict[str, Any]:
+    """One ``doc`` thing per document, its text ingested; label ``even`` on every other."""
+    things = {}
+    for index, (key, text) in enumerate(DOCS.items()):
+        thing = await platform.ontology(tenant).things.create("doc", name=key)
+        labels = ["even"] if index % 2 == 0 else ["odd"]
+        await platform.platform.knowledge.ingest(
+            tenant.scope, text, thing_id=thing.id, labels=[*labels, "all"]
+        )
+        things[key] = thing.id
+    return things
+
+
+QUESTIONS = [
+    ("Can I get my money back if I don't like the course?", "refunds"),
+    ("Where are hoodies sent from?", "shipping"),
+    ("which microphone do you record with", "camera"),
+    ("how do you keep your bread culture alive", "sourdough"),
+    ("how much is a private session?", "coaching"),
+]
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+async def test_semantic_modes_find_the_right_document(
+    kplatform: CreatorPlatform, kowner: Tenant, mode: str
+) -> None:
+    things = await ingest_docs(kplatform, kowner)
+    for question, answer in QUESTIONS:
+        hits = await kplatform.platform.knowledge.search(kowner.scope, question, mode=mode)
+        assert hits, question
+        assert hits[0].thing_id == things[answer], (question, [h.text[:30] for h in hits])
+        assert hits[0].text == DOCS[answer]
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        assert hits[0].metadata["content_hash"]
+
+
+async def test_fulltext_finds_words_with_stemming_and_web_syntax(
+    kplatform: CreatorPlatform, kowner: Tenant
+) -> None:
+    things = await ingest_docs(kplatform, kowner)
+    search = kplatform.platform.knowledge.search
+    hits = await search(kowner.scope, "microphones", mode="fulltext")
+    assert [h.thing_id for h in hits] == [things["camera"]]
+    assert hits[0].score > 0
+    hits = await search(kowner.scope, '"rye flour"', mode="fulltext")
+    assert [h.thing_id for h in hits] == [things["sourdough"]]
+    hits = await search(kowner.scope, "warehouse or fridge", mode="fulltext")
+    assert {h.thing_id for h in hits} == {things["shipping"], things["sourdough"]}
+    hits = await search(kowner.scope, "calls -calendar", mode="fulltext")
+    assert hits == []
+    assert await search(kowner.scope, "zeppelin", mode="fulltext") == []
+
+
+async def test_hybrid_ranks_a_row_both_find_first(
+    kplatform: CreatorPlatform, kowner: Tenant
+) -> None:
+    things = await ingest_docs(kplatform, kowner)
+    hits = await kplatform.platform.knowledge.search(kowner.scope, "Shure microphone")
+    assert hits[0].thing_id == things["camera"]
+    assert hits[0].score == pytest.approx(2 / 61)  # first in both rankings
+
+
+async def test_filters_by_thing_and_label(kplatform: CreatorPlatform, kowner: Tenant) -> None:
+    things = await ingest_docs(kplatform, kowner)
+    search = kplatform.platform.knowledge.search
+    for mode in ("vector", "fulltext", "hybrid"):
+        only = await search(kowner.scope, "microphone", mode=mode, thing_ids=[things["refunds"]])
+        assert {h.thing_id for h in only} <= {things["refunds"]}, mode
+        two = [things["camera"], things["coaching"]]
+        hits = await search(kowner.scope, "microphone or coaching", mode=mode, thing_ids=two)
+        assert hits and {h.thing_id for h in hits} <= set(two), mode
+        odd = await search(kowner.scope, "microphone", mode=mode, labels=["odd"])
+        assert all("odd" in h.metadata["labels"] for h in odd), mode
+        both = await search(kowner.scope, "microphone", mode=mode, labels=["odd", "all"])
+        assert [h.knowledge_id for h in both] == [h.knowledge_id for h in odd], mode
+        none = await search(kowner.scope, "microphone", mode=mode, labels=["odd", "even"])
+        assert none == [], mode
+    limited = await search(kowner.scope, "the", mode="vector", limit=2)
+    assert len(limited) == 2
+
+
+async def test_group_isolation_with_identical_text(kplatform: CreatorPlatform) -> None:
+    a = await kplatform.tenant()
+    b = await kplatform.tenant()
+    things_a = await ingest_docs(kplatform, a)
+    search = kplatform.platform.knowledge.search
+    for mode in ("vector", "fulltext", "hybrid"):
+        assert await search(b.scope, "Shure microphone", mode=mode) == [], mode
+    things_b = await ingest_docs(kplatform, b)  # the very same texts
+    for mode in ("vector", "fulltext", "hybrid"):
+        for scope, own in ((a.scope, things_a), (b.scope, things_b)):
+            hits = await search(scope, "Shure microphone", mode=mode, limit=50)
+            assert hits and {h.thing_id for h in hits} <= set(own.values()), mode
+            items = [await kplatform.platform.ontology.scoped(scope).knowledge.get(
+                h.knowledge_id) for h in hits]  # fmt: skip
+            assert {i.group_id for i in items} == {scope.group_id}
+    # filtering by the other group's thing finds nothing
+    hits = await search(b.scope, "microphone", thing_ids=[things_a["camera"]])
+    assert hits == []
+
+
+async def test_bad_queries_name_the_field(kplatform: CreatorPlatform, kowner: Tenant) -> None:
+    search = kplatform.platform.knowledge.search
+    for kwargs, field in [
+        ({"query": " "}, "q"),
+        ({"query": "x" * 2001}, "q"),
+        ({"query": "x", "mode": "semantic"}, "mode"),
+        ({"query": "x", "limit": 0}, "limit"),
+        ({"query": "x", "limit": 101}, "limit"),
+    ]:
+        query = kwargs.pop("query")
+        with pytest.raises(ValidationFailed) as err:
+            await search(kowner.scope, query, **kwargs)
+        assert err.value.field == field
+
+
+def test_reciprocal_rank_fusion() -> None:
+    def hits(*names: str) -> list[Hit]:
+        return [Hit(ids[n], None, n, {}, 0.0) for n in names]
+
+    import uuid
+
+    ids = {n: uuid.uuid4() for n in "abcd"}
+    fused = fuse([hits("a", "b", "c"), hits("c", "a", "d")], limit=10)
+    assert [f.text for f in fused] == ["a", "c", "b", "d"]
+    assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[2].score == pytest.approx(1 / 62)
+    assert [f.text for f in fuse([hits("a", "b"), []], limit=1)] == ["a"]

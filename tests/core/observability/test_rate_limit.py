@@ -1,0 +1,80 @@
+"""API rate limiting: per bearer token (hashed) or address, counted in Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.throttle import STORE_NAME, PlatformRedisStore
+from sdk.testing import PlatformFactory
+
+
+async def test_over_the_limit_is_a_429_with_retry_after(
+    creator_platform_factory: PlatformFactory, problem: Callable[..., dict[str, Any]]
+) -> None:
+    harness = await creator_platform_factory(plugins=[], rate_limit_per_minute=3)
+    alice = await harness.tenant()
+    for n in range(3):
+        response = await alice.client.get("/api/v1/me")
+        assert response.status_code == 200
+        assert response.headers["ratelimit-limit"] == "3"
+        assert response.headers["ratelimit-remaining"] == str(2 - n)
+    response = await alice.client.get("/api/v1/me", headers={"X-Request-ID": "limited"})
+    body = problem(response, 429, "rate_limited")
+    assert "3 requests per minute" in body["detail"]
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert response.headers["ratelimit-remaining"] == "0"
+    assert response.headers["x-request-id"] == "limited"
+    # another token is another client
+    bob = await harness.tenant()
+    assert (await bob.client.get("/api/v1/me")).status_code == 200
+    # the counts live in Redis, under the token's hash (never the token itself)
+    store = harness.app.stores.get(STORE_NAME)
+    assert isinstance(store, PlatformRedisStore)
+    keys = [k.decode() for k in await harness.platform.redis.keys("*")]
+    assert any("token:" in k for k in keys), keys
+    assert not any(alice.token in k for k in keys)
+
+
+async def test_anonymous_clients_are_limited_by_address_and_probes_never(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    harness = await creator_platform_factory(plugins=[], rate_limit_per_minute=2)
+    client = harness.client
+    for path in ("/health", "/ready", "/metrics", "/schema/openapi.json") * 3:
+        assert (await client.get(path)).status_code == 200, path
+    assert (await client.get("/api/v1/me")).status_code == 401
+    assert (await client.get("/api/v1/types")).status_code in (200, 401)
+    assert (await client.get("/api/v1/me")).status_code == 429
+    # an authenticated client from the same address has its own allowance
+    _, token = await harness.person()
+    assert (await harness.authed(token).get("/api/v1/me")).status_code == 200
+
+
+async def test_zero_turns_rate_limiting_off(creator_platform_factory: PlatformFactory) -> None:
+    harness = await creator_platform_factory(plugins=[], rate_limit_per_minute=0)
+    tenant = await harness.tenant()
+    for _ in range(5):
+        response = await tenant.client.get("/api/v1/me")
+        assert response.status_code == 200
+        assert "ratelimit-limit" not in response.headers
+
+
+async def test_processes_share_the_limit_through_redis(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    """Two stores stand for two processes: leases of the window's count in Redis keep the
+    pair under the limit, and unused leases cost at most a batch per process."""
+    harness = await creator_platform_factory(plugins=[], rate_limit_per_minute=0)
+    one, two = PlatformRedisStore(harness.platform), PlatformRedisStore(harness.platform)
+    limit, batch = 100, 5
+    allowed = 0
+    for n in range(300):
+        ok, remaining, reset = await (one if n % 3 else two).take("client", limit, 60)
+        allowed += ok
+        assert 0 <= remaining < limit and 1 <= reset <= 60
+    assert limit - 2 * batch <= allowed <= limit
+    # another client, and a limit of one: exact
+    assert (await one.take("other", 1, 60))[:2] == (True, 0)
+    assert (await two.take("other", 1, 60))[0] is False
+    assert (await one.take("other", 1, 60))[0] is False
