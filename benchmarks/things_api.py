@@ -46,7 +46,9 @@ from litestar import Litestar, Response, get, post
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.params import FromHeader, FromPath, FromQuery, JSONBody
 
+from core import events
 from core.auth import tokens
+from core.ontology import stores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
@@ -87,20 +89,16 @@ class BenchPlugin:
         return [ThingType(THING_TYPE, BenchProps, "A benchmark item")]
 
 
-# -- the SQL, copied verbatim from core/auth/tokens.py and core/ontology/stores.py ---------
+# -- the SQL: imported from core, so the bare app runs the very same statements ------------
 
-THING_COLUMNS = "id, group_id, type, name, status, properties, version, created_at, updated_at"
-EVENT_COLUMNS = "id, group_id, type, actor_id, target_id, payload, occurred_at"
-
-SCOPE_FOR_TOKEN_SQL = tokens.SCOPE_FOR_TOKEN_SQL  # imported: the very same text
+THING_COLUMNS = stores.THING_COLUMNS
+SCOPE_FOR_TOKEN_SQL = tokens.SCOPE_FOR_TOKEN_SQL  # Directory.scope_for_token
 INSERT_THING_SQL = (  # Things.create
     f"INSERT INTO things (id, group_id, type, name, status, properties) "
     f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {THING_COLUMNS}"
 )
-INSERT_EVENT_SQL = (  # Events._insert
-    f"INSERT INTO events (id, group_id, type, actor_id, target_id, payload) "
-    f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {EVENT_COLUMNS}"
-)
+INSERT_EVENT_SQL = stores._INSERT_EVENT_SQL  # Events._insert: the event and its outbox row
+ACK_OUTBOX_SQL = events.ACK_OUTBOX_SQL  # EventBus._ack, after the commit
 LIST_THINGS_SQL = (  # Things.list with no filters, through _Query.page
     f"SELECT {THING_COLUMNS} FROM things WHERE group_id = $1 AND deleted_at IS NULL "
     f"ORDER BY id DESC LIMIT $2"
@@ -108,20 +106,13 @@ LIST_THINGS_SQL = (  # Things.list with no filters, through _Query.page
 
 
 def check_sql_matches_core() -> list[str]:
-    """Warn (not fail) when core's SQL has moved on from the copy above."""
+    """Warn (not fail) when core's Things SQL has moved on from the text above."""
     import inspect
 
-    from core.ontology import stores
-
-    problems = []
-    if stores.THING_COLUMNS != THING_COLUMNS:
-        problems.append("core THING_COLUMNS changed")
-    if stores.EVENT_COLUMNS != EVENT_COLUMNS:
-        problems.append("core EVENT_COLUMNS changed")
     source = inspect.getsource(stores.Things.create)
     if "INSERT INTO things (id, group_id, type, name, status, properties)" not in source:
-        problems.append("Things.create's INSERT changed")
-    return problems
+        return ["Things.create's INSERT changed"]
+    return []
 
 
 # -- the bare app: Litestar + raw asyncpg, no platform code on the request path -------------
@@ -151,10 +142,13 @@ class BarePage(msgspec.Struct):
     next_cursor: str | None = None
 
 
-def bare_app(database_url: str, pool_min: int, pool_max: int) -> Any:
+def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) -> Any:
+    import redis.asyncio as aioredis
+
     encode = msgspec.json.Encoder().encode
     decode = msgspec.json.Decoder().decode
     pool: asyncpg.Pool | None = None
+    redis: aioredis.Redis | None = None
 
     async def init(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
@@ -163,13 +157,15 @@ def bare_app(database_url: str, pool_min: int, pool_max: int) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> Any:
-        nonlocal pool
+        nonlocal pool, redis
         pool = await asyncpg.create_pool(
             dsn=database_url, min_size=pool_min, max_size=pool_max, init=init
         )
+        redis = aioredis.Redis.from_url(redis_url)
         try:
             yield
         finally:
+            await redis.aclose()
             await pool.close()
 
     async def scope(authorization: str | None, group_id: UUID) -> tuple[UUID, str]:
@@ -207,11 +203,18 @@ def bare_app(database_url: str, pool_min: int, pool_max: int) -> Any:
                 uuid7(), group_id, data.type, data.name, data.status or "active", data.properties,
             )  # fmt: skip
             thing = BareThing(**row)
-            await conn.fetchrow(
+            event = await conn.fetchrow(
                 INSERT_EVENT_SQL,
                 uuid7(), group_id, "thing_created", person_id, thing.id,
                 {"type": data.type, "name": data.name, "changed": []},
             )  # fmt: skip
+        # After the commit, as the platform's bus does: publish to the group's live stream,
+        # then delete the outbox row.
+        assert redis is not None
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.publish(events.channel(group_id), encode(dict(event)))
+            await pipe.execute()
+        await pool.execute(ACK_OUTBOX_SQL, [group_id], [event["id"]])
         return Response(
             thing,
             status_code=201,
@@ -269,7 +272,7 @@ def serve(args: argparse.Namespace) -> None:
     if args.serve == "platform":
         app = platform_app(args.database_url, args.redis_url, args.pool_min, args.pool_max)
     else:
-        app = bare_app(args.database_url, args.pool_min, args.pool_max)
+        app = bare_app(args.database_url, args.redis_url, args.pool_min, args.pool_max)
     config = dict(host=LOOPBACK, port=args.port, log_level="warning", access_log=False)
     profile_path = os.environ.get("BENCH_PROFILE")
     if not profile_path:

@@ -274,7 +274,8 @@ def events_failed(
         platform.settings = running
         await platform.start()
         try:
-            return await list_failures(platform.db.pool, group_id=group, limit=limit)
+            async with platform.db.system() as conn:  # an operator's view across groups
+                return await list_failures(conn, group_id=group, limit=limit)
         finally:
             await platform.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -29,13 +30,28 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         await register_vector(conn)
 
 
-class Database:
-    """A lazily opened asyncpg pool for one PostgreSQL database."""
+#: The role the app's pooled connections run as: not a superuser and not the tables' owner,
+#: so row-level security applies (see the migration that enables it).
+APP_ROLE = "creator_app"
+#: Which groups the statements that follow may see (row-level security reads it).
+SET_GROUPS_SQL = "SELECT set_config('creator.groups', $1, $2)"
 
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+
+class Database:
+    """A lazily opened asyncpg pool for one PostgreSQL database.
+
+    Pooled connections start as :data:`APP_ROLE`, set in the connection's start-up so a
+    pool reset keeps it; ``RESET ALL`` on release clears the group setting, so a
+    connection never carries one unit of work's groups into the next.
+    """
+
+    def __init__(
+        self, url: str, *, min_size: int = 2, max_size: int = 10, role: str | None = APP_ROLE
+    ) -> None:
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
+        self.role = role
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -45,7 +61,26 @@ class Database:
                 min_size=self.min_size,
                 max_size=self.max_size,
                 init=init_connection,
+                server_settings={"role": self.role} if self.role else None,
             )
+
+    @contextlib.asynccontextmanager
+    async def system(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection that sees every group, for the platform's own cross-group
+        work (the outbox relay, dead letters, re-embedding). Callers say so explicitly."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("SELECT set_config('creator.all_groups', 'on', false)")
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def as_owner(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of its own as the database user itself (the tables' owner), for
+        DDL such as creating an index on demand. Not pooled."""
+        conn = await asyncpg.connect(self.url)
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     async def close(self) -> None:
         if self._pool is not None:

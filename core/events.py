@@ -236,23 +236,26 @@ class EventBus:
         """Record (or update) the dead letter of ``key`` on ``event``."""
         assert self._ontology is not None
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        await self._ontology.db.pool.execute(
+        async with self._ontology.db.system() as conn:  # handlers fail in any group
+            await conn.execute(
             "INSERT INTO event_failures (group_id, event_id, handler, event_type, error, "
             "attempts) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, event_id, handler) "
             "DO UPDATE SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, "
             "failed_at = now()",
             event.group_id, event.id, key, event.type, text[:MAX_ERROR_CHARS], attempts,
-        )  # fmt: skip
+            )  # fmt: skip
 
     async def _ack(self, events: Sequence[Event]) -> None:
         assert self._ontology is not None
         groups = list({event.group_id for event in events})
-        await self._ontology.db.pool.execute(
-            "DELETE FROM event_outbox WHERE group_id = ANY($1::uuid[]) "
-            "AND event_id = ANY($2::uuid[])",
-            groups, [event.id for event in events],
-        )  # fmt: skip
+        async with self._ontology.db.system() as conn:  # a batch may span groups
+            await conn.execute(ACK_OUTBOX_SQL, groups, [e.id for e in events])
 
+
+#: Delete the outbox rows of delivered events: $1 their groups, $2 their ids.
+ACK_OUTBOX_SQL = (
+    "DELETE FROM event_outbox WHERE group_id = ANY($1::uuid[]) AND event_id = ANY($2::uuid[])"
+)
 
 EVENT_COLUMNS_E = "e.id, e.group_id, e.type, e.actor_id, e.target_id, e.payload, e.occurred_at"
 
@@ -288,7 +291,8 @@ class OutboxRelay:
         self.relayed = 0
 
     async def relay_once(self, *, older_than: float, batch: int = 500) -> int:
-        async with self.ontology.db.pool.acquire() as conn, conn.transaction():
+        # The relay serves every group: it says so to row-level security.
+        async with self.ontology.db.system() as conn, conn.transaction():
             rows = await conn.fetch(CLAIM_SQL, float(older_than), batch)
             events = [Event(**row) for row in rows]
             if events:

@@ -50,7 +50,7 @@ async def ensure_hnsw_index(db: Database, dim: int) -> bool:
             return True
         name = index_name(dim)
         expr, opclass = vector_expr(dim)
-        async with db.pool.acquire() as conn:
+        async with db.as_owner() as conn:  # DDL needs the tables' owner, not the app role
             valid = await conn.fetchval(
                 "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                 "WHERE c.relname = $1 AND c.relnamespace = 'public'::regnamespace",

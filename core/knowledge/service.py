@@ -137,7 +137,7 @@ class KnowledgeService:
         if group_id is not None:
             groups = [group_id]
         else:
-            async with self.ontology.db.pool.acquire() as conn:
+            async with self.ontology.db.system() as conn:  # which groups: a cross-group read
                 groups = await stale_groups(conn, model, dim)
         stores = [self.store(Scope.system(g)) for g in groups]
         totals = [await store.count_stale(model, dim) for store in stores]

@@ -16,10 +16,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
-from core.db import Database
+from core.db import SET_GROUPS_SQL, Database
 from core.ontology.records import Event
 
 Dispatcher = Callable[[Sequence[Event]], Awaitable[None]]
@@ -40,9 +41,12 @@ class Session:
     stores concurrently gets a transaction of its own rather than joining (and racing on)
     that one's connection."""
 
-    def __init__(self, db: Database, dispatch: Dispatcher) -> None:
+    def __init__(self, db: Database, dispatch: Dispatcher, groups: Sequence[UUID] = ()) -> None:
         self._db = db
         self._dispatch = dispatch
+        #: The groups this unit of work may see (row-level security, a second line of
+        #: defence behind every store's own ``group_id`` filter).
+        self.groups = ",".join(str(g) for g in groups)
         self._frames: dict[asyncio.Task[Any] | None, _Frame] = {}
 
     def _frame(self) -> _Frame | None:
@@ -71,6 +75,7 @@ class Session:
             return
         task = asyncio.current_task()
         async with self._db.pool.acquire() as conn, conn.transaction():
+            await conn.execute(SET_GROUPS_SQL, self.groups, True)  # for this transaction
             frame = self._frames[task] = _Frame(conn)
             try:
                 yield conn
@@ -88,4 +93,5 @@ class Session:
             yield frame.conn
         else:
             async with self._db.pool.acquire() as conn:
+                await conn.execute(SET_GROUPS_SQL, self.groups, False)  # reset on release
                 yield conn

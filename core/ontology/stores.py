@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from core.db import SET_GROUPS_SQL
 from core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from core.events import EventFailure
 from core.ontology.ids import uuid7
@@ -320,7 +321,7 @@ class Things(_Store):
         group applies to its sub-groups)."""
         query = _Query(self.group_id)
         if include_subgroups:
-            query.clauses[0] = f"group_id IN ({SUBGROUPS_SQL})"
+            query.clauses[0] = "group_id = ANY($1)"  # $1 becomes the tree's ids below
         query.clauses.append("deleted_at IS NULL")
         if type is not None:
             query.add("type = {}", type)
@@ -330,6 +331,11 @@ class Things(_Store):
             query.add("properties @> {}", dict(where))
         sql, limit = query.page(THING_COLUMNS, "things", cursor, limit)
         async with self.session.reading() as conn:
+            if include_subgroups:
+                # The tree's ids, then widen what this connection may see to exactly them.
+                tree = [r["id"] for r in await conn.fetch(SUBGROUPS_SQL, self.group_id)]
+                await conn.execute(SET_GROUPS_SQL, ",".join(map(str, tree)), False)
+                query.args[0] = tree
             rows = await conn.fetch(sql, *query.args)
         return _page([Thing(**row) for row in rows], limit)
 
@@ -665,7 +671,8 @@ class Ontology:
         self._dispatch = dispatch
 
     def scoped(self, scope: Scope) -> ScopedOntology:
-        return ScopedOntology(scope, self.registry, Session(self.db, self._dispatch))
+        session = Session(self.db, self._dispatch, groups=(scope.group_id,))
+        return ScopedOntology(scope, self.registry, session)
 
     @asynccontextmanager
     async def transaction(self, scope: Scope) -> AsyncIterator[ScopedOntology]:

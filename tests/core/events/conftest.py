@@ -286,6 +286,7 @@ def sse() -> Callable[..., SSEStream]:
 @pytest_asyncio.fixture
 async def outbox_count(evt: CreatorPlatform) -> AsyncIterator[Callable[..., Any]]:
     async def count() -> int:
-        return int(await evt.platform.db.pool.fetchval("SELECT count(*) FROM event_outbox"))
+        async with evt.platform.db.system() as conn:  # every group's rows
+            return int(await conn.fetchval("SELECT count(*) FROM event_outbox"))
 
     yield count

@@ -28,12 +28,11 @@ ROOT = Path(__file__).resolve().parents[3]
 async def test_outbox_row_commits_with_the_event_and_goes_after_delivery(
     evt: CreatorPlatform, alice: Tenant, events_plugin, outbox_count
 ) -> None:
-    pool = evt.platform.db.pool
     async with evt.platform.ontology.transaction(alice.scope) as o:
         first = await o.events.emit("doom", {"n": 1})
         second = await o.events.emit("doom", {"n": 2})
         # inside the transaction the rows exist (on its connection), outside not yet
-        assert await pool.fetchval("SELECT count(*) FROM event_outbox") == 0
+        assert await outbox_count() == 0
         assert events_plugin.seen == []
     assert [e.id for e in events_plugin.seen] == [first.id, second.id]
     assert events_plugin.keys == [f"{first.id}:evt.record", f"{second.id}:evt.record"]
@@ -172,7 +171,6 @@ async def test_sigkill_between_commit_and_dispatch_loses_nothing(
         restarted = create_app(settings, extra_plugins={"evt": events_plugin})
         async with restarted.lifespan():
             platform = restarted.state.platform
-            pool = platform.db.pool
             deadline = asyncio.get_running_loop().time() + 15
             while not events_plugin.seen:
                 assert asyncio.get_running_loop().time() < deadline, "never delivered"
@@ -181,7 +179,8 @@ async def test_sigkill_between_commit_and_dispatch_loses_nothing(
             assert str(delivered.id) == event_id  # exactly the event the dead process wrote
             assert delivered.type == "thing_created" and delivered.group_id == group.id
             assert delivered.payload == {"type": "note", "name": "lost?", "changed": []}
-            assert await pool.fetchval("SELECT count(*) FROM event_outbox") == 0
+            async with platform.db.system() as conn:
+                assert await conn.fetchval("SELECT count(*) FROM event_outbox") == 0
             stored = await platform.ontology.scoped(Scope.system(group.id)).events.get(delivered.id)
             assert msgspec.structs.asdict(stored) == msgspec.structs.asdict(delivered)
     finally:

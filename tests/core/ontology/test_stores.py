@@ -215,9 +215,8 @@ async def test_soft_delete(typed_platform: CreatorPlatform, o: ScopedOntology) -
         "thing_deleted",
         "thing_created",
     ]
-    deleted_at = await typed_platform.platform.db.pool.fetchval(
-        "SELECT deleted_at FROM things WHERE id = $1", gone.id
-    )
+    async with typed_platform.platform.db.system() as conn:
+        deleted_at = await conn.fetchval("SELECT deleted_at FROM things WHERE id = $1", gone.id)
     assert deleted_at is not None
 
 
@@ -634,9 +633,8 @@ async def test_knowledge_add_get_list_delete(o: ScopedOntology, owner: Tenant) -
 async def test_knowledge_embedding_is_stored(typed_platform: CreatorPlatform, o) -> None:
     vector = _vector(7)
     item = await o.knowledge.add("text", embedding=vector, embedding_model="m")
-    stored = await typed_platform.platform.db.pool.fetchval(
-        "SELECT embedding FROM knowledge WHERE id = $1", item.id
-    )
+    async with typed_platform.platform.db.system() as conn:
+        stored = await conn.fetchval("SELECT embedding FROM knowledge WHERE id = $1", item.id)
     assert stored.to_list() == pytest.approx(vector, abs=1e-6)
 
 

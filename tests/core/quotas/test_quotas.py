@@ -217,7 +217,7 @@ async def test_event_quota_counts_the_current_calendar_month(
     stores = quota_platform.ontology(creator)
     old = await stores.events.emit("upload", {"size": 1})
     last_month = period_start("month") - timedelta(days=1)
-    async with quota_platform.platform.db.pool.acquire() as conn:  # arrange history
+    async with quota_platform.platform.db.system() as conn:  # arrange history
         await conn.execute("UPDATE events SET occurred_at = $2 WHERE id = $1", old.id, last_month)
     quotas = quota_platform.platform.quotas
     assert (await quotas.check(creator.scope, "uploads")).usage == 0

@@ -1,0 +1,79 @@
+"""Row-level security on the group-scoped tables: a second line of defence for tenancy.
+
+The app's connections run as the role ``creator_app`` (set at connection start-up, so a
+pool reset keeps it), which is not a superuser and does not own the tables, and ``FORCE``
+makes owners obey too. Each unit of work sets ``creator.groups`` to the groups of its
+scope; a query that forgets its ``group_id`` filter then sees nothing of other groups.
+Cross-group system work (the outbox relay) says so explicitly with ``creator.all_groups``.
+
+``creator_enable_group_rls('table')`` gives a plugin's own group-scoped table the same
+policy (call it from the plugin's migration).
+"""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
+
+ID = "2026-11-24T10:50:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "row-level security keyed by the request's groups"
+
+#: Group-scoped tables read and written only through scoped stores. Memberships and
+#: invitations are left out: auth reads them across groups by design.
+EXEMPT = ("groups", "memberships", "invitations", "migration")
+
+STATEMENTS = [
+    """
+    DO $$ BEGIN
+        CREATE ROLE creator_app NOLOGIN;
+    EXCEPTION WHEN duplicate_object THEN NULL;
+    END $$""",
+    # Whoever runs the app (the migrating user) must be able to act as creator_app.
+    """
+    DO $$ BEGIN
+        EXECUTE format('GRANT creator_app TO %I', current_user);
+    EXCEPTION WHEN OTHERS THEN NULL;  -- superusers need no grant
+    END $$""",
+    "GRANT USAGE ON SCHEMA public TO creator_app",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO creator_app",
+    """ALTER DEFAULT PRIVILEGES IN SCHEMA public
+        GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO creator_app""",
+    """
+    CREATE OR REPLACE FUNCTION creator_scope_groups() RETURNS uuid[]
+    LANGUAGE sql STABLE AS $$
+        SELECT string_to_array(NULLIF(current_setting('creator.groups', true), ''), ',')::uuid[]
+    $$""",
+    """
+    CREATE OR REPLACE FUNCTION creator_enable_group_rls(target regclass) RETURNS void
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', target);
+        EXECUTE format('DROP POLICY IF EXISTS group_scope ON %s', target);
+        EXECUTE format(
+            'CREATE POLICY group_scope ON %s USING ('
+            '  current_setting(''creator.all_groups'', true) = ''on'''
+            '  OR group_id = ANY (creator_scope_groups()))', target);
+    END $$""",
+]
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="ontology", description=DESCRIPTION)
+
+    async def enable_row_level_security() -> None:
+        engine = engine_finder()
+        assert engine is not None
+        for statement in STATEMENTS:
+            await engine.run_ddl(statement)
+        tables = await engine.run_ddl(
+            "SELECT c.table_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE c.table_schema = 'public' AND c.column_name = 'group_id' "
+            "AND t.table_type = 'BASE TABLE' ORDER BY 1"
+        )
+        for row in tables:
+            if row["table_name"] not in EXEMPT:
+                await engine.run_ddl(f"SELECT creator_enable_group_rls('{row['table_name']}')")
+
+    manager.add_raw(enable_row_level_security)
+    return manager

@@ -1,0 +1,88 @@
+"""Row-level security: the second line of defence behind every store's group filter.
+
+These queries deliberately forget ``WHERE group_id = ...``: the database still answers with
+the unit of work's own groups only."""
+
+import asyncpg
+import msgspec
+import pytest
+
+from sdk import ThingType, hookimpl
+
+
+class Body(msgspec.Struct):
+    text: str = ""
+
+
+class Notes:
+    @hookimpl
+    def register_thing_types(self):
+        return [ThingType("rls_note", Body)]
+
+
+@pytest.fixture
+async def two_groups(creator_platform_factory):
+    platform = await creator_platform_factory(plugins=[], extra_plugins={"notes": Notes()})
+    a, b = await platform.tenant(), await platform.tenant()
+    for tenant, names in ((a, ("a1", "a2")), (b, ("b1",))):
+        for name in names:
+            await platform.ontology(tenant).things.create("rls_note", name=name)
+    return platform, a, b
+
+
+async def test_app_connections_are_not_superusers(two_groups):
+    platform, _, _ = two_groups
+    async with platform.platform.db.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT current_user AS who, rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
+    assert (row["who"], row["rolsuper"]) == ("creator_app", False)
+
+
+async def test_a_query_without_group_filter_or_scope_sees_nothing(two_groups):
+    platform, _, _ = two_groups
+    async with platform.platform.db.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM things") == 0
+        assert await conn.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_a_forgotten_filter_sees_only_the_scopes_group(two_groups):
+    platform, a, b = two_groups
+    async with platform.ontology(a).session.reading() as conn:
+        assert sorted(r["name"] for r in await conn.fetch("SELECT name FROM things")) == [
+            "a1",
+            "a2",
+        ]
+    async with platform.ontology(b).session.transaction() as conn:
+        assert [r["name"] for r in await conn.fetch("SELECT name FROM things")] == ["b1"]
+
+
+async def test_writing_into_another_group_is_refused(two_groups):
+    platform, a, b = two_groups
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with platform.ontology(a).session.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO things (id, group_id, type, name, status) "
+                "VALUES (gen_random_uuid(), $1, 'rls_note', 'smuggled', 'active')",
+                b.group.id,
+            )
+    async with platform.ontology(a).session.transaction() as conn:
+        changed = await conn.execute("UPDATE things SET name = 'x'")  # no filter at all
+    assert changed == "UPDATE 2"  # a's two rows; b's untouched
+    assert [t.name for t in (await platform.ontology(b).things.list()).items] == ["b1"]
+
+
+async def test_the_connection_forgets_its_groups_when_released(two_groups):
+    platform, a, _ = two_groups
+    pool = platform.platform.db.pool
+    async with platform.ontology(a).session.reading():
+        pass
+    async with pool.acquire() as conn:  # pool of size >= 1: likely the same connection
+        assert await conn.fetchval("SELECT current_setting('creator.groups', true)") in ("", None)
+        assert await conn.fetchval("SELECT count(*) FROM things") == 0
+
+
+async def test_system_work_says_it_spans_groups(two_groups):
+    platform, _, _ = two_groups
+    async with platform.platform.db.system() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM things") == 3
