@@ -48,6 +48,7 @@ from litestar.params import FromHeader, FromPath, FromQuery, JSONBody
 
 from core import events
 from core.auth import tokens
+from core.db import APP_ROLE, SET_GROUPS_SQL
 from core.ontology import stores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -159,7 +160,11 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
     async def lifespan(app: Litestar) -> Any:
         nonlocal pool, redis
         pool = await asyncpg.create_pool(
-            dsn=database_url, min_size=pool_min, max_size=pool_max, init=init
+            dsn=database_url,
+            min_size=pool_min,
+            max_size=pool_max,
+            init=init,
+            server_settings={"role": APP_ROLE},  # as the platform: under row-level security
         )
         redis = aioredis.Redis.from_url(redis_url)
         try:
@@ -198,6 +203,7 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
             raise HTTPException(status_code=422, detail="unknown thing type")
         assert pool is not None
         async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(SET_GROUPS_SQL, str(group_id), True)
             row = await conn.fetchrow(
                 INSERT_THING_SQL,
                 uuid7(), group_id, data.type, data.name, data.status or "active", data.properties,
@@ -214,7 +220,9 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
         async with redis.pipeline(transaction=False) as pipe:
             pipe.publish(events.channel(group_id), encode(dict(event)))
             await pipe.execute()
-        await pool.execute(ACK_OUTBOX_SQL, [group_id], [event["id"]])
+        async with pool.acquire() as conn:  # the platform acks as system work (all groups)
+            await conn.execute("SELECT set_config('creator.all_groups', 'on', false)")
+            await conn.execute(ACK_OUTBOX_SQL, [group_id], [event["id"]])
         return Response(
             thing,
             status_code=201,
@@ -233,6 +241,7 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
         await scope(authorization, group_id)
         assert pool is not None
         async with pool.acquire() as conn:
+            await conn.execute(SET_GROUPS_SQL, str(group_id), False)
             rows = await conn.fetch(LIST_THINGS_SQL, group_id, limit + 1)
         items = [BareThing(**row) for row in rows]
         if len(items) > limit:

@@ -25,12 +25,14 @@ from core.api import (
     stream,
     things,
 )
+from core.events import EventHandler, HandlerContext
 from core.hookspecs import hookimpl
 from core.knowledge import jobs as knowledge_jobs
 from core.knowledge.local import LocalEmbeddingProvider
 from core.knowledge.openai_provider import OpenAIEmbeddingProvider
 from core.observability import metrics
 from core.ontology import migrations as ontology_migrations
+from core.ontology.records import Event
 from core.ontology.types import EventType
 
 
@@ -113,6 +115,17 @@ def register_embedding_providers() -> list[Any]:
     """``local`` (offline e5-small, the default) and ``openai`` (any OpenAI-compatible API,
     configured by the ``openai_*`` settings)."""
     return [LocalEmbeddingProvider(), OpenAIEmbeddingProvider()]
+
+
+async def forget_deleted_thing(event: Event, ctx: HandlerContext) -> None:
+    """A deleted thing's knowledge leaves search with it (a soft delete keeps the row)."""
+    if event.target_id is not None:
+        await ctx.ontology.knowledge.delete_for_thing(event.target_id)
+
+
+@hookimpl
+def register_event_handlers() -> list[EventHandler]:
+    return [EventHandler("thing_deleted", forget_deleted_thing, name="forget_deleted_thing")]
 
 
 @hookimpl

@@ -168,8 +168,14 @@ def register_quotas() -> list[Quota]:
     """Return :class:`~sdk.Quota` declarations: per-plan limits on what a group may have or
     do (websites per creator, uploads per month).
 
-    A service checks a quota before it creates something with
-    ``platform.quotas.check(scope, name)``; over the limit the request answers 429
+    A service checks a quota in the transaction that creates the thing, so two
+    concurrent creates cannot both take the last slot::
+
+        async with platform.ontology.transaction(scope) as o:
+            await platform.quotas.check(scope, "websites", within=o)
+            await o.things.create("website", ...)
+
+    Over the limit the request answers 429
     problem+json with code ``quota_exceeded``, naming the quota, the limit and the plan.
     A group's plan is its ``settings["plan"]`` (default ``free``). Names must be unique
     across enabled plugins.

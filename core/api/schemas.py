@@ -14,12 +14,21 @@ Status = Annotated[str, Meta(min_length=1, max_length=50)]
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
+#: Settings only the platform (billing, a platform owner) may set.
+PLATFORM_SETTINGS = frozenset({"plan"})
+
+
 class GroupCreate(msgspec.Struct, forbid_unknown_fields=True):
     slug: Slug
     name: Name
     kind: Annotated[str, Meta(min_length=1, max_length=50)] = "organization"
     parent_id: UUID | None = None
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        reserved = sorted(PLATFORM_SETTINGS & set(self.settings))
+        if reserved:  # a creator must not grant themselves a plan
+            raise ValueError(f"settings.{reserved[0]} is set by the platform, not by the creator")
 
 
 class ThingCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -56,6 +56,14 @@ async def test_create_refusals(creator_platform: CreatorPlatform, owner_client, 
     ):
         err = problem(await client.post("/api/v1/groups", json=body), 422, "validation_failed")
         assert err.get("field") == field, (body, err)
+    plan = problem(
+        await client.post(
+            "/api/v1/groups", json={"slug": "free", "name": "x", "settings": {"plan": "pro"}}
+        ),
+        422,
+        "validation_failed",
+    )
+    assert "settings.plan" in plan["detail"]  # a creator cannot grant themselves a plan
     listed = (await client.get("/api/v1/groups")).json()["items"]
     assert [g["slug"] for g in listed] == ["taken"]
 

@@ -662,7 +662,8 @@ async def test_knowledge_linked_to_things(o: ScopedOntology) -> None:
     await o.things.delete(cap.id)
     with pytest.raises(NotFound):
         await o.knowledge.add("for a deleted thing", thing_id=cap.id)
-    assert {k.id for k in (await o.knowledge.list()).items} == remaining
+    # the deleted thing's knowledge went with it; unlinked knowledge stays
+    assert {k.id for k in (await o.knowledge.list()).items} == {loose.id}
 
 
 @pytest.mark.parametrize("embedding", [[], [math.nan] * 384, [math.inf] + [0.0] * 383])
@@ -731,3 +732,13 @@ async def test_a_store_never_sees_another_groups_rows(typed_platform: CreatorPla
     assert (await b.things.list(cursor=a_page.next_cursor)).items == [
         t for t in (await b.things.list()).items if t.id.int < a_page.items[0].id.int
     ]
+
+
+async def test_deleting_a_thing_takes_its_knowledge_out_of_search(o: ScopedOntology) -> None:
+    note = await o.things.create("note", name="Refunds")
+    kept = await o.things.create("note", name="Shipping")
+    await o.knowledge.add("refunds within 30 days", thing_id=note.id)
+    await o.knowledge.add("ships from Lisbon", thing_id=kept.id)
+    await o.things.delete(note.id)  # core's thing_deleted handler runs after the commit
+    assert (await o.knowledge.list(thing_id=note.id)).items == []
+    assert [k.text for k in (await o.knowledge.list()).items] == ["ships from Lisbon"]
