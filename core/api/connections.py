@@ -8,11 +8,10 @@ from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from core.api.deps import GroupContext
 from core.api.schemas import ConnectionCreate
-from core.auth.permissions import Permissions, Resource
 from core.ontology.records import Connection, Page
-from core.ontology.scope import Scope
-from core.ontology.stores import DEFAULT_LIMIT, Ontology
+from core.ontology.stores import DEFAULT_LIMIT
 
 
 class ConnectionsController(Controller):
@@ -23,14 +22,10 @@ class ConnectionsController(Controller):
     async def create_connection(
         self,
         data: JSONBody[ConnectionCreate],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> Response[Connection]:
-        permissions.require(
-            group_scope, "connection.create", Resource(group_scope.group_id, type=data.type)
-        )
-        connection = await ontology.scoped(group_scope).connections.create(
+        group.require("connection.create", group.resource(type=data.type))
+        connection = await group.stores.connections.create(
             data.type, data.from_id, data.to_id, data.metadata
         )
         return Response(connection, status_code=201)
@@ -38,9 +33,7 @@ class ConnectionsController(Controller):
     @get("/", summary="List connections, newest first")
     async def list_connections(
         self,
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
         type: FromQuery[str | None] = None,
         from_id: FromQuery[UUID | None] = None,
         to_id: FromQuery[UUID | None] = None,
@@ -48,10 +41,8 @@ class ConnectionsController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[Connection]:
-        permissions.require(
-            group_scope, "connection.read", Resource(group_scope.group_id, type=type)
-        )
-        return await ontology.scoped(group_scope).connections.list(
+        group.require("connection.read", group.resource(type=type))
+        return await group.stores.connections.list(
             type=type,
             from_id=from_id,
             to_id=to_id,
@@ -64,31 +55,19 @@ class ConnectionsController(Controller):
     async def get_connection(
         self,
         connection_id: FromPath[UUID],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> Connection:
-        connection = await ontology.scoped(group_scope).connections.get(connection_id)
-        permissions.require(
-            group_scope,
-            "connection.read",
-            Resource(group_scope.group_id, connection.type, connection.id),
-        )
+        connection = await group.stores.connections.get(connection_id)
+        group.require("connection.read", group.resource(connection.type, connection.id))
         return connection
 
     @delete("/{connection_id:uuid}", summary="End a connection")
     async def delete_connection(
         self,
         connection_id: FromPath[UUID],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> None:
-        store = ontology.scoped(group_scope).connections
+        store = group.stores.connections
         connection = await store.get(connection_id)
-        permissions.require(
-            group_scope,
-            "connection.delete",
-            Resource(group_scope.group_id, connection.type, connection.id),
-        )
+        group.require("connection.delete", group.resource(connection.type, connection.id))
         await store.delete(connection_id)

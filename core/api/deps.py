@@ -9,6 +9,7 @@ from litestar import Request
 from litestar.di import Provide
 from litestar.params import FromPath
 
+from core.auth.permissions import Resource
 from core.auth.sessions import COOKIE_NAME, CSRF_HEADER, SessionInfo
 from core.auth.tokens import Actor
 from core.errors import Unauthorized
@@ -62,6 +63,40 @@ async def provide_scope(request: Request[Any, Any, Any], group_id: FromPath[UUID
     return await directory.scope_for_person(session.person.id, group_id)
 
 
+class GroupContext:
+    """Everything a group-scoped route needs, resolved once per request: who is acting and
+    with which role (``scope``), the stores bound to that scope, and the permission check.
+
+    One dependency instead of three also keeps Litestar on its fast path (several
+    dependencies of one handler are resolved in an anyio task group, per request)."""
+
+    __slots__ = ("permissions", "platform", "scope", "stores")
+
+    def __init__(self, scope: Scope, platform: Platform) -> None:
+        self.scope = scope
+        self.platform = platform
+        self.permissions = platform.permissions
+        self.stores = platform.ontology.scoped(scope)
+
+    @property
+    def group_id(self) -> UUID:
+        return self.scope.group_id
+
+    def resource(
+        self, type: str | None = None, id: UUID | None = None, status: str | None = None
+    ) -> Resource:
+        return Resource(self.scope.group_id, type, id, status)
+
+    def require(self, action: str, resource: Resource | None = None) -> None:
+        """Raise ``Forbidden`` unless the caller may ``action`` (on ``resource``, default:
+        the group itself)."""
+        self.permissions.require(self.scope, action, resource or self.resource())
+
+
+async def provide_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> GroupContext:
+    return GroupContext(await provide_scope(request, group_id), _platform(request))
+
+
 def dependencies(platform: Platform) -> dict[str, Provide]:
     return {
         "platform": Provide(lambda: platform, sync_to_thread=False),
@@ -71,4 +106,5 @@ def dependencies(platform: Platform) -> dict[str, Provide]:
         "members": Provide(lambda: platform.members, sync_to_thread=False),
         "actor": Provide(provide_actor),
         "group_scope": Provide(provide_scope),
+        "group": Provide(provide_group),
     }

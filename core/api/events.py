@@ -10,12 +10,11 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from core.auth.permissions import Permissions, Resource
+from core.api.deps import GroupContext
 from core.errors import ValidationFailed
 from core.events import EventFailure
 from core.ontology.records import Event, Page
-from core.ontology.scope import Scope
-from core.ontology.stores import DEFAULT_LIMIT, Ontology
+from core.ontology.stores import DEFAULT_LIMIT
 
 
 def _utc(value: datetime | None, field: str) -> datetime | None:
@@ -38,9 +37,7 @@ class EventsController(Controller):
     @get("/", summary="List events, newest first")
     async def list_events(
         self,
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
         type: FromQuery[str | None] = None,
         target_id: FromQuery[UUID | None] = None,
         since: FromQuery[datetime | None] = None,
@@ -49,8 +46,8 @@ class EventsController(Controller):
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[Event]:
         """``since`` is inclusive, ``until`` exclusive (ISO 8601 timestamps)."""
-        permissions.require(group_scope, "event.read", Resource(group_scope.group_id, type=type))
-        return await ontology.scoped(group_scope).events.list(
+        group.require("event.read", group.resource(type=type))
+        return await group.stores.events.list(
             type=type,
             target_id=target_id,
             since=_utc(since, "since"),
@@ -62,27 +59,21 @@ class EventsController(Controller):
     @get("/failed", summary="Event handlers that gave up (dead letters), newest first")
     async def list_failed(
         self,
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[EventFailure]:
         """A durable handler lands here after its last retry, an in-process one after its
         only try; ``attempts`` says how many it had and ``error`` what the last one raised."""
-        permissions.require(group_scope, "event.read", Resource(group_scope.group_id))
-        return await ontology.scoped(group_scope).events.failures(cursor=cursor, limit=limit)
+        group.require("event.read", group.resource())
+        return await group.stores.events.failures(cursor=cursor, limit=limit)
 
     @get("/{event_id:uuid}", summary="Get an event")
     async def get_event(
         self,
         event_id: FromPath[UUID],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> Event:
-        event = await ontology.scoped(group_scope).events.get(event_id)
-        permissions.require(
-            group_scope, "event.read", Resource(group_scope.group_id, event.type, event.id)
-        )
+        event = await group.stores.events.get(event_id)
+        group.require("event.read", group.resource(event.type, event.id))
         return event

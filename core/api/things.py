@@ -10,12 +10,11 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
+from core.api.deps import GroupContext
 from core.api.schemas import ThingCreate, ThingUpdate
-from core.auth.permissions import Permissions, Resource
 from core.errors import ValidationFailed
 from core.ontology.records import Page, Thing
-from core.ontology.scope import Scope
-from core.ontology.stores import DEFAULT_LIMIT, Ontology
+from core.ontology.stores import DEFAULT_LIMIT
 from core.ontology.types import TypeRegistry
 
 WHERE_PREFIX = "where."
@@ -68,35 +67,20 @@ class ThingsController(Controller):
 
     @post("/", summary="Create a thing")
     async def create_thing(
-        self,
-        data: JSONBody[ThingCreate],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        self, data: JSONBody[ThingCreate], group: NamedDependency[GroupContext]
     ) -> Response[Thing]:
-        permissions.require(
-            group_scope, "thing.create", Resource(group_scope.group_id, type=data.type)
-        )
-        thing = await ontology.scoped(group_scope).things.create(
+        group.require("thing.create", group.resource(type=data.type))
+        thing = await group.stores.things.create(
             data.type, name=data.name, properties=data.properties, status=data.status
         )
-        return Response(
-            thing,
-            status_code=201,
-            headers={"ETag": etag(thing), "Location": f"{self.path_for(group_scope)}/{thing.id}"},
-        )
-
-    @staticmethod
-    def path_for(group_scope: Scope) -> str:
-        return f"/api/v1/groups/{group_scope.group_id}/things"
+        location = f"/api/v1/groups/{group.group_id}/things/{thing.id}"
+        return Response(thing, status_code=201, headers={"ETag": etag(thing), "Location": location})
 
     @get("/", summary="List things, newest first")
     async def list_things(
         self,
         request: Request[Any, Any, Any],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
         type: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         include_subgroups: FromQuery[bool] = False,
@@ -106,11 +90,9 @@ class ThingsController(Controller):
         """Filter by ``type``, ``status`` and property equality with ``where.<field>=value``
         (needs ``type``); ``include_subgroups=true`` adds the things of sub-groups.
         Pass ``next_cursor`` back as ``cursor`` for the next page."""
-        permissions.require(
-            group_scope, "thing.read", Resource(group_scope.group_id, type=type, status=status)
-        )
-        where = property_filters(ontology.registry, type, request.query_params)
-        return await ontology.scoped(group_scope).things.list(
+        group.require("thing.read", group.resource(type=type, status=status))
+        where = property_filters(group.stores.registry, type, request.query_params)
+        return await group.stores.things.list(
             type=type,
             status=status,
             where=where,
@@ -121,18 +103,10 @@ class ThingsController(Controller):
 
     @get("/{thing_id:uuid}", summary="Get a thing")
     async def get_thing(
-        self,
-        thing_id: FromPath[UUID],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        self, thing_id: FromPath[UUID], group: NamedDependency[GroupContext]
     ) -> Response[Thing]:
-        thing = await ontology.scoped(group_scope).things.get(thing_id)
-        permissions.require(
-            group_scope,
-            "thing.read",
-            Resource(group_scope.group_id, thing.type, thing.id, status=thing.status),
-        )
+        thing = await group.stores.things.get(thing_id)
+        group.require("thing.read", group.resource(thing.type, thing.id, thing.status))
         return Response(thing, headers={"ETag": etag(thing)})
 
     @patch("/{thing_id:uuid}", summary="Update a thing")
@@ -140,9 +114,7 @@ class ThingsController(Controller):
         self,
         thing_id: FromPath[UUID],
         data: JSONBody[ThingUpdate],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
         if_match: IfMatch = None,
     ) -> Response[Thing]:
         """Send ``If-Match: "<version>"`` (the ETag) or ``version`` to refuse a change made
@@ -150,11 +122,9 @@ class ThingsController(Controller):
         header_version = parse_if_match(if_match)
         if header_version is not None and data.version and header_version != data.version:
             raise ValidationFailed("If-Match and version disagree", field="version")
-        store = ontology.scoped(group_scope).things
+        store = group.stores.things
         current = await store.get(thing_id)
-        permissions.require(
-            group_scope, "thing.update", Resource(group_scope.group_id, current.type, current.id)
-        )
+        group.require("thing.update", group.resource(current.type, current.id, current.status))
         thing = await store.update(
             thing_id,
             name=data.name,
@@ -169,14 +139,10 @@ class ThingsController(Controller):
     async def delete_thing(
         self,
         thing_id: FromPath[UUID],
-        group_scope: NamedDependency[Scope],
-        ontology: NamedDependency[Ontology],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
         if_match: IfMatch = None,
     ) -> None:
-        store = ontology.scoped(group_scope).things
+        store = group.stores.things
         current = await store.get(thing_id)
-        permissions.require(
-            group_scope, "thing.delete", Resource(group_scope.group_id, current.type, current.id)
-        )
+        group.require("thing.delete", group.resource(current.type, current.id, current.status))
         await store.delete(thing_id, expected_version=parse_if_match(if_match))
