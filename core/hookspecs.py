@@ -78,10 +78,14 @@ def register_routes() -> list[Any]:
 
     Paths are taken as given. By convention a plugin's API lives under
     ``/api/v1/<plugin>/`` (``sdk.api_router("<plugin>", [...])`` builds that router) and
-    its pages under a path of its own. Handlers receive the ``group_scope`` (for paths with a
-    ``{group_id:uuid}`` parameter), ``actor``, ``ontology``, ``permissions``, ``platform``
-    and ``directory`` dependencies by name (``litestar.di.NamedDependency``). The same
-    method and path registered by two plugins stops start-up with an error naming both.
+    its pages under a path of its own. Handlers receive dependencies by name
+    (``litestar.di.NamedDependency``): for paths with a ``{group_id:uuid}`` parameter,
+    ``group`` (a :class:`~sdk.GroupContext`: the caller's scope, stores bound to it and
+    ``group.require(action)``; a caller outside the group gets 404) or just
+    ``group_scope``; and ``actor``, ``ontology``, ``permissions``, ``platform``,
+    ``directory``. Prefer the single ``group`` to several: Litestar resolves a handler's
+    dependencies concurrently, which costs a task group per request. The same method and
+    path registered by two plugins stops start-up with an error naming both.
     """
 
 

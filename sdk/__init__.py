@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Router
 
+from core.api.deps import GroupContext
 from core.auth.permissions import Permissions, Resource
 from core.auth.tokens import Actor, Directory
 from core.errors import (
@@ -79,6 +80,7 @@ __all__ = [
     "Events",
     "Forbidden",
     "Group",
+    "GroupContext",
     "HandlerContext",
     "Job",
     "Knowledge",
