@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
 from core.api import (
@@ -34,6 +35,7 @@ from core.observability import metrics
 from core.ontology import migrations as ontology_migrations
 from core.ontology.records import Event
 from core.ontology.types import EventType
+from core.platform import Platform
 
 
 class ThingChanged(msgspec.Struct, forbid_unknown_fields=True):
@@ -126,6 +128,13 @@ async def forget_deleted_thing(event: Event, ctx: HandlerContext) -> None:
 @hookimpl
 def register_event_handlers() -> list[EventHandler]:
     return [EventHandler("thing_deleted", forget_deleted_thing, name="forget_deleted_thing")]
+
+
+@hookimpl
+async def startup(app: Litestar) -> None:
+    """After a change of embedding model, re-embed existing knowledge in the background."""
+    platform: Platform = app.state.platform
+    await platform.knowledge.schedule_reembed(platform.jobs)
 
 
 @hookimpl

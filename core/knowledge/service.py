@@ -20,13 +20,14 @@ from uuid import UUID
 
 import msgspec
 
+from core.jobs import JobRegistry
 from core.knowledge import ingest as _ingest
 from core.knowledge import search as _search
 from core.knowledge.chunking import Chunker
 from core.knowledge.indexes import ensure_hnsw_index
 from core.knowledge.providers import EmbeddingProvider, TokenCounter
 from core.knowledge.registry import Embedders, EmbeddingProviderError
-from core.knowledge.store import KnowledgeStore, stale_groups
+from core.knowledge.store import STALE_EXISTS_SQL, KnowledgeStore, stale_groups
 from core.ontology.scope import Scope
 from core.ontology.stores import Ontology
 
@@ -118,6 +119,20 @@ class KnowledgeService:
             thing_ids=thing_ids,
             labels=labels,
         )
+
+    async def schedule_reembed(self, jobs: JobRegistry) -> str | None:
+        """Queue ``knowledge.reembed`` for every group if any knowledge was embedded by
+        another model (or never embedded); the job id names the model, so every process
+        that starts after a model change queues the same job once. Returns the job id."""
+        model, dim = self.provider.model, self.provider.dimension
+        async with self.ontology.db.system() as conn:  # a cross-group existence check
+            stale = await conn.fetchval(STALE_EXISTS_SQL, model, dim)
+        if not stale:
+            return None
+        job_id = f"knowledge.reembed:{model}:{dim}"
+        await jobs.enqueue("knowledge.reembed", group_id=None, job_id=job_id)
+        log.info("knowledge embedded by another model: re-embedding queued as %s", job_id)
+        return job_id
 
     async def reembed(
         self,

@@ -333,13 +333,20 @@ def _floats(value: Any) -> list[float]:
     return [float(x) for x in value]
 
 
+#: Rows the model $1 of dimension $2 did not embed: another model's, or never embedded.
+_STALE_ROWS = (
+    "(embedding_model IS NOT NULL AND (embedding_model <> $1 OR embedding_dim <> $2)) "
+    "OR (kind = 'chunk' AND embedding IS NULL)"
+)
+#: Whether any group holds stale rows (system work: run with ``db.system()``).
+STALE_EXISTS_SQL = f"SELECT EXISTS (SELECT 1 FROM knowledge WHERE {_STALE_ROWS})"
+
+
 async def stale_groups(conn: asyncpg.Connection, model: str, dim: int) -> list[UUID]:
     """The groups holding rows :meth:`KnowledgeStore.count_stale` would count: the one
     cross-group query here, for the system's re-embed job; it returns group ids only."""
     rows = await conn.fetch(
-        "SELECT DISTINCT group_id FROM knowledge WHERE "
-        "(embedding_model IS NOT NULL AND (embedding_model <> $1 OR embedding_dim <> $2)) "
-        "OR (kind = 'chunk' AND embedding IS NULL) ORDER BY group_id",
+        f"SELECT DISTINCT group_id FROM knowledge WHERE {_STALE_ROWS} ORDER BY group_id",
         model, dim,
     )  # fmt: skip
     return [row["group_id"] for row in rows]

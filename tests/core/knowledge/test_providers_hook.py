@@ -222,3 +222,30 @@ def test_cli_reembed_prints_progress(creator_servers, knowledge_plugin) -> None:
         assert asyncio.run(models(group_id)) == {(LOCAL_MODEL, 384)}
     finally:
         asyncio.run(creator_servers.drop_database(name))
+
+
+async def test_a_model_change_queues_reembedding_at_start_up(
+    creator_platform_factory: PlatformFactory, knowledge_plugin, hash_embedder
+) -> None:
+    from arq.jobs import Job as ArqJob
+    from arq.jobs import JobStatus
+
+    platform = await creator_platform_factory(
+        plugins=[PLUGIN], extra_plugins={PLUGIN: knowledge_plugin}, embedding_provider="hash64"
+    )
+    p = platform.platform
+    assert await p.knowledge.schedule_reembed(p.jobs) is None  # nothing stale: nothing queued
+    owner = await platform.tenant()
+    old = KnowledgeService(
+        p.ontology, p.embedders, msgspec.structs.replace(p.settings, embedding_provider="local")
+    )
+    await old.ingest(owner.scope, TEXTS[0])  # embedded by the previous model
+
+    restarted = create_app(p.settings, extra_plugins={PLUGIN: knowledge_plugin})
+    async with restarted.lifespan():  # a process starting after the change of model
+        pass
+    job_id = "knowledge.reembed:hash-64-v1:64"
+    assert await ArqJob(job_id, p.jobs.arq).status() == JobStatus.queued
+    # every other process that starts queues the very same job, not another one
+    assert await p.knowledge.schedule_reembed(p.jobs) == job_id
+    assert await p.jobs.arq.zcard("arq:queue") == 1
