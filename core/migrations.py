@@ -11,10 +11,12 @@ import contextlib
 import io
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.conf.apps import AppConfig
 
 _LOCK_KEY = 0x43524541544F52  # "CREATOR"
@@ -42,6 +44,43 @@ async def _pending(app: AppConfig) -> tuple[object, list[str]]:
     ran = set(await Migration.get_migrations_which_ran(app_name=app.app_name))
     modules = manager.get_migration_modules(app.resolved_migrations_folder_path)
     return manager, sorted(set(modules) - ran)
+
+
+def sql_migration(
+    migration_id: str,
+    app_name: str,
+    description: str,
+    statements: Sequence[str],
+    then: Callable[[Any], Awaitable[None]] | None = None,
+) -> Callable[[], Awaitable[MigrationManager]]:
+    """The ``forwards`` of a Piccolo migration that runs SQL statements in order, then
+    ``then(engine)`` if given, all in the migration's transaction::
+
+        forwards = sql_migration(ID, "ontology", DESCRIPTION, STATEMENTS)
+
+    Raw SQL, because Piccolo's column types cannot say pgvector, generated columns,
+    partial indexes or row-level security; Piccolo still runs and records the migration.
+    """
+
+    async def forwards() -> MigrationManager:
+        manager = MigrationManager(
+            migration_id=migration_id, app_name=app_name, description=description
+        )
+
+        async def run() -> None:
+            from piccolo.engine import engine_finder
+
+            engine = engine_finder()
+            assert engine is not None
+            for statement in statements:
+                await engine.run_ddl(statement)
+            if then is not None:
+                await then(engine)
+
+        manager.add_raw(run)
+        return manager
+
+    return forwards
 
 
 async def migrate(url: str, apps: Sequence[AppConfig]) -> list[MigrationReport]:

@@ -31,6 +31,7 @@ from core.events import EventHandler, HandlerContext
 from core.hookspecs import hookimpl, hookspec
 from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
+from core.migrations import sql_migration
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
 from core.ontology.scope import Scope
 from core.ontology.stores import (
@@ -114,4 +115,5 @@ __all__ = [
     "api_router",
     "hookimpl",
     "hookspec",
+    "sql_migration",
 ]

@@ -4,8 +4,7 @@ Raw DDL because Piccolo's column types cannot express pgvector, a generated tsve
 partial unique indexes or HNSW; Piccolo still runs and records the migration.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from core.migrations import sql_migration
 
 ID = "2026-11-24T09:30:00:000000"
 VERSION = "1.38.0"
@@ -145,14 +144,4 @@ STATEMENTS = [
 ]
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ontology", description=DESCRIPTION)
-
-    async def create_ontology() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(create_ontology)
-    return manager
+forwards = sql_migration(ID, "ontology", DESCRIPTION, STATEMENTS)

@@ -1,7 +1,6 @@
 """Browser sessions and group invitations."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from core.migrations import sql_migration
 
 ID = "2026-11-24T10:00:00:000000"
 VERSION = "1.38.0"
@@ -35,14 +34,4 @@ STATEMENTS = [
 ]
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ontology", description=DESCRIPTION)
-
-    async def create_auth_tables() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(create_auth_tables)
-    return manager
+forwards = sql_migration(ID, "ontology", DESCRIPTION, STATEMENTS)

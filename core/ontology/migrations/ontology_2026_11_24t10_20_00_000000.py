@@ -7,8 +7,7 @@ Partial HNSW indexes for embedding dimensions other than 384 are created at run 
 when a provider of that dimension first writes vectors (``core/knowledge/indexes.py``).
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from core.migrations import sql_migration
 
 ID = "2026-11-24T10:20:00:000000"
 VERSION = "1.38.0"
@@ -20,14 +19,4 @@ STATEMENTS = [
 ]
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ontology", description=DESCRIPTION)
-
-    async def create_knowledge_hash_index() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(create_knowledge_hash_index)
-    return manager
+forwards = sql_migration(ID, "ontology", DESCRIPTION, STATEMENTS)

@@ -9,8 +9,7 @@ Rows a dead process left behind are claimed by the relay (``FOR UPDATE SKIP LOCK
 ``event_failures`` records a handler that gave up on an event after its last try.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from core.migrations import sql_migration
 
 ID = "2026-11-24T10:30:00:000000"
 VERSION = "1.38.0"
@@ -41,14 +40,4 @@ STATEMENTS = [
 ]
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ontology", description=DESCRIPTION)
-
-    async def create_outbox_tables() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(create_outbox_tables)
-    return manager
+forwards = sql_migration(ID, "ontology", DESCRIPTION, STATEMENTS)

@@ -10,8 +10,9 @@ Cross-group system work (the outbox relay) says so explicitly with ``creator.all
 policy (call it from the plugin's migration).
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from typing import Any
+
+from core.migrations import sql_migration
 
 ID = "2026-11-24T10:50:00:000000"
 VERSION = "1.38.0"
@@ -57,23 +58,18 @@ STATEMENTS = [
 ]
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="ontology", description=DESCRIPTION)
 
-    async def enable_row_level_security() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-        tables = await engine.run_ddl(
-            "SELECT c.table_name FROM information_schema.columns c "
-            "JOIN information_schema.tables t USING (table_schema, table_name) "
-            "WHERE c.table_schema = 'public' AND c.column_name = 'group_id' "
-            "AND t.table_type = 'BASE TABLE' ORDER BY 1"
-        )
-        for row in tables:
-            if row["table_name"] not in EXEMPT:
-                await engine.run_ddl(f"SELECT creator_enable_group_rls('{row['table_name']}')")
+async def protect_group_tables(engine: Any) -> None:
+    """Every table with a ``group_id`` column, but the exempt ones, gets the policy."""
+    tables = await engine.run_ddl(
+        "SELECT c.table_name FROM information_schema.columns c "
+        "JOIN information_schema.tables t USING (table_schema, table_name) "
+        "WHERE c.table_schema = 'public' AND c.column_name = 'group_id' "
+        "AND t.table_type = 'BASE TABLE' ORDER BY 1"
+    )
+    for row in tables:
+        if row["table_name"] not in EXEMPT:
+            await engine.run_ddl(f"SELECT creator_enable_group_rls('{row['table_name']}')")
 
-    manager.add_raw(enable_row_level_security)
-    return manager
+
+forwards = sql_migration(ID, "ontology", DESCRIPTION, STATEMENTS, then=protect_group_tables)
