@@ -90,6 +90,12 @@ class PayloadTooLarge(PlatformError):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(PlatformError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
 class QuotaExceeded(PlatformError):
     status = 429
     code = "quota_exceeded"

@@ -16,6 +16,7 @@ from core.api.deps import current_session
 from core.auth.passwords import MAX_LENGTH
 from core.auth.sessions import COOKIE_NAME
 from core.auth.tokens import Actor
+from core.errors import UnsupportedMediaType
 from core.platform import Platform
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
@@ -40,6 +41,14 @@ class SessionView(msgspec.Struct):
     person: Actor
     csrf_token: str
     expires_at: datetime | None = None
+
+
+def _require_json(request: Request[Any, Any, Any]) -> None:
+    """Log-in and sign-up set a cookie before any CSRF token exists: insisting on a JSON
+    body means a cross-site form (which can only send ``text/plain``, form or multipart
+    without a CORS preflight) cannot log a visitor into someone else's account."""
+    if request.content_type[0] != "application/json":
+        raise UnsupportedMediaType("send the credentials as application/json")
 
 
 def _address(request: Request[Any, Any, Any]) -> str:
@@ -82,6 +91,7 @@ class AuthController(Controller):
         data: JSONBody[SignUp],
         platform: NamedDependency[Platform],
     ) -> Response[SessionView]:
+        _require_json(request)
         person = await platform.accounts.sign_up(
             data.email, data.password, data.name, address=_address(request)
         )
@@ -94,6 +104,7 @@ class AuthController(Controller):
         data: JSONBody[LogIn],
         platform: NamedDependency[Platform],
     ) -> Response[SessionView]:
+        _require_json(request)
         person = await platform.accounts.log_in(
             data.email, data.password, address=_address(request)
         )

@@ -34,7 +34,7 @@ class Accounts:
         email = _normal_email(email)
         check_strength(password)
         await self.limiter.hit(SIGNUP_PER_ADDRESS, address)
-        password_hash = hash_password(password)
+        password_hash = await hash_password(password)
         try:
             row = await self.db.pool.fetchrow(
                 "INSERT INTO people (id, email, name, password_hash) VALUES ($1, $2, $3, $4) "
@@ -57,14 +57,14 @@ class Accounts:
             email.strip(),
         )
         stored = row["password_hash"] if row is not None else None
-        if row is None or not verify_password(stored, password):
+        if row is None or not await verify_password(stored, password):
             raise Unauthorized("email or password is wrong")
         await self.limiter.reset(LOGIN_PER_ACCOUNT, email.strip())
         if stored is not None and needs_rehash(stored):
             await self.db.pool.execute(
                 "UPDATE people SET password_hash = $2 WHERE id = $1",
                 row["id"],
-                hash_password(password),
+                await hash_password(password),
             )
         return Actor(
             id=row["id"], email=row["email"], name=row["name"], platform_role=row["platform_role"]

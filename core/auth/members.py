@@ -84,7 +84,7 @@ class Members:
     async def _lock_owners(self, conn: asyncpg.Connection, group_id: UUID) -> int:
         rows = await conn.fetch(
             "SELECT person_id FROM memberships WHERE group_id = $1 AND role = 'org_owner' "
-            "FOR UPDATE",
+            "ORDER BY person_id FOR UPDATE",  # one order for all: no deadlock between owners
             group_id,
         )
         return len(rows)
@@ -176,8 +176,10 @@ class Members:
             raise NotFound(f"invitation {invitation_id} not found")
 
     async def accept(self, actor: Actor, token: str) -> Member:
-        """Join the invitation's group. The invitation is for one email address: the
-        accepting person's must match, so a leaked link is useless to anyone else."""
+        """Join the invitation's group. The invitation is for one email address and the
+        accepting account's must match. Sign-up does not verify email addresses yet, so a
+        leaked token plus a fresh account with that address still gets in: treat tokens as
+        secrets (they are stored hashed and shown once)."""
         async with self.ontology.db.pool.acquire() as conn:
             row = await conn.fetchrow(
                 f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1",
@@ -202,12 +204,14 @@ class Members:
                 raise Conflict("this invitation has already been used")
             member = await conn.fetchrow(
                 "INSERT INTO memberships (group_id, person_id, role) VALUES ($1, $2, $3) "
-                "ON CONFLICT (group_id, person_id) DO UPDATE SET role = EXCLUDED.role "
+                "ON CONFLICT (group_id, person_id) DO NOTHING "
                 "RETURNING person_id, role, created_at AS joined_at",
                 invitation.group_id,
                 actor.id,
                 invitation.role,
             )
+            if member is None:  # roles change through the members API, never by invitation
+                raise Conflict("you are already a member of this group")
             await o.events.emit(
                 "member_joined", {"person_id": str(actor.id), "role": invitation.role}
             )

@@ -78,7 +78,7 @@ class Sessions:
         if row is None:
             raise Unauthorized("the session has ended; log in again")
         if method not in SAFE_METHODS and not (
-            csrf_header and secrets.compare_digest(csrf_header, row["csrf_token"])
+            csrf_header and secrets.compare_digest(csrf_header.encode(), row["csrf_token"].encode())
         ):
             raise CsrfFailed(
                 "cookie-authenticated writes need the session's CSRF token in X-CSRF-Token"

@@ -51,6 +51,9 @@ async def ensure_hnsw_index(db: Database, dim: int) -> bool:
         name = index_name(dim)
         expr, opclass = vector_expr(dim)
         async with db.as_owner() as conn:  # DDL needs the tables' owner, not the app role
+            # One builder across processes: another would see the half-built index as
+            # invalid and drop it.
+            await conn.execute("SELECT pg_advisory_lock(hashtext($1))", name)
             valid = await conn.fetchval(
                 "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                 "WHERE c.relname = $1 AND c.relnamespace = 'public'::regnamespace",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -142,13 +142,16 @@ async def ingest(
         keep: dict[UUID, dict[str, Any]] = {}
         new: list[NewChunk] = []
         order: list[UUID] = []
-        missing = [
-            (c, h) for c, h in zip(chunks, hashes, strict=True)
-            if h not in vectors and not reusable.get(h)
-        ]  # fmt: skip
-        if missing:  # another ingest changed the thing meanwhile: embed what it took away
-            more = await embed_documents(provider, [c.text for c, _ in missing])
-            vectors.update({h: v for (_, h), v in zip(missing, more, strict=True)})
+        # A text that occurs more often than rows with its vector are left (repeated
+        # paragraphs; or another ingest changed the thing meanwhile) needs its vector.
+        needed = Counter(hashes)
+        missing = {
+            h: c for c, h in zip(chunks, hashes, strict=True)
+            if h not in vectors and needed[h] > len(reusable.get(h, ()))
+        }  # fmt: skip
+        if missing:
+            more = await embed_documents(provider, [c.text for c in missing.values()])
+            vectors.update(zip(missing, more, strict=True))
             embedded += len(missing)
         for chunk, digest in zip(chunks, hashes, strict=True):
             meta = chunk_metadata(chunk, digest)

@@ -572,6 +572,11 @@ class Knowledge(_Store):
     ) -> KnowledgeItem:
         if kind not in self.KINDS:
             raise ValidationFailed(f"kind must be one of {', '.join(self.KINDS)}", field="kind")
+        if embedding is not None and not embedding_model:
+            # a vector without its model can never be searched or re-embedded correctly
+            raise ValidationFailed(
+                "an embedding needs the embedding_model that made it", field="embedding_model"
+            )
         dim = len(embedding) if embedding is not None else None
         if embedding is not None and (not dim or not all(map(math.isfinite, embedding))):
             raise ValidationFailed(

@@ -138,3 +138,22 @@ async def test_bearer_tokens_and_sessions_are_independent(creator_platform, crea
     assert (await creator_tenant.client.get("/api/v1/me")).json()["id"] == str(
         creator_tenant.person.id
     )
+
+
+async def test_a_cross_site_form_cannot_log_anyone_in(creator_platform):
+    await _sign_up(creator_platform.client)
+    body = '{"email": "ada@example.test", "password": "' + PASSWORD + '"}'
+    for path in ("/api/v1/auth/login", "/api/v1/auth/signup"):
+        forged = await creator_platform.client.post(
+            path, content=body, headers={"Content-Type": "text/plain"}
+        )
+        assert forged.status_code == 415, forged.text
+        assert "set-cookie" not in forged.headers
+
+
+async def test_a_non_ascii_csrf_header_is_refused_not_a_crash(creator_platform):
+    await _sign_up(creator_platform.client)
+    answer = await creator_platform.client.post(
+        "/api/v1/groups", json={"slug": "x", "name": "x"}, headers={"X-CSRF-Token": "é".encode()}
+    )
+    assert answer.status_code == 403

@@ -124,3 +124,16 @@ async def test_an_invitation_is_used_once_under_concurrency(creator_platform):
         e for e in (await creator_platform.ontology(owner).events.list(type="member_joined")).items
     ]
     assert len(joined) == 1
+
+
+async def test_an_invitation_never_changes_a_members_role(creator_platform):
+    owner = await creator_platform.tenant()
+    secret = (
+        await owner.client.post(
+            owner.url("/invitations"), json={"email": owner.person.email, "role": "customer"}
+        )
+    ).json()["token"]
+    answer = await owner.client.post("/api/v1/invitations/accept", json={"token": secret})
+    assert answer.status_code == 409
+    members = (await owner.client.get(owner.url("/members"))).json()["items"]
+    assert [m["role"] for m in members] == ["org_owner"]

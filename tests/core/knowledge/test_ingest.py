@@ -128,3 +128,16 @@ async def test_refusals(kplatform: CreatorPlatform, kowner: Tenant) -> None:
         await knowledge.ingest(kowner.scope, "x", thing_id=theirs.id)
     assert await rows(kplatform, kowner) == []
     assert await rows(kplatform, other) == []
+
+
+async def test_reingest_with_a_paragraph_repeated_more_often_than_before(
+    kplatform: CreatorPlatform, kowner: Tenant, hash_embedder
+) -> None:
+    thing = await kplatform.ontology(kowner).things.create("doc", name="Repeats")
+    knowledge = service_with(kplatform, embedding_provider="hash64", chunk_tokens=20,
+                             chunk_overlap=0)  # fmt: skip
+    await knowledge.ingest(kowner.scope, PARAGRAPHS[0], thing_id=thing.id)
+    text = "\n\n".join([PARAGRAPHS[0], PARAGRAPHS[1], PARAGRAPHS[0]])
+    result = await knowledge.ingest(kowner.scope, text, thing_id=thing.id)
+    assert result.items[0].text == result.items[-1].text
+    assert len(await rows(kplatform, kowner, thing.id)) == len(result.items)

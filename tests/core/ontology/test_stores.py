@@ -642,7 +642,10 @@ async def test_knowledge_linked_to_things(o: ScopedOntology) -> None:
     mug = await o.things.create("product", name="Mug", properties={"sku": "M1"})
     cap = await o.things.create("product", name="Cap", properties={"sku": "C1"})
     mug_chunks = [
-        await o.knowledge.add(f"mug {i}", thing_id=mug.id, embedding=_vector(i)) for i in range(3)
+        await o.knowledge.add(
+            f"mug {i}", thing_id=mug.id, embedding=_vector(i), embedding_model="m"
+        )
+        for i in range(3)
     ]
     cap_chunk = await o.knowledge.add("cap", thing_id=cap.id, role="summary")
     loose = await o.knowledge.add("loose")
@@ -671,9 +674,15 @@ async def test_knowledge_refuses_an_unusable_embedding(
     o: ScopedOntology, embedding: list[float]
 ) -> None:
     with pytest.raises(ValidationFailed) as info:
-        await o.knowledge.add("text", embedding=embedding)
+        await o.knowledge.add("text", embedding=embedding, embedding_model="m")
     assert info.value.field == "embedding"
     assert (await o.knowledge.list()).items == []
+
+
+async def test_an_embedding_needs_its_model(o: ScopedOntology) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        await o.knowledge.add("text", embedding=_vector(1))
+    assert info.value.field == "embedding_model"
 
 
 # -- tenancy ------------------------------------------------------------------------------
@@ -685,7 +694,9 @@ async def test_a_store_never_sees_another_groups_rows(typed_platform: CreatorPla
     collection, mug, cap = await _shop(a)
     link = await a.connections.create("contains", collection.id, mug.id)
     event = await a.events.emit("product_viewed", target_id=mug.id)
-    chunk = await a.knowledge.add("secret", thing_id=mug.id, embedding=_vector(3))
+    chunk = await a.knowledge.add(
+        "secret", thing_id=mug.id, embedding=_vector(3), embedding_model="m"
+    )
     b_note = await b.things.create("note", name="b's own")
 
     # Reads
