@@ -103,7 +103,6 @@ def dependencies(platform: Platform) -> dict[str, Provide]:
         "ontology": Provide(lambda: platform.ontology, sync_to_thread=False),
         "permissions": Provide(lambda: platform.permissions, sync_to_thread=False),
         "directory": Provide(lambda: platform.directory, sync_to_thread=False),
-        "members": Provide(lambda: platform.members, sync_to_thread=False),
         "actor": Provide(provide_actor),
         "group_scope": Provide(provide_scope),
         "group": Provide(provide_group),

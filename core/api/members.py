@@ -11,11 +11,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
-from core.auth.members import Invitation, InvitationCreated, Member, Members
-from core.auth.permissions import Permissions, Resource
+from core.api.deps import GroupContext
+from core.auth.members import Invitation, InvitationCreated, Member
 from core.auth.tokens import Actor
 from core.ontology.records import Page
-from core.ontology.scope import Scope
 from core.ontology.stores import DEFAULT_LIMIT
 from core.platform import Platform
 
@@ -42,71 +41,59 @@ class MembersController(Controller):
     @get("/members", summary="List the group's members")
     async def list_members(
         self,
-        group_scope: NamedDependency[Scope],
-        members: NamedDependency[Members],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = DEFAULT_LIMIT,
     ) -> Page[Member]:
-        permissions.require(group_scope, "members.read", Resource(group_scope.group_id))
-        return await members.list(group_scope, cursor=cursor, limit=limit)
+        group.require("members.read")
+        return await group.platform.members.list(group.scope, cursor=cursor, limit=limit)
 
     @patch("/members/{person_id:uuid}", summary="Change a member's role")
     async def change_role(
         self,
         person_id: FromPath[UUID],
         data: JSONBody[RoleChange],
-        group_scope: NamedDependency[Scope],
-        members: NamedDependency[Members],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> Member:
-        permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
-        return await members.set_role(group_scope, person_id, data.role)
+        group.require("members.manage")
+        return await group.platform.members.set_role(group.scope, person_id, data.role)
 
     @delete("/members/{person_id:uuid}", summary="Remove a member (or leave the group)")
     async def remove_member(
         self,
         person_id: FromPath[UUID],
-        group_scope: NamedDependency[Scope],
-        members: NamedDependency[Members],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> None:
-        if person_id != group_scope.person_id:  # anyone may leave; removing others is managing
-            permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
-        await members.remove(group_scope, person_id)
+        if person_id != group.scope.person_id:  # anyone may leave; removing others is managing
+            group.require("members.manage")
+        await group.platform.members.remove(group.scope, person_id)
 
     @post("/invitations", summary="Invite someone by email (the token is shown once)")
     async def invite(
         self,
         data: JSONBody[InvitationRequest],
-        group_scope: NamedDependency[Scope],
-        members: NamedDependency[Members],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> Response[InvitationCreated]:
-        permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
-        created = await members.invite(group_scope, data.email, data.role)
+        group.require("members.manage")
+        created = await group.platform.members.invite(group.scope, data.email, data.role)
         return Response(created, status_code=201)
 
     @get("/invitations", summary="Pending invitations")
     async def list_invitations(
         self,
-        group_scope: NamedDependency[Scope],
-        members: NamedDependency[Members],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> list[Invitation]:
-        permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
-        return await members.pending(group_scope)
+        group.require("members.manage")
+        return await group.platform.members.pending(group.scope)
 
     @delete("/invitations/{invitation_id:uuid}", summary="Withdraw an invitation")
     async def revoke_invitation(
         self,
         invitation_id: FromPath[UUID],
-        group_scope: NamedDependency[Scope],
-        members: NamedDependency[Members],
-        permissions: NamedDependency[Permissions],
+        group: NamedDependency[GroupContext],
     ) -> None:
-        permissions.require(group_scope, "members.manage", Resource(group_scope.group_id))
-        await members.revoke(group_scope, invitation_id)
+        group.require("members.manage")
+        await group.platform.members.revoke(group.scope, invitation_id)
 
 
 @post("/api/v1/invitations/accept", tags=["members"], summary="Accept an invitation")
