@@ -180,6 +180,7 @@ class EventBus:
         """
         now = time.time()
         durable: list[tuple[Event, str]] = []
+        in_process: list[tuple[str, EventHandler, Event]] = []
         for event in events:
             EVENT_LAG.observe(max(0.0, now - event.occurred_at.timestamp()))
             EVENTS_RELAYED.labels(event.type).inc()
@@ -187,15 +188,18 @@ class EventBus:
                 if handler.durable:
                     durable.append((event, handler_key(plugin, handler)))
                 else:
-                    await self._run_in_process(plugin, handler, event)
-        if self._wiring is None:
-            return
-        for event, key in durable:
-            await self._wiring.jobs.enqueue_handler(event, key)
-        async with self._wiring.redis.pipeline(transaction=False) as pipe:
-            for event in events:
-                pipe.publish(channel(event.group_id), _encode(event))
-            await pipe.execute()
+                    in_process.append((plugin, handler, event))
+        # Redis first: if it is down this raises before any in-process handler ran, so the
+        # relay's retries do not run those handlers again and again.
+        if self._wiring is not None:
+            for event, key in durable:
+                await self._wiring.jobs.enqueue_handler(event, key)
+            async with self._wiring.redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.publish(channel(event.group_id), _encode(event))
+                await pipe.execute()
+        for plugin, handler, event in in_process:
+            await self._run_in_process(plugin, handler, event)
 
     async def _run_in_process(self, plugin: str, handler: EventHandler, event: Event) -> None:
         assert self._ontology is not None
@@ -311,11 +315,11 @@ class OutboxRelay:
                 return total
 
     async def run(self, stop: asyncio.Event) -> None:
-        first = True
+        # Rows younger than the grace period may belong to a live process that is delivering
+        # them right now, at start-up as much as later: taking them would deliver twice.
         while not stop.is_set():
             try:
-                await self.relay_all(older_than=0.0 if first else self.settings.relay_grace_seconds)
-                first = False
+                await self.relay_all(older_than=self.settings.relay_grace_seconds)
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
             with contextlib.suppress(TimeoutError):

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import msgspec
 
+from core.errors import Conflict
 from core.ontology.ids import uuid7
 
 if TYPE_CHECKING:
@@ -62,6 +63,10 @@ class DuplicateJobError(Exception):
 
 class UnknownJobError(LookupError):
     """``enqueue`` of a name no enabled plugin registered."""
+
+
+class JobIdTaken(Conflict):
+    """``enqueue`` with an explicit job id that another group's job already has."""
 
 
 class JobProgress(msgspec.Struct):
@@ -155,11 +160,14 @@ class JobRegistry:
         if name not in self.jobs:
             raise UnknownJobError(f"no job {name!r} is registered by an enabled plugin")
         job_id = job_id or uuid7().hex
-        meta: dict[str | bytes, str | int | float] = {
-            "name": name,
-            "group_id": str(group_id) if group_id else "",
-            "enqueued_at": time.time(),
-        }
+        owner = str(group_id) if group_id else ""
+        # The record names the job's group: the first enqueuer of an id owns it, so a
+        # chosen id can never move another group's job (and its status) to this one.
+        if not await self.arq.hsetnx(META_PREFIX + job_id, "group_id", owner):  # type: ignore[misc]
+            existing = await self.arq.hget(META_PREFIX + job_id, "group_id")  # type: ignore[misc]
+            if _decode(existing) != owner:
+                raise JobIdTaken(f"job id {job_id!r} belongs to another group")
+        meta: dict[str | bytes, str | int | float] = {"name": name, "enqueued_at": time.time()}
         async with self.arq.pipeline(transaction=False) as pipe:
             pipe.hset(META_PREFIX + job_id, mapping=meta)
             pipe.expire(META_PREFIX + job_id, META_TTL_SECONDS)

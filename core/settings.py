@@ -60,6 +60,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     relay_grace_seconds: float = 5.0
     #: Tries of a durable event handler before its event is recorded as failed.
     job_max_tries: int = 5
+    #: A job try (or durable handler run) that takes longer fails and is retried.
+    job_timeout_seconds: float = 300.0
     #: Retry backoff: try n+1 waits ``job_retry_base_seconds * 2**(n-1)`` (at most 300 s).
     job_retry_base_seconds: float = 1.0
     #: How often an idle worker polls Redis for jobs (arq's default of 0.5 s adds latency).
@@ -105,6 +107,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             ("relay_interval_seconds", self.relay_interval_seconds > 0, "must be positive"),
             ("relay_grace_seconds", self.relay_grace_seconds >= 0, "must not be negative"),
             ("job_max_tries", self.job_max_tries >= 1, "must be at least 1"),
+            ("job_timeout_seconds", self.job_timeout_seconds > 0, "must be positive"),
             ("job_retry_base_seconds", self.job_retry_base_seconds >= 0, "must not be negative"),
             ("worker_poll_delay_seconds", self.worker_poll_delay_seconds > 0, "must be positive"),
             ("worker_max_jobs", self.worker_max_jobs >= 1, "must be at least 1"),

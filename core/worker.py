@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from core.errors import NotFound
 from core.events import HANDLER_JOB, OutboxRelay
 from core.jobs import GROUP_KWARG, Job, backoff_seconds
 from core.metrics import JOBS
+from core.ontology.records import Event
 from core.ontology.scope import Scope
 
 if TYPE_CHECKING:
@@ -34,6 +36,40 @@ log = logging.getLogger("creator.worker")
 
 #: How long a stopping worker waits for running jobs before cancelling them.
 STOP_GRACE_SECONDS = 10.0
+
+
+async def _try(
+    platform: Platform,
+    name: str,
+    attempt: int,
+    max_tries: int,
+    work: Callable[[], Awaitable[Any]],
+    give_up: Callable[[BaseException], Awaitable[None]] | None = None,
+) -> Any:
+    """Run ``work`` as try ``attempt`` of ``max_tries``, within the job timeout. A failure,
+    a timeout included, is retried with backoff; after the last try ``give_up`` records
+    it (a durable handler's dead letter) and the error is raised."""
+    settings = platform.settings
+    try:
+        result = await asyncio.wait_for(work(), settings.job_timeout_seconds)
+    except Retry:  # the job asked for it
+        JOBS.labels(name, "retried").inc()
+        raise
+    except Exception as exc:
+        if attempt < max_tries:
+            JOBS.labels(name, "retried").inc()
+            delay = backoff_seconds(attempt, settings.job_retry_base_seconds)
+            log.warning(
+                "%s failed (try %d of %d): %r; retrying in %.2fs",
+                name, attempt, max_tries, exc, delay,
+            )  # fmt: skip
+            raise Retry(defer=delay) from exc
+        JOBS.labels(name, "failed").inc()
+        if give_up is not None:
+            await give_up(exc)
+        raise
+    JOBS.labels(name, "complete").inc()
+    return result
 
 
 def _job_function(platform: Platform, name: str, job: Job) -> Any:
@@ -53,71 +89,70 @@ def _job_function(platform: Platform, name: str, job: Job) -> Any:
             "progress": progress,
         }
         attempt = int(ctx.get("job_try") or 1)
-        try:
-            result = await job.function(ctx, *args, **kwargs)
-        except Retry:
-            JOBS.labels(name, "retried").inc()
-            raise
-        except Exception as exc:
-            if attempt < job.max_tries:
-                JOBS.labels(name, "retried").inc()
-                log.warning("job %s (%s) try %d failed: %r; retrying", name, job_id, attempt, exc)
-                delay = backoff_seconds(attempt, platform.settings.job_retry_base_seconds)
-                raise Retry(defer=delay) from exc
-            JOBS.labels(name, "failed").inc()
-            raise
-        JOBS.labels(name, "complete").inc()
-        return result
+        return await _try(
+            platform, name, attempt, job.max_tries, lambda: job.function(ctx, *args, **kwargs)
+        )
 
     run.__qualname__ = run.__name__ = name
     return run
 
 
 async def _event_handler_job(ctx: dict[str, Any], group_id: str, event_id: str, key: str) -> str:
-    """Run durable handler ``key`` on one event; retry with backoff; dead-letter at the end."""
+    """Run durable handler ``key`` on one event; retry with backoff; dead-letter at the end.
+    Reading the event is part of the try, so a database blip is retried, not lost."""
     platform: Platform = ctx["platform"]
     attempt = int(ctx.get("job_try") or 1)
-    max_tries = platform.settings.job_max_tries
-    try:
-        event = await platform.ontology.scoped(Scope.system(UUID(group_id))).events.get(
-            UUID(event_id)
-        )
-    except NotFound:
-        JOBS.labels(HANDLER_JOB, "complete").inc()
-        return "event gone"
-    try:
+    event: Event | None = None
+
+    async def work() -> str:
+        nonlocal event
+        events = platform.ontology.scoped(Scope.system(UUID(group_id))).events
+        try:
+            event = await events.get(UUID(event_id))
+        except NotFound:
+            return "event gone"
         await platform.bus.run_durable(key, event, attempt)
-    except Exception as exc:
-        if attempt < max_tries:
-            JOBS.labels(HANDLER_JOB, "retried").inc()
-            delay = backoff_seconds(attempt, platform.settings.job_retry_base_seconds)
-            log.warning(
-                "durable handler %s failed on %s %s (try %d of %d): %r; retrying in %.2fs",
-                key, event.type, event.id, attempt, max_tries, exc, delay,
-            )  # fmt: skip
-            raise Retry(defer=delay) from exc
-        JOBS.labels(HANDLER_JOB, "failed").inc()
-        await platform.bus.record_failure(event, key, exc, attempts=attempt)
-        log.error("durable handler %s gave up on %s %s after %d tries", key, event.type,
-                  event.id, attempt)  # fmt: skip
-        raise
-    JOBS.labels(HANDLER_JOB, "complete").inc()
-    return "ok"
+        return "ok"
+
+    async def give_up(exc: BaseException) -> None:
+        if event is not None:
+            await platform.bus.record_failure(event, key, exc, attempts=attempt)
+        log.error("durable handler %s gave up on event %s after %d tries: %r",
+                  key, event_id, attempt, exc)  # fmt: skip
+
+    return str(
+        await _try(platform, HANDLER_JOB, attempt, platform.settings.job_max_tries, work, give_up)
+    )
 
 
 def build_worker(platform: Platform, *, burst: bool = False) -> Worker:
     """An arq worker for the platform's jobs (call inside the event loop that runs it)."""
     settings = platform.settings
     assert settings.redis_url, "the platform has not started"
+    # arq's own timeout sits above ours, so a hung try is ours to retry, not arq's to drop.
+    arq_timeout = settings.job_timeout_seconds + 60
     functions: list[Function] = [
-        func(_event_handler_job, name=HANDLER_JOB, max_tries=settings.job_max_tries + 1)
+        func(
+            _event_handler_job,
+            name=HANDLER_JOB,
+            max_tries=settings.job_max_tries + 1,
+            timeout=arq_timeout,
+        )
     ]
     cron_jobs: list[CronJob] = []
     for name, (_plugin, job) in platform.jobs.jobs.items():
         wrapped = _job_function(platform, name, job)
-        functions.append(func(wrapped, name=name, max_tries=job.max_tries + 1))
+        functions.append(func(wrapped, name=name, max_tries=job.max_tries + 1, timeout=arq_timeout))
         if job.cron is not None:
-            cron_jobs.append(cron(wrapped, name=f"cron:{name}", **job.cron))
+            cron_jobs.append(
+                cron(
+                    wrapped,
+                    name=f"cron:{name}",
+                    max_tries=job.max_tries + 1,
+                    timeout=arq_timeout,
+                    **job.cron,
+                )
+            )
     return Worker(
         functions=functions,
         cron_jobs=cron_jobs,
@@ -164,9 +199,16 @@ class Background:
             log.info("job worker running in this process")
         return self
 
-    async def wait(self) -> None:
-        """Until :meth:`stop` (or the worker dies)."""
+    @property
+    def worker_failed(self) -> bool:
+        task = self._worker_task
+        return task is not None and task.done() and not self._stop.is_set()
+
+    async def wait(self, stop: asyncio.Event | None = None) -> None:
+        """Until :meth:`stop`, ``stop`` is set, or the worker dies."""
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._stop.wait())]
+        if stop is not None:
+            waiters.append(asyncio.ensure_future(stop.wait()))
         if self._worker_task is not None:
             waiters.append(asyncio.shield(self._worker_task))
         try:
@@ -190,11 +232,11 @@ async def run_worker(platform: Platform, stop: asyncio.Event | None = None) -> N
     try:
         background = await Background(platform, worker=True).start()
         try:
-            if stop is None:
-                await background.wait()
-            else:
-                await stop.wait()
+            await background.wait(stop)
+            died = background.worker_failed  # before stop(), which ends the worker too
         finally:
             await background.stop()
+        if died:
+            raise RuntimeError("the job worker stopped unexpectedly; see the log above")
     finally:
         await platform.stop()

@@ -12,8 +12,9 @@ idle streams get a comment every ``stream_heartbeat_seconds``.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -62,7 +63,7 @@ def _parse_id(value: str | None) -> UUID | None:
 
 
 async def _events(
-    platform: Platform, scope: Scope, after: UUID | None
+    platform: Platform, scope: Scope, after: UUID | None, may_read: Callable[[str], bool]
 ) -> AsyncIterator[ServerSentEventMessage]:
     heartbeat = platform.settings.stream_heartbeat_seconds
     pubsub = platform.redis.pubsub()
@@ -80,7 +81,8 @@ async def _events(
                 batch = await events.after(after, limit=REPLAY_BATCH)
                 for event in batch:
                     replayed[event.id] = None
-                    yield _message(event.id, event.type, _encode(event))
+                    if may_read(event.type):
+                        yield _message(event.id, event.type, _encode(event))
                 if len(batch) < REPLAY_BATCH:
                     break
                 after = batch[-1].id
@@ -96,7 +98,7 @@ async def _events(
                 continue
             data: bytes = message["data"]
             head = _decode_head(data)
-            if head.id in replayed:
+            if head.id in replayed or not may_read(head.type):
                 continue
             yield _message(head.id, head.type, data)
     finally:
@@ -123,6 +125,13 @@ async def stream_events(
     what happened since that event before the live events."""
     permissions.require(group_scope, "event.read", Resource(group_scope.group_id))
     after = _parse_id(last_event_id_header or last_event_id)
+
+    @functools.cache
+    def may_read(event_type: str) -> bool:
+        """The per-type check listing and getting events make (a plugin may hide types)."""
+        resource = Resource(group_scope.group_id, type=event_type)
+        return permissions.can(group_scope, "event.read", resource)
+
     return ServerSentEvent(
-        _events(platform, group_scope, after), headers={"Cache-Control": "no-cache"}
+        _events(platform, group_scope, after, may_read), headers={"Cache-Control": "no-cache"}
     )

@@ -334,7 +334,9 @@ class Things(_Store):
             if include_subgroups:
                 # The tree's ids, then widen what this connection may see to exactly them.
                 tree = [r["id"] for r in await conn.fetch(SUBGROUPS_SQL, self.group_id)]
-                await conn.execute(SET_GROUPS_SQL, ",".join(map(str, tree)), False)
+                # transaction-local inside a transaction; else until the pool resets it
+                local = self.session.in_transaction
+                await conn.execute(SET_GROUPS_SQL, ",".join(map(str, tree)), local)
                 query.args[0] = tree
             rows = await conn.fetch(sql, *query.args)
         return _page([Thing(**row) for row in rows], limit)

@@ -39,6 +39,7 @@ class EventsPlugin:
         self.flaky_done: list[UUID] = []
         self.steady: list[UUID] = []
         self.doomed: list[int] = []
+        self.stalled: list[int] = []  # tries of the handler that hangs on its first try
 
     async def record(self, event: Event, ctx: HandlerContext) -> None:
         self.seen.append(event)
@@ -56,13 +57,23 @@ class EventsPlugin:
     async def steady_handler(self, event: Event, ctx: HandlerContext) -> None:
         self.steady.append(event.id)
 
+    async def stall(self, event: Event, ctx: HandlerContext) -> None:
+        self.stalled.append(ctx.attempt)
+        if ctx.attempt == 1:
+            await asyncio.sleep(30)  # far past the job timeout: the try is cut short
+
     async def doom(self, event: Event, ctx: HandlerContext) -> None:
         self.doomed.append(ctx.attempt)
         raise ValueError("this handler never works")
 
     @hookimpl
     def register_event_types(self) -> list[EventType]:
-        return [EventType("ping", Ping), EventType("doom", Ping), EventType("note", Ping)]
+        return [
+            EventType("ping", Ping),
+            EventType("doom", Ping),
+            EventType("note", Ping),
+            EventType("stall", Ping),
+        ]
 
     @hookimpl
     def register_event_handlers(self) -> list[EventHandler]:
@@ -72,6 +83,7 @@ class EventsPlugin:
             EventHandler("ping", self.flaky, name="flaky", durable=True),
             EventHandler("doom", self.doom, name="doom", durable=True),
             EventHandler("doom", self.steady_handler, name="steady", durable=True),
+            EventHandler("stall", self.stall, name="stall", durable=True),
         ]
 
 
@@ -89,6 +101,7 @@ FAST = {
     "relay_grace_seconds": 60.0,
     "stream_heartbeat_seconds": 0.3,
     "worker_poll_delay_seconds": 0.02,
+    "job_timeout_seconds": 1.0,
 }
 
 

@@ -49,6 +49,14 @@ async def test_durable_handler_retries_with_the_same_idempotency_key(
     assert [f["handler"] for f in (await _failed(alice)).json()["items"]] == ["evt.boom"]
 
 
+async def test_a_durable_handler_that_hangs_is_retried_not_lost(
+    evt: CreatorPlatform, alice: Tenant, events_plugin, until
+) -> None:
+    await evt.ontology(alice).events.emit("stall", {"n": 1})
+    await until(lambda: events_plugin.stalled == [1, 2])  # timed out, then tried again
+    assert [f["handler"] for f in (await _failed(alice)).json()["items"]] == []
+
+
 async def test_redelivery_of_an_event_enqueues_its_durable_handlers_once(
     evt: CreatorPlatform, alice: Tenant, events_plugin, until
 ) -> None:
