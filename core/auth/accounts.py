@@ -7,22 +7,14 @@ import asyncpg
 
 from core.auth.passwords import check_strength, hash_password, needs_rehash, verify_password
 from core.auth.ratelimit import AttemptLimiter, Limit
-from core.auth.tokens import Actor
+from core.auth.tokens import Actor, normal_email
 from core.db import Database
-from core.errors import Conflict, Unauthorized, ValidationFailed
+from core.errors import Conflict, Unauthorized
 from core.ontology.ids import uuid7
 
 LOGIN_PER_ACCOUNT = Limit("login_account", attempts=10, window_seconds=900)
 LOGIN_PER_ADDRESS = Limit("login_address", attempts=50, window_seconds=900)
 SIGNUP_PER_ADDRESS = Limit("signup_address", attempts=20, window_seconds=3600)
-
-
-def _normal_email(email: str) -> str:
-    email = email.strip()
-    local, _, domain = email.rpartition("@")
-    if not local or "." not in domain or len(email) > 320 or " " in email:
-        raise ValidationFailed("email is not a valid address", field="email")
-    return email
 
 
 class Accounts:
@@ -31,7 +23,7 @@ class Accounts:
         self.limiter = limiter
 
     async def sign_up(self, email: str, password: str, name: str = "", *, address: str) -> Actor:
-        email = _normal_email(email)
+        email = normal_email(email)
         check_strength(password)
         await self.limiter.hit(SIGNUP_PER_ADDRESS, address)
         password_hash = await hash_password(password)

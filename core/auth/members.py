@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from core.auth.tokens import Actor, hash_token
+from core.auth.tokens import Actor, hash_token, normal_email
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.ontology.ids import uuid7
 from core.ontology.records import Page
@@ -133,9 +133,7 @@ class Members:
 
     async def invite(self, scope: Scope, email: str, role: str) -> InvitationCreated:
         _check_role(role)
-        email = email.strip()
-        if "@" not in email or len(email) > 320:
-            raise ValidationFailed("email is not a valid address", field="email")
+        email = normal_email(email)
         token = INVITATION_PREFIX + secrets.token_urlsafe(32)
         async with self.ontology.transaction(scope) as o, o.session.transaction() as conn:
             row = await conn.fetchrow(

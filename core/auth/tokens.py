@@ -78,6 +78,16 @@ class ApiToken(msgspec.Struct):
     revoked_at: datetime | None = None
 
 
+def normal_email(email: str) -> str:
+    """The address without surrounding blanks; a 422 naming ``email`` if it cannot be one.
+    (Deliverability is for a confirmation mail to prove, not for a pattern.)"""
+    email = email.strip()
+    local, _, domain = email.rpartition("@")
+    if not local or "." not in domain or len(email) > 320 or " " in email:
+        raise ValidationFailed("email is not a valid address", field="email")
+    return email
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -91,9 +101,7 @@ class Directory:
     async def create_person(
         self, email: str, name: str = "", *, platform_role: str | None = None
     ) -> Actor:
-        email = email.strip()
-        if "@" not in email or len(email) > 320:
-            raise ValidationFailed("email is not a valid address", field="email")
+        email = normal_email(email)
         try:
             row = await self.db.pool.fetchrow(
                 "INSERT INTO people (id, email, name, platform_role) VALUES ($1, $2, $3, $4) "

@@ -32,7 +32,8 @@ STATEMENTS = [
     """
     DO $$ BEGIN
         EXECUTE format('GRANT creator_app TO %I', current_user);
-    EXCEPTION WHEN OTHERS THEN NULL;  -- superusers need no grant
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE WARNING 'could not grant creator_app to %; a database owner must run: GRANT creator_app TO %', current_user, current_user;
     END $$""",
     "GRANT USAGE ON SCHEMA public TO creator_app",
     "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO creator_app",
