@@ -45,6 +45,7 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import log, machine, table
 
+from core.db import SET_GROUPS_SQL
 from core.events import EventHandler, HandlerContext, OutboxRelay
 from core.hookspecs import hookimpl
 from core.migrations import migrate
@@ -161,6 +162,8 @@ async def raw_batched(
                 for j in range(batch)
             ]  # fmt: skip
             async with pool.acquire() as conn, conn.transaction():
+                # as any unit of work: name the group (row-level security)
+                await conn.execute(SET_GROUPS_SQL, str(group_id), True)
                 await conn.executemany(sql, rows)
 
     start = time.perf_counter()
@@ -177,6 +180,7 @@ async def raw_single(
         while remaining[0] > 0:
             remaining[0] -= 1
             async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(SET_GROUPS_SQL, str(group_id), True)
                 await conn.execute(
                     sql, uuid7(), group_id, EVENT_TYPE, person_id, None,
                     {"n": remaining[0], "source": "bench"},
@@ -264,7 +268,8 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
                     count = args.single if single else (args.events // args.batch) * args.batch
                     results.setdefault(name, []).append(rate(count, elapsed))
                 # raw "events + outbox" rows stay in the outbox: clear them between runs
-                await pool.execute("TRUNCATE event_outbox")
+                async with platform.db.as_owner() as owner:  # housekeeping, not app work
+                    await owner.execute("TRUNCATE event_outbox")
             log("relay")
             relay_elapsed = await relay(platform, plugin, scope, args.relay)
         finally:
