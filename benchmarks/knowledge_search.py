@@ -41,6 +41,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from core.db import init_connection
 from core.knowledge.local import MODEL, LocalEmbeddingProvider
 from core.knowledge.search import ef_search_for
 from core.knowledge.service import KnowledgeService
@@ -108,12 +109,13 @@ async def bench(args: argparse.Namespace, platform: Platform, rng: np.random.Gen
     centres = None if args.uniform else vectors(rng, 1000, None)
     data = vectors(rng, args.rows, centres)
     queries = vectors(rng, args.queries, centres)
-    pool = platform.db.pool
     results: list[list[Any]] = []
 
     # -- load: COPY with the index dropped, then build it ----------------------------------
     log(f"COPY {args.rows:,} chunks of dimension {DIM} into one group")
-    async with pool.acquire() as conn:
+    # Loading and index DDL are the owner's work (the app role may not drop indexes).
+    async with platform.db.as_owner() as conn:
+        await init_connection(conn)  # the pgvector codec for COPY
         await conn.execute(f"DROP INDEX {INDEX}")
         started = time.perf_counter()
         batch = 20_000
@@ -150,7 +152,7 @@ async def bench(args: argparse.Namespace, platform: Platform, rng: np.random.Gen
     # -- exact neighbours (sequential scan) -----------------------------------------------
     log(f"exact top-10 of {args.queries} queries (index scans off)")
     exact: list[list[uuid.UUID]] = []
-    async with pool.acquire() as conn, conn.transaction():
+    async with platform.db.system() as conn, conn.transaction():
         await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
         started = time.perf_counter()
         for q in queries:
@@ -164,7 +166,7 @@ async def bench(args: argparse.Namespace, platform: Platform, rng: np.random.Gen
         exact_ms = (time.perf_counter() - started) / len(queries) * 1000
 
     # -- HNSW through the platform's search function --------------------------------------
-    async with pool.acquire() as conn:
+    async with platform.db.system() as conn:
         plan = "\n".join(
             r[0]
             for r in await conn.fetch(
@@ -227,7 +229,6 @@ async def bench_ingest(
     args: argparse.Namespace, platform: Platform, person: Any, rng: np.random.Generator
 ) -> list[list[Any]]:
     """The real ingest path with the local model beside a raw INSERT of the same rows."""
-    pool = platform.db.pool
     results: list[list[Any]] = []
     log(f"ingesting {args.ingest} chunks with the local model")
     knowledge = KnowledgeService(
@@ -242,7 +243,7 @@ async def bench_ingest(
     for start in range(0, args.ingest, 50):  # 10 documents of 50 paragraphs
         result = await knowledge.ingest(ingest_scope, "\n\n".join(paragraphs[start : start + 50]))
     ingest_seconds = time.perf_counter() - started
-    async with pool.acquire() as conn:
+    async with platform.db.system() as conn:
         chunks = await conn.fetchval(
             "SELECT count(*) FROM knowledge WHERE group_id = $1", ingest_group.id
         )
@@ -251,12 +252,12 @@ async def bench_ingest(
     started = time.perf_counter()
     await provider.embed(sample)
     embed_seconds = time.perf_counter() - started
-    async with pool.acquire() as conn:
+    async with platform.db.system() as conn:
         stored = await conn.fetch(
             "SELECT text, embedding FROM knowledge WHERE group_id = $1", ingest_group.id
         )
     baseline_group = await platform.directory.create_group(person, slug="raw", name="Raw")
-    async with pool.acquire() as conn:
+    async with platform.db.system() as conn:
         started = time.perf_counter()
         for p, v in stored:
             await conn.execute(

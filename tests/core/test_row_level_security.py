@@ -86,3 +86,23 @@ async def test_system_work_says_it_spans_groups(two_groups):
     platform, _, _ = two_groups
     async with platform.platform.db.system() as conn:
         assert await conn.fetchval("SELECT count(*) FROM things") == 3
+
+
+async def test_filter_operators_are_leakproof_so_they_keep_their_indexes(two_groups):
+    """Under row-level security only leakproof conditions may run before the policy and
+    use an index: the migration marks full-text match, JSONB containment and key existence
+    (their GIN scans would otherwise become scans of the whole group; see
+    benchmarks/knowledge_search.py for the measured difference)."""
+    platform, _, _ = two_groups
+    async with platform.platform.db.pool.acquire() as conn:
+        flags = await conn.fetch(
+            "SELECT p.oid::regprocedure::text AS fn, p.proleakproof FROM pg_proc p "
+            "WHERE p.oid IN ('ts_match_vq(tsvector, tsquery)'::regprocedure, "
+            "'jsonb_contains(jsonb, jsonb)'::regprocedure, "
+            "'jsonb_exists_all(jsonb, text[])'::regprocedure)"
+        )
+    assert {row["fn"]: row["proleakproof"] for row in flags} == {
+        "ts_match_vq(tsvector,tsquery)": True,
+        "jsonb_contains(jsonb,jsonb)": True,
+        "jsonb_exists_all(jsonb,text[])": True,
+    }
