@@ -87,6 +87,19 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Size of a knowledge chunk, and how much consecutive chunks share, in tokens.
     chunk_tokens: int = 500
     chunk_overlap: int = 50
+    #: The address visitors reach this deployment at, for absolute links (canonical URLs,
+    #: sitemaps, Open Graph); unset means ``http://<host>:<port>``.
+    public_url: str | None = None
+    #: Settings of plugins, by plugin name: ``[plugin_settings.website]`` in the TOML file,
+    #: or ``CREATOR_PLUGIN_SETTINGS`` as a JSON object. Each plugin validates its own.
+    plugin_settings: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """``public_url`` without a trailing slash, else the address the server listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     def __post_init__(self) -> None:
         checks = [
@@ -135,7 +148,14 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if "list[" in str(field.type):
+        if name == "plugin_settings":
+            try:
+                values[name] = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                raise SettingsError(
+                    f"environment variable {ENV_PREFIX}PLUGIN_SETTINGS must be a JSON object"
+                ) from None
+        elif "list[" in str(field.type):
             values[name] = [item for item in raw.split(",") if item.strip()]
         elif raw == "" and "None" in str(field.type):
             values[name] = None

@@ -43,6 +43,7 @@ from core.ontology.stores import (
     Things,
 )
 from core.ontology.types import ConnectionType, EventType, ThingType
+from core.ontology.types import validate_object as validate_object
 from core.platform import Platform
 from core.plugins import PluginManager
 from core.quotas import (
@@ -116,4 +117,5 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "sql_migration",
+    "validate_object",
 ]

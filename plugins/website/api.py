@@ -1,0 +1,381 @@
+"""The website API: thin handlers over :class:`plugins.website.services.Websites`.
+
+Everything lives under ``/api/v1/website/groups/{group_id}``. Writes to a page accept
+``If-Match: "<version>"`` (the ETag of the last read) and answer 412 if someone else
+saved in between; responses carry the new ETag.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
+
+import sdk
+from plugins.website.services import Websites
+from plugins.website.types import (
+    ComponentIn,
+    ComponentMove,
+    ComponentPatch,
+    ComponentView,
+    DuplicateIn,
+    Node,
+    PageIn,
+    PagePatch,
+    PageView,
+    RevisionView,
+    ThemeView,
+    WebsiteIn,
+    WebsitePatch,
+    WebsiteView,
+)
+
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
+Limit = Annotated[int, Parameter(ge=1, le=200)]
+
+
+def websites(request: Request[Any, Any, Any]) -> Websites:
+    service: Websites = request.app.state.website
+    return service
+
+
+def version_of(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not (tag.isascii() and tag.isdigit()):
+        raise sdk.ValidationFailed("If-Match must be an ETag this API returned", field="If-Match")
+    return int(tag)
+
+
+def _page(view: PageView, status: int = 200) -> Response[PageView]:
+    return Response(view, status_code=status, headers={"ETag": f'"{view.version}"'})
+
+
+class ComponentResult(msgspec.Struct):
+    """The page after adding a component, and the component as added."""
+
+    page: PageView
+    node: Node
+
+
+SITE = "/sites/{site_id:uuid}"
+PAGE = SITE + "/pages/{page_id:uuid}"
+
+
+class WebsiteController(Controller):
+    path = "/groups/{group_id:uuid}"
+
+    # -- catalogue ------------------------------------------------------------------------
+
+    @get("/components", summary="Components a page can hold")
+    async def list_components(
+        self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
+    ) -> list[ComponentView]:
+        group.require("website.read")
+        return websites(request).component_views()
+
+    @get("/themes", summary="Themes a site can use")
+    async def list_themes(
+        self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
+    ) -> list[ThemeView]:
+        group.require("website.read")
+        return [
+            ThemeView(t.name, t.label, t.description) for t in websites(request).themes.values()
+        ]
+
+    # -- sites ----------------------------------------------------------------------------
+
+    @get("/sites", summary="List websites")
+    async def list_sites(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = 50,
+    ) -> sdk.Page[WebsiteView]:
+        return await websites(request).list_sites(group, cursor, limit)
+
+    @post("/sites", summary="Create a website")
+    async def create_site(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        data: JSONBody[WebsiteIn],
+    ) -> Response[WebsiteView]:
+        view = await websites(request).create_site(group, data)
+        return Response(view, status_code=201, headers={"ETag": f'"{view.version}"'})
+
+    @get(SITE, summary="Get a website")
+    async def get_site(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+    ) -> Response[WebsiteView]:
+        svc = websites(request)
+        view = svc.site_view(await svc.get_site_thing(group, site_id))
+        return Response(view, headers={"ETag": f'"{view.version}"'})
+
+    @patch(SITE, summary="Change a website (theme, domain, settings, ...)")
+    async def update_site(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        data: JSONBody[WebsitePatch],
+        if_match: IfMatch = None,
+    ) -> Response[WebsiteView]:
+        view = await websites(request).update_site(group, site_id, data, version_of(if_match))
+        return Response(view, headers={"ETag": f'"{view.version}"'})
+
+    @delete(SITE, summary="Delete a website, its pages and its live pages")
+    async def delete_site(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        if_match: IfMatch = None,
+    ) -> None:
+        await websites(request).delete_site(group, site_id, version_of(if_match))
+
+    # -- pages ----------------------------------------------------------------------------
+
+    @get(SITE + "/pages", summary="List a website's pages")
+    async def list_pages(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = 50,
+    ) -> sdk.Page[PageView]:
+        svc = websites(request)
+        site, found = await svc.list_pages(group, site_id, cursor, limit)
+        return sdk.Page(
+            items=[svc.page_view(p, site) for p in found.items], next_cursor=found.next_cursor
+        )
+
+    @post(SITE + "/pages", summary="Create a page (a draft)")
+    async def create_page(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        data: JSONBody[PageIn],
+    ) -> Response[PageView]:
+        return _page(await websites(request).create_page(group, site_id, data), 201)
+
+    @get(PAGE, summary="Get a page with its draft component tree")
+    async def get_page(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+    ) -> Response[PageView]:
+        svc = websites(request)
+        site, page = await svc.get_page(group, site_id, page_id)
+        return _page(svc.page_view(page, site))
+
+    @patch(PAGE, summary="Change a page's title, slug, SEO or whole tree (a new revision)")
+    async def update_page(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        data: JSONBody[PagePatch],
+        if_match: IfMatch = None,
+    ) -> Response[PageView]:
+        svc = websites(request)
+        return _page(await svc.update_page(group, site_id, page_id, data, version_of(if_match)))
+
+    @delete(PAGE, summary="Delete a page (and take it offline)")
+    async def delete_page(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        if_match: IfMatch = None,
+    ) -> None:
+        await websites(request).delete_page(group, site_id, page_id, version_of(if_match))
+
+    @post(PAGE + "/duplicate", summary="Copy a page into a new draft")
+    async def duplicate_page(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        data: JSONBody[DuplicateIn],
+    ) -> Response[PageView]:
+        return _page(await websites(request).duplicate_page(group, site_id, page_id, data), 201)
+
+    @post(PAGE + "/publish", summary="Publish the draft: it becomes the live page", status_code=200)
+    async def publish(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        if_match: IfMatch = None,
+    ) -> Response[PageView]:
+        svc = websites(request)
+        return _page(await svc.publish(group, site_id, page_id, version_of(if_match)))
+
+    @post(PAGE + "/unpublish", summary="Take the live page offline", status_code=200)
+    async def unpublish(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        if_match: IfMatch = None,
+    ) -> Response[PageView]:
+        svc = websites(request)
+        return _page(await svc.unpublish(group, site_id, page_id, version_of(if_match)))
+
+    @get(PAGE + "/preview", summary="The draft rendered as a page (not public)")
+    async def preview(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+    ) -> Response[str]:
+        html = await websites(request).preview(group, site_id, page_id)
+        return Response(
+            html, media_type="text/html",
+            headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
+        )  # fmt: skip
+
+    @get(PAGE + "/canvas", summary="The draft's components marked up for the builder")
+    async def canvas(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+    ) -> Response[str]:
+        html = await websites(request).canvas(group, site_id, page_id)
+        return Response(
+            html, media_type="text/html", headers={"Cache-Control": "no-store"}
+        )
+
+    # -- components -----------------------------------------------------------------------
+
+    @post(PAGE + "/components", summary="Add a component")
+    async def add_component(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        data: JSONBody[ComponentIn],
+        if_match: IfMatch = None,
+    ) -> Response[ComponentResult]:
+        view, node = await websites(request).add_component(
+            group, site_id, page_id, data, version_of(if_match)
+        )
+        return Response(
+            ComponentResult(page=view, node=node), status_code=201,
+            headers={"ETag": f'"{view.version}"'},
+        )  # fmt: skip
+
+    @patch(PAGE + "/components/{node_id:str}", summary="Change a component's props")
+    async def update_component(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        node_id: FromPath[str],
+        data: JSONBody[ComponentPatch],
+        if_match: IfMatch = None,
+    ) -> Response[PageView]:
+        view = await websites(request).update_component(
+            group, site_id, page_id, node_id, data, version_of(if_match)
+        )
+        return _page(view)
+
+    @post(PAGE + "/components/{node_id:str}/move", summary="Move or reorder a component",
+          status_code=200)  # fmt: skip
+    async def move_component(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        node_id: FromPath[str],
+        data: JSONBody[ComponentMove],
+        if_match: IfMatch = None,
+    ) -> Response[PageView]:
+        view = await websites(request).move_component(
+            group, site_id, page_id, node_id, data, version_of(if_match)
+        )
+        return _page(view)
+
+    @delete(PAGE + "/components/{node_id:str}", summary="Remove a component", status_code=200)
+    async def delete_component(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        node_id: FromPath[str],
+        if_match: IfMatch = None,
+    ) -> Response[PageView]:
+        view = await websites(request).delete_component(
+            group, site_id, page_id, node_id, version_of(if_match)
+        )
+        return _page(view)
+
+    # -- revisions ------------------------------------------------------------------------
+
+    @get(PAGE + "/revisions", summary="A page's saved revisions, newest first")
+    async def list_revisions(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = 50,
+    ) -> sdk.Page[RevisionView]:
+        return await websites(request).list_revisions(group, site_id, page_id, cursor, limit)
+
+    @get(PAGE + "/revisions/{number:int}", summary="One revision with its content")
+    async def get_revision(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        number: FromPath[int],
+    ) -> RevisionView:
+        return await websites(request).get_revision(group, site_id, page_id, number)
+
+    @post(PAGE + "/revisions/{number:int}/restore", summary="Make a revision the draft again",
+          status_code=200)  # fmt: skip
+    async def restore_revision(
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+        page_id: FromPath[UUID],
+        number: FromPath[int],
+        if_match: IfMatch = None,
+    ) -> Response[PageView]:
+        view = await websites(request).restore_revision(
+            group, site_id, page_id, number, version_of(if_match)
+        )
+        return _page(view)
+
+
+ROUTES = [sdk.api_router("website", [WebsiteController])]

@@ -1,0 +1,36 @@
+"""Hooks the website plugin adds, so other plugins can extend websites.
+
+Implement them with ``sdk.hookimpl`` like any core hook; they are listed in
+``docs/website.md``.
+"""
+
+from __future__ import annotations
+
+from sdk import hookspec
+
+
+@hookspec
+def register_components() -> list[object]:
+    """Return :class:`plugins.website.components.Component` objects that creators can
+    place on pages: a product card (business), a token-gated block (token), the clone's
+    chat bubble (clone).
+
+    Each has a ``type`` (unique across plugins), a msgspec ``props`` struct whose fields
+    all have defaults, and ``render(props, children, ctx)`` returning escaped HTML. The
+    page tree is validated against the props struct on every save.
+    """
+
+
+@hookspec
+def register_themes() -> list[object]:
+    """Return :class:`plugins.website.themes.Theme` objects: a name, a label and the CSS
+    custom properties of its light and dark palettes. Every text colour must keep WCAG AA
+    contrast (4.5:1) on its background; a test checks the built-in themes."""
+
+
+@hookspec
+def register_media_storage() -> list[object]:
+    """Return :class:`plugins.website.media.MediaStorage` backends that keep uploaded
+    files: ``local`` (a directory under the data dir) is built in; an S3-compatible store
+    is one more. The ``CREATOR_WEBSITE_MEDIA_STORAGE`` environment variable picks one by
+    ``name`` (default ``local``)."""

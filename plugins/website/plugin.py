@@ -1,0 +1,192 @@
+"""The website plugin: everything it registers, at a glance.
+
+Types: ``website``, ``page``, ``page_revision``, ``media_asset``; connections
+``contains`` (website → page) and ``uses`` (page → media_asset); events for sites, pages,
+domains, components and uploads; quotas (websites, pages per website, uploads a month);
+its own hooks (``register_components``, ``register_themes``, ``register_media_storage``);
+the API, the public pages, the builder UI and their static files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from piccolo.conf.apps import AppConfig
+
+import sdk
+from plugins.website import hookspecs, media
+from plugins.website.api import ROUTES as API_ROUTES
+from plugins.website.builder import BUILDER_ROUTES
+from plugins.website.cache import PageCache, PurgeListener
+from plugins.website.components import BUILTIN_COMPONENTS, ComponentRegistry
+from plugins.website.live import LivePages
+from plugins.website.public import PUBLIC_ROUTES
+from plugins.website.services import Websites
+from plugins.website.settings import load as load_settings
+from plugins.website.settings import media_dir
+from plugins.website.themes import BUILTIN_THEMES, Theme
+from plugins.website.types import (
+    ComponentAdded,
+    ContainsMeta,
+    DomainConfigured,
+    MediaAssetProps,
+    MediaUploaded,
+    PageEvent,
+    PageProps,
+    PageRevisionProps,
+    WebsiteEvent,
+    WebsiteProps,
+)
+from sdk import (
+    ConnectionCount,
+    ConnectionType,
+    EventCount,
+    EventType,
+    Quota,
+    ThingCount,
+    ThingType,
+    hookimpl,
+)
+
+HERE = Path(__file__).parent
+#: Thing types only this plugin's services write (their trees and live pages must stay in
+#: step); the generic things API may read them but not change them.
+OWN_TYPES = frozenset({"website", "page", "page_revision"})
+
+
+@hookimpl
+def register_hookspecs(plugin_manager: sdk.PluginManager) -> None:
+    plugin_manager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def register_migrations() -> list[AppConfig]:
+    return [AppConfig(app_name="website", migrations_folder_path=str(HERE / "migrations"))]
+
+
+@hookimpl
+def register_thing_types() -> list[ThingType]:
+    return [
+        ThingType("website", WebsiteProps, "A creator's website"),
+        ThingType("page", PageProps, "A page of a website", statuses=("draft", "published")),
+        ThingType("page_revision", PageRevisionProps, "A page as one save left it"),
+        ThingType("media_asset", MediaAssetProps, "An uploaded file (image, document)"),
+    ]
+
+
+@hookimpl
+def register_connection_types() -> list[ConnectionType]:
+    return [
+        ConnectionType("contains", ("website",), ("page",), ContainsMeta,
+                       description="A website contains a page"),
+        ConnectionType("uses", ("page",), ("media_asset",),
+                       description="A page shows a media asset"),
+    ]  # fmt: skip
+
+
+@hookimpl
+def register_event_types() -> list[EventType]:
+    return [
+        EventType("website_created", WebsiteEvent, "A website was created"),
+        EventType("website_updated", WebsiteEvent, "A website's settings changed (or it was deleted)"),
+        EventType("domain_configured", DomainConfigured, "A website's custom domain was set or removed"),
+        EventType("page_created", PageEvent, "A page was created"),
+        EventType("page_updated", PageEvent, "A page's draft was saved (changed: what changed)"),
+        EventType("page_published", PageEvent, "A page's draft went live"),
+        EventType("page_unpublished", PageEvent, "A live page was taken offline"),
+        EventType("component_added", ComponentAdded, "A component was added to a page"),
+        EventType("media_uploaded", MediaUploaded, "A file was uploaded"),
+    ]  # fmt: skip
+
+
+@hookimpl
+def register_quotas() -> list[Quota]:
+    return [
+        Quota("websites", {"free": 5}, "Websites per creator", ThingCount("website")),
+        Quota("pages", {"free": 50}, "Pages per website",
+              ConnectionCount("contains", to_type="page")),
+        Quota("media_uploads", {"free": 100}, "Media uploads per month",
+              EventCount("media_uploaded", period="month")),
+    ]  # fmt: skip
+
+
+@hookimpl
+def register_components() -> list[Any]:
+    return list(BUILTIN_COMPONENTS)
+
+
+@hookimpl
+def register_themes() -> list[Any]:
+    return list(BUILTIN_THEMES)
+
+
+@hookimpl
+def register_media_storage() -> list[Any]:
+    return [media.LocalStorage]
+
+
+@hookimpl
+def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | None) -> bool | None:
+    if action in {"thing.create", "thing.update", "thing.delete"} and resource is not None:
+        if resource.type in OWN_TYPES:
+            return False  # through the website API only
+    return None
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    return [*API_ROUTES, *media.MEDIA_ROUTES, *PUBLIC_ROUTES, *BUILDER_ROUTES]
+
+
+@hookimpl
+def register_templates() -> list[str]:
+    return [str(HERE / "templates")]
+
+
+@hookimpl
+def register_static() -> list[sdk.StaticFiles]:
+    return [sdk.StaticFiles("/static/website", HERE / "static")]
+
+
+@hookimpl
+async def startup(app: Litestar) -> None:
+    platform: sdk.Platform = app.state.platform
+    settings = load_settings(platform)
+    components = ComponentRegistry()
+    for plugin, component in platform.plugins.collect("register_components"):
+        components.add(component, plugin)
+    themes: dict[str, Theme] = {}
+    for plugin, theme in platform.plugins.collect("register_themes"):
+        if theme.name in themes:
+            raise sdk.PlatformError(f"theme {theme.name!r} is registered twice ({plugin})")
+        themes[theme.name] = theme
+    storage = media.storage_for(platform, settings, media_dir(platform, settings))
+    cache = PageCache(settings.cache_pages)
+    purge = PurgeListener(platform.redis, cache)
+    library = media.MediaLibrary(platform, storage, settings)
+    app.state.website = Websites(
+        platform, components, themes, LivePages(platform.db), purge, library
+    )
+    app.state.website_settings = settings
+    app.state.website_media = library
+    app.state.website_platform_hosts = _platform_hosts(platform)
+    purge.start()
+
+
+@hookimpl
+async def shutdown(app: Litestar) -> None:
+    service: Websites | None = getattr(app.state, "website", None)
+    if service is not None:
+        await service.purge.stop()
+
+
+def _platform_hosts(platform: sdk.Platform) -> frozenset[str]:
+    from urllib.parse import urlsplit
+
+    hosts = {"localhost", "127.0.0.1", "::1", platform.settings.host.lower()}
+    public = urlsplit(platform.settings.base_url).hostname
+    if public:
+        hosts.add(public.lower())
+    return frozenset(hosts)

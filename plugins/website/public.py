@@ -1,0 +1,190 @@
+"""What visitors get: published pages at ``/sites/{site}/{page}``, and at ``/{page}`` on a
+site's own domain; ``sitemap.xml``, ``robots.txt`` and a themed 404 per site.
+
+A published page is sent from the process's memory (see ``cache``); only the first
+request after a publish reads PostgreSQL. Responses carry an ``ETag`` (a conditional
+request gets a 304) and a short public ``Cache-Control``, so a CDN in front works too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.params import FromPath
+
+from plugins.website import render
+from plugins.website.cache import CachedPage
+from plugins.website.live import LiveSite, etag_for
+from plugins.website.services import Websites
+from plugins.website.types import Seo
+
+#: Public pages run no script; styles are inline; frames only from https.
+CSP = (
+    "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
+    "frame-src https:; base-uri 'none'; form-action 'self' https:; frame-ancestors 'self'"
+)
+HTML = "text/html"
+_NOT_A_SITE = b"<!doctype html><html lang=en><title>Not found</title><h1>Not found</h1></html>"
+
+
+def _service(request: Request[Any, Any, Any]) -> Websites:
+    service: Websites = request.app.state.website
+    return service
+
+
+def _respond(request: Request[Any, Any, Any], page: CachedPage, media_type: str) -> Response[bytes]:
+    max_age = request.app.state.website_settings.page_max_age
+    headers = {
+        "ETag": page.etag,
+        "Cache-Control": f"public, max-age={max_age}" if page.status == 200 else "no-cache",
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if page.status == 200 and request.headers.get("if-none-match") == page.etag:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(page.body, status_code=page.status, media_type=media_type, headers=headers)
+
+
+async def _site(service: Websites, kind: str, name: str) -> LiveSite | None:
+    known, site = service.purge.cache.site((kind, name))
+    if known:
+        return site
+    if kind == "slug":
+        site = await service.live.site_by_slug(name)
+    else:
+        site = await service.live.site_by_domain(name)
+    service.purge.cache.put_site((kind, name), site)
+    return site
+
+
+def site_info(service: Websites, site: LiveSite) -> render.SiteInfo:
+    if site.custom_domain:
+        base = f"https://{site.custom_domain}"
+    else:
+        base = f"{service.platform.settings.base_url}/sites/{site.slug}"
+    return render.SiteInfo(
+        id=str(site.id), name=site.name, slug=site.slug, description=site.description,
+        language=site.language, settings=site.settings, base_url=base,
+    )  # fmt: skip
+
+
+async def serve_page(
+    request: Request[Any, Any, Any], kind: str, name: str, page_slug: str | None
+) -> Response[bytes]:
+    service = _service(request)
+    cache = service.purge.cache
+    key = (kind, name, page_slug or "")
+    hit = cache.get(key)
+    if hit is not None:
+        return _respond(request, hit, HTML)
+    site = await _site(service, kind, name)
+    if site is None:
+        entry = CachedPage(None, _NOT_A_SITE, etag_for(_NOT_A_SITE.decode()), 404)
+        cache.put(key, entry)
+        return _respond(request, entry, HTML)
+    live = await service.live.page(site.id, page_slug or site.settings.home_page)
+    if live is None:
+        html = render.not_found_document(site_info(service, site), service.theme(site.theme))
+        entry = CachedPage(site.id, html.encode(), etag_for(html), 404)
+    else:
+        entry = CachedPage(site.id, live.html.encode(), live.etag)
+    cache.put(key, entry)
+    return _respond(request, entry, HTML)
+
+
+async def serve_file(
+    request: Request[Any, Any, Any], kind: str, name: str, file: str
+) -> Response[bytes]:
+    service = _service(request)
+    cache = service.purge.cache
+    key = (kind, name, "/" + file)
+    hit = cache.get(key)
+    if hit is not None:
+        return _respond(request, hit, _FILE_TYPES[file])
+    site = await _site(service, kind, name)
+    if site is None:
+        return Response(b"not found\n", status_code=404, media_type="text/plain")
+    info = site_info(service, site)
+    if file == "robots.txt":
+        text = render.robots_txt(info)
+    else:
+        pages = [
+            render.PageInfo(
+                id=str(p.page_id), slug=p.slug, title=p.title,
+                seo=Seo(description=p.description, noindex=p.noindex),
+                is_home=p.slug == site.settings.home_page, published_at=p.published_at,
+                updated_at=p.published_at,
+            )  # fmt: skip
+            for p in await service.live.pages(site.id)
+            if not p.noindex
+        ]
+        text = render.sitemap_xml(info, pages if site.settings.allow_indexing else [])
+    entry = CachedPage(site.id, text.encode(), etag_for(text))
+    cache.put(key, entry)
+    return _respond(request, entry, _FILE_TYPES[file])
+
+
+_FILE_TYPES = {"robots.txt": "text/plain", "sitemap.xml": "application/xml"}
+
+
+def _host(request: Request[Any, Any, Any]) -> str:
+    host = request.headers.get("host", "")
+    return host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+
+
+# -- on the platform's address ----------------------------------------------------------
+
+_PUBLIC = {"tags": ["public sites"], "include_in_schema": True, "opt": {"public": True}}
+
+
+@get("/sites/{site:str}", summary="A site's home page", **_PUBLIC)  # type: ignore[arg-type]
+async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Response[bytes]:
+    return await serve_page(request, "slug", site, None)
+
+
+@get("/sites/{site:str}/{page:str}", summary="A published page", **_PUBLIC)  # type: ignore[arg-type]
+async def site_page(
+    request: Request[Any, Any, Any], site: FromPath[str], page: FromPath[str]
+) -> Response[bytes]:
+    if page in _FILE_TYPES:
+        return await serve_file(request, "slug", site, page)
+    return await serve_page(request, "slug", site, page)
+
+
+# -- on a site's own domain --------------------------------------------------------------
+
+
+@get("/", summary="A custom domain's home page", **_PUBLIC)  # type: ignore[arg-type]
+async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
+    host = _host(request)
+    if _is_platform_host(request, host):
+        return Response(b"", status_code=302, headers={"Location": "/builder"})
+    return await serve_page(request, "domain", host, None)
+
+
+@get("/{page:str}", summary="A published page on a custom domain", **_PUBLIC)  # type: ignore[arg-type]
+async def domain_page(request: Request[Any, Any, Any], page: FromPath[str]) -> Response[bytes]:
+    host = _host(request)
+    if _is_platform_host(request, host):
+        return Response(
+            msgspec.json.encode(
+                {"type": "about:blank", "title": "Not found", "status": 404, "code": "not_found",
+                 "detail": f"no route /{page}"}
+            ),
+            status_code=404, media_type="application/problem+json",
+        )  # fmt: skip
+    if page in _FILE_TYPES:
+        return await serve_file(request, "domain", host, page)
+    return await serve_page(request, "domain", host, page)
+
+
+def _is_platform_host(request: Request[Any, Any, Any], host: str) -> bool:
+    """Requests to the platform's own address (or a bare IP / localhost) are not a
+    custom domain."""
+    platform_hosts: frozenset[str] = request.app.state.website_platform_hosts
+    return host in platform_hosts or "." not in host or host.replace(".", "").isdigit()
+
+
+PUBLIC_ROUTES = [site_home, site_page, domain_home, domain_page]

@@ -1,0 +1,324 @@
+"""The website plugin's types: thing properties, connection metadata, event payloads, and
+the request/response bodies of its API. Every payload is a msgspec struct."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+#: Slugs of sites and pages: lower-case letters, digits and single hyphens.
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+SLUG_RE = re.compile(SLUG_PATTERN)
+#: A host name as a custom domain (at least one dot, no scheme, port or path).
+DOMAIN_PATTERN = (
+    r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+)
+DOMAIN_RE = re.compile(DOMAIN_PATTERN)
+
+Slug = Annotated[str, Meta(pattern=SLUG_PATTERN, max_length=63)]
+Domain = Annotated[str, Meta(pattern=DOMAIN_PATTERN, max_length=253)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, Meta(max_length=300)]
+LongText = Annotated[str, Meta(max_length=2000)]
+ColorMode = Literal["auto", "light", "dark"]
+PageStatus = Literal["draft", "published"]
+
+#: Most components on one page, and deepest nesting (Section > Columns > ...).
+MAX_NODES = 500
+MAX_DEPTH = 6
+
+
+# -- thing properties -------------------------------------------------------------------
+
+
+class SiteSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """How the whole site looks and behaves."""
+
+    color_mode: ColorMode = "auto"
+    #: The page served at the site's root.
+    home_page: Slug = "home"
+    #: ``False`` adds ``Disallow: /`` to robots.txt and ``noindex`` to every page.
+    allow_indexing: bool = True
+    #: Shown in the footer of every page.
+    footer_text: ShortText = ""
+    #: Default Open Graph image of pages that name none (an absolute URL or a media path).
+    social_image: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class WebsiteProps(msgspec.Struct, forbid_unknown_fields=True):
+    """Properties of a ``website`` thing."""
+
+    slug: Slug
+    theme: str = "classic"
+    custom_domain: Domain | None = None
+    description: LongText = ""
+    language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    settings: SiteSettings = msgspec.field(default_factory=SiteSettings)
+
+
+class Seo(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Search and social metadata of a page."""
+
+    description: Annotated[str, Meta(max_length=300)] = ""
+    #: Open Graph image: an absolute URL or a media path.
+    image: Annotated[str, Meta(max_length=2000)] = ""
+    #: Overrides the page's own URL as canonical (an absolute https URL).
+    canonical_url: Annotated[str, Meta(max_length=2000)] = ""
+    noindex: bool = False
+
+
+class Node(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One component on a page: its type, props (validated against the component's own
+    struct by the service) and, for containers, its children."""
+
+    id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+    type: Annotated[str, Meta(min_length=1, max_length=100)]
+    props: dict[str, Any] = msgspec.field(default_factory=dict)
+    children: list[Node] = msgspec.field(default_factory=list)
+
+
+class PageProps(msgspec.Struct, forbid_unknown_fields=True):
+    """Properties of a ``page`` thing: the draft being edited, and which revision is live."""
+
+    site_id: str
+    slug: Slug
+    title: Name
+    seo: Seo = msgspec.field(default_factory=Seo)
+    tree: list[Node] = msgspec.field(default_factory=list)
+    #: The draft's revision number; every save adds one.
+    revision: int = 0
+    #: The revision the live page shows, if published.
+    published_revision: int | None = None
+    published_at: str | None = None
+
+
+class PageRevisionProps(msgspec.Struct, forbid_unknown_fields=True):
+    """Properties of a ``page_revision`` thing: a page as one save left it."""
+
+    page_id: str
+    number: int
+    slug: Slug
+    title: Name
+    seo: Seo = msgspec.field(default_factory=Seo)
+    tree: list[Node] = msgspec.field(default_factory=list)
+    author_id: str | None = None
+    #: What the save did, e.g. "component_added" or "restored revision 3".
+    summary: ShortText = ""
+
+
+class MediaAssetProps(msgspec.Struct, forbid_unknown_fields=True):
+    """Properties of a ``media_asset`` thing (shared with the media plugin by type name)."""
+
+    filename: Annotated[str, Meta(min_length=1, max_length=255)]
+    content_type: str
+    size: int
+    #: Where the storage backend keeps the bytes; also the public path ``/media/<key>``.
+    storage_key: str
+    storage: str = "local"
+    sha256: str = ""
+    width: int | None = None
+    height: int | None = None
+    alt: ShortText = ""
+
+
+# -- connection metadata ----------------------------------------------------------------
+
+
+class ContainsMeta(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Metadata of website ``contains`` page."""
+
+    position: int = 0
+
+
+# -- event payloads ---------------------------------------------------------------------
+
+
+class WebsiteEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    site_id: str
+    slug: str
+    changed: list[str] = msgspec.field(default_factory=list)
+
+
+class DomainConfigured(msgspec.Struct, forbid_unknown_fields=True):
+    site_id: str
+    domain: str | None
+    previous: str | None = None
+
+
+class PageEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    site_id: str
+    page_id: str
+    slug: str
+    revision: int = 0
+    changed: list[str] = msgspec.field(default_factory=list)
+
+
+class ComponentAdded(msgspec.Struct, forbid_unknown_fields=True):
+    site_id: str
+    page_id: str
+    node_id: str
+    component: str
+    parent_id: str | None = None
+
+
+class MediaUploaded(msgspec.Struct, forbid_unknown_fields=True):
+    asset_id: str
+    filename: str
+    content_type: str
+    size: int
+
+
+# -- API bodies -------------------------------------------------------------------------
+
+
+class WebsiteIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    slug: Slug
+    theme: str = "classic"
+    custom_domain: Domain | None = None
+    description: LongText = ""
+    language: str = "en"
+    settings: SiteSettings | None = None
+
+
+class WebsitePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Fields to change; ``custom_domain: null`` removes the domain."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    slug: Slug | msgspec.UnsetType = msgspec.UNSET
+    theme: str | msgspec.UnsetType = msgspec.UNSET
+    custom_domain: Domain | msgspec.UnsetType | None = msgspec.UNSET
+    description: LongText | msgspec.UnsetType = msgspec.UNSET
+    language: str | msgspec.UnsetType = msgspec.UNSET
+    settings: SiteSettings | msgspec.UnsetType = msgspec.UNSET
+
+
+class PageIn(msgspec.Struct, forbid_unknown_fields=True):
+    title: Name
+    slug: Slug
+    seo: Seo | None = None
+    tree: list[Node] | None = None
+
+
+class PagePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Fields to change. ``tree`` replaces the whole component tree (the builder's undo)."""
+
+    title: Name | msgspec.UnsetType = msgspec.UNSET
+    slug: Slug | msgspec.UnsetType = msgspec.UNSET
+    seo: Seo | msgspec.UnsetType = msgspec.UNSET
+    tree: list[Node] | msgspec.UnsetType = msgspec.UNSET
+
+
+class ComponentIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Add a component: into ``parent_id`` (a container) or the page's top level, at
+    ``position`` (default: the end)."""
+
+    type: Annotated[str, Meta(min_length=1, max_length=100)]
+    props: dict[str, Any] | None = None
+    parent_id: str | None = None
+    position: Annotated[int, Meta(ge=0)] | None = None
+
+
+class ComponentPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Props to change (merged into the current ones; ``null`` resets one to its default)."""
+
+    props: dict[str, Any]
+
+
+class ComponentMove(msgspec.Struct, forbid_unknown_fields=True):
+    """Move a component under ``parent_id`` (``null``: the top level) at ``position``."""
+
+    parent_id: str | None = None
+    position: Annotated[int, Meta(ge=0)] = 0
+
+
+class DuplicateIn(msgspec.Struct, forbid_unknown_fields=True):
+    slug: Slug
+    title: Name | None = None
+
+
+class PageView(msgspec.Struct):
+    """A page as the API shows it."""
+
+    id: str
+    site_id: str
+    slug: str
+    title: str
+    status: str
+    seo: Seo
+    tree: list[Node]
+    revision: int
+    published_revision: int | None
+    published_at: str | None
+    #: True when the draft differs from what is live.
+    has_unpublished_changes: bool
+    version: int
+    url: str
+    created_at: str
+    updated_at: str
+
+
+class WebsiteView(msgspec.Struct):
+    id: str
+    name: str
+    slug: str
+    theme: str
+    custom_domain: str | None
+    description: str
+    language: str
+    settings: SiteSettings
+    version: int
+    url: str
+    created_at: str
+    updated_at: str
+
+
+class RevisionView(msgspec.Struct):
+    id: str
+    page_id: str
+    number: int
+    title: str
+    slug: str
+    summary: str
+    author_id: str | None
+    created_at: str
+    seo: Seo | None = None
+    tree: list[Node] | None = None
+
+
+class ComponentView(msgspec.Struct):
+    """A component type the builder can place."""
+
+    type: str
+    label: str
+    description: str
+    category: str
+    container: bool
+    #: Props a new node starts with.
+    defaults: dict[str, Any]
+    #: JSON schema of the props.
+    schema: dict[str, Any]
+    #: Props edited inline on the canvas (plain text).
+    inline: list[str]
+    plugin: str
+
+
+class ThemeView(msgspec.Struct):
+    name: str
+    label: str
+    description: str
+
+
+class MediaView(msgspec.Struct):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    alt: str
+    url: str
+    created_at: str
