@@ -65,9 +65,11 @@ _ROLE = re.compile(r":(?:class|func|meth|attr|mod|data|exc|obj):`~?([^`]+)`")
 
 def hookspecs(module: ModuleType | None = None) -> list[tuple[str, Callable[..., Any]]]:
     """``[(name, function), ...]`` of the hook specifications, in source order."""
+    from core import hookspecs as core_specs
+
     if module is None:
-        from core import hookspecs as module
-    marker = f"{module.PROJECT_NAME}_spec"
+        module = core_specs
+    marker = f"{core_specs.PROJECT_NAME}_spec"
     return [
         (name, value)
         for name, value in vars(module).items()
@@ -97,15 +99,46 @@ def docstring_markdown(function: Callable[..., Any]) -> str:
     return _ROLE.sub(lambda m: f"`{m.group(1)}`", doc)
 
 
+#: Built-in plugins that add hooks of their own (``register_hookspecs``): (plugin, module).
+PLUGIN_HOOKSPECS = [("website", "plugins.website.hookspecs")]
+
+
+def plugin_hookspecs() -> list[tuple[str, list[tuple[str, Callable[..., Any]]]]]:
+    """``[(plugin, [(name, function), ...]), ...]`` for the hooks built-in plugins add."""
+    import importlib
+
+    return [
+        (plugin, hookspecs(importlib.import_module(module_name)))
+        for plugin, module_name in PLUGIN_HOOKSPECS
+    ]
+
+
+def _sections(specs: list[tuple[str, Callable[..., Any]]]) -> list[str]:
+    return [
+        f"### {name}\n\n```python\n{signature(name, function)}\n```\n\n"
+        f"{docstring_markdown(function)}\n"
+        for name, function in specs
+    ]
+
+
 def render() -> str:
     specs = hookspecs()
+    extra = plugin_hookspecs()
     parts = [INTRO, "## Hooks\n"]
     parts.append("\n".join(f"- [`{name}`](#{name})" for name, _ in specs) + "\n")
-    for name, function in specs:
+    for plugin, plugin_specs in extra:
         parts.append(
-            f"### {name}\n\n```python\n{signature(name, function)}\n```\n\n"
-            f"{docstring_markdown(function)}\n"
+            f"Added by the `{plugin}` plugin (implement them only when it is installed): "
+            + ", ".join(f"[`{name}`](#{name})" for name, _ in plugin_specs)
+            + ".\n"
         )
+    parts += _sections(specs)
+    for plugin, plugin_specs in extra:
+        parts.append(
+            f"## Hooks of the {plugin} plugin\n\nDeclared in `plugins/{plugin}/hookspecs.py` "
+            "through `register_hookspecs`; called by that plugin.\n"
+        )
+        parts += _sections(plugin_specs)
     parts.append(EXAMPLE_HEADER)
     if EXAMPLE_PYPROJECT.exists():
         text = EXAMPLE_PYPROJECT.read_text()

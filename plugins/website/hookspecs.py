@@ -30,7 +30,8 @@ def register_themes() -> list[object]:
 
 @hookspec
 def register_media_storage() -> list[object]:
-    """Return :class:`plugins.website.media.MediaStorage` backends that keep uploaded
-    files: ``local`` (a directory under the data dir) is built in; an S3-compatible store
-    is one more. The ``CREATOR_WEBSITE_MEDIA_STORAGE`` environment variable picks one by
-    ``name`` (default ``local``)."""
+    """Return :class:`plugins.website.media.MediaStorage` subclasses: backends that keep
+    uploaded files. ``local`` (a directory under the data dir) is built in; an
+    S3-compatible store is one more. The ``media_storage`` setting of the plugin
+    (``[plugin_settings.website]`` in the config file) picks one by its ``name``; the
+    plugin builds it with the class's ``create(platform, settings, directory)``."""

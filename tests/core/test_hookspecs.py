@@ -35,6 +35,10 @@ def _generator() -> ModuleType:
 generator = _generator()
 HOOKS = generator.hookspecs(hookspecs)
 HOOK_NAMES = [name for name, _ in HOOKS]
+#: Hooks built-in plugins add: documented on the same page and tested the same way.
+PLUGIN_HOOKS = [spec for _, specs in generator.plugin_hookspecs() for spec in specs]
+ALL_HOOKS = HOOKS + PLUGIN_HOOKS
+ALL_HOOK_NAMES = [name for name, _ in ALL_HOOKS]
 
 
 def test_hookspecs_are_found() -> None:
@@ -49,13 +53,13 @@ def test_hookspecs_are_found() -> None:
     assert len(HOOK_NAMES) >= 14
 
 
-@pytest.mark.parametrize(("name", "function"), HOOKS, ids=HOOK_NAMES)
+@pytest.mark.parametrize(("name", "function"), ALL_HOOKS, ids=ALL_HOOK_NAMES)
 def test_hookspec_has_a_docstring(name, function) -> None:
     doc = (function.__doc__ or "").strip()
     assert len(doc) > 20, f"hook {name} needs a docstring: it is the hook's documentation"
 
 
-@pytest.mark.parametrize(("name", "function"), HOOKS, ids=HOOK_NAMES)
+@pytest.mark.parametrize(("name", "function"), ALL_HOOKS, ids=ALL_HOOK_NAMES)
 def test_hookspec_is_documented(name, function) -> None:
     page = PAGE.read_text()
     assert f"\n### {name}\n" in page, f"docs/plugin-hooks.md has no section for {name}"
@@ -78,7 +82,7 @@ def _test_functions() -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("name", HOOK_NAMES)
+@pytest.mark.parametrize("name", ALL_HOOK_NAMES)
 def test_every_hook_has_a_test(name) -> None:
     assert f"test_hook_{name}" in _test_functions(), (
         f"hook {name} has no test: add a test function named test_hook_{name} under tests/"
