@@ -645,7 +645,16 @@ class Websites:
         found = await o.things.list(
             type="page", where={"site_id": str(site_id), "slug": slug}, limit=2
         )
-        if any(p.id != page_id for p in found.items):
+        taken = any(p.id != page_id for p in found.items)
+        if not taken:
+            # A renamed page stays live at its old slug until it is published again.
+            async with o.session.transaction() as conn:
+                live = await conn.fetchval(
+                    "SELECT page_id FROM website_live_pages WHERE site_id = $1 AND slug = $2",
+                    site_id, slug,
+                )  # fmt: skip
+            taken = live is not None and live != page_id
+        if taken:
             raise sdk.Conflict(
                 f"this website already has a page at {slug!r}; choose another slug",
                 field="slug",

@@ -39,7 +39,9 @@ classic = BUILTIN_THEMES[0]
 class Ocean:
     @hookimpl
     def register_themes(self) -> list[Theme]:
-        return [Theme("ocean", "Ocean", "Blues", light=dict(classic.light), dark=dict(classic.dark))]
+        return [
+            Theme("ocean", "Ocean", "Blues", light=dict(classic.light), dark=dict(classic.dark))
+        ]
 
 
 async def _site(t, slug: str, theme: str = "classic") -> tuple[str, dict]:
@@ -47,7 +49,9 @@ async def _site(t, slug: str, theme: str = "classic") -> tuple[str, dict]:
     r = await t.client.post(base + "/sites", json={"name": "S", "slug": slug, "theme": theme})
     assert r.status_code == 201, r.text
     site = r.json()
-    r = await t.client.post(f"{base}/sites/{site['id']}/pages", json={"title": "Home", "slug": "home"})
+    r = await t.client.post(
+        f"{base}/sites/{site['id']}/pages", json={"title": "Home", "slug": "home"}
+    )
     assert r.status_code == 201, r.text
     return f"{base}/sites/{site['id']}/pages/{r.json()['id']}", site
 
@@ -60,7 +64,8 @@ async def test_hook_register_components(creator_platform):
     card = next(c for c in components.json() if c["type"] == "product_card")
     assert card["plugin"] == "shop" and card["defaults"] == {"title": "A product", "price_cents": 0}
     r = await t.client.post(
-        page + "/components", json={"type": "product_card", "props": {"title": "Mug <b>", "price_cents": 1250}}
+        page + "/components",
+        json={"type": "product_card", "props": {"title": "Mug <b>", "price_cents": 1250}},
     )
     assert r.status_code == 201, r.text
     bad = await t.client.post(
