@@ -26,14 +26,10 @@ PALETTE_KEYS: tuple[str, ...] = (
 )
 FONT_KEYS: tuple[str, ...] = ("--cp-font-body", "--cp-font-heading")
 
-SANS = (
-    'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", '
-    '"Liberation Sans", Arial, sans-serif'
-)
-SERIF = 'Charter, "Bitstream Charter", "Sitka Text", Cambria, Georgia, "Times New Roman", serif'
+SANS = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", Arial, sans-serif'
+SERIF = 'Charter, "Bitstream Charter", "Sitka Text", Cambria, Georgia, serif'
 HUMANIST = 'Seravek, "Gill Sans Nova", Ubuntu, Calibri, "DejaVu Sans", sans-serif'
 GEOMETRIC = 'Avenir, "Avenir Next", Montserrat, Corbel, "URW Gothic", sans-serif'
-MONO = 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace'
 
 DEFAULT_FONTS: dict[str, str] = {"--cp-font-body": SANS, "--cp-font-heading": SANS}
 
@@ -71,9 +67,6 @@ class Theme:
                         f"theme {self.name!r} {where}: the value of {key} contains one of "
                         "< > { } ; \\ or a line break"
                     )
-
-    def __hash__(self) -> int:
-        return hash(self.name)
 
 
 BUILTIN_THEMES: tuple[Theme, ...] = (
@@ -242,9 +235,8 @@ def check_theme(theme: Theme) -> list[str]:
 # them and anything nested in a default or muted section gets them back.
 _BASE_CSS = """
 *,*::before,*::after{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 @media (prefers-reduced-motion:no-preference){html{scroll-behavior:smooth}}
-body{margin:0;min-height:100vh;min-height:100dvh;display:flex;flex-direction:column;
+body{margin:0;min-height:100vh;display:flex;flex-direction:column;
  background:var(--cp-bg);color:var(--cp-text);font:1.0625rem/1.6 var(--cp-font-body);
  overflow-wrap:break-word}
 h1,h2,h3,h4,h5,h6{font-family:var(--cp-font-heading);line-height:1.2;margin:0 0 .5em;
@@ -253,15 +245,12 @@ h1{font-size:clamp(2rem,1.5rem + 2.5vw,3rem)}
 h2{font-size:clamp(1.6rem,1.3rem + 1.5vw,2.25rem)}
 h3{font-size:1.375rem}
 h4{font-size:1.15rem}
-h5,h6{font-size:1rem}
 p,ul,ol,blockquote,pre,figure{margin:0 0 1rem}
 a{color:var(--cp-a,var(--cp-link));text-underline-offset:.15em}
 a:hover{text-decoration-thickness:.125em}
 img{max-width:100%;height:auto}
 blockquote{padding-inline-start:1rem;border-inline-start:4px solid currentColor}
-code,pre{font-family:var(--cp-font-mono)}
-pre{padding:1rem;overflow:auto;border-radius:.5rem;background:var(--cp-surface);
- color:var(--cp-text)}
+pre{overflow:auto}
 :focus-visible{outline:3px solid var(--cp-ring,var(--cp-focus));outline-offset:2px}
 .cp-skip{position:absolute;left:1rem;top:-10rem;z-index:10;padding:.625rem 1rem;
  border-radius:.375rem;background:var(--cp-accent);color:var(--cp-on-accent);
@@ -278,8 +267,8 @@ pre{padding:1rem;overflow:auto;border-radius:.5rem;background:var(--cp-surface);
 .cp-main{flex:1;display:grid;align-content:start;padding-bottom:2.5rem;
  grid-template-columns:minmax(1.25rem,1fr) min(60rem,100% - 2.5rem) minmax(1.25rem,1fr)}
 .cp-main>*{grid-column:2;min-width:0}
-.cp-main>.cp-section{grid-column:1/-1;margin-bottom:0}
-.cp-main>:not(.cp-section):first-child{margin-top:2.5rem}
+.cp-main>.cp-section{grid-column:1/-1}
+.cp-main>:not(.cp-section):first-child,.cp-section+:not(.cp-section){margin-top:2.5rem}
 .cp-main>.cp-button{justify-self:start}
 .cp-footer{background:var(--cp-surface);color:var(--cp-muted-text);
  border-top:1px solid var(--cp-border);font-size:.9375rem}
@@ -288,6 +277,7 @@ pre{padding:1rem;overflow:auto;border-radius:.5rem;background:var(--cp-surface);
 .cp-align-start{text-align:start}
 .cp-align-center{text-align:center}
 .cp-align-end{text-align:end}
+.cp-heading:not(:first-child){margin-top:1.5rem}
 .cp-text{margin-bottom:1rem}
 .cp-text>:last-child{margin-bottom:0}
 .cp-button{display:inline-block;margin:0 .5rem 1rem 0;padding:.6875rem 1.25rem;
@@ -298,15 +288,14 @@ pre{padding:1rem;overflow:auto;border-radius:.5rem;background:var(--cp-surface);
  color:var(--cp-bf,var(--cp-on-accent));border-color:var(--cp-bb,var(--cp-accent))}
 .cp-button-secondary{background:transparent;color:var(--cp-a,var(--cp-link));
  border-color:currentColor}
-.cp-image{margin:0 0 1.5rem}
 .cp-image img{display:block;border-radius:.5rem}
+.cp-image-auto img{width:auto}
 .cp-image-full img{width:100%}
 .cp-image figcaption{margin-top:.5rem;font-size:.9375rem;
  color:var(--cp-mt,var(--cp-muted-text))}
 .cp-image-empty,.cp-embed-empty{display:grid;place-items:center;min-height:8rem;
  margin-bottom:1.5rem;padding:1rem;border:2px dashed var(--cp-muted-text);
  border-radius:.5rem;background:var(--cp-surface);color:var(--cp-muted-text)}
-.cp-section{margin:0}
 .cp-bg-default,.cp-bg-muted{--cp-fg:var(--cp-text);--cp-a:var(--cp-link);
  --cp-mt:var(--cp-muted-text);--cp-bb:var(--cp-accent);--cp-bf:var(--cp-on-accent);
  --cp-ring:var(--cp-focus)}
@@ -315,13 +304,13 @@ pre{padding:1rem;overflow:auto;border-radius:.5rem;background:var(--cp-surface);
 .cp-bg-accent{--cp-fg:var(--cp-on-accent);--cp-a:var(--cp-on-accent);
  --cp-mt:var(--cp-on-accent);--cp-bb:var(--cp-on-accent);--cp-bf:var(--cp-accent);
  --cp-ring:var(--cp-on-accent);background:var(--cp-accent);color:var(--cp-fg)}
-.cp-bg-accent a:not(.cp-button){text-decoration-thickness:.1em}
 .cp-pad-small{padding-block:1.5rem}
 .cp-pad-medium{padding-block:3rem}
 .cp-pad-large{padding-block:clamp(4rem,3rem + 4vw,6rem)}
-.cp-section-inner{width:min(60rem,100% - 2.5rem);margin-inline:auto}
-.cp-width-narrow>.cp-section-inner{width:min(40rem,100% - 2.5rem)}
-.cp-width-wide>.cp-section-inner{width:min(72rem,100% - 2.5rem)}
+.cp-width-narrow{--cp-w:40rem}
+.cp-width-normal{--cp-w:60rem}
+.cp-width-wide{--cp-w:72rem}
+.cp-section-inner{width:min(var(--cp-w,60rem),100% - 2.5rem);margin-inline:auto}
 .cp-section-inner>:last-child{margin-bottom:0}
 .cp-section .cp-section .cp-section-inner{width:100%}
 .cp-columns{display:grid;grid-template-columns:minmax(0,1fr);margin-bottom:1.5rem}
@@ -333,12 +322,9 @@ pre{padding:1rem;overflow:auto;border-radius:.5rem;background:var(--cp-surface);
 @media (min-width:56rem){.cp-cols-3{grid-template-columns:repeat(3,minmax(0,1fr))}
  .cp-cols-4{grid-template-columns:repeat(4,minmax(0,1fr))}}
 .cp-embed{margin-bottom:1.5rem}
-.cp-embed iframe{display:block;width:100%;max-width:100%;border:0;border-radius:.5rem;
+.cp-embed iframe{display:block;width:100%;border:0;border-radius:.5rem;
  background:var(--cp-surface)}
-@media (prefers-reduced-motion:reduce){*,*::before,*::after{animation-duration:.01ms!important;
- animation-iteration-count:1!important;transition-duration:.01ms!important;
- scroll-behavior:auto!important}}
-@media print{.cp-skip,.cp-preview{display:none}}
+@media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}
 """
 
 
@@ -352,9 +338,10 @@ BASE_CSS = _minify(_BASE_CSS)
 
 
 def _declarations(props: dict[str, str]) -> str:
-    return ";".join(f"{key}:{value}" for key, value in props.items())
+    return ";".join(f"{key}:{_COMMA.sub(',', value.strip())}" for key, value in props.items())
 
 
+_COMMA = re.compile(r"\s*,\s*")
 _COLOR_MODES = ("auto", "light", "dark")
 _css_cache: dict[tuple[int, str], tuple[Theme, str]] = {}
 
@@ -372,7 +359,7 @@ def theme_css(theme: Theme, color_mode: str) -> str:
     cached = _css_cache.get(key)
     if cached is not None and cached[0] is theme:
         return cached[1]
-    fonts = _declarations({"--cp-font-mono": MONO, **DEFAULT_FONTS, **theme.fonts})
+    fonts = _declarations({**DEFAULT_FONTS, **theme.fonts})
     if color_mode == "auto":
         root = (
             f":root{{color-scheme:light dark;{fonts};{_declarations(theme.light)}}}"

@@ -90,5 +90,5 @@ async def test_hook_register_themes(creator_platform):
     t = await creator_platform.tenant()
     themes = await t.client.get(f"/api/v1/website/groups/{t.group.id}/themes")
     assert {"classic", "ocean"} <= {th["name"] for th in themes.json()}
-    page, site = await _site(t, "ocean-site", theme="ocean")
+    _, site = await _site(t, "ocean-site", theme="ocean")
     assert site["theme"] == "ocean"
