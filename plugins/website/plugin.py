@@ -53,7 +53,7 @@ from sdk import (
 HERE = Path(__file__).parent
 #: Thing types only this plugin's services write (their trees and live pages must stay in
 #: step); the generic things API may read them but not change them.
-OWN_TYPES = frozenset({"website", "page", "page_revision"})
+OWN_TYPES = frozenset({"website", "page", "page_revision", "media_asset"})
 
 
 @hookimpl

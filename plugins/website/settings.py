@@ -17,8 +17,8 @@ class WebsiteSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     media_storage: str = "local"
     #: Directory of the ``local`` backend; unset means ``<data_dir>/media``.
     media_dir: str | None = None
-    #: Largest upload, in bytes.
-    media_max_bytes: Annotated[int, Meta(ge=1024)] = 10 * 1024 * 1024
+    #: Largest upload, in bytes (at most 256 MiB, the upload route's fixed body limit).
+    media_max_bytes: Annotated[int, Meta(ge=1024, le=256 * 1024 * 1024)] = 10 * 1024 * 1024
     #: Published pages kept in each process's memory (the rest are read from PostgreSQL).
     cache_pages: Annotated[int, Meta(ge=0)] = 2000
     #: ``Cache-Control: max-age`` of published pages, in seconds (revalidated by ETag).
