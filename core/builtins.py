@@ -13,6 +13,7 @@ import msgspec
 from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
+from core import account_ui
 from core.api import (
     auth,
     connections,
@@ -36,6 +37,9 @@ from core.ontology import migrations as ontology_migrations
 from core.ontology.records import Event
 from core.ontology.types import EventType
 from core.platform import Platform
+from core.ui import StaticFiles
+
+HERE = Path(__file__).parent
 
 
 class ThingChanged(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,7 +103,20 @@ def register_routes() -> list[Any]:
         quotas.group_quotas,
         metrics,
         knowledge.KnowledgeController,
+        *account_ui.ACCOUNT_ROUTES,
     ]
+
+
+@hookimpl
+def register_templates() -> list[str]:
+    """Core's pages (log in, sign up) and the base layout other plugins' pages extend."""
+    return [str(HERE / "templates")]
+
+
+@hookimpl
+def register_static() -> list[StaticFiles]:
+    """``/static/core``: the shared stylesheet and the account pages' script."""
+    return [StaticFiles("/static/core", HERE / "static")]
 
 
 @hookimpl

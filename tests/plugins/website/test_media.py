@@ -491,7 +491,7 @@ class MemoryStoragePlugin:
         return [MemoryStorage]
 
 
-async def test_a_plugin_storage_backend_is_chosen_by_name(creator_platform_factory):
+async def test_hook_register_media_storage(creator_platform_factory):
     cp = await creator_platform_factory(
         plugins=["website"],
         extra_plugins={"memstore": MemoryStoragePlugin()},
