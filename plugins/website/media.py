@@ -78,8 +78,8 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, JSONBody, Parameter
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import File
 from msgspec import Meta
 from PIL import Image
@@ -553,6 +553,28 @@ class MediaPatch(msgspec.Struct, forbid_unknown_fields=True):
     alt: Annotated[str, Meta(max_length=MAX_ALT)]
 
 
+async def _read_upload(request: Request[Any, Any, Any]) -> MediaUpload:
+    """The ``file`` and ``alt`` fields of a multipart body, or a 4xx naming what is wrong."""
+    if request.content_type[0] != "multipart/form-data":
+        raise UnsupportedMediaType("send the file as multipart/form-data in a field 'file'")
+    try:
+        form = await request.form()
+    except Exception as exc:  # a malformed or truncated multipart body
+        if isinstance(exc, sdk.PlatformError | HTTPException):
+            raise
+        raise sdk.ValidationFailed("the multipart body could not be read", field="file") from None
+    files = form.getall("file") if "file" in form else []
+    if len(files) != 1 or not isinstance(files[0], UploadFile):
+        for value in form.values():
+            if isinstance(value, UploadFile):
+                await value.close()
+        raise sdk.ValidationFailed("send exactly one file in the field 'file'", field="file")
+    alt = form.get("alt", "")
+    if not isinstance(alt, str):
+        raise sdk.ValidationFailed("alt must be text", field="alt")
+    return MediaUpload(file=files[0], alt=alt)
+
+
 async def _refuse_large_bodies(request: Request[Any, Any, Any]) -> None:
     """Refuse an announced body larger than the upload limit before reading any of it."""
     length = request.headers.get("content-length", "")
@@ -576,17 +598,20 @@ class MediaController(Controller):
         request_max_body_size=UPLOAD_BODY_CEILING,
     )
     async def upload_media(
-        self,
-        request: Request[Any, Any, Any],
-        group: NamedDependency[sdk.GroupContext],
-        data: Annotated[MediaUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
     ) -> Response[MediaView]:
+        """A ``multipart/form-data`` body with the ``file`` and an optional ``alt`` text.
+
+        The body is read only after the caller is known to be allowed to upload here, so
+        nobody can make the server parse large bodies for groups that are not theirs."""
+        group.require("website.manage")
         library = media_library(request)
+        upload = await _read_upload(request)
         try:
-            content = await data.file.read(library.settings.media_max_bytes + 1)
+            content = await upload.file.read(library.settings.media_max_bytes + 1)
         finally:
-            await data.file.close()
-        view = await library.upload(group, data.file.filename, content, data.alt)
+            await upload.file.close()
+        view = await library.upload(group, upload.file.filename, content, upload.alt)
         return Response(view, status_code=201)
 
     @get("/media", summary="List uploaded media, newest first")
