@@ -264,9 +264,7 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
     ) -> Response[str]:
         html = await websites(request).canvas(group, site_id, page_id)
-        return Response(
-            html, media_type="text/html", headers={"Cache-Control": "no-store"}
-        )
+        return Response(html, media_type="text/html", headers={"Cache-Control": "no-store"})
 
     # -- components -----------------------------------------------------------------------
 

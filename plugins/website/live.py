@@ -97,19 +97,22 @@ class LivePages:
         noindex: bool,
         revision: int,
         html: str,
+        published_at: datetime | None = None,
     ) -> LivePage:
+        """Insert or replace a page's live row; ``published_at`` keeps the original
+        publication time when a page is only rendered again (a theme change)."""
         try:
             row = await conn.fetchrow(
                 "INSERT INTO website_live_pages (page_id, group_id, site_id, slug, title, "
-                "description, noindex, revision, html, etag) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                "description, noindex, revision, html, etag, published_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now())) "
                 "ON CONFLICT (page_id) DO UPDATE SET slug = EXCLUDED.slug, "
                 "title = EXCLUDED.title, description = EXCLUDED.description, "
                 "noindex = EXCLUDED.noindex, revision = EXCLUDED.revision, "
-                "html = EXCLUDED.html, etag = EXCLUDED.etag, published_at = now() "
+                "html = EXCLUDED.html, etag = EXCLUDED.etag, published_at = EXCLUDED.published_at "
                 f"RETURNING {_PAGE_COLUMNS}",
                 page_id, group_id, site_id, slug, title, description, noindex, revision,
-                html, etag_for(html),
+                html, etag_for(html), published_at,
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
             raise sdk.Conflict(

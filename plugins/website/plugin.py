@@ -23,7 +23,7 @@ from plugins.website.cache import PageCache, PurgeListener
 from plugins.website.components import BUILTIN_COMPONENTS, ComponentRegistry
 from plugins.website.live import LivePages
 from plugins.website.public import PUBLIC_ROUTES
-from plugins.website.services import Websites
+from plugins.website.services import Websites, platform_hosts
 from plugins.website.settings import load as load_settings
 from plugins.website.settings import media_dir
 from plugins.website.themes import BUILTIN_THEMES, Theme
@@ -54,6 +54,10 @@ HERE = Path(__file__).parent
 #: Thing types only this plugin's services write (their trees and live pages must stay in
 #: step); the generic things API may read them but not change them.
 OWN_TYPES = frozenset({"website", "page", "page_revision", "media_asset"})
+#: Connection types only its services make or end (the pages quota counts ``contains``).
+OWN_CONNECTIONS = frozenset({"contains", "uses"})
+GENERIC_WRITES = frozenset({"thing.create", "thing.update", "thing.delete"})
+GENERIC_LINKS = frozenset({"connection.create", "connection.delete"})
 
 
 @hookimpl
@@ -90,8 +94,8 @@ def register_connection_types() -> list[ConnectionType]:
 def register_event_types() -> list[EventType]:
     return [
         EventType("website_created", WebsiteEvent, "A website was created"),
-        EventType("website_updated", WebsiteEvent, "A website's settings changed (or it was deleted)"),
-        EventType("domain_configured", DomainConfigured, "A website's custom domain was set or removed"),
+        EventType("website_updated", WebsiteEvent, "A website changed (or was deleted)"),
+        EventType("domain_configured", DomainConfigured, "A custom domain was set or removed"),
         EventType("page_created", PageEvent, "A page was created"),
         EventType("page_updated", PageEvent, "A page's draft was saved (changed: what changed)"),
         EventType("page_published", PageEvent, "A page's draft went live"),
@@ -129,9 +133,12 @@ def register_media_storage() -> list[Any]:
 
 @hookimpl
 def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | None) -> bool | None:
-    if action in {"thing.create", "thing.update", "thing.delete"} and resource is not None:
-        if resource.type in OWN_TYPES:
-            return False  # through the website API only
+    if resource is None:
+        return None
+    if action in GENERIC_WRITES and resource.type in OWN_TYPES:
+        return False  # through the website API only
+    if action in GENERIC_LINKS and resource.type in OWN_CONNECTIONS:
+        return False
     return None
 
 
@@ -171,7 +178,7 @@ async def startup(app: Litestar) -> None:
     )
     app.state.website_settings = settings
     app.state.website_media = library
-    app.state.website_platform_hosts = _platform_hosts(platform)
+    app.state.website_platform_hosts = platform_hosts(platform)
     purge.start()
 
 
@@ -180,13 +187,3 @@ async def shutdown(app: Litestar) -> None:
     service: Websites | None = getattr(app.state, "website", None)
     if service is not None:
         await service.purge.stop()
-
-
-def _platform_hosts(platform: sdk.Platform) -> frozenset[str]:
-    from urllib.parse import urlsplit
-
-    hosts = {"localhost", "127.0.0.1", "::1", platform.settings.host.lower()}
-    public = urlsplit(platform.settings.base_url).hostname
-    if public:
-        hosts.add(public.lower())
-    return frozenset(hosts)

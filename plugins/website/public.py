@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, Response, route
 from litestar.params import FromPath
 
 from plugins.website import render
@@ -42,9 +42,25 @@ def _respond(request: Request[Any, Any, Any], page: CachedPage, media_type: str)
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
     }
-    if page.status == 200 and request.headers.get("if-none-match") == page.etag:
+    if page.status == 200 and _matches(request.headers.get("if-none-match"), page.etag):
         return Response(b"", status_code=304, headers=headers)
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(page.body))
+        return Response(b"", status_code=page.status, media_type=media_type, headers=headers)
     return Response(page.body, status_code=page.status, media_type=media_type, headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110's weak comparison: any listed tag (``W/`` or not) equal to ours, or ``*``."""
+    if not if_none_match:
+        return False
+    if if_none_match == etag:
+        return True
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 async def _site(service: Websites, kind: str, name: str) -> LiveSite | None:
@@ -112,11 +128,14 @@ async def serve_file(
     else:
         pages = [
             render.PageInfo(
-                id=str(p.page_id), slug=p.slug, title=p.title,
+                id=str(p.page_id),
+                slug=p.slug,
+                title=p.title,
                 seo=Seo(description=p.description, noindex=p.noindex),
-                is_home=p.slug == site.settings.home_page, published_at=p.published_at,
+                is_home=p.slug == site.settings.home_page,
+                published_at=p.published_at,
                 updated_at=p.published_at,
-            )  # fmt: skip
+            )
             for p in await service.live.pages(site.id)
             if not p.noindex
         ]
@@ -136,15 +155,20 @@ def _host(request: Request[Any, Any, Any]) -> str:
 
 # -- on the platform's address ----------------------------------------------------------
 
-_PUBLIC = {"tags": ["public sites"], "include_in_schema": True, "opt": {"public": True}}
+_PUBLIC = {
+    "http_method": ["GET", "HEAD"],
+    "tags": ["public sites"],
+    "include_in_schema": True,
+    "opt": {"public": True},
+}
 
 
-@get("/sites/{site:str}", summary="A site's home page", **_PUBLIC)  # type: ignore[arg-type]
+@route("/sites/{site:str}", summary="A site's home page", **_PUBLIC)  # type: ignore[arg-type]
 async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Response[bytes]:
     return await serve_page(request, "slug", site, None)
 
 
-@get("/sites/{site:str}/{page:str}", summary="A published page", **_PUBLIC)  # type: ignore[arg-type]
+@route("/sites/{site:str}/{page:str}", summary="A published page", **_PUBLIC)  # type: ignore[arg-type]
 async def site_page(
     request: Request[Any, Any, Any], site: FromPath[str], page: FromPath[str]
 ) -> Response[bytes]:
@@ -156,7 +180,7 @@ async def site_page(
 # -- on a site's own domain --------------------------------------------------------------
 
 
-@get("/", summary="A custom domain's home page", **_PUBLIC)  # type: ignore[arg-type]
+@route("/", summary="A custom domain's home page", **_PUBLIC)  # type: ignore[arg-type]
 async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):
@@ -164,7 +188,7 @@ async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await serve_page(request, "domain", host, None)
 
 
-@get("/{page:str}", summary="A published page on a custom domain", **_PUBLIC)  # type: ignore[arg-type]
+@route("/{page:str}", summary="A published page on a custom domain", **_PUBLIC)  # type: ignore[arg-type]
 async def domain_page(request: Request[Any, Any, Any], page: FromPath[str]) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):

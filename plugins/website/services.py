@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
@@ -289,6 +290,11 @@ class Websites:
     async def _check_public_names(
         self, slug: str | None, domain: str | None, site_id: UUID | None
     ) -> None:
+        if domain is not None and domain.lower() in platform_hosts(self.platform):
+            raise sdk.ValidationFailed(
+                f"{domain!r} is this platform's own address, not a domain of your own",
+                field="custom_domain",
+            )
         if slug is not None and await self.live.slug_taken(slug, except_id=site_id):
             raise self._name_taken(slug, None)
         if domain is not None and await self.live.domain_taken(domain, except_id=site_id):
@@ -849,14 +855,26 @@ class Websites:
             props = PageProps(
                 site_id=str(site.id), slug=old.slug, title=old.title, seo=old.seo, tree=old.tree
             )
-            html = await self._document(o, site, props, preview=False,
-                                        published_at=entry.published_at)  # fmt: skip
+            html = await self._document(
+                o, site, props, preview=False, published_at=entry.published_at,
+                updated_at=entry.published_at,
+            )  # fmt: skip
             async with o.session.transaction() as conn:
                 await LivePages.put(
                     conn, group_id=o.scope.group_id, site_id=site.id, page_id=entry.page_id,
                     slug=entry.slug, title=entry.title, description=entry.description,
                     noindex=entry.noindex, revision=entry.revision, html=html,
+                    published_at=entry.published_at,
                 )  # fmt: skip
+
+
+def platform_hosts(platform: sdk.Platform) -> frozenset[str]:
+    """The host names of the platform itself: never a site's custom domain."""
+    hosts = {"localhost", "127.0.0.1", "::1", platform.settings.host.lower()}
+    public = urlsplit(platform.settings.base_url).hostname
+    if public:
+        hosts.add(public.lower())
+    return frozenset(hosts)
 
 
 class RevisionFields(msgspec.Struct):

@@ -23,6 +23,8 @@ Domain = Annotated[str, Meta(pattern=DOMAIN_PATTERN, max_length=253)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(max_length=300)]
 LongText = Annotated[str, Meta(max_length=2000)]
+#: A BCP 47 language tag such as ``en`` or ``pt-BR``.
+Language = Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 ColorMode = Literal["auto", "light", "dark"]
 PageStatus = Literal["draft", "published"]
 
@@ -55,7 +57,7 @@ class WebsiteProps(msgspec.Struct, forbid_unknown_fields=True):
     theme: str = "classic"
     custom_domain: Domain | None = None
     description: LongText = ""
-    language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    language: Language = "en"
     settings: SiteSettings = msgspec.field(default_factory=SiteSettings)
 
 
@@ -180,7 +182,7 @@ class WebsiteIn(msgspec.Struct, forbid_unknown_fields=True):
     theme: str = "classic"
     custom_domain: Domain | None = None
     description: LongText = ""
-    language: str = "en"
+    language: Language = "en"
     settings: SiteSettings | None = None
 
 
@@ -192,7 +194,7 @@ class WebsitePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     theme: str | msgspec.UnsetType = msgspec.UNSET
     custom_domain: Domain | msgspec.UnsetType | None = msgspec.UNSET
     description: LongText | msgspec.UnsetType = msgspec.UNSET
-    language: str | msgspec.UnsetType = msgspec.UNSET
+    language: Language | msgspec.UnsetType = msgspec.UNSET
     settings: SiteSettings | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -1,0 +1,170 @@
+"""Fixtures of the website plugin's API tests: a small client for the website API as one
+tenant sees it, a problem+json checker and an event reader.
+
+Test modules do not import from each other (pytest runs with ``--import-mode=importlib``),
+so every shared helper reaches the tests through a fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from sdk.testing import CreatorPlatform, Tenant
+
+PROBLEM_KEYS = ("type", "title", "status", "code")
+
+
+def check_problem(
+    response: httpx.Response, status: int | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """Assert ``response`` is an RFC 9457 problem with our ``code``; return its body."""
+    assert response.status_code < 500, (response.status_code, response.text[:500])
+    assert response.headers.get("content-type", "").startswith("application/problem+json"), (
+        response.status_code,
+        response.headers.get("content-type"),
+        response.text[:500],
+    )
+    body = response.json()
+    assert isinstance(body, dict), body
+    for key in PROBLEM_KEYS:
+        assert key in body, (key, body)
+    assert body["status"] == response.status_code, body
+    assert isinstance(body["code"], str) and body["code"], body
+    if status is not None:
+        assert response.status_code == status, (response.status_code, body)
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+class Web:
+    """The website API as one tenant sees it, with shortcuts that assert success."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self.client = tenant.client
+        self.group_id = tenant.group.id
+        self.base = f"/api/v1/website/groups/{tenant.group.id}"
+
+    def site_url(self, site_id: str, path: str = "") -> str:
+        return f"{self.base}/sites/{site_id}{path}"
+
+    def page_url(self, site_id: str, page_id: str, path: str = "") -> str:
+        return f"{self.base}/sites/{site_id}/pages/{page_id}{path}"
+
+    def node_url(self, site_id: str, page_id: str, node_id: str, path: str = "") -> str:
+        return self.page_url(site_id, page_id, f"/components/{node_id}{path}")
+
+    async def site(self, slug: str = "my-site", name: str = "My site", **body: Any) -> dict:
+        r = await self.client.post(self.base + "/sites", json={"name": name, "slug": slug, **body})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def page(
+        self, site_id: str, slug: str = "home", title: str | None = None, **body: Any
+    ) -> dict:
+        r = await self.client.post(
+            self.site_url(site_id, "/pages"),
+            json={"title": title or slug.title(), "slug": slug, **body},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def get_page(self, site_id: str, page_id: str) -> dict:
+        r = await self.client.get(self.page_url(site_id, page_id))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def add(self, site_id: str, page_id: str, type: str, **body: Any) -> dict:
+        """Add a component; returns ``{"page": ..., "node": ...}``."""
+        r = await self.client.post(
+            self.page_url(site_id, page_id, "/components"), json={"type": type, **body}
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def patch_page(self, site_id: str, page_id: str, **body: Any) -> dict:
+        r = await self.client.patch(self.page_url(site_id, page_id), json=body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def publish(self, site_id: str, page_id: str) -> dict:
+        r = await self.client.post(self.page_url(site_id, page_id, "/publish"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def unpublish(self, site_id: str, page_id: str) -> dict:
+        r = await self.client.post(self.page_url(site_id, page_id, "/unpublish"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def heading(self, site_id: str, page_id: str, text: str, **body: Any) -> dict:
+        return await self.add(site_id, page_id, "heading", props={"text": text}, **body)
+
+    async def published_site(
+        self, slug: str = "my-site", text: str = "Welcome home", **site_body: Any
+    ) -> tuple[dict, dict]:
+        """A site with a published home page holding one heading."""
+        site = await self.site(slug, **site_body)
+        page = await self.page(site["id"], "home", "Home")
+        await self.heading(site["id"], page["id"], text)
+        page = await self.publish(site["id"], page["id"])
+        return site, page
+
+    async def revisions(self, site_id: str, page_id: str, **params: Any) -> dict:
+        r = await self.client.get(self.page_url(site_id, page_id, "/revisions"), params=params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture
+def problem() -> Callable[..., dict[str, Any]]:
+    """``problem(response, status=None, code=None)``: assert an RFC 9457 body, return it."""
+    return check_problem
+
+
+@pytest_asyncio.fixture
+async def owner(creator_platform: CreatorPlatform) -> Tenant:
+    """A person owning a fresh group."""
+    return await creator_platform.tenant()
+
+
+@pytest.fixture
+def web_for() -> Callable[[Tenant], Web]:
+    """``web_for(tenant)``: the website API as ``tenant`` sees it."""
+    return Web
+
+
+@pytest.fixture
+def web(owner: Tenant) -> Web:
+    """The website API as ``owner`` sees it."""
+    return Web(owner)
+
+
+@pytest.fixture
+def visitor(creator_platform: CreatorPlatform) -> httpx.AsyncClient:
+    """An anonymous client, as a visitor of the public pages."""
+    return creator_platform.client
+
+
+@pytest.fixture
+def events() -> Callable[..., Awaitable[list[dict[str, Any]]]]:
+    """``await events(tenant, type, target_id=None)``: the group's events of ``type``,
+    newest first, read through the core events API."""
+
+    async def read(tenant: Tenant, type: str, target_id: str | None = None) -> list[dict]:
+        params: dict[str, Any] = {"type": type, "limit": 200}
+        if target_id is not None:
+            params["target_id"] = target_id
+        r = await tenant.client.get(f"/api/v1/groups/{tenant.group.id}/events", params=params)
+        assert r.status_code == 200, r.text
+        items: list[dict] = r.json()["items"]
+        assert all(e["type"] == type for e in items), items
+        return items
+
+    return read
