@@ -223,10 +223,14 @@ class Websites:
         name = site.name
         if patch.name is not msgspec.UNSET:
             name = patch.name
-        for field in ("slug", "theme", "custom_domain", "description", "language", "settings"):
+        for field in ("slug", "theme", "custom_domain", "description", "language"):
             value = getattr(patch, field)
             if value is not msgspec.UNSET:
                 setattr(props, field, value)
+        if patch.settings is not msgspec.UNSET:
+            merged = {**msgspec.to_builtins(props.settings), **patch.settings}
+            clean = sdk.validate_object(SiteSettings, merged, "settings")
+            props.settings = msgspec.convert(clean, SiteSettings)
         self.theme(props.theme)
         await self._check_public_names(
             props.slug if props.slug != before["slug"] else None,
@@ -402,9 +406,17 @@ class Websites:
         }
         if "tree" in changes:
             changes["tree"] = self.components.validate_tree(changes["tree"])
-        summary = "edited " + ", ".join(changes) if changes else "no change"
-        return await self._edit(group, site_id, page_id, expected_version, summary,
-                                lambda props: changes)  # fmt: skip
+        seo_patch = changes.pop("seo", None)
+        summary = "edited " + ", ".join([*changes, *(["seo"] if seo_patch else [])])
+
+        def change(props: PageProps) -> dict[str, Any]:
+            if seo_patch is None:
+                return changes
+            merged = {**msgspec.to_builtins(props.seo), **seo_patch}
+            seo = msgspec.convert(sdk.validate_object(Seo, merged, "seo"), Seo)
+            return {**changes, "seo": seo}
+
+        return await self._edit(group, site_id, page_id, expected_version, summary, change)
 
     async def delete_page(
         self, group: sdk.GroupContext, site_id: UUID, page_id: UUID, expected_version: int | None

@@ -195,7 +195,8 @@ class WebsitePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     custom_domain: Domain | msgspec.UnsetType | None = msgspec.UNSET
     description: LongText | msgspec.UnsetType = msgspec.UNSET
     language: Language | msgspec.UnsetType = msgspec.UNSET
-    settings: SiteSettings | msgspec.UnsetType = msgspec.UNSET
+    #: Merged into the current settings: send only what changes.
+    settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
 
 class PageIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -210,7 +211,8 @@ class PagePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
     title: Name | msgspec.UnsetType = msgspec.UNSET
     slug: Slug | msgspec.UnsetType = msgspec.UNSET
-    seo: Seo | msgspec.UnsetType = msgspec.UNSET
+    #: Merged into the current SEO fields: send only what changes.
+    seo: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
     tree: list[Node] | msgspec.UnsetType = msgspec.UNSET
 
 

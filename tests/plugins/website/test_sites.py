@@ -320,3 +320,15 @@ async def test_the_platforms_own_address_is_not_a_custom_domain(
         f"{base}/sites/{r.json()['id']}", json={"custom_domain": "creator.example.com"}
     )
     assert problem(r)["field"] == "custom_domain"
+
+
+async def test_settings_and_seo_patches_merge(web):
+    site = await web.site(slug="merging", settings={"color_mode": "dark", "footer_text": "Hi"})
+    r = await web.client.patch(web.site_url(site["id"]), json={"settings": {"footer_text": "Bye"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["settings"] == {"color_mode": "dark", "footer_text": "Bye"}
+    bad = await web.client.patch(web.site_url(site["id"]), json={"settings": {"color_mode": "x"}})
+    assert bad.status_code == 422 and bad.json()["field"].startswith("settings")
+    page = await web.page(site["id"], seo={"description": "About us", "noindex": True})
+    patched = await web.patch_page(site["id"], page["id"], seo={"description": "New"})
+    assert patched["seo"] == {"description": "New", "noindex": True}
