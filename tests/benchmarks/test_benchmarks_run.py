@@ -17,10 +17,7 @@ SMALL_RUNS = {
     "event_bus.py": ["--events", "400", "--single", "100", "--relay", "200", "--rounds", "1"],
     "knowledge_search.py": ["--rows", "3000", "--queries", "10", "--ingest", "10"],
     "cold_start.py": ["--repeat", "1", "--idle", "0.5"],
-    "website_serving.py": [
-        "--requests", "60", "--warmup", "10", "--rounds", "2", "--publishes", "3",
-        "--concurrency", "4",
-    ],  # fmt: skip
+    "website_serving.py": ["--requests", "60", "--warmup", "10", "--publishes", "3"],
 }
 
 
