@@ -1,7 +1,10 @@
 """API rate limiting per client, on Litestar's ``RateLimitMiddleware`` and a Redis store.
 
 * The limit is ``rate_limit_per_minute`` requests per client per minute (``0`` turns it
-  off); ``/health``, ``/ready``, ``/metrics`` and ``/schema`` are never limited.
+  off); ``/health``, ``/ready``, ``/metrics`` and ``/schema`` are never limited, nor is a
+  route whose handler has ``opt={"exclude_from_rate_limit": True}`` — for content served
+  to the public (a published page), where one address may be a whole office or a CDN and
+  a request costs a memory lookup, not an API call.
 * A client is a hash of its bearer token when it sends one, else its address.
 * Counts live in Redis (``litestar.stores.redis.RedisStore``, registered as the app's
   ``rate_limit`` store), so every process of a deployment shares them. The Redis URL is
@@ -50,6 +53,8 @@ if TYPE_CHECKING:
 
 STORE_NAME = "rate_limit"
 EXCLUDE = ["^/health$", "^/ready$", "^/metrics$", "^/schema"]
+#: A route handler's ``opt`` key that exempts it from the API rate limit.
+EXEMPT_OPT_KEY = "exclude_from_rate_limit"
 
 # Lease ``ARGV[1]`` requests of the window's count at once; the key dies with the window.
 _LEASE_SCRIPT = b"""
@@ -226,6 +231,7 @@ def rate_limit_config(settings: Settings) -> RateLimitConfig | None:
     return RateLimitConfig(
         rate_limit=("minute", per_minute),
         exclude=EXCLUDE,
+        exclude_opt_key=EXEMPT_OPT_KEY,
         identifier_for_request=client_identifier,
         middleware_class=RedisRateLimitMiddleware,
         store=STORE_NAME,

@@ -665,7 +665,7 @@ def _stat_file(path: Path) -> os.stat_result | None:
     "/media/{key:path}",
     summary="An uploaded file (public: published pages show it)",
     tags=["public sites"],
-    opt={"public": True},
+    opt={"public": True, "exclude_from_rate_limit": True},
 )
 async def serve_media(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
     key = key.lstrip("/")

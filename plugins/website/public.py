@@ -159,7 +159,8 @@ _PUBLIC = {
     "http_method": ["GET", "HEAD"],
     "tags": ["public sites"],
     "include_in_schema": True,
-    "opt": {"public": True},
+    # Public pages come from memory: the API's per-client budget is not for them.
+    "opt": {"public": True, "exclude_from_rate_limit": True},
 }
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.throttle import STORE_NAME, PlatformRedisStore
+from litestar import get
+
+from core.throttle import EXEMPT_OPT_KEY, STORE_NAME, PlatformRedisStore
+from sdk import hookimpl
 from sdk.testing import PlatformFactory
 
 
@@ -78,3 +81,29 @@ async def test_processes_share_the_limit_through_redis(
     assert (await one.take("other", 1, 60))[:2] == (True, 0)
     assert (await two.take("other", 1, 60))[0] is False
     assert (await one.take("other", 1, 60))[0] is False
+
+
+class PublicContent:
+    """A plugin route for the public, exempt from the API's per-client budget."""
+
+    @hookimpl
+    def register_routes(self) -> list[Any]:
+        @get("/public-content", opt={EXEMPT_OPT_KEY: True}, sync_to_thread=False)
+        def public_content() -> str:
+            return "hello"
+
+        return [public_content]
+
+
+async def test_routes_can_be_exempt_from_the_limit(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    harness = await creator_platform_factory(
+        plugins=[], extra_plugins={"public": PublicContent()}, rate_limit_per_minute=2
+    )
+    for _ in range(5):
+        response = await harness.client.get("/public-content")
+        assert response.status_code == 200 and "ratelimit-limit" not in response.headers
+    assert (await harness.client.get("/api/v1/me")).status_code == 401
+    assert (await harness.client.get("/api/v1/me")).status_code == 401
+    assert (await harness.client.get("/api/v1/me")).status_code == 429

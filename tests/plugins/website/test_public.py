@@ -372,3 +372,20 @@ async def test_what_people_typed_is_escaped_on_live_pages(web, visitor) -> None:
     assert html.count("<script") == 1  # only the JSON-LD block
     assert "Heading &lt;/script&gt;" in html
     assert json_ld(html)["name"] == f"Title {evil}"
+
+
+async def test_public_pages_are_not_under_the_api_rate_limit(creator_platform_factory):
+    harness = await creator_platform_factory(plugins=["website"], rate_limit_per_minute=8)
+    t = await harness.tenant()
+    base = f"/api/v1/website/groups/{t.group.id}"
+    site = (await t.client.post(base + "/sites", json={"name": "S", "slug": "busy"})).json()
+    page = (
+        await t.client.post(f"{base}/sites/{site['id']}/pages", json={"title": "H", "slug": "home"})
+    ).json()
+    published = await t.client.post(f"{base}/sites/{site['id']}/pages/{page['id']}/publish")
+    assert published.status_code == 200
+    for _ in range(12):  # one address, more views than the API allows it
+        response = await harness.client.get("/sites/busy")
+        assert response.status_code == 200 and "ratelimit-limit" not in response.headers
+    statuses = [(await harness.client.get("/api/v1/me")).status_code for _ in range(10)]
+    assert 429 in statuses
