@@ -115,8 +115,9 @@ def register_templates() -> list[str]:
 
 @hookimpl
 def register_static() -> list[StaticFiles]:
-    """``/static/core``: the shared stylesheet and the account pages' script."""
-    return [StaticFiles("/static/core", HERE / "static")]
+    """``/static/core``: the shared stylesheet and the account pages' script (the files of
+    ``core/static/core``)."""
+    return [StaticFiles("/static/core", HERE / "static" / "core")]
 
 
 @hookimpl

@@ -8,7 +8,9 @@ these fixtures with no set-up. The same fixtures test Creator Platform itself.
   once;
 * per test, a fresh database cloned from the template and an empty Redis database;
 * ``creator_platform``: the started app with the chosen plugins, and helpers to make
-  people, groups and authenticated clients.
+  people, groups and authenticated clients;
+* for browser tests, ``creator_live_server`` (that app on a real HTTP port) and
+  ``creator_browser`` (headless Chromium through Playwright; skips without them).
 
 Choose plugins with ``@pytest.mark.creator_plugins("website", "clone")`` (no names: only
 core); without the marker every installed plugin is enabled. Pass plugin objects that
@@ -18,15 +20,17 @@ are not installed with ``creator_plugins(extra={"name": module})``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -45,6 +49,9 @@ from core.ontology.stores import ScopedOntology
 from core.platform import Platform
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 BASE_URL = "http://testserver.local"
 
@@ -347,3 +354,119 @@ def pytest_configure(config: pytest.Config) -> None:
         "creator_plugins(*names, extra=None): plugins enabled for the creator_platform "
         "fixture (no names: core only); extra maps names to plugin objects to register.",
     )
+
+
+# -- browser tests ------------------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest_asyncio.fixture
+async def creator_live_server(creator_platform: CreatorPlatform) -> AsyncIterator[str]:
+    """The ``creator_platform`` app served over real HTTP by uvicorn on 127.0.0.1 (a free
+    port), inside the test's event loop; yields the base URL (``http://127.0.0.1:<port>``).
+
+    The app's lifespan is already running (the ``creator_platform`` fixture started it),
+    so uvicorn runs with ``lifespan="off"``."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        creator_platform.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        for _ in range(400):  # up to 10 s
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.025)
+        if task.done():
+            task.result()  # raises what stopped the server
+            raise RuntimeError("the live server stopped before it started")
+        if not server.started:
+            raise RuntimeError("the live server did not start within 10 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=10)
+        except TimeoutError:
+            server.force_exit = True
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        finally:
+            sock.close()
+
+
+def _find_chromium() -> str | None:
+    """``$CREATOR_CHROMIUM``, ``/usr/bin/chromium`` or ``chromium`` on the PATH."""
+    candidates = (os.environ.get("CREATOR_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"))
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _chromium_or_install() -> str | None:
+    """Chromium's path; on Debian as root in CI (``CI`` set) or with
+    ``CREATOR_INSTALL_CHROMIUM=1``, install Debian's package first when it is missing."""
+    found = _find_chromium()
+    if found is not None:
+        return found
+    wanted = bool(os.environ.get("CI")) or os.environ.get("CREATOR_INSTALL_CHROMIUM") == "1"
+    can = (
+        hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and Path("/etc/debian_version").exists()
+        and shutil.which("apt-get") is not None
+    )
+    if not (wanted and can):
+        return None
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print("creator_browser: Chromium is missing; running apt-get install -y chromium")
+    lists = Path("/var/lib/apt/lists")
+    if not any(lists.glob("*_Packages*")):
+        print("creator_browser: no apt package lists; running apt-get update first")
+        subprocess.run(["apt-get", "update"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, env=env)
+    return _find_chromium()
+
+
+@pytest_asyncio.fixture
+async def creator_browser() -> AsyncIterator[Browser]:
+    """A headless Chromium (Debian's, not a downloaded one) driven by async Playwright.
+
+    Skips the test when Playwright or Chromium is missing (see ``_chromium_or_install``
+    for when it is installed instead). Function-scoped: Playwright's objects belong to the
+    event loop that made them, and each test has its own loop; a launch takes ~1 s."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed: pip install playwright (no browser download)")
+    executable = await asyncio.to_thread(_chromium_or_install)
+    if executable is None:
+        pytest.skip("Chromium is not installed: apt-get install chromium (see README)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

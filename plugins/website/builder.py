@@ -23,6 +23,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import sdk
@@ -135,7 +136,7 @@ async def builder_home(request: Request[Any, Any, Any]) -> Template | Redirect:
 
 
 @get("/builder/{group_id:uuid}", name="builder:group", **_UI)
-async def builder_group(request: Request[Any, Any, Any], group_id: UUID) -> Template:
+async def builder_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
     group, record, can = await _group_page_context(request, group_id)
     service = _service(request)
     sites = await service.list_sites(group, None, 200)
@@ -153,7 +154,7 @@ async def builder_group(request: Request[Any, Any, Any], group_id: UUID) -> Temp
 
 @get("/builder/{group_id:uuid}/sites/{site_id:uuid}", name="builder:site", **_UI)
 async def builder_site(
-    request: Request[Any, Any, Any], group_id: UUID, site_id: UUID
+    request: Request[Any, Any, Any], group_id: FromPath[UUID], site_id: FromPath[UUID]
 ) -> Template:
     group, record, can = await _group_page_context(request, group_id)
     service = _service(request)
@@ -182,7 +183,10 @@ async def builder_site(
 @get("/builder/{group_id:uuid}/sites/{site_id:uuid}/pages/{page_id:uuid}",
      name="builder:editor", **_UI)  # fmt: skip
 async def builder_editor(
-    request: Request[Any, Any, Any], group_id: UUID, site_id: UUID, page_id: UUID
+    request: Request[Any, Any, Any],
+    group_id: FromPath[UUID],
+    site_id: FromPath[UUID],
+    page_id: FromPath[UUID],
 ) -> Template:
     group, record, can = await _group_page_context(request, group_id)
     service = _service(request)

@@ -1,0 +1,73 @@
+"""Account pages: log in and sign up, for every plugin's UI.
+
+Server-rendered forms (``core/templates/core``) and one script file
+(``core/static/core/account.js``) that posts JSON to the auth API. The pages carry a strict
+Content-Security-Policy: scripts and styles come from the platform's own files only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Template
+
+#: The CSP of the platform's own HTML pages: no inline script or style, nothing from
+#: elsewhere. A plugin may extend it (the builder allows https images and frames).
+UI_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+DEFAULT_NEXT = "/builder"
+
+
+def ui_headers(csp: str = UI_CSP) -> dict[str, str]:
+    """Headers of a platform HTML page (never cached: it shows who is logged in)."""
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-store",
+    }
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a path on this site (``/…`` but not ``//…`` or ``/\\…``, which
+    browsers treat as another host), else the builder."""
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith(("//", "/\\"))
+        or any(ord(c) < 0x20 or c == "\\" for c in value)
+        or len(value) > 2000
+    ):
+        return DEFAULT_NEXT
+    return value
+
+
+def _account_page(request: Request[Any, Any, Any], template: str, title: str) -> Template:
+    raw = request.query_params.get("next")
+    next_path = safe_next(raw)
+    query = "" if raw is None or next_path == DEFAULT_NEXT else next_path
+    return Template(
+        template_name=f"core/{template}",
+        context={"title": title, "next": next_path, "next_query": query},
+        headers=ui_headers(),
+    )
+
+
+_PAGE: dict[str, Any] = {"include_in_schema": False, "sync_to_thread": False}
+
+
+@get("/account/login", name="account:login", **_PAGE)
+def login_page(request: Request[Any, Any, Any]) -> Template:
+    return _account_page(request, "login.html", "Log in")
+
+
+@get("/account/signup", name="account:signup", **_PAGE)
+def signup_page(request: Request[Any, Any, Any]) -> Template:
+    return _account_page(request, "signup.html", "Create your account")
+
+
+ACCOUNT_ROUTES = [login_page, signup_page]

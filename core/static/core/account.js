@@ -1,0 +1,78 @@
+/*
+ * Creator Platform — log-in and sign-up forms.
+ *
+ * Posts the form as JSON to the auth API named by the form's data-endpoint
+ * (/api/v1/auth/login or /api/v1/auth/signup). On success the API has set the session
+ * cookie: go to the `next` query parameter when it is a path on this site ("/…", never
+ * "//…"), else to /builder. On error, show the problem's `detail` in the role="alert"
+ * region and focus the field it names. Plain ES2020, no inline script (CSP-friendly).
+ */
+(() => {
+  "use strict";
+
+  const form = document.getElementById("account-form");
+  if (!form) return;
+  const errorBox = document.getElementById("account-error");
+  const submit = form.querySelector('button[type="submit"]');
+
+  /** A same-site path to continue to, or /builder. */
+  function nextPath() {
+    const next = new URLSearchParams(window.location.search).get("next") || "";
+    const unsafe =
+      !next.startsWith("/") ||
+      next.startsWith("//") ||
+      next.includes("\\") ||
+      /[\u0000-\u001f]/.test(next);
+    return unsafe ? "/builder" : next;
+  }
+
+  function showError(message, field) {
+    errorBox.textContent = message;
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    const input = field ? form.elements.namedItem(field) : null;
+    if (input instanceof HTMLElement) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-errormessage", "account-error");
+      input.focus();
+    }
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errorBox.textContent = "";
+    const body = {};
+    for (const [key, value] of new FormData(form).entries()) {
+      if (key === "name" && !String(value).trim()) continue;
+      body[key] = key === "password" ? String(value) : String(value).trim();
+    }
+    if (!body.email) return showError("Enter your email address.", "email");
+    if (!body.password) return showError("Enter your password.", "password");
+    submit.disabled = true;
+    submit.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(form.dataset.endpoint, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+        credentials: "same-origin",
+      });
+      if (response.ok) {
+        window.location.assign(nextPath());
+        return;
+      }
+      let problem = {};
+      try {
+        problem = await response.json();
+      } catch {
+        problem = {};
+      }
+      showError(problem.detail || problem.title || `Something went wrong (${response.status}).`,
+        problem.field);
+    } catch {
+      showError("The server could not be reached. Check your connection and try again.");
+    } finally {
+      submit.disabled = false;
+      submit.removeAttribute("aria-busy");
+    }
+  });
+})();

@@ -1,0 +1,448 @@
+"""The website builder in a real (headless) Chromium against a real HTTP server.
+
+A creator signs up, creates a workspace, a website and a page, drags components from the
+library onto the canvas, reorders them, edits the heading in place, gives the image its
+picture and alt text, publishes, and the public page shows it all. axe-core checks the
+editor, the published page and the other builder pages for serious accessibility
+problems. Screenshots land in ``test-artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("playwright")
+
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, Locator, Page, expect
+
+pytestmark = [pytest.mark.creator_plugins("website")]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "correct horse battery staple"
+TIMEOUT = 15_000
+
+
+def png_bytes() -> bytes:
+    """A small real PNG (the media API checks that uploads decode)."""
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 40), (29, 78, 216))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def open_page(browser: Browser) -> tuple[Page, list[str]]:
+    """A page in a fresh context; collects console errors and uncaught exceptions (a CSP
+    violation is a console error)."""
+    # Reduced motion: SortableJS then moves items without animation, so where an item
+    # lands does not depend on how fast the machine is.
+    context = await browser.new_context(
+        viewport={"width": 1400, "height": 1000}, reduced_motion="reduce"
+    )
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            errors.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    return page, errors
+
+
+def real_errors(errors: list[str]) -> list[str]:
+    # A failed image load of an off-line https URL or the favicon is not a bug of ours.
+    return [e for e in errors if "Failed to load resource" not in e]
+
+
+async def check_accessibility(page: Page, where: str) -> None:
+    """No axe-core violation of impact serious or critical; the others are printed."""
+    results = await Axe().run(page)
+    violations = results.response["violations"]
+    for v in violations:
+        print(f"axe [{where}] {v['impact']}: {v['id']} — {v['help']} ({len(v['nodes'])} nodes)")
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']][:5]}"
+        for v in serious
+    )
+
+
+async def drag(page: Page, source: Locator, target: Locator, *, to: str = "end") -> None:
+    """Drag with real pointer moves (SortableJS follows pointer events). Items make room
+    while the pointer travels, so the target's position is measured again on the way."""
+    start = await source.bounding_box()
+    assert start is not None
+    sx, sy = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    await page.mouse.move(sx, sy)
+    await page.mouse.down()
+    await page.mouse.move(sx + 12, sy + 6, steps=4)
+    for steps in (20, 8, 4):
+        end = await target.bounding_box()
+        assert end is not None
+        tx = end["x"] + end["width"] / 2
+        ty = end["y"] + (end["height"] - 6 if to == "end" else 6)
+        await page.mouse.move(tx, ty, steps=steps)
+        await page.wait_for_timeout(60)
+    await page.mouse.move(tx, ty + (1 if to == "end" else -1), steps=2)
+    await page.mouse.up()
+
+
+async def saved(page: Page) -> None:
+    await expect(page.locator("#save-status-text")).to_have_text("All changes saved")
+
+
+async def canvas_types(page: Page) -> list[str]:
+    return await page.locator("#canvas-list > .cp-node").evaluate_all(
+        "nodes => nodes.map(n => n.dataset.type)"
+    )
+
+
+async def sign_up_and_open_editor(page: Page, base: str) -> str:
+    """Sign up, create a workspace, a website and a page; returns the editor's URL."""
+    await page.goto(base + "/builder")
+    await expect(page).to_have_url(re.compile(r"/account/login\?next=(/|%2F)builder$"))
+    await page.get_by_role("link", name="Create an account").click()
+    await expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    await page.wait_for_load_state()
+    await page.get_by_label("Your name").fill("Ada")
+    await page.get_by_label("Email").fill(f"ada-{uuid.uuid4().hex[:8]}@example.test")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page).to_have_url(base + "/builder")
+    await page.wait_for_load_state()
+
+    await page.get_by_label("Workspace name").fill("Ada's Studio")
+    await page.get_by_role("button", name="Create workspace").click()
+    await expect(page).to_have_url(re.compile(r"/builder/[0-9a-f-]{36}$"))
+    await page.wait_for_load_state()
+
+    slug = f"ada-{uuid.uuid4().hex[:8]}"
+    await page.get_by_label("Name", exact=True).fill("Ada's Site")
+    await expect(page.get_by_label("Address (slug)")).to_have_value("ada-s-site")
+    await page.get_by_label("Address (slug)").fill(slug)
+    await page.get_by_label("Theme").select_option("classic")
+    await page.get_by_role("button", name="Create website").click()
+    await expect(page).to_have_url(re.compile(r"/builder/[0-9a-f-]{36}/sites/[0-9a-f-]{36}$"))
+    await page.wait_for_load_state()
+
+    await page.get_by_label("Title", exact=True).fill("Home")
+    await expect(page.get_by_label("Slug", exact=True)).to_have_value("home")
+    await page.get_by_role("button", name="Add page").click()
+    await expect(page).to_have_url(re.compile(r"/pages/[0-9a-f-]{36}$"))
+    await expect(page.get_by_role("button", name="Add Heading")).to_be_visible()
+    await saved(page)
+    return page.url
+
+
+async def test_build_and_publish_a_page_in_the_browser(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = creator_live_server
+    page, errors = await open_page(creator_browser)
+    editor_url = await sign_up_and_open_editor(page, base)
+
+    # -- drag Heading, Text, Button and Image from the library onto the canvas
+    canvas = page.locator("#canvas-list")
+    for count, kind in enumerate(("heading", "text", "button", "image"), start=1):
+        source = page.locator(f'#library .bl-lib-entry[data-type="{kind}"]')
+        await drag(page, source, canvas)
+        await expect(page.locator("#canvas-list > .cp-node")).to_have_count(count)
+        await saved(page)
+    assert await canvas_types(page) == ["heading", "text", "button", "image"]
+    # A drop selects the new component and shows its properties.
+    await expect(page.get_by_role("heading", name="Image", level=3)).to_be_visible()
+
+    # -- reorder: the image moves above the button (the keyboard-operable way) ...
+    await page.get_by_role("button", name="Move up").click()
+    await saved(page)
+    assert await canvas_types(page) == ["heading", "text", "image", "button"]
+    # ... and the button is dragged back above the image.
+    await drag(
+        page,
+        page.locator('#canvas-list > .cp-node[data-type="button"]'),
+        page.locator('#canvas-list > .cp-node[data-type="image"]'),
+        to="start",
+    )
+    await saved(page)
+    assert await canvas_types(page) == ["heading", "text", "button", "image"]
+
+    # -- edit the heading in place
+    heading = page.locator('#canvas-list .cp-node[data-type="heading"] [data-inline="text"]')
+    await heading.click()
+    await expect(heading).to_have_attribute("contenteditable", re.compile("true|plaintext-only"))
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.type("Welcome to Ada's Studio")
+    await page.keyboard.press("Tab")  # blur saves
+    await saved(page)
+    await expect(heading).to_have_text("Welcome to Ada's Studio")
+
+    # -- the image: alt text in the properties panel, a picture uploaded
+    await page.locator('#canvas-list .cp-node[data-type="image"]').click()
+    alt = page.get_by_label("Alt text")
+    await alt.fill("A deep blue square")
+    await alt.press("Tab")
+    await saved(page)
+    await page.get_by_label("Upload a picture").set_input_files(
+        {"name": "blue.png", "mimeType": "image/png", "buffer": png_bytes()}
+    )
+    await saved(page)
+    image = page.locator('#canvas-list .cp-node[data-type="image"] img')
+    await expect(image).to_have_attribute("alt", "A deep blue square")
+    await expect(image).to_have_attribute("src", re.compile(r"^/media/"))
+
+    # -- undo and redo by hand: Ctrl+Z removes the picture, setting it again is one step
+    await page.locator('#canvas-list .cp-node[data-type="image"]').focus()
+    await page.keyboard.press("ControlOrMeta+Z")
+    await saved(page)
+    await expect(page.locator('#canvas-list .cp-node[data-type="image"] img')).to_have_count(0)
+    await page.get_by_role("button", name="Undo").click()  # back before the alt text
+    await saved(page)
+    await page.locator('#canvas-list .cp-node[data-type="image"]').click()
+    await expect(page.get_by_label("Alt text")).to_have_value("")
+    await page.get_by_label("Alt text").fill("A deep blue square")
+    await page.get_by_label("Alt text").press("Tab")
+    await saved(page)
+    await page.get_by_label("Upload a picture").set_input_files(
+        {"name": "blue.png", "mimeType": "image/png", "buffer": png_bytes()}
+    )
+    await saved(page)
+    await expect(image).to_have_attribute("src", re.compile(r"^/media/"))
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('#canvas-list img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+
+    await page.screenshot(path=str(ARTIFACTS / "website-builder-editor.png"), full_page=True)
+    await check_accessibility(page, "editor")
+
+    # -- publish, then visit the public page
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#publish-note")).to_contain_text("Published")
+    await expect(page.locator("#page-badges")).to_contain_text("Published")
+    public_path = await page.locator("#public-link").get_attribute("href")
+    assert public_path and re.fullmatch(r"/sites/ada-[0-9a-f]{8}/home", public_path)
+    assert real_errors(errors) == [], errors
+
+    visitor, visitor_errors = await open_page(creator_browser)
+    response = await visitor.goto(base + public_path)
+    assert response is not None and response.status == 200
+    await expect(visitor.get_by_role("heading", name="Welcome to Ada's Studio")).to_be_visible()
+    await expect(visitor.get_by_text("Write something here.")).to_be_visible()
+    await expect(visitor.get_by_role("link", name="Learn more")).to_be_visible()
+    picture = visitor.get_by_role("img", name="A deep blue square")
+    await expect(picture).to_be_visible()
+    assert await picture.evaluate("img => img.naturalWidth") == 64  # served by /media
+    await visitor.screenshot(path=str(ARTIFACTS / "website-public-page.png"), full_page=True)
+    await check_accessibility(visitor, "published page")
+    assert real_errors(visitor_errors) == [], visitor_errors
+
+    # The editor reloads with the same content (everything was saved through the API).
+    await page.goto(editor_url)
+    await saved(page)
+    assert await canvas_types(page) == ["heading", "text", "button", "image"]
+
+
+async def test_publish_is_blocked_by_an_image_without_alt_text(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    page, errors = await open_page(creator_browser)
+    await sign_up_and_open_editor(page, creator_live_server)
+    # Keyboard only: the library's buttons add components at the end, then after the
+    # selected one.
+    await page.get_by_role("button", name="Add Heading").press("Enter")
+    await saved(page)
+    await page.get_by_role("button", name="Add Image").click()
+    await saved(page)
+    assert await canvas_types(page) == ["heading", "image"]
+    await page.get_by_role("button", name="Publish").click()
+    alert = page.locator("#editor-alert")
+    await expect(alert).to_contain_text("cannot be published yet")
+    await expect(alert).to_contain_text("no alt text")
+    await alert.get_by_role("button", name="Show Image").first.click()
+    await expect(page.locator('#canvas-list .cp-node[data-type="image"]')).to_be_focused()
+    # Alt+ArrowUp moves the focused component; Delete removes it.
+    await page.keyboard.press("Alt+ArrowUp")
+    await saved(page)
+    assert await canvas_types(page) == ["image", "heading"]
+    await page.get_by_role("button", name="Delete").click()
+    await saved(page)
+    assert await canvas_types(page) == ["heading"]
+    await expect(page.locator('#canvas-list .cp-node[data-type="heading"]')).to_be_focused()
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#publish-note")).to_contain_text("Published")
+
+    # Saved elsewhere in between (another tab): the API answers 412, the editor reloads
+    # the page and says so.
+    renamed = await page.evaluate(
+        """async () => {
+            const session = await (await fetch('/api/v1/auth/session')).json();
+            const url = location.pathname.replace('/builder/', '/api/v1/website/groups/');
+            const response = await fetch(url, {
+                method: 'PATCH',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf_token},
+                body: JSON.stringify({title: 'Renamed elsewhere'}),
+            });
+            return response.status;
+        }"""
+    )
+    assert renamed == 200
+    await page.get_by_role("button", name="Add Text").click()
+    await expect(page.locator("#editor-alert")).to_contain_text("changed somewhere else")
+    await saved(page)
+    await expect(page.locator("#page-title-display")).to_have_text("Renamed elsewhere")
+    assert await canvas_types(page) == ["heading"]
+
+    # The network fails: "Save failed — retry"; Retry sends the change again.
+    await page.route("**/components", lambda route: route.abort())
+    await page.get_by_role("button", name="Add Text").click()
+    await expect(page.locator("#save-status-text")).to_have_text("Save failed — retry")
+    await page.unroute("**/components")
+    await page.get_by_role("button", name="Retry").click()
+    await saved(page)
+    assert await canvas_types(page) == ["heading", "text"]
+    await expect(page.get_by_role("button", name="Retry")).to_be_hidden()
+    assert real_errors(errors) == [], errors
+
+
+async def test_components_drop_into_a_section(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    page, errors = await open_page(creator_browser)
+    await sign_up_and_open_editor(page, creator_live_server)
+    await page.get_by_role("button", name="Add Heading").click()
+    await saved(page)
+    await page.get_by_role("button", name="Add Section").click()
+    await saved(page)
+    inside = page.locator('#canvas-list .cp-node[data-type="section"] .bl-nested')
+    await expect(inside).to_have_count(1)
+
+    # From the library into the (empty) section ...
+    await drag(page, page.locator('#library .bl-lib-entry[data-type="text"]'), inside)
+    await expect(inside.locator('> .cp-node[data-type="text"]')).to_have_count(1)
+    await saved(page)
+    # ... and the top-level heading into it with the keyboard (Alt+ArrowDown enters the
+    # next container at its start), then after the text.
+    await page.locator('#canvas-list > .cp-node[data-type="heading"]').focus()
+    await page.keyboard.press("Alt+ArrowDown")
+    await saved(page)
+    await expect(inside.locator("> .cp-node")).to_have_count(2)
+    await expect(inside.locator('> .cp-node[data-type="heading"]')).to_be_focused()
+    await page.get_by_role("button", name="Move down").click()
+    await saved(page)
+    assert await canvas_types(page) == ["section"]
+    tree = await page.evaluate(
+        """async () => {
+            const url = location.pathname.replace('/builder/', '/api/v1/website/groups/');
+            return (await (await fetch(url)).json()).tree;
+        }"""
+    )
+    assert [n["type"] for n in tree] == ["section"]
+    assert [n["type"] for n in tree[0]["children"]] == ["text", "heading"]
+    assert real_errors(errors) == [], errors
+
+
+async def test_quota_errors_are_shown_on_the_websites_page(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    page, errors = await open_page(creator_browser)
+    editor = await sign_up_and_open_editor(page, creator_live_server)
+    group_page = editor.split("/sites/", 1)[0]
+    made = await page.evaluate(
+        """async () => {
+            const session = await (await fetch('/api/v1/auth/session')).json();
+            const url = location.pathname.split('/sites/')[0]
+                .replace('/builder/', '/api/v1/website/groups/') + '/sites';
+            const statuses = [];
+            for (let i = 0; i < 4; i++) {
+                const response = await fetch(url, {
+                    method: 'POST',
+                    headers: {'Content-Type': 'application/json',
+                              'X-CSRF-Token': session.csrf_token},
+                    body: JSON.stringify({name: `Extra ${i}`,
+                                          slug: `extra-${i}-${Date.now().toString(36)}`}),
+                });
+                statuses.push(response.status);
+            }
+            return statuses;
+        }"""
+    )
+    assert made == [201, 201, 201, 201]  # five with the first one: the free plan's limit
+    await page.goto(group_page)
+    await page.get_by_label("Name", exact=True).fill("One too many")
+    await page.get_by_role("button", name="Create website").click()
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text("You have reached your plan's limit (limit: 5)")
+    await expect(page).to_have_url(group_page)
+    assert real_errors(errors) == [], errors
+
+
+async def test_site_settings_and_deleting_a_page(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    page, errors = await open_page(creator_browser)
+    editor = await sign_up_and_open_editor(page, creator_live_server)
+    await page.goto(editor.rsplit("/pages/", 1)[0])
+
+    await page.get_by_label("Footer text").fill("© Ada")
+    await page.get_by_label("Colour mode").select_option("dark")
+    await page.get_by_label("Let search engines index this site").uncheck()
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator("#settings-status")).to_have_text("Settings saved.")
+    site = await page.evaluate(
+        """async () => {
+            const url = location.pathname.replace('/builder/', '/api/v1/website/groups/');
+            return (await (await fetch(url)).json());
+        }"""
+    )
+    assert site["settings"]["footer_text"] == "© Ada"
+    assert site["settings"]["color_mode"] == "dark"
+    assert site["settings"]["allow_indexing"] is False
+    assert site["settings"].get("home_page", "home") == "home"  # kept
+
+    await page.get_by_role("button", name="Delete page Home").click()
+    dialog = page.get_by_role("dialog", name="Delete page?")
+    await expect(dialog).to_be_visible()
+    await check_accessibility(page, "delete dialog")
+    await dialog.get_by_role("button", name="Cancel").press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#page-list > li")).to_have_count(1)
+    await page.get_by_role("button", name="Delete page Home").click()
+    await dialog.get_by_role("button", name="Delete").click()
+    await expect(page.locator("#page-list > li")).to_have_count(0)
+    await expect(page.locator("#pages-status")).to_have_text("Page “Home” deleted.")
+    assert real_errors(errors) == [], errors
+
+
+async def test_builder_pages_are_accessible(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = creator_live_server
+    page, errors = await open_page(creator_browser)
+    for path in ("/account/login", "/account/signup"):
+        await page.goto(base + path)
+        await check_accessibility(page, path)
+    await page.screenshot(path=str(ARTIFACTS / "account-signup.png"))
+    await sign_up_and_open_editor(page, base)
+    site_page = page.url.rsplit("/pages/", 1)[0]
+    for name, url in (
+        ("site", site_page),
+        ("websites", site_page.rsplit("/sites/", 1)[0]),
+        ("workspaces", base + "/builder?all=1"),
+    ):
+        await page.goto(url)
+        await check_accessibility(page, name)
+        await page.screenshot(path=str(ARTIFACTS / f"builder-{name}.png"), full_page=True)
+    assert real_errors(errors) == [], errors
