@@ -440,11 +440,20 @@ def _chromium_or_install() -> str | None:
         return None
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     print("creator_browser: Chromium is missing; running apt-get install -y chromium")
+
+    def run(*args: str) -> bool:
+        done = subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"creator_browser: apt-get {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+        return done.returncode == 0
+
     lists = Path("/var/lib/apt/lists")
     if not any(lists.glob("*_Packages*")):
         print("creator_browser: no apt package lists; running apt-get update first")
-        subprocess.run(["apt-get", "update"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, env=env)
+        run("update")
+    # Stale package lists name files the mirror no longer has: refresh them and retry.
+    if not run("install", "-y", "chromium") and run("update"):
+        run("install", "-y", "chromium")
     return _find_chromium()
 
 
