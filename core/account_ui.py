@@ -19,7 +19,7 @@ UI_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-DEFAULT_NEXT = "/builder"
+DEFAULT_NEXT = "/"
 
 
 def ui_headers(csp: str = UI_CSP) -> dict[str, str]:
@@ -34,7 +34,7 @@ def ui_headers(csp: str = UI_CSP) -> dict[str, str]:
 
 def safe_next(value: str | None) -> str:
     """``value`` if it is a path on this site (``/…`` but not ``//…`` or ``/\\…``, which
-    browsers treat as another host), else the builder."""
+    browsers treat as another host), else the home page."""
     if (
         not value
         or not value.startswith("/")

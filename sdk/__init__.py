@@ -25,13 +25,16 @@ from core.errors import (
     QuotaExceeded,
     Unauthorized,
     UnknownType,
+    UnsupportedMediaType,
     ValidationFailed,
+    problem_body,
 )
 from core.events import EventHandler, HandlerContext
 from core.hookspecs import hookimpl, hookspec
 from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
 from core.migrations import sql_migration
+from core.ontology.ids import uuid7
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
 from core.ontology.scope import Scope
 from core.ontology.stores import (
@@ -112,10 +115,13 @@ __all__ = [
     "Things",
     "Unauthorized",
     "UnknownType",
+    "UnsupportedMediaType",
     "ValidationFailed",
     "api_router",
     "hookimpl",
     "hookspec",
+    "problem_body",
     "sql_migration",
+    "uuid7",
     "validate_object",
 ]

@@ -63,6 +63,18 @@ class ComponentResult(msgspec.Struct):
     node: Node
 
 
+#: Drafts are served on the platform's own origin, beside the session cookie: no script
+#: may run in them (``sandbox`` also gives the document an origin of its own).
+DRAFT_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
+        "frame-src https:; base-uri 'none'; form-action 'none'; sandbox"
+    ),
+}
+
 SITE = "/sites/{site_id:uuid}"
 PAGE = SITE + "/pages/{page_id:uuid}"
 
@@ -250,10 +262,7 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
     ) -> Response[str]:
         html = await websites(request).preview(group, site_id, page_id)
-        return Response(
-            html, media_type="text/html",
-            headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
-        )  # fmt: skip
+        return Response(html, media_type="text/html", headers=DRAFT_HEADERS)
 
     @get(PAGE + "/canvas", summary="The draft's components marked up for the builder")
     async def canvas(
@@ -264,7 +273,7 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
     ) -> Response[str]:
         html = await websites(request).canvas(group, site_id, page_id)
-        return Response(html, media_type="text/html", headers={"Cache-Control": "no-store"})
+        return Response(html, media_type="text/html", headers=DRAFT_HEADERS)
 
     # -- components -----------------------------------------------------------------------
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import msgspec
 
@@ -27,69 +28,102 @@ PURGE_CHANNEL = "creator:website:purge"
 
 @dataclass(frozen=True)
 class CachedPage:
-    """A response ready to send: ``html`` is ``None`` for a page that does not exist."""
+    """A response ready to send (``status`` 404 for a page or site that does not exist;
+    ``site_id`` is ``None`` when no site has that name)."""
 
     site_id: UUID | None
     body: bytes
     etag: str
     status: int = 200
+    stored_at: float = 0.0
+
+
+Key = tuple[str, str, str]
 
 
 class PageCache:
-    """Least-recently-used published pages and site lookups of one process."""
+    """Least-recently-used published pages and site lookups of one process.
 
-    def __init__(self, max_pages: int) -> None:
+    Answers for names that do not exist live in a smaller LRU of their own, so requests
+    for random names cannot push real pages out. Every entry expires after ``max_age``
+    seconds, which bounds how stale a process can be if a purge message never reaches
+    it. ``generation`` changes on every purge: a reader that started before a purge
+    must not store what it read (``put(..., generation=...)``)."""
+
+    def __init__(self, max_pages: int, max_age: float = 60.0, max_missing: int = 1000) -> None:
         self.max_pages = max_pages
-        self._pages: OrderedDict[tuple[str, str, str], CachedPage] = OrderedDict()
-        self._sites: dict[tuple[str, str], LiveSite | None] = {}
+        self.max_age = max_age
+        self.max_missing = max_missing
+        self._pages: OrderedDict[Key, CachedPage] = OrderedDict()
+        self._missing: OrderedDict[Key, CachedPage] = OrderedDict()
+        self._sites: OrderedDict[tuple[str, str], LiveSite | None] = OrderedDict()
+        self.generation = 0
         self.hits = 0
         self.misses = 0
 
     # -- pages ----------------------------------------------------------------------------
 
-    def get(self, key: tuple[str, str, str]) -> CachedPage | None:
-        found = self._pages.get(key)
-        if found is None:
+    def get(self, key: Key) -> CachedPage | None:
+        table = self._pages if key in self._pages else self._missing
+        found = table.get(key)
+        if found is None or time.monotonic() - found.stored_at > self.max_age:
+            if found is not None:
+                del table[key]
             self.misses += 1
             return None
         self.hits += 1
-        self._pages.move_to_end(key)
+        table.move_to_end(key)
         return found
 
-    def put(self, key: tuple[str, str, str], page: CachedPage) -> None:
-        if self.max_pages <= 0:
+    def put(self, key: Key, page: CachedPage, *, generation: int | None = None) -> None:
+        """Keep ``page`` unless a purge happened since ``generation`` was read."""
+        if self.max_pages <= 0 or (generation is not None and generation != self.generation):
             return
-        self._pages[key] = page
-        self._pages.move_to_end(key)
-        while len(self._pages) > self.max_pages:
-            self._pages.popitem(last=False)
+        found = page.site_id is not None and page.status == 200
+        table, limit = (self._pages, self.max_pages) if found else (
+            self._missing, self.max_missing
+        )  # fmt: skip
+        table[key] = replace(page, stored_at=time.monotonic())
+        table.move_to_end(key)
+        while len(table) > limit:
+            table.popitem(last=False)
 
     # -- sites ----------------------------------------------------------------------------
 
     def site(self, key: tuple[str, str]) -> tuple[bool, LiveSite | None]:
         if key in self._sites:
+            self._sites.move_to_end(key)
             return True, self._sites[key]
         return False, None
 
-    def put_site(self, key: tuple[str, str], site: LiveSite | None) -> None:
-        if len(self._sites) >= max(self.max_pages, 100):
-            self._sites.clear()
+    def put_site(
+        self, key: tuple[str, str], site: LiveSite | None, *, generation: int | None = None
+    ) -> None:
+        if generation is not None and generation != self.generation:
+            return
         self._sites[key] = site
+        while len(self._sites) > max(self.max_pages, 100):
+            self._sites.popitem(last=False)
 
     # -- forgetting -----------------------------------------------------------------------
 
     def purge_site(self, site_id: UUID | None) -> None:
-        """Forget a site's pages (and every site lookup: its slug or domain may have
-        changed, or a new site may now answer a name that was unknown)."""
+        """Forget a site's pages (and every site lookup and answer for unknown names: the
+        site's slug or domain may have changed, or it may now answer a name that was
+        unknown)."""
+        self.generation += 1
         self._sites.clear()
+        self._missing.clear()
         if site_id is None:
             self._pages.clear()
             return
-        for key in [k for k, v in self._pages.items() if v.site_id in (site_id, None)]:
+        for key in [k for k, v in self._pages.items() if v.site_id == site_id]:
             del self._pages[key]
 
     def clear(self) -> None:
+        self.generation += 1
         self._pages.clear()
+        self._missing.clear()
         self._sites.clear()
 
     def __len__(self) -> int:
@@ -98,6 +132,8 @@ class PageCache:
 
 class PurgeMessage(msgspec.Struct):
     site_id: str | None = None
+    #: The listener that sent it (it has purged already and ignores its own message).
+    origin: str = ""
 
 
 class PurgeListener:
@@ -108,10 +144,13 @@ class PurgeListener:
         self.cache = cache
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self.origin = uuid4().hex
 
     async def publish(self, site_id: UUID | None) -> None:
         self.cache.purge_site(site_id)
-        message = msgspec.json.encode(PurgeMessage(str(site_id) if site_id else None))
+        message = msgspec.json.encode(
+            PurgeMessage(str(site_id) if site_id else None, origin=self.origin)
+        )
         try:
             await self.redis.publish(PURGE_CHANNEL, message)
         except Exception:  # other processes catch up when they reconnect
@@ -143,6 +182,8 @@ class PurgeListener:
                         try:
                             purge = decode(message["data"])
                         except msgspec.DecodeError:
+                            continue
+                        if purge.origin == self.origin:
                             continue
                         self.cache.purge_site(UUID(purge.site_id) if purge.site_id else None)
             except asyncio.CancelledError:

@@ -85,8 +85,6 @@ from msgspec import Meta
 from PIL import Image
 
 import sdk
-from core.errors import UnsupportedMediaType
-from core.ontology.ids import uuid7
 from plugins.website.components import MediaRef
 from plugins.website.settings import WebsiteSettings
 from plugins.website.types import MediaAssetProps, MediaUploaded, MediaView
@@ -147,11 +145,11 @@ def sniff(data: bytes) -> str:
         return "pdf"
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if b"<svg" in head or (head.startswith(b"<?xml") and b"svg" in head):
-        raise UnsupportedMediaType(
+        raise sdk.UnsupportedMediaType(
             f"SVG images are not accepted (they can carry scripts); upload {_ALLOWED_TEXT}",
             allowed=ALLOWED_TYPES,
         )
-    raise UnsupportedMediaType(
+    raise sdk.UnsupportedMediaType(
         f"this file is not one that can be uploaded; upload {_ALLOWED_TEXT}",
         allowed=ALLOWED_TYPES,
     )
@@ -200,7 +198,7 @@ def _image_size(data: bytes, pil_format: str, content_type: str) -> tuple[int, i
             "are accepted"
         ) from None
     except Exception:  # Pillow raises many kinds of error on malformed input
-        raise UnsupportedMediaType(
+        raise sdk.UnsupportedMediaType(
             f"the file starts like {content_type} but is not a valid image; upload {_ALLOWED_TEXT}",
             allowed=ALLOWED_TYPES,
         ) from None
@@ -417,7 +415,7 @@ class MediaLibrary:
         # A hint without the lock, so a group over its quota does not write the file first.
         await self.platform.quotas.check(group.scope, "media_uploads")
         name = clean_filename(filename, found.extension)
-        key = f"{group.group_id}/{uuid7().hex}-{secrets.token_urlsafe(8)}.{found.extension}"
+        key = f"{group.group_id}/{sdk.uuid7().hex}-{secrets.token_urlsafe(8)}.{found.extension}"
         props = MediaAssetProps(
             filename=name,
             content_type=found.content_type,
@@ -556,7 +554,7 @@ class MediaPatch(msgspec.Struct, forbid_unknown_fields=True):
 async def _read_upload(request: Request[Any, Any, Any]) -> MediaUpload:
     """The ``file`` and ``alt`` fields of a multipart body, or a 4xx naming what is wrong."""
     if request.content_type[0] != "multipart/form-data":
-        raise UnsupportedMediaType("send the file as multipart/form-data in a field 'file'")
+        raise sdk.UnsupportedMediaType("send the file as multipart/form-data in a field 'file'")
     try:
         form = await request.form()
     except Exception as exc:  # a malformed or truncated multipart body

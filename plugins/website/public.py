@@ -14,11 +14,12 @@ import msgspec
 from litestar import Request, Response, route
 from litestar.params import FromPath
 
+import sdk
 from plugins.website import render
 from plugins.website.cache import CachedPage
 from plugins.website.live import LiveSite, etag_for
 from plugins.website.services import Websites
-from plugins.website.types import Seo
+from plugins.website.types import DOMAIN_RE, SLUG_RE, Seo
 
 #: Public pages run no script; styles are inline; frames only from https.
 CSP = (
@@ -27,6 +28,7 @@ CSP = (
 )
 HTML = "text/html"
 _NOT_A_SITE = b"<!doctype html><html lang=en><title>Not found</title><h1>Not found</h1></html>"
+NOT_A_SITE = CachedPage(None, _NOT_A_SITE, etag_for(_NOT_A_SITE.decode()), 404)
 
 
 def _service(request: Request[Any, Any, Any]) -> Websites:
@@ -64,15 +66,24 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 
 async def _site(service: Websites, kind: str, name: str) -> LiveSite | None:
-    known, site = service.purge.cache.site((kind, name))
+    cache = service.purge.cache
+    known, site = cache.site((kind, name))
     if known:
         return site
+    generation = cache.generation
     if kind == "slug":
         site = await service.live.site_by_slug(name)
     else:
         site = await service.live.site_by_domain(name)
-    service.purge.cache.put_site((kind, name), site)
+    cache.put_site((kind, name), site, generation=generation)
     return site
+
+
+def _well_formed(kind: str, name: str, page_slug: str | None) -> bool:
+    """Names that could exist; anything else is a 404 without a lookup or a cache entry."""
+    if page_slug is not None and not SLUG_RE.match(page_slug):
+        return False
+    return bool(SLUG_RE.match(name) if kind == "slug" else DOMAIN_RE.match(name))
 
 
 def site_info(service: Websites, site: LiveSite) -> render.SiteInfo:
@@ -95,18 +106,20 @@ async def serve_page(
     hit = cache.get(key)
     if hit is not None:
         return _respond(request, hit, HTML)
+    if not _well_formed(kind, name, page_slug):
+        return _respond(request, NOT_A_SITE, HTML)
+    generation = cache.generation
     site = await _site(service, kind, name)
     if site is None:
-        entry = CachedPage(None, _NOT_A_SITE, etag_for(_NOT_A_SITE.decode()), 404)
-        cache.put(key, entry)
-        return _respond(request, entry, HTML)
+        cache.put(key, NOT_A_SITE, generation=generation)
+        return _respond(request, NOT_A_SITE, HTML)
     live = await service.live.page(site.id, page_slug or site.settings.home_page)
     if live is None:
         html = render.not_found_document(site_info(service, site), service.theme(site.theme))
         entry = CachedPage(site.id, html.encode(), etag_for(html), 404)
     else:
         entry = CachedPage(site.id, live.html.encode(), live.etag)
-    cache.put(key, entry)
+    cache.put(key, entry, generation=generation)
     return _respond(request, entry, HTML)
 
 
@@ -119,7 +132,8 @@ async def serve_file(
     hit = cache.get(key)
     if hit is not None:
         return _respond(request, hit, _FILE_TYPES[file])
-    site = await _site(service, kind, name)
+    generation = cache.generation
+    site = await _site(service, kind, name) if _well_formed(kind, name, None) else None
     if site is None:
         return Response(b"not found\n", status_code=404, media_type="text/plain")
     info = site_info(service, site)
@@ -141,7 +155,7 @@ async def serve_file(
         ]
         text = render.sitemap_xml(info, pages if site.settings.allow_indexing else [])
     entry = CachedPage(site.id, text.encode(), etag_for(text))
-    cache.put(key, entry)
+    cache.put(key, entry, generation=generation)
     return _respond(request, entry, _FILE_TYPES[file])
 
 
@@ -149,8 +163,11 @@ _FILE_TYPES = {"robots.txt": "text/plain", "sitemap.xml": "application/xml"}
 
 
 def _host(request: Request[Any, Any, Any]) -> str:
-    host = request.headers.get("host", "")
-    return host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+    """The request's host name: lower case, without port or a trailing dot."""
+    host = request.headers.get("host", "").strip().lower()
+    if host.startswith("["):  # an IPv6 literal
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0].rstrip(".")
 
 
 # -- on the platform's address ----------------------------------------------------------
@@ -166,6 +183,8 @@ _PUBLIC = {
 
 @route("/sites/{site:str}", summary="A site's home page", **_PUBLIC)  # type: ignore[arg-type]
 async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Response[bytes]:
+    if not _is_platform_host(request, _host(request)):
+        return _not_found(request)  # a site's own domain shows that site only
     return await serve_page(request, "slug", site, None)
 
 
@@ -173,6 +192,8 @@ async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Res
 async def site_page(
     request: Request[Any, Any, Any], site: FromPath[str], page: FromPath[str]
 ) -> Response[bytes]:
+    if not _is_platform_host(request, _host(request)):
+        return _not_found(request)  # a site's own domain shows that site only
     if page in _FILE_TYPES:
         return await serve_file(request, "slug", site, page)
     return await serve_page(request, "slug", site, page)
@@ -193,16 +214,19 @@ async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def domain_page(request: Request[Any, Any, Any], page: FromPath[str]) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):
-        return Response(
-            msgspec.json.encode(
-                {"type": "about:blank", "title": "Not found", "status": 404, "code": "not_found",
-                 "detail": f"no route /{page}"}
-            ),
-            status_code=404, media_type="application/problem+json",
-        )  # fmt: skip
+        return _not_found(request)
     if page in _FILE_TYPES:
         return await serve_file(request, "domain", host, page)
     return await serve_page(request, "domain", host, page)
+
+
+def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The platform's usual 404 problem, for paths that are not a page here."""
+    body = sdk.problem_body(404, "not_found", "Not found", f"no route {request.url.path}",
+                        instance=request.url.path)  # fmt: skip
+    return Response(
+        msgspec.json.encode(body), status_code=404, media_type="application/problem+json"
+    )
 
 
 def _is_platform_host(request: Request[Any, Any, Any], host: str) -> bool:

@@ -217,35 +217,36 @@ class Websites:
         expected_version: int | None = None,
     ) -> WebsiteView:
         group.require("website.manage")
-        site = await self.get_site_thing(group, site_id)
-        props = msgspec.convert(site.properties, WebsiteProps)
-        before = msgspec.to_builtins(props)
-        name = site.name
-        if patch.name is not msgspec.UNSET:
-            name = patch.name
-        for field in ("slug", "theme", "custom_domain", "description", "language"):
-            value = getattr(patch, field)
-            if value is not msgspec.UNSET:
-                setattr(props, field, value)
-        if patch.settings is not msgspec.UNSET:
-            merged = {**msgspec.to_builtins(props.settings), **patch.settings}
-            clean = sdk.validate_object(SiteSettings, merged, "settings")
-            props.settings = msgspec.convert(clean, SiteSettings)
-        self.theme(props.theme)
-        await self._check_public_names(
-            props.slug if props.slug != before["slug"] else None,
-            props.custom_domain
-            if props.custom_domain and props.custom_domain != before.get("custom_domain")
-            else None,
-            site_id,
-        )
-        clean = sdk.validate_object(WebsiteProps, msgspec.to_builtins(props), "properties")
-        changed = sorted(k for k in set(clean) | set(before) if clean.get(k) != before.get(k))
-        if name != site.name:
-            changed.insert(0, "name")
-        if not changed:
-            return self.site_view(site)
+        await self.get_site_thing(group, site_id)
         async with self._transaction(group) as o:
+            # Under the site's lock and re-read inside the transaction: two settings changes
+            # apply one after the other (neither is lost), and no page is published with
+            # the look the site had before.
+            site = await self._lock_site(o, site_id)
+            props = msgspec.convert(site.properties, WebsiteProps)
+            before = msgspec.to_builtins(props)
+            name = site.name if patch.name is msgspec.UNSET else patch.name
+            for field in ("slug", "theme", "custom_domain", "description", "language"):
+                value = getattr(patch, field)
+                if value is not msgspec.UNSET:
+                    setattr(props, field, value)
+            if patch.settings is not msgspec.UNSET:
+                merged = {**msgspec.to_builtins(props.settings), **patch.settings}
+                settings = sdk.validate_object(SiteSettings, merged, "settings")
+                props.settings = msgspec.convert(settings, SiteSettings)
+            self.theme(props.theme)
+            new_domain = props.custom_domain
+            await self._check_public_names(
+                props.slug if props.slug != before["slug"] else None,
+                new_domain if new_domain and new_domain != before.get("custom_domain") else None,
+                site_id,
+            )
+            clean = sdk.validate_object(WebsiteProps, msgspec.to_builtins(props), "properties")
+            changed = sorted(k for k in set(clean) | set(before) if clean.get(k) != before.get(k))
+            if name != site.name:
+                changed.insert(0, "name")
+            if not changed:
+                return self.site_view(site)
             try:
                 site = await o.things.update(
                     site_id, name=name, properties=clean, replace_properties=True,
@@ -277,6 +278,7 @@ class Websites:
         group.require("website.manage")
         site = await self.get_site_thing(group, site_id)
         async with self._transaction(group) as o:
+            site = await self._lock_site(o, site_id)  # nothing is created or published meanwhile
             pages = await self._site_pages(o, site_id)
             for page in pages:
                 await o.things.delete(page.id)
@@ -294,9 +296,10 @@ class Websites:
     async def _check_public_names(
         self, slug: str | None, domain: str | None, site_id: UUID | None
     ) -> None:
-        if domain is not None and domain.lower() in platform_hosts(self.platform):
+        if domain is not None and _is_platform_name(domain.lower(), self.platform):
             raise sdk.ValidationFailed(
-                f"{domain!r} is this platform's own address, not a domain of your own",
+                f"{domain!r} is this platform's own address (or under it), not a domain of "
+                "your own",
                 field="custom_domain",
             )
         if slug is not None and await self.live.slug_taken(slug, except_id=site_id):
@@ -352,10 +355,10 @@ class Websites:
 
     async def create_page(self, group: sdk.GroupContext, site_id: UUID, data: PageIn) -> PageView:
         group.require("website.manage")
-        site = await self.get_site_thing(group, site_id)
+        await self.get_site_thing(group, site_id)
         tree = self.components.validate_tree(data.tree or [])
         async with self._transaction(group) as o:
-            await self._lock_site(o, site_id)
+            site = await self._lock_site(o, site_id)
             await self.platform.quotas.check(group.scope, "pages", within=o, parent_id=site_id)
             await self._check_page_slug(o, site_id, data.slug, None)
             page = await self._create_page(
@@ -424,9 +427,12 @@ class Websites:
         group.require("website.manage")
         await self.get_page(group, site_id, page_id)
         async with self._transaction(group) as o:
+            # The site's lock, then the page's row, as publish does: one after the other.
+            await self._lock_site(o, site_id)
+            await self._locked_page(o, site_id, page_id, expected_version)
             async with o.session.transaction() as conn:
                 was_live = await LivePages.remove(conn, page_id)
-            await o.things.delete(page_id, expected_version=expected_version)
+            await o.things.delete(page_id)
         if was_live:
             await self.purge.publish(site_id)
 
@@ -434,11 +440,11 @@ class Websites:
         self, group: sdk.GroupContext, site_id: UUID, page_id: UUID, data: DuplicateIn
     ) -> PageView:
         group.require("website.manage")
-        site, source = await self.get_page(group, site_id, page_id)
+        _, source = await self.get_page(group, site_id, page_id)
         props = msgspec.convert(source.properties, PageProps)
         tree = _fresh_ids(props.tree)
         async with self._transaction(group) as o:
-            await self._lock_site(o, site_id)
+            site = await self._lock_site(o, site_id)
             await self.platform.quotas.check(group.scope, "pages", within=o, parent_id=site_id)
             await self._check_page_slug(o, site_id, data.slug, None)
             page = await self._create_page(
@@ -565,19 +571,13 @@ class Websites:
     ) -> PageView:
         """Load the page locked, apply ``change(props) -> {field: value}``, and save it as a
         new revision, with ``page_updated`` naming what changed."""
-        site = await self.get_site_thing(group, site_id)
+        await self.get_site_thing(group, site_id)
         async with self._transaction(group) as o:
-            page = await self._locked_page(o, site_id, page_id)
-            if expected_version is not None and page.version != expected_version:
-                raise sdk.PreconditionFailed(
-                    f"page {page_id} is at version {page.version}, not {expected_version}; "
-                    "reload it and apply your change again",
-                    current_version=page.version,
-                )
+            site = await self._lock_site(o, site_id)
+            page = await self._locked_page(o, site_id, page_id, expected_version)
             props = msgspec.convert(page.properties, PageProps)
             changes = change(props)
             if "slug" in changes and changes["slug"] != props.slug:
-                await self._lock_site(o, site_id)
                 await self._check_page_slug(o, site_id, changes["slug"], page_id)
             old_tree = props.tree
             changed = [k for k, v in changes.items() if getattr(props, k) != v]
@@ -603,7 +603,13 @@ class Websites:
                 await o.events.emit(extra_event[0], {**base, **extra_event[1]}, target_id=page_id)
         return self.page_view(page, site)
 
-    async def _locked_page(self, o: sdk.ScopedOntology, site_id: UUID, page_id: UUID) -> sdk.Thing:
+    async def _locked_page(
+        self,
+        o: sdk.ScopedOntology,
+        site_id: UUID,
+        page_id: UUID,
+        expected_version: int | None = None,
+    ) -> sdk.Thing:
         async with o.session.transaction() as conn:
             # Row lock: two saves of one page run one after the other, each on the other's
             # result, so no edit is lost and revision numbers never repeat.
@@ -617,6 +623,12 @@ class Websites:
             page = None
         if page is None or page.properties.get("site_id") != str(site_id):
             raise sdk.NotFound(f"page {page_id} not found in website {site_id}")
+        if expected_version is not None and page.version != expected_version:
+            raise sdk.PreconditionFailed(
+                f"page {page_id} is at version {page.version}, not {expected_version}; "
+                "reload it and apply your change again",
+                current_version=page.version,
+            )
         return page
 
     async def _keep_revision(
@@ -679,13 +691,21 @@ class Websites:
             )
 
     @staticmethod
-    async def _lock_site(o: sdk.ScopedOntology, site_id: UUID) -> None:
-        """Serialise page creation and slug changes within one site."""
+    async def _lock_site(o: sdk.ScopedOntology, site_id: UUID) -> sdk.Thing:
+        """Take the site's lock for this transaction and read the site under it.
+
+        Everything that changes what the site serves — creating, publishing, deleting
+        pages, changing the site's settings — holds it (site first, then a page's row), so
+        those run one after the other and none works from a stale site."""
         async with o.session.transaction() as conn:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended('website:' || $1, 0))",
                 str(site_id),
             )
+        try:
+            return await o.things.get(site_id, type="website")
+        except sdk.NotFound:
+            raise sdk.NotFound(f"website {site_id} not found") from None
 
     def _transaction(self, group: sdk.GroupContext) -> Any:
         return self.platform.ontology.transaction(group.scope)
@@ -785,14 +805,10 @@ class Websites:
     ) -> PageView:  # fmt: skip
         """Render the draft once and make it the live page (``page_published``)."""
         group.require("website.publish")
-        site = await self.get_site_thing(group, site_id)
+        await self.get_site_thing(group, site_id)
         async with self._transaction(group) as o:
-            page = await self._locked_page(o, site_id, page_id)
-            if expected_version is not None and page.version != expected_version:
-                raise sdk.PreconditionFailed(
-                    f"page {page_id} is at version {page.version}, not {expected_version}",
-                    current_version=page.version,
-                )
+            site = await self._lock_site(o, site_id)
+            page = await self._locked_page(o, site_id, page_id, expected_version)
             props = msgspec.convert(page.properties, PageProps)
             problems = self.components.publish_problems(props.tree)
             if problems:
@@ -830,14 +846,10 @@ class Websites:
         expected_version: int | None = None,
     ) -> PageView:  # fmt: skip
         group.require("website.publish")
-        site = await self.get_site_thing(group, site_id)
+        await self.get_site_thing(group, site_id)
         async with self._transaction(group) as o:
-            page = await self._locked_page(o, site_id, page_id)
-            if expected_version is not None and page.version != expected_version:
-                raise sdk.PreconditionFailed(
-                    f"page {page_id} is at version {page.version}, not {expected_version}",
-                    current_version=page.version,
-                )
+            site = await self._lock_site(o, site_id)
+            page = await self._locked_page(o, site_id, page_id, expected_version)
             props = msgspec.convert(page.properties, PageProps)
             if props.published_revision is None:
                 return self.page_view(page, site)
@@ -887,6 +899,15 @@ def platform_hosts(platform: sdk.Platform) -> frozenset[str]:
     if public:
         hosts.add(public.lower())
     return frozenset(hosts)
+
+
+def _is_platform_name(domain: str, platform: sdk.Platform) -> bool:
+    """The platform's own host names and every name under them (``login.<platform>``)."""
+    return any(
+        domain == host or domain.endswith("." + host)
+        for host in platform_hosts(platform)
+        if "." in host and not host.replace(".", "").isdigit()
+    ) or domain in platform_hosts(platform)
 
 
 class RevisionFields(msgspec.Struct):

@@ -36,6 +36,18 @@ MAX_DEPTH = 6
 # -- thing properties -------------------------------------------------------------------
 
 
+def check_public_url(value: str, what: str) -> str:
+    """An absolute https (or http) URL, or a path on the site, for metadata that crawlers
+    and social networks read; anything else is refused at the field."""
+    value = value.strip()
+    if value and not (
+        value.startswith(("https://", "http://"))
+        or (value.startswith("/") and not value.startswith("//"))
+    ):
+        raise ValueError(f"{what} must be an https:// URL or a path starting with /")
+    return value
+
+
 class SiteSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """How the whole site looks and behaves."""
 
@@ -48,6 +60,9 @@ class SiteSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     footer_text: ShortText = ""
     #: Default Open Graph image of pages that name none (an absolute URL or a media path).
     social_image: Annotated[str, Meta(max_length=2000)] = ""
+
+    def __post_init__(self) -> None:
+        self.social_image = check_public_url(self.social_image, "social_image")
 
 
 class WebsiteProps(msgspec.Struct, forbid_unknown_fields=True):
@@ -70,6 +85,11 @@ class Seo(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     #: Overrides the page's own URL as canonical (an absolute https URL).
     canonical_url: Annotated[str, Meta(max_length=2000)] = ""
     noindex: bool = False
+
+    def __post_init__(self) -> None:
+        self.image = check_public_url(self.image, "image")
+        if self.canonical_url and not self.canonical_url.startswith(("https://", "http://")):
+            raise ValueError("canonical_url must be an absolute https:// URL")
 
 
 class Node(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

@@ -4,7 +4,7 @@
  * Posts the form as JSON to the auth API named by the form's data-endpoint
  * (/api/v1/auth/login or /api/v1/auth/signup). On success the API has set the session
  * cookie: go to the `next` query parameter when it is a path on this site ("/…", never
- * "//…"), else to /builder. On error, show the problem's `detail` in the role="alert"
+ * "//…"), else to /. On error, show the problem's `detail` in the role="alert"
  * region and focus the field it names. Plain ES2020, no inline script (CSP-friendly).
  */
 (() => {
@@ -15,7 +15,7 @@
   const errorBox = document.getElementById("account-error");
   const submit = form.querySelector('button[type="submit"]');
 
-  /** A same-site path to continue to, or /builder. */
+  /** A same-site path to continue to, or the home page. */
   function nextPath() {
     const next = new URLSearchParams(window.location.search).get("next") || "";
     const unsafe =
@@ -23,7 +23,7 @@
       next.startsWith("//") ||
       next.includes("\\") ||
       /[\u0000-\u001f]/.test(next);
-    return unsafe ? "/builder" : next;
+    return unsafe ? "/" : next;
   }
 
   function showError(message, field) {

@@ -61,3 +61,20 @@ async def test_a_purge_reaches_every_process(creator_platform):
     finally:
         for listener in listeners:
             await listener.stop()
+
+
+def test_a_read_that_started_before_a_purge_is_not_kept():
+    cache = PageCache(max_pages=10)
+    site = uuid.uuid4()
+    generation = cache.generation  # a request reads the old page from the database...
+    cache.purge_site(site)  # ...a publish lands meanwhile...
+    cache.put(("slug", "s", ""), CachedPage(site, b"old", "old"), generation=generation)
+    assert cache.get(("slug", "s", "")) is None  # ...and the old page is not cached
+
+
+def test_entries_expire(monkeypatch):
+    cache = PageCache(max_pages=10, max_age=60)
+    cache.put(("slug", "s", ""), CachedPage(uuid.uuid4(), b"p", "p"))
+    now = __import__("time").monotonic()
+    monkeypatch.setattr("plugins.website.cache.time.monotonic", lambda: now + 61)
+    assert cache.get(("slug", "s", "")) is None

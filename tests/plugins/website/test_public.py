@@ -389,3 +389,39 @@ async def test_public_pages_are_not_under_the_api_rate_limit(creator_platform_fa
         assert response.status_code == 200 and "ratelimit-limit" not in response.headers
     statuses = [(await harness.client.get("/api/v1/me")).status_code for _ in range(10)]
     assert 429 in statuses
+
+
+async def test_a_custom_domain_shows_its_own_site_only(web, web_for, creator_platform, visitor):
+    await web.published_site("brand", custom_domain="www.brand-a.test")
+    other = web_for(await creator_platform.tenant())
+    await other.published_site("scam", text="Send me your password")
+    own = await visitor.get("/", headers={"Host": "WWW.Brand-A.test.:443"})
+    assert own.status_code == 200 and "Welcome home" in own.text
+    for path in ("/sites/scam", "/sites/scam/home", "/sites/brand/home"):
+        response = await visitor.get(path, headers={"Host": "www.brand-a.test"})
+        assert response.status_code == 404, path
+        assert "password" not in response.text
+
+
+async def test_malformed_names_are_404_without_touching_the_cache(web, visitor, creator_platform):
+    await web.published_site("cached")
+    cache = creator_platform.app.state.website.purge.cache
+    assert (await visitor.get("/sites/cached")).status_code == 200
+    before = len(cache)
+    for path in ("/sites/cached/%00", "/sites/UPPER", "/sites/a..b/x", "/sites/cached/-x-"):
+        response = await visitor.get(path)
+        assert response.status_code == 404, path
+    for n in range(50):  # a flood of unknown names cannot push the real page out
+        assert (await visitor.get(f"/sites/nobody-{n}")).status_code == 404
+    assert len(cache) == before and cache.get(("slug", "cached", "")) is not None
+
+
+async def test_previews_cannot_run_scripts_on_the_platforms_origin(web):
+    site = await web.site("previewed")
+    page = await web.page(site["id"])
+    for path in ("/preview", "/canvas"):
+        response = await web.client.get(web.page_url(site["id"], page["id"], path))
+        assert response.status_code == 200
+        policy = response.headers["content-security-policy"]
+        assert "sandbox" in policy and "default-src 'none'" in policy
+        assert "script-src" not in policy

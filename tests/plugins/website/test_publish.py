@@ -209,3 +209,16 @@ async def test_a_renamed_page_moves_when_published_again(web, visitor) -> None:
     assert (await visitor.get("/sites/moving/about")).status_code == 404
     sitemap = (await visitor.get("/sites/moving/sitemap.xml")).text
     assert "/sites/moving/team<" in sitemap and "/sites/moving/about<" not in sitemap
+
+
+async def test_publish_racing_delete_never_leaves_a_live_orphan(web, visitor):
+    site = await web.site("racing")
+    for n in range(5):
+        page = await web.page(site["id"], f"p{n}")
+        await web.heading(site["id"], page["id"], "Racing")
+        publish, remove = await asyncio.gather(
+            web.client.post(web.page_url(site["id"], page["id"], "/publish")),
+            web.client.delete(web.page_url(site["id"], page["id"])),
+        )
+        assert publish.status_code in (200, 404) and remove.status_code == 204
+        assert (await visitor.get(f"/sites/racing/p{n}")).status_code == 404

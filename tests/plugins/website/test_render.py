@@ -263,8 +263,13 @@ def test_social_image_falls_back_to_the_site_and_media_paths_become_absolute() -
     assert tags.meta("og:image") == "https://ada.art/media/p.png"
 
 
-def test_unusable_canonical_and_image_urls_are_ignored() -> None:
-    seo = Seo(canonical_url="javascript:alert(1)", image="javascript:alert(2)")
+def test_unusable_canonical_and_image_urls_are_refused_and_ignored() -> None:
+    with pytest.raises(ValueError, match="canonical_url"):
+        Seo(canonical_url="javascript:alert(1)")
+    with pytest.raises(ValueError, match="image"):
+        Seo(image="javascript:alert(2)")
+    seo = Seo()  # as stored before the fields were checked: the renderer still drops them
+    seo.canonical_url, seo.image = "javascript:alert(1)", "javascript:alert(2)"
     html = document(p=page(seo=seo))
     tags = Tags(html)
     assert tags.find("link", rel="canonical", href="https://example.com/sites/ada/about")

@@ -332,3 +332,30 @@ async def test_settings_and_seo_patches_merge(web):
     page = await web.page(site["id"], seo={"description": "About us", "noindex": True})
     patched = await web.patch_page(site["id"], page["id"], seo={"description": "New"})
     assert patched["seo"] == {"description": "New", "noindex": True}
+
+
+async def test_names_under_the_platforms_address_are_not_custom_domains(creator_platform_factory):
+    harness = await creator_platform_factory(
+        plugins=["website"], public_url="https://creator.example.com"
+    )
+    t = await harness.tenant()
+    base = f"/api/v1/website/groups/{t.group.id}/sites"
+    for domain in ("creator.example.com", "login.creator.example.com"):
+        r = await t.client.post(base, json={"name": "S", "slug": "s1", "custom_domain": domain})
+        assert r.status_code == 422 and r.json()["field"] == "custom_domain", domain
+
+
+async def test_concurrent_settings_changes_are_all_kept(web):
+    site = await web.site(slug="busy-settings")
+    url = web.site_url(site["id"])
+    changes = [
+        {"settings": {"footer_text": "Footer"}},
+        {"description": "About"},
+        {"settings": {"color_mode": "dark"}},
+        {"name": "Renamed"},
+    ]
+    results = await asyncio.gather(*(web.client.patch(url, json=c) for c in changes))
+    assert [r.status_code for r in results] == [200] * 4
+    final = (await web.client.get(url)).json()
+    assert final["settings"] == {"footer_text": "Footer", "color_mode": "dark"}
+    assert final["description"] == "About" and final["name"] == "Renamed"
