@@ -100,7 +100,10 @@ def docstring_markdown(function: Callable[..., Any]) -> str:
 
 
 #: Built-in plugins that add hooks of their own (``register_hookspecs``): (plugin, module).
-PLUGIN_HOOKSPECS = [("website", "plugins.website.hookspecs")]
+PLUGIN_HOOKSPECS = [
+    ("website", "plugins.website.hookspecs"),
+    ("clone", "plugins.clone.hookspecs"),
+]
 
 
 def plugin_hookspecs() -> list[tuple[str, list[tuple[str, Callable[..., Any]]]]]:

@@ -1,0 +1,182 @@
+"""The clone plugin: everything it registers, at a glance.
+
+Types: ``ai_clone`` (draft → training → active, or failed), ``clone_source``,
+``ai_thread`` and ``ai_message``; the connection ``trained_on`` (a clone learns from one
+of its ``clone_source`` things or a website ``page``); events for clones, training,
+answers and feedback; the job ``clone.train``; quotas (clones per creator, sources per
+clone); its own hook (``register_llm_providers``) with the
+``offline`` and ``openai`` providers built in; and the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+
+import sdk
+from plugins.clone import hookspecs
+from plugins.clone.api import ROUTES
+from plugins.clone.providers import LLMProvider, OfflineProvider, OpenAIChatProvider
+from plugins.clone.services import Clones
+from plugins.clone.settings import load as load_settings
+from plugins.clone.settings import openai_api_key
+from plugins.clone.training import TRAIN_JOB, TRAIN_MAX_TRIES, train_job
+from plugins.clone.types import (
+    CloneEvent,
+    CloneProps,
+    CloneTrained,
+    FeedbackGiven,
+    MessageAnswered,
+    MessageProps,
+    SourceProps,
+    ThreadProps,
+    TrainedOnMeta,
+)
+from sdk import (
+    ConnectionCount,
+    ConnectionType,
+    EventType,
+    Job,
+    Quota,
+    ThingCount,
+    ThingType,
+    hookimpl,
+)
+
+#: Thing types only this plugin's services write; the generic things API may read them.
+OWN_TYPES = frozenset({"ai_clone", "clone_source", "ai_thread", "ai_message"})
+#: Connection types only its services make or end (training records its metadata).
+OWN_CONNECTIONS = frozenset({"trained_on"})
+GENERIC_WRITES = frozenset({"thing.create", "thing.update", "thing.delete"})
+GENERIC_LINKS = frozenset({"connection.create", "connection.delete"})
+
+
+@hookimpl
+def register_hookspecs(plugin_manager: sdk.PluginManager) -> None:
+    plugin_manager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def register_thing_types() -> list[ThingType]:
+    return [
+        ThingType("ai_clone", CloneProps, "An AI clone of the creator that answers from "
+                  "their material", statuses=("draft", "training", "active", "failed")),
+        ThingType("clone_source", SourceProps, "Text or a document a clone learns from"),
+        ThingType("ai_thread", ThreadProps, "A conversation with a clone"),
+        ThingType("ai_message", MessageProps, "A question or an answer in a conversation"),
+    ]  # fmt: skip
+
+
+@hookimpl
+def register_connection_types() -> list[ConnectionType]:
+    return [
+        ConnectionType("trained_on", ("ai_clone",), ("clone_source", "page"), TrainedOnMeta,
+                       description="A clone learns from a source or a website page"),
+    ]  # fmt: skip
+
+
+@hookimpl
+def register_event_types() -> list[EventType]:
+    return [
+        EventType("clone_created", CloneEvent, "A clone was created"),
+        EventType("clone_updated", CloneEvent, "A clone changed, failed training or was "
+                  "deleted (changed: what changed)"),
+        EventType("clone_trained", CloneTrained, "A clone finished training"),
+        EventType("message_answered", MessageAnswered, "A clone answered a question "
+                  "(unanswered: it did not know, a content gap)"),
+        EventType("feedback_given", FeedbackGiven, "A visitor rated an answer"),
+    ]  # fmt: skip
+
+
+@hookimpl
+def register_jobs() -> list[Job]:
+    return [Job(train_job, name=TRAIN_JOB, max_tries=TRAIN_MAX_TRIES)]
+
+
+@hookimpl
+def register_quotas() -> list[Quota]:
+    return [
+        Quota("clones", {"free": 3}, "AI clones per creator", ThingCount("ai_clone")),
+        Quota("clone_sources", {"free": 100}, "Sources per clone",
+              ConnectionCount("trained_on")),
+    ]  # fmt: skip
+
+
+@hookimpl
+def register_llm_providers(platform: sdk.Platform) -> list[object]:
+    settings = load_settings(platform)
+    openai = OpenAIChatProvider(
+        base_url=settings.openai_base_url,
+        api_key=openai_api_key(settings),
+        model=settings.openai_model,
+        timeout=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+    )
+    return [OfflineProvider(), openai]
+
+
+@hookimpl
+def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | None) -> bool | None:
+    if resource is None:
+        return None
+    if action in GENERIC_WRITES and resource.type in OWN_TYPES:
+        return False  # through the clone API only
+    if action in GENERIC_LINKS and resource.type in OWN_CONNECTIONS:
+        return False
+    if (
+        action == "clone.chat"
+        and scope.role == "customer"
+        and resource.group_id == scope.group_id
+        and resource.status in (None, "active")
+    ):
+        return True  # a creator's customers talk to their clones
+    return None
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    return list(ROUTES)
+
+
+def collect_providers(platform: sdk.Platform) -> dict[str, LLMProvider]:
+    providers: dict[str, LLMProvider] = {}
+    owners: dict[str, str] = {}
+    for plugin, provider in platform.plugins.collect("register_llm_providers", platform=platform):
+        name = getattr(provider, "name", None)
+        if not isinstance(name, str) or not name or not callable(getattr(provider, "stream", None)):
+            raise sdk.PlatformError(
+                f"plugin {plugin!r}: {provider!r} is not an LLM provider (a name and stream())"
+            )
+        if name in providers:
+            raise sdk.PlatformError(
+                f"LLM provider {name!r} is registered by both plugin {owners[name]!r} "
+                f"and plugin {plugin!r}"
+            )
+        providers[name], owners[name] = provider, plugin
+    return providers
+
+
+@hookimpl
+async def startup(app: Litestar) -> None:
+    platform: sdk.Platform = app.state.platform
+    settings = load_settings(platform)
+    providers = collect_providers(platform)
+    if settings.llm_provider not in providers:
+        raise sdk.PlatformError(
+            f"plugin_settings.clone.llm_provider is {settings.llm_provider!r}, which no "
+            f"enabled plugin registers; registered: {', '.join(sorted(providers))}"
+        )
+    app.state.clone = Clones(platform, settings, providers)
+    app.state.clone_settings = settings
+
+
+@hookimpl
+async def shutdown(app: Litestar) -> None:
+    service: Clones | None = getattr(app.state, "clone", None)
+    if service is None:
+        return
+    for provider in service.providers.values():
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            await close()

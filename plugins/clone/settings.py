@@ -1,0 +1,46 @@
+"""The clone plugin's settings: ``[plugin_settings.clone]`` in the TOML file, or
+``CREATOR_PLUGIN_SETTINGS='{"clone": {...}}'``."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+import sdk
+
+
+class CloneSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    #: The LLM provider of clones that name none (``offline``, ``openai``, or a plugin's).
+    llm_provider: Annotated[str, Meta(min_length=1, max_length=100)] = "offline"
+    #: The ``openai`` provider: any OpenAI-compatible chat completions API (OpenAI, Ollama,
+    #: vLLM, llama.cpp); unset means OpenAI's own.
+    openai_base_url: str | None = None
+    #: Its API key; unset means ``$OPENAI_API_KEY``.
+    openai_api_key: str | None = None
+    #: Its model when a clone names none.
+    openai_model: Annotated[str, Meta(min_length=1, max_length=200)] = "gpt-4o-mini"
+    #: Seconds the ``openai`` provider waits for an answer, and its retries of a failed
+    #: request (connection errors, 408/409/429/5xx) before it gives up.
+    openai_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 60.0
+    openai_max_retries: Annotated[int, Meta(ge=0, le=10)] = 2
+    #: How much of a conversation (approximate tokens) goes with each question.
+    history_tokens: Annotated[int, Meta(ge=0, le=100_000)] = 2000
+    #: Passages retrieved for each question.
+    retrieval_limit: Annotated[int, Meta(ge=1, le=50)] = 6
+    #: Largest uploaded source file, in bytes (at most 64 MiB).
+    max_upload_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 10 * 1024 * 1024
+
+
+def load(platform: sdk.Platform) -> CloneSettings:
+    raw = platform.settings.plugin_settings.get("clone", {})
+    try:
+        return msgspec.convert(raw, CloneSettings)
+    except msgspec.ValidationError as exc:
+        raise sdk.PlatformError(f"invalid plugin_settings.clone: {exc}") from None
+
+
+def openai_api_key(settings: CloneSettings) -> str | None:
+    return settings.openai_api_key or os.environ.get("OPENAI_API_KEY") or None

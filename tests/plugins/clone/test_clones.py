@@ -1,0 +1,186 @@
+"""Clones: create, read, change and delete them; the default prompt; validation; who may
+do what; other groups; the generic APIs stay read-only; the quota."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.creator_plugins("clone")
+
+
+async def test_create_with_a_default_prompt_list_get(api, owner, events) -> None:
+    clone = await api.clone("Ada", purpose="support")
+    assert clone["status"] == "draft" and clone["name"] == "Ada"
+    assert clone["purpose"] == "support" and clone["temperature"] == 0.3
+    assert clone["provider"] == "offline" and clone["model"] == ""
+    prompt = clone["system_prompt"]
+    assert "You are Ada, the AI assistant of Studio Nova" in prompt
+    assert "questions about Studio Nova's products and services" in prompt
+    assert "don't know" in prompt
+    assert clone["trained_at"] is None and clone["training_error"] is None
+
+    r = await api.client.get(api.url(clone["id"]))
+    assert r.status_code == 200 and r.json() == clone
+    assert r.headers["etag"] == f'"{clone["version"]}"'
+    own = await api.clone("Bea", system_prompt="  Talk like a pirate.  ", temperature=1.2)
+    assert own["system_prompt"] == "Talk like a pirate." and own["temperature"] == 1.2
+    listed = (await api.client.get(api.base + "/clones")).json()
+    assert [c["id"] for c in listed["items"]] == [own["id"], clone["id"]]
+    created = await events(owner, "clone_created")
+    assert {e["payload"]["clone_id"] for e in created} == {clone["id"], own["id"]}
+
+    r = await api.client.get(api.base + "/providers")
+    assert {"name": "offline", "default": True} in r.json()
+    assert "openai" in {p["name"] for p in r.json()}
+
+
+async def test_update_follows_the_default_prompt_until_it_is_edited(api, owner, events) -> None:
+    clone = await api.clone("Ada")
+    r = await api.client.patch(api.url(clone["id"]), json={"purpose": "teaching", "name": "Ava"})
+    assert r.status_code == 200, r.text
+    changed = r.json()
+    assert changed["name"] == "Ava" and changed["version"] == clone["version"] + 1
+    assert "You are Ava" in changed["system_prompt"]
+    assert "teach Studio Nova's material" in changed["system_prompt"]
+
+    r = await api.client.patch(api.url(clone["id"]), json={"system_prompt": "Be brief."})
+    assert r.json()["system_prompt"] == "Be brief."
+    r = await api.client.patch(api.url(clone["id"]), json={"purpose": "sales"})
+    assert r.json()["system_prompt"] == "Be brief."  # edited: kept
+    r = await api.client.patch(api.url(clone["id"]), json={"system_prompt": ""})
+    assert "You are Ava" in r.json()["system_prompt"]  # "" writes the default again
+    assert "offers" in r.json()["system_prompt"]
+
+    version = r.json()["version"]
+    same = await api.client.patch(api.url(clone["id"]), json={"purpose": "sales"})
+    assert same.json()["version"] == version  # nothing changed
+    updates = await events(owner, "clone_updated", clone["id"])
+    assert updates[-1]["payload"]["changed"] == ["name", "purpose", "system_prompt"]
+
+
+async def test_if_match_and_delete(api, owner, problem, events) -> None:
+    clone = await api.clone("Ada")
+    r = await api.client.patch(
+        api.url(clone["id"]), json={"welcome_message": "Hello!"}, headers={"If-Match": '"99"'}
+    )
+    problem(r, 412, "version_mismatch")
+    r = await api.client.patch(
+        api.url(clone["id"]), json={"welcome_message": "Hello!"},
+        headers={"If-Match": f'"{clone["version"]}"'},
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()["welcome_message"] == "Hello!"
+    problem(await api.client.delete(api.url(clone["id"]), headers={"If-Match": "nope"}), 422)
+    r = await api.client.delete(api.url(clone["id"]))
+    assert r.status_code == 204
+    problem(await api.client.get(api.url(clone["id"])), 404, "not_found")
+    problem(await api.client.delete(api.url(clone["id"])), 404, "not_found")
+    deleted = await events(owner, "clone_updated", clone["id"])
+    assert deleted[0]["payload"]["changed"] == ["deleted"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": ""},
+        {"name": "x" * 201},
+        {"name": "Ada", "purpose": "world domination"},
+        {"name": "Ada", "temperature": 3},
+        {"name": "Ada", "temperature": "hot"},
+        {"name": "Ada", "provider": "no-such-provider"},
+        {"name": "Ada", "system_prompt": "x" * 8001},
+        {"name": "Ada", "unknown": 1},
+        [],
+    ],
+)
+async def test_bad_clones_are_422(api, problem, body) -> None:
+    r = await api.client.post(api.base + "/clones", json=body)
+    problem(r, 400 if r.status_code == 400 else 422)
+
+
+async def test_bad_updates_and_ids(api, problem) -> None:
+    clone = await api.clone("Ada")
+    for body in ({"temperature": -1}, {"provider": "nope"}, {"name": None}, {"status": "x"}):
+        problem(await api.client.patch(api.url(clone["id"]), json=body), 422)
+    r = await api.client.patch(api.url(clone["id"]), content=b"{not json")
+    problem(r)
+    r = await api.client.get(api.base + "/clones/not-a-uuid")
+    assert r.status_code in (400, 404)
+    problem(r)
+    problem(await api.client.get(api.base + "/clones", params={"limit": 0}), 422)
+    r = await api.client.get(api.base + "/clones", params={"cursor": "garbage"})
+    problem(r, 422)
+
+
+async def test_the_fourth_clone_is_over_the_quota(api, problem) -> None:
+    for name in ("One", "Two", "Three"):
+        await api.clone(name)
+    problem(await api.client.post(api.base + "/clones", json={"name": "Four"}), 429)
+    first = (await api.client.get(api.base + "/clones")).json()["items"][-1]
+    assert (await api.client.delete(api.url(first["id"]))).status_code == 204
+    await api.clone("Four")  # a slot is free again
+
+
+async def test_roles(clone_platform, owner, api, api_for, problem) -> None:
+    clone = await api.clone("Ada")
+    colleague = api_for(await clone_platform.member(owner, "org_user"))
+    made = await colleague.clone("Bea")
+    assert (await colleague.get(clone["id"]))["name"] == "Ada"
+    customer = api_for(await clone_platform.member(owner, "customer"))
+    problem(await customer.client.get(customer.base + "/clones"), 403, "forbidden")
+    problem(await customer.client.get(customer.url(clone["id"])), 403)
+    problem(await customer.client.post(customer.base + "/clones", json={"name": "C"}), 403)
+    problem(await customer.client.patch(customer.url(made["id"]), json={"name": "C"}), 403)
+    problem(await customer.client.delete(customer.url(made["id"])), 403)
+    problem(await customer.client.post(customer.url(made["id"], "/train")), 403)
+    r = await customer.client.post(
+        customer.url(made["id"], "/sources"), json={"kind": "text", "title": "t", "text": "x"}
+    )
+    problem(r, 403)
+
+
+async def test_other_groups_clones_are_404(clone_platform, api, api_for, problem) -> None:
+    clone = await api.clone("Ada")
+    other = api_for(await clone_platform.tenant())
+    await other.clone("Theirs")
+    routes = [
+        ("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/train"), ("GET", "/sources"),
+        ("POST", "/sources"), ("GET", "/threads"), ("POST", "/threads"),
+    ]  # fmt: skip
+    bodies = {"PATCH": {"name": "Taken"}, "POST": {"kind": "text", "title": "t", "text": "x"}}
+    for method, path in routes:
+        body = bodies.get(method) if path != "/threads" else {}
+        for base in (other.base, api.base):  # their group with our id; our group
+            url = f"{base}/clones/{clone['id']}{path}"
+            r = await other.client.request(method, url, json=body)
+            problem(r, 404, "not_found")
+            assert "Ada" not in r.text
+    listed = (await other.client.get(other.base + "/clones")).json()["items"]
+    assert [c["name"] for c in listed] == ["Theirs"]
+    assert (await api.get(clone["id"]))["name"] == "Ada"
+
+
+async def test_generic_apis_cannot_write_clone_types(api, owner, problem) -> None:
+    clone = await api.clone("Ada")
+    source = await api.text(clone["id"], "Note", "Some words to learn.")
+    things = f"/api/v1/groups/{owner.group.id}/things"
+    r = await owner.client.post(things, json={"type": "ai_clone", "name": "Sneaky"})
+    problem(r, 403)
+    r = await owner.client.patch(f"{things}/{clone['id']}", json={"name": "Renamed"})
+    problem(r, 403)
+    problem(await owner.client.delete(f"{things}/{source['id']}"), 403)
+    r = await owner.client.post(
+        f"/api/v1/groups/{owner.group.id}/connections",
+        json={"type": "trained_on", "from_id": clone["id"], "to_id": source["id"]},
+    )
+    problem(r, 403)
+    links = (
+        await owner.client.get(
+            f"/api/v1/groups/{owner.group.id}/connections", params={"type": "trained_on"}
+        )
+    ).json()["items"]
+    assert len(links) == 1
+    r = await owner.client.delete(f"/api/v1/groups/{owner.group.id}/connections/{links[0]['id']}")
+    problem(r, 403)
+    r = await owner.client.get(f"{things}/{clone['id']}")  # reading is fine
+    assert r.status_code == 200 and r.json()["type"] == "ai_clone"

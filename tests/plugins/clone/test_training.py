@@ -1,0 +1,242 @@
+"""Training: the ``clone.train`` job embeds the sources, records what it embedded on each
+``trained_on`` connection and makes the clone active; retraining embeds only what
+changed; a website page is learned as it is live; failures leave the clone ``failed``."""
+
+from __future__ import annotations
+
+import pytest
+
+from sdk import hookimpl
+
+pytestmark = pytest.mark.creator_plugins("clone")
+
+
+async def knowledge_of(tenant, thing_id: str) -> list[dict]:
+    r = await tenant.client.get(
+        f"/api/v1/groups/{tenant.group.id}/knowledge", params={"thing_id": thing_id}
+    )
+    assert r.status_code == 200, r.text
+    items: list[dict] = r.json()["items"]
+    return items
+
+
+async def trained_on(tenant, clone_id: str) -> dict[str, dict]:
+    """The clone's live ``trained_on`` metadata by source id."""
+    r = await tenant.client.get(
+        f"/api/v1/groups/{tenant.group.id}/connections",
+        params={"type": "trained_on", "from_id": clone_id},
+    )
+    assert r.status_code == 200, r.text
+    return {c["to_id"]: c["metadata"] for c in r.json()["items"]}
+
+
+async def test_training_embeds_the_sources(api, owner, docs, events) -> None:
+    clone = await api.clone("Ada")
+    refunds = await api.text(clone["id"], "Refunds", docs["refunds"])
+    coaching = await api.text(clone["id"], "Coaching", docs["coaching"], kind="markdown")
+    started = await api.train(clone["id"], wait=False)
+    assert started["clone"]["status"] == "training"
+    assert started["clone"]["training_job"] == started["job_id"]
+
+    job = await api.train(clone["id"])  # the same job while it runs, then its end
+    assert job["id"] == started["job_id"]
+    assert job["status"] == "complete" and job["name"] == "clone.train"
+    assert job["progress"] == {"done": 2, "total": 2}
+    assert job["result"]["sources"] == 2 and job["result"]["chunks"] == 2
+    assert job["result"]["embedded"] == 2
+    trained = job["clone"]
+    assert trained["status"] == "active" and trained["trained_at"]
+    assert trained["training_error"] is None
+
+    for source, doc in ((refunds, docs["refunds"]), (coaching, docs["coaching"])):
+        items = await knowledge_of(owner, source["id"])
+        assert [i["text"] for i in items] == [doc]
+        assert items[0]["metadata"]["title"] == source["title"]
+    meta = await trained_on(owner, clone["id"])
+    assert meta[refunds["id"]]["chunk_count"] == 1
+    assert len(meta[refunds["id"]]["content_hash"]) == 64
+    assert {s["state"] for s in await api.sources(clone["id"])} == {"trained"}
+    assert {s["chunk_count"] for s in await api.sources(clone["id"])} == {1}
+    event = (await events(owner, "clone_trained", clone["id"]))[0]["payload"]
+    assert event["clone_id"] == clone["id"] and event["sources"] == 2
+    assert event["chunks"] == 2 and event["embedded"] == 2 and event["seconds"] >= 0
+
+
+async def test_retraining_embeds_only_what_changed(api, owner, docs, events) -> None:
+    clone = await api.clone("Ada")
+    refunds = await api.text(clone["id"], "Refunds", docs["refunds"])
+    coaching = await api.text(clone["id"], "Coaching", docs["coaching"])
+    await api.train(clone["id"])
+    before = {s: await knowledge_of(owner, s) for s in (refunds["id"], coaching["id"])}
+
+    again = await api.train(clone["id"])  # nothing changed: nothing embedded or touched
+    assert again["result"] == {**again["result"], "sources": 2, "chunks": 2, "embedded": 0}
+    for source_id, items in before.items():
+        assert await knowledge_of(owner, source_id) == items
+
+    r = await api.client.patch(
+        api.url(clone["id"], f"/sources/{coaching['id']}"),
+        json={"text": docs["coaching"] + "\n\nGroup sessions happen on Saturdays."},
+    )
+    assert r.json()["state"] == "changed"
+    changed = await api.train(clone["id"])
+    assert changed["result"]["embedded"] == 1 and changed["result"]["sources"] == 2
+    assert await knowledge_of(owner, refunds["id"]) == before[refunds["id"]]
+    assert "Saturdays" in (await knowledge_of(owner, coaching["id"]))[0]["text"]
+
+    # a new title changes no chunk text: no new embedding, the metadata follows
+    await api.client.patch(
+        api.url(clone["id"], f"/sources/{refunds['id']}"), json={"title": "Money back"}
+    )
+    renamed = await api.train(clone["id"])
+    assert renamed["result"]["embedded"] == 0
+    assert (await knowledge_of(owner, refunds["id"]))[0]["metadata"]["title"] == "Money back"
+    embedded = [e["payload"]["embedded"] for e in await events(owner, "clone_trained")]
+    assert embedded == [0, 1, 0, 2]  # newest first
+
+    # adding a source embeds just that one
+    await api.text(clone["id"], "Hours", "The studio opens at nine in the morning.")
+    assert (await api.train(clone["id"]))["result"]["embedded"] == 1
+
+
+async def test_removing_and_deleting_drop_the_knowledge(api, owner, docs) -> None:
+    clone = await api.clone("Ada")
+    refunds = await api.text(clone["id"], "Refunds", docs["refunds"])
+    coaching = await api.text(clone["id"], "Coaching", docs["coaching"])
+    await api.train(clone["id"])
+    assert (await api.client.delete(api.url(clone["id"], f"/sources/{refunds['id']}"))).is_success
+    assert await knowledge_of(owner, refunds["id"]) == []
+    assert (await api.train(clone["id"]))["result"]["sources"] == 1
+    assert (await api.client.delete(api.url(clone["id"]))).status_code == 204
+    assert await knowledge_of(owner, coaching["id"]) == []
+
+
+async def test_training_needs_sources_and_rights(clone_platform, api, owner, api_for, problem):
+    clone = await api.clone("Ada")
+    body = problem(await api.client.post(api.url(clone["id"], "/train")), 422)
+    assert "no sources" in body["detail"]
+    assert (await api.get(clone["id"]))["status"] == "draft"
+    customer = api_for(await clone_platform.member(owner, "customer"))
+    problem(await customer.client.post(customer.url(clone["id"], "/train")), 403)
+
+
+async def test_asking_again_while_queued_answers_the_same_job(
+    creator_platform_factory, api_for, docs
+) -> None:
+    cp = await creator_platform_factory(plugins=["clone"])  # no worker: jobs stay queued
+    api = api_for(await cp.tenant())
+    clone = await api.clone("Ada")
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    first = await api.train(clone["id"], wait=False)
+    second = await api.train(clone["id"], wait=False)
+    assert second["job_id"] == first["job_id"]
+    assert (await api.job(first["job_id"]))["status"] == "queued"
+    assert await cp.platform.redis.zcard("arq:queue") == 1
+
+
+class BrokenEmbedder:
+    name = "broken"
+    model = "broken-1"
+    dimension = 384
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        self.calls += 1
+        raise RuntimeError("the embedding service is down")
+
+
+class BrokenEmbeddings:
+    def __init__(self) -> None:
+        self.embedder = BrokenEmbedder()
+
+    @hookimpl
+    def register_embedding_providers(self) -> list[object]:
+        return [self.embedder]
+
+
+async def test_a_failing_training_marks_the_clone_failed(
+    creator_platform_factory, api_for, docs, events, problem
+) -> None:
+    plugin = BrokenEmbeddings()
+    cp = await creator_platform_factory(
+        plugins=["clone"], extra_plugins={"broken": plugin}, embedding_provider="broken",
+        worker=True, job_retry_base_seconds=0.02, worker_poll_delay_seconds=0.02,
+    )  # fmt: skip
+    owner = await cp.tenant()
+    api = api_for(owner)
+    clone = await api.clone("Ada")
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    job = await api.train(clone["id"])
+    assert job["status"] == "failed" and job["attempts"] == 3  # retried, then given up
+    assert plugin.embedder.calls == 3
+    failed = job["clone"]
+    assert failed["status"] == "failed"
+    assert "RuntimeError: the embedding service is down" in failed["training_error"]
+    changed = (await events(owner, "clone_updated", clone["id"]))[0]["payload"]["changed"]
+    assert changed == ["status", "training_error"]
+    assert (await api.sources(clone["id"]))[0]["state"] == "new"
+    # it can be trained again (and fails again here)
+    again = await api.train(clone["id"], wait=False)
+    assert again["job_id"] != job["id"] and again["clone"]["status"] == "training"
+    assert again["clone"]["training_error"] is None
+
+
+class Website:
+    """Just enough of the website API to make, change and publish a page."""
+
+    def __init__(self, tenant) -> None:
+        self.client = tenant.client
+        self.base = f"/api/v1/website/groups/{tenant.group.id}"
+        self.slug = tenant.group.slug
+
+    async def site(self) -> str:
+        r = await self.client.post(self.base + "/sites", json={"name": "Site", "slug": self.slug})
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def page(self, site_id: str, title: str) -> str:
+        r = await self.client.post(
+            f"{self.base}/sites/{site_id}/pages", json={"title": title, "slug": "about"}
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def add(self, site_id: str, page_id: str, type: str, props: dict) -> None:
+        r = await self.client.post(
+            f"{self.base}/sites/{site_id}/pages/{page_id}/components",
+            json={"type": type, "props": props},
+        )
+        assert r.status_code == 201, r.text
+
+    async def publish(self, site_id: str, page_id: str) -> None:
+        r = await self.client.post(f"{self.base}/sites/{site_id}/pages/{page_id}/publish")
+        assert r.status_code == 200, r.text
+
+
+@pytest.mark.creator_plugins("clone", "website")
+async def test_a_page_is_learned_as_it_is_live(api, owner) -> None:
+    web = Website(owner)
+    site = await web.site()
+    page = await web.page(site, "About us")
+    await web.add(site, page, "heading", {"text": "Founded in 2019 by two potters"})
+    clone = await api.clone("Ada")
+    r = await api.client.post(
+        api.url(clone["id"], "/sources"), json={"kind": "page", "thing_id": page}
+    )
+    assert r.status_code == 201, r.text
+    first = await api.train(clone["id"])  # not published: the draft
+    assert first["result"]["embedded"] == 1
+    assert "Founded in 2019" in (await knowledge_of(owner, page))[0]["text"]
+
+    await web.publish(site, page)
+    await web.add(site, page, "text", {"html": "<p>Draft words nobody sees yet</p>"})
+    assert (await api.sources(clone["id"]))[0]["state"] == "trained"  # live page unchanged
+    assert (await api.train(clone["id"]))["result"]["embedded"] == 0
+    await web.publish(site, page)
+    assert (await api.sources(clone["id"]))[0]["state"] == "changed"
+    again = await api.train(clone["id"])
+    assert again["result"]["embedded"] == 1
+    text = (await knowledge_of(owner, page))[0]["text"]
+    assert "Founded in 2019" in text and "Draft words nobody sees yet" in text
