@@ -600,6 +600,15 @@ async def run_publishes(
 # -- the report ---------------------------------------------------------------------------
 
 
+def _cpu_ratio(base: Any, run: Any) -> str:
+    """bare / platform server CPU per request; "-" when too few requests to measure (the
+    kernel counts CPU in 10 ms ticks)."""
+    mine = run.per_req(run.server_cpu)
+    if not mine:
+        return "-"
+    return f"{base.per_req(base.server_cpu) / mine:.2f}"
+
+
 def report_serving(
     servers: list[Server], site: Site, args: argparse.Namespace, default_limit: int
 ) -> None:
@@ -635,9 +644,7 @@ def report_serving(
                     server.name,
                     f"{b.per_req(b.server_cpu):.3f}",
                     f"{b.per_req(b.loadgen_cpu):.3f}",
-                    "1.00"
-                    if is_bare
-                    else f"{base.per_req(base.server_cpu) / b.per_req(b.server_cpu):.2f}",
+                    "1.00" if is_bare else _cpu_ratio(base, b),
                 ]
             )
     print()

@@ -279,7 +279,7 @@ class OfflineProvider:
     def choose(self, question: str, passages: Sequence[Passage]) -> list[_Sentence]:
         """The sentences of ``passages`` that answer ``question``, best first (empty: none
         shares a content word with it)."""
-        asked = frozenset(content_words(question))
+        asked = _offline_words(question)
         if not asked or not passages:
             return []
         sentences: list[_Sentence] = []
@@ -287,9 +287,8 @@ class OfflineProvider:
             for position, text in enumerate(split_sentences(passage.text)):
                 words = content_words(text)
                 if words:
-                    sentences.append(
-                        _Sentence(rank, position, passage, text, frozenset(words), len(words))
-                    )
+                    stems = _offline_words(text, words)
+                    sentences.append(_Sentence(rank, position, passage, text, stems, len(words)))
         if not sentences:
             return []
         frequency: dict[str, int] = {}
@@ -334,6 +333,19 @@ class OfflineProvider:
                 chosen.append(sentence)
                 covered |= new
         return chosen
+
+
+#: A number standing alone (``14 days``), not part of a hyphened word (``14-year-old``).
+_LONE_NUMBER = re.compile(r"(?<![a-z0-9])(?<![a-z]-)[0-9]+(?![a-z0-9]|-[a-z])")
+
+
+def _offline_words(text: str, words: Sequence[str] | None = None) -> frozenset[str]:
+    """``text``'s content words (``words``, if already computed), a number only where it
+    stands alone: the 14 of ``14-year-old`` does not match the 14 of ``14 days``."""
+    if words is None:
+        words = content_words(text)
+    numbers = set(_LONE_NUMBER.findall(text.lower()))
+    return frozenset(w for w in words if not w.isdigit() or w in numbers)
 
 
 def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
