@@ -13,6 +13,8 @@ from typing import Any
 from litestar import Router
 
 from core.api.deps import GroupContext
+from core.api.things import parse_if_match
+from core.api.uploads import read_upload
 from core.auth.permissions import Permissions, Resource
 from core.auth.tokens import Actor, Directory
 from core.errors import (
@@ -120,7 +122,9 @@ __all__ = [
     "api_router",
     "hookimpl",
     "hookspec",
+    "parse_if_match",
     "problem_body",
+    "read_upload",
     "sql_migration",
     "uuid7",
     "validate_object",

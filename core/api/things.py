@@ -29,6 +29,8 @@ def etag(thing: Thing) -> str:
 
 
 def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match: "<version>"`` header names (``None`` without one); a
+    422 for a tag this API did not hand out."""
     if value is None:
         return None
     tag = value.strip().removeprefix("W/").strip('"')

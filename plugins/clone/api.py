@@ -21,12 +21,11 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 import sdk
-from core.errors import UnsupportedMediaType, problem_body
+from core.errors import problem_body
 from plugins.clone.services import Clones, Turn
 from plugins.clone.types import (
     CloneIn,
@@ -59,15 +58,6 @@ def clones(request: Request[Any, Any, Any]) -> Clones:
     return service
 
 
-def version_of(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not (tag.isascii() and tag.isdigit()):
-        raise sdk.ValidationFailed("If-Match must be an ETag this API returned", field="If-Match")
-    return int(tag)
-
-
 def _clone(view: CloneView, status: int = 200) -> Response[CloneView]:
     return Response(view, status_code=status, headers={"ETag": f'"{view.version}"'})
 
@@ -85,25 +75,8 @@ async def _refuse_large_bodies(request: Request[Any, Any, Any]) -> None:
 async def _read_upload(request: Request[Any, Any, Any]) -> tuple[UploadFile, str]:
     """The ``file`` and optional ``title`` of a multipart body, or a 4xx naming the
     problem."""
-    if request.content_type[0] != "multipart/form-data":
-        raise UnsupportedMediaType("send the file as multipart/form-data in a field 'file'")
-    try:
-        form = await request.form()
-    except Exception as exc:  # a malformed or truncated multipart body
-        if isinstance(exc, sdk.PlatformError | HTTPException):
-            raise
-        raise sdk.ValidationFailed("the multipart body could not be read", field="file") from None
-    files = form.getall("file") if "file" in form else []
-    if len(files) != 1 or not isinstance(files[0], UploadFile):
-        for value in form.values():
-            if isinstance(value, UploadFile):
-                await value.close()
-        raise sdk.ValidationFailed("send exactly one file in the field 'file'", field="file")
-    title = form.get("title", "")
-    if not isinstance(title, str) or len(title) > 200:
-        await files[0].close()
-        raise sdk.ValidationFailed("title must be text of at most 200 characters", field="title")
-    return files[0], title
+    file, texts = await sdk.read_upload(request, text_fields=("title",), max_text_chars=200)
+    return file, texts.get("title", "")
 
 
 def wants_stream(request: Request[Any, Any, Any], stream: bool) -> bool:
@@ -197,7 +170,9 @@ class CloneController(Controller):
         data: JSONBody[ClonePatch],
         if_match: IfMatch = None,
     ) -> Response[CloneView]:
-        view = await clones(request).update_clone(group, clone_id, data, version_of(if_match))
+        view = await clones(request).update_clone(
+            group, clone_id, data, sdk.parse_if_match(if_match)
+        )
         return _clone(view)
 
     @delete(CLONE, summary="Delete a clone, its own sources and its conversations")
@@ -208,7 +183,7 @@ class CloneController(Controller):
         clone_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await clones(request).delete_clone(group, clone_id, version_of(if_match))
+        await clones(request).delete_clone(group, clone_id, sdk.parse_if_match(if_match))
 
     @post(CLONE + "/train", summary="Train the clone on its sources (a job)", status_code=202)
     async def train(

@@ -43,15 +43,6 @@ def websites(request: Request[Any, Any, Any]) -> Websites:
     return service
 
 
-def version_of(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not (tag.isascii() and tag.isdigit()):
-        raise sdk.ValidationFailed("If-Match must be an ETag this API returned", field="If-Match")
-    return int(tag)
-
-
 def _page(view: PageView, status: int = 200) -> Response[PageView]:
     return Response(view, status_code=status, headers={"ETag": f'"{view.version}"'})
 
@@ -142,7 +133,9 @@ class WebsiteController(Controller):
         data: JSONBody[WebsitePatch],
         if_match: IfMatch = None,
     ) -> Response[WebsiteView]:
-        view = await websites(request).update_site(group, site_id, data, version_of(if_match))
+        view = await websites(request).update_site(
+            group, site_id, data, sdk.parse_if_match(if_match)
+        )
         return Response(view, headers={"ETag": f'"{view.version}"'})
 
     @delete(SITE, summary="Delete a website, its pages and its live pages")
@@ -153,7 +146,7 @@ class WebsiteController(Controller):
         site_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await websites(request).delete_site(group, site_id, version_of(if_match))
+        await websites(request).delete_site(group, site_id, sdk.parse_if_match(if_match))
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -205,7 +198,9 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[PageView]:
         svc = websites(request)
-        return _page(await svc.update_page(group, site_id, page_id, data, version_of(if_match)))
+        return _page(
+            await svc.update_page(group, site_id, page_id, data, sdk.parse_if_match(if_match))
+        )
 
     @delete(PAGE, summary="Delete a page (and take it offline)")
     async def delete_page(
@@ -216,7 +211,7 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await websites(request).delete_page(group, site_id, page_id, version_of(if_match))
+        await websites(request).delete_page(group, site_id, page_id, sdk.parse_if_match(if_match))
 
     @post(PAGE + "/duplicate", summary="Copy a page into a new draft")
     async def duplicate_page(
@@ -239,7 +234,7 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[PageView]:
         svc = websites(request)
-        return _page(await svc.publish(group, site_id, page_id, version_of(if_match)))
+        return _page(await svc.publish(group, site_id, page_id, sdk.parse_if_match(if_match)))
 
     @post(PAGE + "/unpublish", summary="Take the live page offline", status_code=200)
     async def unpublish(
@@ -251,7 +246,7 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[PageView]:
         svc = websites(request)
-        return _page(await svc.unpublish(group, site_id, page_id, version_of(if_match)))
+        return _page(await svc.unpublish(group, site_id, page_id, sdk.parse_if_match(if_match)))
 
     @get(PAGE + "/preview", summary="The draft rendered as a page (not public)")
     async def preview(
@@ -288,7 +283,7 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[ComponentResult]:
         view, node = await websites(request).add_component(
-            group, site_id, page_id, data, version_of(if_match)
+            group, site_id, page_id, data, sdk.parse_if_match(if_match)
         )
         return Response(
             ComponentResult(page=view, node=node), status_code=201,
@@ -307,7 +302,7 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[PageView]:
         view = await websites(request).update_component(
-            group, site_id, page_id, node_id, data, version_of(if_match)
+            group, site_id, page_id, node_id, data, sdk.parse_if_match(if_match)
         )
         return _page(view)
 
@@ -324,7 +319,7 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[PageView]:
         view = await websites(request).move_component(
-            group, site_id, page_id, node_id, data, version_of(if_match)
+            group, site_id, page_id, node_id, data, sdk.parse_if_match(if_match)
         )
         return _page(view)
 
@@ -339,7 +334,7 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[PageView]:
         view = await websites(request).delete_component(
-            group, site_id, page_id, node_id, version_of(if_match)
+            group, site_id, page_id, node_id, sdk.parse_if_match(if_match)
         )
         return _page(view)
 
@@ -380,7 +375,7 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> Response[PageView]:
         view = await websites(request).restore_revision(
-            group, site_id, page_id, number, version_of(if_match)
+            group, site_id, page_id, number, sdk.parse_if_match(if_match)
         )
         return _page(view)
 

@@ -78,7 +78,6 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import File
 from msgspec import Meta
@@ -553,24 +552,8 @@ class MediaPatch(msgspec.Struct, forbid_unknown_fields=True):
 
 async def _read_upload(request: Request[Any, Any, Any]) -> MediaUpload:
     """The ``file`` and ``alt`` fields of a multipart body, or a 4xx naming what is wrong."""
-    if request.content_type[0] != "multipart/form-data":
-        raise sdk.UnsupportedMediaType("send the file as multipart/form-data in a field 'file'")
-    try:
-        form = await request.form()
-    except Exception as exc:  # a malformed or truncated multipart body
-        if isinstance(exc, sdk.PlatformError | HTTPException):
-            raise
-        raise sdk.ValidationFailed("the multipart body could not be read", field="file") from None
-    files = form.getall("file") if "file" in form else []
-    if len(files) != 1 or not isinstance(files[0], UploadFile):
-        for value in form.values():
-            if isinstance(value, UploadFile):
-                await value.close()
-        raise sdk.ValidationFailed("send exactly one file in the field 'file'", field="file")
-    alt = form.get("alt", "")
-    if not isinstance(alt, str):
-        raise sdk.ValidationFailed("alt must be text", field="alt")
-    return MediaUpload(file=files[0], alt=alt)
+    file, texts = await sdk.read_upload(request, text_fields=("alt",))
+    return MediaUpload(file=file, alt=texts.get("alt", ""))
 
 
 async def _refuse_large_bodies(request: Request[Any, Any, Any]) -> None:
