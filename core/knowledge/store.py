@@ -250,25 +250,15 @@ class KnowledgeStore(Knowledge):
         limit: int,
         thing_ids: Sequence[UUID] = (),
         labels: Sequence[str] = (),
-        any_word: bool = False,
     ) -> list[Hit]:
-        """Chunks matching ``websearch_to_tsquery('english', query)`` (every word, or the
-        search syntax's quotes and ``or``), by ``ts_rank_cd``. ``any_word`` matches chunks
-        with any of the query's words instead: a question phrased in a visitor's words
-        rarely has all of them in one passage."""
+        """Chunks matching ``websearch_to_tsquery('english', query)``, by ``ts_rank_cd``."""
         args: list[Any] = [self.group_id, query]
         where = self._filters(args, thing_ids, labels)
         args.append(int(limit))
-        tsquery = (
-            # the English lexemes of the query, joined by "or" ('simple' keeps them as they are)
-            "to_tsquery('simple', replace(plainto_tsquery('english', $2)::text, ' & ', ' | '))"
-            if any_word
-            else "websearch_to_tsquery('english', $2)"
-        )
         sql = (
             f"SELECT k.id, k.text, k.metadata, {_THING_OF} AS thing_id, "
             "ts_rank_cd(k.tsv, q) AS score "
-            f"FROM knowledge k, {tsquery} q "
+            "FROM knowledge k, websearch_to_tsquery('english', $2) q "
             f"WHERE k.group_id = $1 AND k.tsv @@ q{where} "
             f"ORDER BY score DESC, k.id DESC LIMIT ${len(args)}"
         )

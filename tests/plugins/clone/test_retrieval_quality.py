@@ -245,9 +245,9 @@ async def test_retrieve_passages(creator_platform_factory: Any) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="measured 2026-11-24: the offline provider cites the answer's passage for 0.721 of "
-    "answerable questions (0.689 before hybrid search's any-word text leg), below the 0.8 the "
-    "clone issue asks for: most misses are passages relevant() drops; open",
+    reason="measured 2026-11-24: the offline provider cites the answer's passage for 0.689 of "
+    "answerable questions, below the 0.8 the clone issue asks for (11 misses are retrieval "
+    "or relevant() dropping the passage, 8 are word coincidences in sentence choice); open",
 )
 async def test_offline_provider_cites_the_answer(creator_platform_factory: Any) -> None:
     offline = getattr(providers, "OfflineProvider", None)
