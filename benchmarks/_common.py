@@ -1,4 +1,5 @@
-"""Small helpers shared by the benchmarks: ports, waiting for HTTP, child processes, tables.
+"""Small helpers shared by the benchmarks: ports, waiting for HTTP, child processes, tables,
+cProfile summaries.
 
 Not part of the platform; nothing here is imported by ``core`` or the tests.
 """
@@ -178,3 +179,47 @@ def machine() -> str:
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, "
         f"Python {sys.version.split()[0]}"
     )
+
+
+# -- cProfile summaries --------------------------------------------------------------------
+
+ProfileKey = tuple[str, int, str]
+
+
+def profile_stats(path: Path) -> dict[ProfileKey, tuple[float, float, int]]:
+    """``{(file, line, function): (own seconds, cumulative seconds, calls)}`` of a dump."""
+    import pstats
+
+    raw = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    return {key: (tt, ct, nc) for key, (cc, nc, tt, ct, callers) in raw.items()}
+
+
+def profile_package(key: ProfileKey, packages: Sequence[tuple[str, str]]) -> str:
+    """The label of the first ``(label, path substring)`` in ``packages`` that the
+    function's file matches, or one of a few fixed buckets (imports, idle, sockets)."""
+    filename, _, func = key
+    if "importlib" in filename or "marshal" in func:
+        return "imports (start-up)"
+    if "select.epoll" in func:
+        return "idle (epoll wait)"
+    if "_socket.socket" in func:
+        return "socket send/recv"
+    where = filename if filename != "~" else func
+    for label, needle in packages:
+        if needle in where:
+            return label
+    return "other (stdlib, builtins)"
+
+
+def profile_name(key: ProfileKey) -> str:
+    """A function's short name: ``package/module.py:line(function)``."""
+    filename, line, func = key
+    if filename == "~":
+        # cProfile names a C method after the first function object seen with it.
+        return "dict.get" if "ConvertingDict.get" in func else func
+    parts = Path(filename).parts
+    for anchor in ("site-packages", "main", "lib"):
+        if anchor in parts:
+            parts = parts[len(parts) - parts[::-1].index(anchor) :]
+            break
+    return f"{'/'.join(parts[-3:])}:{line}({func})"

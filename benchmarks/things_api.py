@@ -59,6 +59,9 @@ from _common import (
     log,
     machine,
     percentile,
+    profile_name,
+    profile_package,
+    profile_stats,
     raw_request,
     spawn,
     stop,
@@ -650,48 +653,13 @@ PACKAGES = (  # (label, substring of the code's file path), first match wins
 )
 
 
-def _package(key: tuple[str, int, str]) -> str:
-    filename, _, func = key
-    if "importlib" in filename or "marshal" in func:
-        return "imports (first requests only)"
-    if "select.epoll" in func:
-        return "idle (epoll wait)"
-    if "_socket.socket" in func:
-        return "socket send/recv"
-    where = filename if filename != "~" else func
-    for label, needle in PACKAGES:
-        if needle in where:
-            return label
-    return "other (stdlib, builtins)"
-
-
-def _stats(path: Path) -> dict[tuple[str, int, str], tuple[float, float, int]]:
-    import pstats
-
-    raw = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
-    return {key: (tt, ct, nc) for key, (cc, nc, tt, ct, callers) in raw.items()}
-
-
-def _name(key: tuple[str, int, str]) -> str:
-    filename, line, func = key
-    if filename == "~":
-        # cProfile names a C method after the first function object seen with it.
-        return "dict.get" if "ConvertingDict.get" in func else func
-    parts = Path(filename).parts
-    for anchor in ("site-packages", "main", "lib"):
-        if anchor in parts:
-            parts = parts[len(parts) - parts[::-1].index(anchor) :]
-            break
-    return f"{'/'.join(parts[-3:])}:{line}({func})"
-
-
 def print_profiles(platform: Target, bare: Target, top: int = 20) -> None:
     """Where the platform's server spends CPU beyond the bare app's, per request.
 
     cProfile inflates code made of many small Python calls more than code in C, so read
     the split as an attribution of the difference, not as absolute costs.
     """
-    prof = {t.name: _stats(t.profile) for t in (platform, bare) if t.profile}  # type: ignore[misc]
+    prof = {t.name: profile_stats(t.profile) for t in (platform, bare) if t.profile}  # type: ignore[misc]
     if len(prof) != 2:
         log("profiles missing; nothing to compare")
         return
@@ -699,7 +667,7 @@ def print_profiles(platform: Target, bare: Target, top: int = 20) -> None:
     by_pkg: dict[str, dict[str, float]] = {}
     for name, stats in prof.items():
         for key, (tt, _, _) in stats.items():
-            pkg = by_pkg.setdefault(_package(key), {"platform": 0.0, "bare": 0.0})
+            pkg = by_pkg.setdefault(profile_package(key, PACKAGES), {"platform": 0.0, "bare": 0.0})
             pkg[name] += tt / served[name] * 1e6
     rows = sorted(by_pkg.items(), key=lambda kv: kv[1]["bare"] - kv[1]["platform"])
     print()
@@ -737,7 +705,7 @@ def print_profiles(platform: Target, bare: Target, top: int = 20) -> None:
             ["function", "platform us/req", "bare us/req", "calls/req p / b"],
             [
                 [
-                    _name(k),
+                    profile_name(k),
                     f"{per_req('platform', k, 0):.1f}",
                     f"{per_req('bare', k, 0):.1f}",
                     f"{prof['platform'].get(k, zero)[2] / served['platform']:.1f} / "
@@ -759,7 +727,11 @@ def print_profiles(platform: Target, bare: Target, top: int = 20) -> None:
         table(
             ["function", "inclusive us/req", "own us/req"],
             [
-                [_name(k), f"{per_req('platform', k, 1):.1f}", f"{per_req('platform', k, 0):.1f}"]
+                [
+                    profile_name(k),
+                    f"{per_req('platform', k, 1):.1f}",
+                    f"{per_req('platform', k, 0):.1f}",
+                ]
                 for k in core_keys[:top]
             ],
         )

@@ -60,6 +60,9 @@ from _common import (
     log,
     machine,
     percentile,
+    profile_name,
+    profile_package,
+    profile_stats,
     raw_request,
     spawn,
     stop,
@@ -765,40 +768,6 @@ PACKAGES = (  # (label, substring of the code's file path), first match wins
 )
 
 
-def _package(key: tuple[str, int, str]) -> str:
-    filename, _, func = key
-    if "importlib" in filename or "marshal" in func:
-        return "imports (start-up)"
-    if "select.epoll" in func:
-        return "idle (epoll wait)"
-    if "_socket.socket" in func:
-        return "socket send/recv"
-    where = filename if filename != "~" else func
-    for label, needle in PACKAGES:
-        if needle in where:
-            return label
-    return "other (stdlib, builtins)"
-
-
-def _stats(path: Path) -> dict[tuple[str, int, str], tuple[float, float, int]]:
-    import pstats
-
-    raw = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
-    return {key: (tt, ct, nc) for key, (cc, nc, tt, ct, callers) in raw.items()}
-
-
-def _name(key: tuple[str, int, str]) -> str:
-    filename, line, func = key
-    if filename == "~":
-        return func
-    parts = Path(filename).parts
-    for anchor in ("site-packages", "main", "lib"):
-        if anchor in parts:
-            parts = parts[len(parts) - parts[::-1].index(anchor) :]
-            break
-    return f"{'/'.join(parts[-3:])}:{line}({func})"
-
-
 def print_profiles(platform: Server, bare: Server, top: int = 20) -> None:
     """Where the platform's server spends CPU beyond the bare app's, per request.
 
@@ -807,12 +776,12 @@ def print_profiles(platform: Server, bare: Server, top: int = 20) -> None:
     if not (platform.profile and platform.profile.exists() and bare.profile):
         log("profiles missing; nothing to compare")
         return
-    prof = {"platform": _stats(platform.profile), "bare": _stats(bare.profile)}
+    prof = {"platform": profile_stats(platform.profile), "bare": profile_stats(bare.profile)}
     served = {"platform": platform.served, "bare": bare.served}
     by_pkg: dict[str, dict[str, float]] = {}
     for name, stats in prof.items():
         for key, (tt, _, _) in stats.items():
-            pkg = by_pkg.setdefault(_package(key), {"platform": 0.0, "bare": 0.0})
+            pkg = by_pkg.setdefault(profile_package(key, PACKAGES), {"platform": 0.0, "bare": 0.0})
             pkg[name] += tt / served[name] * 1e6
     rows = sorted(by_pkg.items(), key=lambda kv: kv[1]["bare"] - kv[1]["platform"])
     print()
@@ -850,7 +819,7 @@ def print_profiles(platform: Server, bare: Server, top: int = 20) -> None:
             ["function", "platform us/req", "bare us/req", "calls/req p / b"],
             [
                 [
-                    _name(k),
+                    profile_name(k),
                     f"{per_req('platform', k, 0):.1f}",
                     f"{per_req('bare', k, 0):.1f}",
                     f"{prof['platform'].get(k, zero)[2] / served['platform']:.1f} / "
@@ -876,7 +845,7 @@ def print_profiles(platform: Server, bare: Server, top: int = 20) -> None:
             ["function", "inclusive us/req", "own us/req", "calls/req"],
             [
                 [
-                    _name(k),
+                    profile_name(k),
                     f"{per_req('platform', k, 1):.1f}",
                     f"{per_req('platform', k, 0):.1f}",
                     f"{prof['platform'][k][2] / served['platform']:.1f}",
@@ -901,10 +870,11 @@ def print_publish_profile(api_server: Server, publishes: int, top: int = 25) -> 
     if not (api_server.profile and api_server.profile.exists()):
         log("the api server's profile is missing")
         return
-    stats = _stats(api_server.profile)
+    stats = profile_stats(api_server.profile)
     by_pkg: dict[str, float] = {}
     for key, (tt, _, _) in stats.items():
-        by_pkg[_package(key)] = by_pkg.get(_package(key), 0.0) + tt / publishes * 1e6
+        label = profile_package(key, PACKAGES)
+        by_pkg[label] = by_pkg.get(label, 0.0) + tt / publishes * 1e6
     busy = sum(v for k, v in by_pkg.items() if not k.startswith("idle"))
     print()
     print(
@@ -939,7 +909,7 @@ def print_publish_profile(api_server: Server, publishes: int, top: int = 25) -> 
             ["function", "inclusive us/publish", "own us/publish", "calls/publish"],
             [
                 [
-                    _name(k),
+                    profile_name(k),
                     f"{stats[k][1] / publishes * 1e6:,.0f}",
                     f"{stats[k][0] / publishes * 1e6:,.0f}",
                     f"{stats[k][2] / publishes:.1f}",
