@@ -12,7 +12,8 @@ from typing import Any
 
 from litestar import Router
 
-from core.api.deps import GroupContext
+from core.account_ui import ui_headers
+from core.api.deps import GroupContext, provide_actor, provide_group
 from core.api.things import parse_if_match
 from core.api.uploads import read_upload
 from core.auth.permissions import Permissions, Resource
@@ -124,8 +125,11 @@ __all__ = [
     "hookspec",
     "parse_if_match",
     "problem_body",
+    "provide_actor",
+    "provide_group",
     "read_upload",
     "sql_migration",
+    "ui_headers",
     "uuid7",
     "validate_object",
 ]

@@ -25,7 +25,6 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Para
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 import sdk
-from core.errors import problem_body
 from plugins.clone.services import Clones, Turn
 from plugins.clone.types import (
     CloneIn,
@@ -98,7 +97,7 @@ async def _events(
         except StopAsyncIteration:
             return
         except sdk.PlatformError as exc:
-            body = problem_body(exc.status, exc.code, exc.title, exc.detail, extra=exc.extra)
+            body = sdk.problem_body(exc.status, exc.code, exc.title, exc.detail, extra=exc.extra)
             yield ServerSentEventMessage(event="error", data=_encode(body).decode())
             return
 

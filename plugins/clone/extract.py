@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from html.parser import HTMLParser
 from typing import Any
 
-from core.errors import UnsupportedMediaType
+import sdk
 from plugins.clone.types import MAX_SOURCE_CHARS
 from sdk import ValidationFailed
 
@@ -302,7 +302,7 @@ def file_kind(filename: str, data: bytes) -> str:
     dot = filename.rfind(".")
     kind = FILE_KINDS.get(filename[dot:].lower()) if dot >= 0 else None
     if kind is None:
-        raise UnsupportedMediaType(
+        raise sdk.UnsupportedMediaType(
             f"upload a {ALLOWED_FILES} file", allowed=sorted(set(FILE_KINDS))
         )
     if kind == "pdf":
@@ -310,7 +310,7 @@ def file_kind(filename: str, data: bytes) -> str:
             "the file is named .pdf but is not a PDF", field="file", reason="unreadable"
         )
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnsupportedMediaType(
+        raise sdk.UnsupportedMediaType(
             f"the file is not text; upload a {ALLOWED_FILES} file",
             allowed=sorted(set(FILE_KINDS)),
         )

@@ -27,8 +27,6 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import sdk
-from core.account_ui import ui_headers
-from core.api.deps import provide_actor, provide_group
 from plugins.website.services import Websites
 from plugins.website.types import PageView, WebsiteView
 
@@ -58,7 +56,7 @@ def _render(template: str, status: int = 200, **context: Any) -> Template:
         template_name=f"website/{template}",
         context=context,
         status_code=status,
-        headers=ui_headers(BUILDER_CSP),
+        headers=sdk.ui_headers(BUILDER_CSP),
     )
 
 
@@ -103,7 +101,7 @@ def _crumbs(*items: tuple[str, str | None]) -> list[dict[str, str | None]]:
 async def _group_page_context(
     request: Request[Any, Any, Any], group_id: UUID
 ) -> tuple[sdk.GroupContext, sdk.Group, dict[str, bool]]:
-    group = await provide_group(request, group_id)
+    group = await sdk.provide_group(request, group_id)
     record = await _platform(request).directory.get_group(group_id)
     permissions = group.permissions
     can = {
@@ -120,7 +118,7 @@ def public_path(site: WebsiteView, page: PageView) -> str:
 
 @get("/builder", name="builder:home", **_UI)
 async def builder_home(request: Request[Any, Any, Any]) -> Template | Redirect:
-    actor = await provide_actor(request)
+    actor = await sdk.provide_actor(request)
     found = await _platform(request).directory.groups_of(actor.id, limit=100)
     show_all = request.query_params.get("all") == "1"
     if len(found.items) == 1 and not show_all:
