@@ -10,6 +10,7 @@ clone); its own hook (``register_llm_providers``) with the
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -43,6 +44,8 @@ from sdk import (
     ThingType,
     hookimpl,
 )
+
+HERE = Path(__file__).parent
 
 #: Thing types only this plugin's services write; the generic things API may read them.
 OWN_TYPES = frozenset({"ai_clone", "clone_source", "ai_thread", "ai_message"})
@@ -137,6 +140,16 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 @hookimpl
 def register_routes() -> list[Any]:
     return list(ROUTES)
+
+
+@hookimpl
+def register_templates() -> list[str]:
+    return [str(HERE / "templates")]
+
+
+@hookimpl
+def register_static() -> list[sdk.StaticFiles]:
+    return [sdk.StaticFiles("/static/clone", HERE / "static")]
 
 
 def collect_providers(platform: sdk.Platform) -> dict[str, LLMProvider]:
