@@ -18,6 +18,7 @@ from litestar import Litestar
 import sdk
 from plugins.clone import hookspecs
 from plugins.clone.api import ROUTES
+from plugins.clone.manage import MANAGE_ROUTES
 from plugins.clone.providers import LLMProvider, OfflineProvider, OpenAIChatProvider
 from plugins.clone.services import Clones
 from plugins.clone.settings import load as load_settings
@@ -139,7 +140,7 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return list(ROUTES)
+    return [*ROUTES, *MANAGE_ROUTES]
 
 
 @hookimpl

@@ -1,0 +1,219 @@
+"""The clone management UI: the pages creators manage their clones with.
+
+Server-rendered Jinja pages (``templates/clone/manage_*.html``) that ``static/manage.js``
+brings to life against the clone JSON API (no build step), in the way of the website
+builder:
+
+* ``/clones``: the person's workspaces (groups) and a form to create one; with exactly
+  one workspace, straight to it (``?all=1`` lists it anyway);
+* ``/clones/{group_id}``: the workspace's clones (status, last training) and a form to
+  create one;
+* ``/clones/{group_id}/{clone_id}``: one clone: training with live progress, sources,
+  a chat preview (streamed), settings, analytics, the embed snippet, deletion.
+
+Pages need a browser session (an API token works too, as on the API); without one they
+redirect to ``/account/login?next=<path>``. Another person's group or clone is a 404, as
+on the API. Every page carries the platform's strict Content-Security-Policy (no inline
+script or style).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+from litestar import Request, Response, get
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+import sdk
+from plugins.clone.services import Clones
+from plugins.clone.types import ClonePatch, CloneView
+
+PURPOSES = (
+    ("general", "General: answers questions about you and your work"),
+    ("sales", "Sales: helps visitors choose and buy"),
+    ("support", "Support: helps customers with problems"),
+    ("teaching", "Teaching: explains your course material"),
+)
+STATUS_LABELS = {
+    "draft": "Not trained yet",
+    "training": "Training…",
+    "active": "Trained",
+    "failed": "Training failed",
+}
+SOURCE_STATES = {"new": "New", "trained": "Trained", "changed": "Changed"}
+SOURCE_KINDS = {
+    "text": "Text",
+    "markdown": "Markdown",
+    "html": "HTML",
+    "pdf": "PDF",
+    "page": "Website page",
+}
+
+
+def when(iso: str | None) -> str:
+    """A stored timestamp as people read it (``6 Dec 2026, 01:23 UTC``)."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:
+        return iso
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def _service(request: Request[Any, Any, Any]) -> Clones:
+    service: Clones = request.app.state.clone
+    return service
+
+
+def _platform(request: Request[Any, Any, Any]) -> sdk.Platform:
+    platform: sdk.Platform = request.app.state.platform
+    return platform
+
+
+def _render(template: str, status: int = 200, **context: Any) -> Template:
+    return Template(
+        template_name=f"clone/{template}",
+        context={
+            "status_labels": STATUS_LABELS,
+            "source_states": SOURCE_STATES,
+            "source_kinds": SOURCE_KINDS,
+            "when": when,
+            **context,
+        },
+        status_code=status,
+        headers=sdk.ui_headers(),
+    )
+
+
+def _login_redirect(request: Request[Any, Any, Any]) -> Redirect:
+    path = request.url.path
+    if request.url.query:
+        path += "?" + request.url.query
+    return Redirect(
+        path=f"/account/login?next={quote(path, safe='/')}",
+        status_code=302,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def html_error(request: Request[Any, Any, Any], exc: sdk.PlatformError) -> Response[Any]:
+    """Errors of these pages as pages: no (valid) session → the log-in page; a group or
+    clone that is not theirs → a 404 page that names nothing; other refusals likewise."""
+    if isinstance(exc, sdk.Unauthorized):
+        return _login_redirect(request)
+    titles = {404: "Not found", 403: "Not allowed"}
+    return _render(
+        "manage_error.html",
+        status=exc.status,
+        title=titles.get(exc.status, exc.title),
+        detail=exc.detail if exc.status != 404 else "",
+        status_code=exc.status,
+        view="error",
+        crumbs=[],
+    )
+
+
+_UI: dict[str, Any] = {
+    "include_in_schema": False,
+    "exception_handlers": {sdk.PlatformError: html_error},
+}
+
+
+def _crumbs(*items: tuple[str, str | None]) -> list[dict[str, str | None]]:
+    return [{"label": label, "href": href} for label, href in items]
+
+
+async def _group_page_context(
+    request: Request[Any, Any, Any], group_id: UUID
+) -> tuple[sdk.GroupContext, sdk.Group, bool]:
+    """The caller in the group (404 if not a member), the group, and whether they may
+    manage its clones (viewers see the pages with the forms disabled)."""
+    group = await sdk.provide_group(request, group_id)
+    record = await _platform(request).directory.get_group(group_id)
+    can_manage = group.permissions.can(group.scope, "clone.manage", group.resource())
+    return group, record, can_manage
+
+
+def patch_fields() -> frozenset[str]:
+    """The clone settings the API lets the page change (``allowed_origins`` shows only
+    once the API accepts it)."""
+    return frozenset(ClonePatch.__struct_fields__)
+
+
+def embed_snippet(origin: str, clone_id: str) -> str:
+    """The HTML a creator pastes into their own site to show the chat widget."""
+    return f'<script src="{origin}/static/clone/embed.js" data-clone="{clone_id}" async></script>'
+
+
+@get("/clones", name="clone:home", **_UI)
+async def clones_home(request: Request[Any, Any, Any]) -> Template | Redirect:
+    actor = await sdk.provide_actor(request)
+    found = await _platform(request).directory.groups_of(actor.id, limit=100)
+    if len(found.items) == 1 and request.query_params.get("all") != "1":
+        return Redirect(path=f"/clones/{found.items[0].id}", status_code=302)
+    return _render(
+        "manage_groups.html",
+        title="Your workspaces",
+        view="groups",
+        person=actor,
+        groups=found.items,
+        crumbs=_crumbs(("Workspaces", None)),
+    )
+
+
+@get("/clones/{group_id:uuid}", name="clone:group", **_UI)
+async def clones_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
+    group, record, can_manage = await _group_page_context(request, group_id)
+    found = await _service(request).list_clones(group, None, 200)
+    return _render(
+        "manage_group.html",
+        title=f"AI clones · {record.name}",
+        view="group",
+        group=record,
+        clones=found.items,
+        purposes=PURPOSES,
+        can_manage=can_manage,
+        crumbs=_crumbs(("Workspaces", "/clones?all=1"), (record.name, None)),
+    )
+
+
+@get("/clones/{group_id:uuid}/{clone_id:uuid}", name="clone:detail", **_UI)
+async def clone_detail(
+    request: Request[Any, Any, Any], group_id: FromPath[UUID], clone_id: FromPath[UUID]
+) -> Template:
+    group, record, can_manage = await _group_page_context(request, group_id)
+    service = _service(request)
+    clone: CloneView = await service.get_clone(group, clone_id)
+    sources = await service.list_sources(group, clone_id, None, 200)
+    thing = await service.get_clone_thing(group.stores, clone_id)
+    fields = patch_fields()
+    origin = _platform(request).settings.base_url
+    return _render(
+        "manage_clone.html",
+        title=f"{clone.name} · {record.name}",
+        view="clone",
+        group=record,
+        clone=clone,
+        sources=sources.items,
+        purposes=PURPOSES,
+        providers=service.provider_views(),
+        allowed_origins=thing.properties.get("allowed_origins", [])
+        if "allowed_origins" in fields
+        else None,
+        pages_enabled="page" in _platform(request).registry.things,
+        embed_snippet=embed_snippet(origin, clone.id),
+        can_manage=can_manage,
+        crumbs=_crumbs(
+            ("Workspaces", "/clones?all=1"),
+            (record.name, f"/clones/{record.id}"),
+            (clone.name, None),
+        ),
+    )
+
+
+MANAGE_ROUTES: list[Any] = [clones_home, clones_group, clone_detail]
