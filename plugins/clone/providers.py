@@ -364,6 +364,14 @@ GROUNDING = (
 )
 
 
+#: Added to the grounding when the model has tools.
+TOOL_GROUNDING = (
+    " You may also call the tools you are given and answer from their results; say which "
+    "tool the facts come from. Record a lead only when the visitor asked to be contacted "
+    "and gave their name and email."
+)
+
+
 class ProviderError(Exception):
     """An LLM provider could not answer: the service is unreachable, too slow, refuses the
     key, is rate-limited or fails. The message says which, and never holds a secret.
@@ -424,9 +432,10 @@ def build_messages(request: AnswerRequest) -> list[ChatCompletionMessageParam]:
     templates refuse more), the history, and the question. When the history ends with a
     round of tool calls and their results (the caller asking again after running them),
     the question goes before that round, where it was asked."""
+    grounding = GROUNDING + (TOOL_GROUNDING if request.tools else "")
     system = "\n\n".join(
         part
-        for part in (request.system_prompt.strip(), GROUNDING, passages_block(request.passages))
+        for part in (request.system_prompt.strip(), grounding, passages_block(request.passages))
         if part
     )
     history = list(request.history)
@@ -482,6 +491,8 @@ class OpenAIChatProvider:
     times; what still fails is raised as :class:`ProviderError`."""
 
     name = "openai"
+    #: It offers the clone's tools to the model and reports its calls.
+    supports_tools = True
 
     def __init__(
         self,

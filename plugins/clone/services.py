@@ -10,13 +10,17 @@
   clone says it does not know without asking a model, and the question is recorded as a
   content gap (``message_answered`` with ``unanswered``).
 
-Tool calling is not offered to providers yet (``AnswerRequest.tools`` is empty), so a
-provider never asks for a tool; one that does anyway is treated as a failed answer.
+* Tools (:mod:`plugins.clone.tools`) are offered to providers that can call them
+  (``supports_tools``); each call runs with the asker's scope, its outcome is kept on the
+  answer and logged as ``ai_tool_called``. With tools on offer, a question whose answer
+  is not in the sources still goes to the model (a tool may answer it), told to say it
+  does not know otherwise; it counts as a content gap unless a tool answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -40,8 +44,10 @@ from plugins.clone.providers import (
     Passage,
     ProviderError,
     TextDelta,
+    ToolRequest,
 )
 from plugins.clone.settings import CloneSettings
+from plugins.clone.tools import CloneTool, ToolContext, result_for_model, run_tool
 from plugins.clone.training import (
     MAX_SOURCES,
     TRAIN_JOB,
@@ -65,6 +71,7 @@ from plugins.clone.types import (
     SourceView,
     ThreadIn,
     ThreadView,
+    ToolCall,
     TrainedOnMeta,
     TrainStarted,
 )
@@ -80,6 +87,8 @@ I_DONT_KNOW = (
 QUOTE_CHARS = 300
 #: Most earlier messages read for a question's history (before the token budget).
 HISTORY_MESSAGES = 50
+#: Rounds of tool calls one answer may make before the model must answer.
+MAX_TOOL_ROUNDS = 3
 PURPOSES = {
     "sales": "You help visitors understand {group}'s offers and find the one that fits them, "
     "honestly and without pressure.",
@@ -168,6 +177,10 @@ class Turn:
     provider: LLMProvider | None
     request: AnswerRequest | None
     started: float
+    tools: dict[str, CloneTool] = dataclasses.field(default_factory=dict)
+    #: Who is asking, as tools see them.
+    scope: sdk.Scope | None = None
+    visitor: str = ""
 
     @property
     def text(self) -> str:
@@ -183,10 +196,13 @@ class Clones:
         platform: sdk.Platform,
         settings: CloneSettings,
         providers: dict[str, LLMProvider],
+        tools: dict[str, CloneTool] | None = None,
     ) -> None:
         self.platform = platform
         self.settings = settings
         self.providers = providers
+        #: Tools of the enabled plugins (``register_clone_tools``) whose thing types exist.
+        self.tools = tools or {}
 
     # -- views ----------------------------------------------------------------------------
 
@@ -199,7 +215,8 @@ class Clones:
             welcome_message=props.welcome_message, trained_at=props.trained_at,
             training_error=props.training_error, training_job=props.training_job,
             version=thing.version, created_at=_iso(thing.created_at),
-            updated_at=_iso(thing.updated_at),
+            updated_at=_iso(thing.updated_at), allowed_origins=props.allowed_origins,
+            widget_theme=props.widget_theme,
         )  # fmt: skip
 
     async def source_view(
@@ -238,6 +255,7 @@ class Clones:
             unanswered=bool(p.get("unanswered", False)), feedback=p.get("feedback"),
             latency_ms=p.get("latency_ms"), provider=p.get("provider", ""),
             model=p.get("model", ""), created_at=_iso(thing.created_at),
+            tool_calls=msgspec.convert(p.get("tool_calls", []), list[ToolCall]),
         )  # fmt: skip
 
     def provider_views(self) -> list[ProviderView]:
@@ -314,6 +332,13 @@ class Clones:
             value = getattr(patch, field)
             if value is not msgspec.UNSET:
                 setattr(props, field, value)
+        if patch.allowed_origins is not msgspec.UNSET:
+            # one spelling per origin: lower-case, no trailing slash
+            props.allowed_origins = list(
+                dict.fromkeys(o.rstrip("/").lower() for o in patch.allowed_origins)
+            )
+        if patch.widget_theme is not msgspec.UNSET:
+            props.widget_theme = msgspec.to_builtins(patch.widget_theme)
         group_name: str | None = None
         if patch.system_prompt is not msgspec.UNSET and patch.system_prompt.strip():
             props.system_prompt = patch.system_prompt.strip()
@@ -635,7 +660,9 @@ class Clones:
         return clone
 
     def _visitor(self, group: sdk.GroupContext) -> str:
-        return str(group.scope.person_id or "")
+        """Who is talking: an anonymous widget visitor's id, else the person's."""
+        visitor = getattr(group, "visitor", None)
+        return str(visitor or group.scope.person_id or "")
 
     async def start_thread(
         self, group: sdk.GroupContext, clone_id: UUID, data: ThreadIn
@@ -747,9 +774,15 @@ class Clones:
                 limit=self.settings.retrieval_limit,
             )  # fmt: skip
             passages = retrieval.relevant(content, found)
-        if not passages:
-            return Turn(clone, thread, question, [], None, None, started)
-        provider = self.provider_for(clone)
+        if passages:
+            provider: LLMProvider | None = self.provider_for(clone)
+        else:  # only tools might answer: without a usable provider, "I don't know"
+            provider = self.providers.get(props.provider or self.settings.llm_provider)
+        tools = self.tools if getattr(provider, "supports_tools", False) else {}
+        visitor = self._visitor(group)
+        if not passages and not tools:
+            return Turn(clone, thread, question, [], None, None, started, {}, group.scope, visitor)
+        assert provider is not None
         request = AnswerRequest(
             system_prompt=props.system_prompt,
             history=bounded_history(earlier.items, self.settings.history_tokens),
@@ -757,8 +790,12 @@ class Clones:
             passages=passages,
             model=props.model,
             temperature=props.temperature,
+            tools=[tool.spec() for tool in tools.values()],
         )
-        return Turn(clone, thread, question, passages, provider, request, started)
+        return Turn(
+            clone, thread, question, passages, provider, request, started, tools, group.scope,
+            visitor,
+        )  # fmt: skip
 
     async def answer(self, group: sdk.GroupContext, turn: Turn) -> AsyncIterator[str | MessageView]:
         """The answer to ``turn``: its text in pieces as the provider writes them, then
@@ -769,36 +806,51 @@ class Clones:
             yield await self._store_answer(group, turn, I_DONT_KNOW, [], "", unanswered=True)
             return
         provider = turn.provider
+        request = turn.request
         pieces: list[str] = []
+        calls: list[ToolCall] = []
         finished = Finished()
-        try:
-            async for item in provider.stream(turn.request):
+        for round_ in range(MAX_TOOL_ROUNDS + 1):
+            asked: list[ToolRequest] = []
+            said: list[str] = []
+            async for item in self._provider_stream(provider, request):
                 if isinstance(item, TextDelta):
                     if item.text:
+                        said.append(item.text)
                         pieces.append(item.text)
                         yield item.text
-                elif isinstance(item, Finished):
+                elif isinstance(item, ToolRequest):
+                    asked.append(item)
+                else:
                     finished = item
-                    break
-                else:  # a ToolRequest: no tools are offered yet, so this is a bad answer
-                    raise LLMUnavailable(
-                        f"the LLM provider {provider.name!r} asked for a tool, but clones "
-                        "cannot use tools yet",
-                        provider=provider.name,
-                    )
-        except LLMUnavailable:
-            raise
-        except Exception as exc:
-            log.warning("LLM provider %s failed: %r", provider.name, exc)
-            # A ProviderError says what went wrong without secrets; anything else is a bug
-            # of the provider, named by its type.
-            reason = str(exc) if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
-            reason = reason[:500]
-            raise LLMUnavailable(
-                f"the clone's language model ({provider.name}) could not answer: {reason}. "
-                "Your message was kept; try again in a moment.",
-                provider=provider.name,
-            ) from exc
+            if not asked:
+                break
+            if not turn.tools or round_ == MAX_TOOL_ROUNDS:
+                why = (
+                    "kept asking for tools instead of answering"
+                    if turn.tools
+                    else ("asked for a tool, but none was offered")
+                )
+                raise LLMUnavailable(
+                    f"the clone's language model ({provider.name}) {why}; your message was "
+                    "kept, try again",
+                    provider=provider.name,
+                )
+            results = [await self._run_tool(group, turn, call) for call in asked]
+            calls.extend(results)
+            request = dataclasses.replace(
+                request,
+                history=[
+                    *request.history,
+                    ChatMessage(
+                        "assistant", "".join(said),
+                        tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments}
+                                    for c in asked],
+                    ),
+                    *(ChatMessage("tool", result_for_model(r), tool_call_id=c.id)
+                      for c, r in zip(asked, results, strict=True)),
+                ],
+            )  # fmt: skip
         text = "".join(pieces).strip()
         if not text:
             raise LLMUnavailable(
@@ -813,15 +865,54 @@ class Clones:
         ]
         model = finished.model or turn.request.model
         # The passages were relevant enough to ask, but the offline provider found no
-        # sentence that answers: a content gap too.
-        unanswered = not citations and text == OFFLINE_DONT_KNOW
-        yield await self._store_answer(
-            group, turn, text, citations, model, unanswered=unanswered, provider=provider.name
+        # sentence that answers: a content gap too. With no passages (the model was asked
+        # for its tools), only a tool that answered makes it answered.
+        answered_by_tool = any(c.error is None for c in calls)
+        unanswered = (
+            not citations
+            and not answered_by_tool
+            and (text == OFFLINE_DONT_KNOW or not turn.passages)
         )
+        yield await self._store_answer(
+            group, turn, text, citations, model, unanswered=unanswered, provider=provider.name,
+            tool_calls=calls,
+        )  # fmt: skip
+
+    async def _provider_stream(
+        self, provider: LLMProvider, request: AnswerRequest
+    ) -> AsyncIterator[TextDelta | ToolRequest | Finished]:
+        """``provider``'s answer to ``request``; a failure becomes :class:`LLMUnavailable`
+        (the message says what went wrong, without secrets)."""
+        try:
+            async for item in provider.stream(request):
+                yield item
+                if isinstance(item, Finished):
+                    return
+        except Exception as exc:
+            log.warning("LLM provider %s failed: %r", provider.name, exc)
+            # A ProviderError says what went wrong without secrets; anything else is a bug
+            # of the provider, named by its type.
+            reason = str(exc) if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
+            reason = reason[:500]
+            raise LLMUnavailable(
+                f"the clone's language model ({provider.name}) could not answer: {reason}. "
+                "Your message was kept; try again in a moment.",
+                provider=provider.name,
+            ) from exc
+
+    async def _run_tool(self, group: sdk.GroupContext, turn: Turn, call: ToolRequest) -> ToolCall:
+        """Run a tool the model asked for with the asker's scope (never the creator's)."""
+        scope = turn.scope or group.scope
+        ctx = ToolContext(
+            platform=self.platform, scope=scope, stores=self.platform.ontology.scoped(scope),
+            clone=turn.clone, thread=turn.thread, visitor=turn.visitor,
+        )  # fmt: skip
+        return await run_tool(turn.tools.get(call.name), call.name, call.arguments, ctx)
 
     async def _store_answer(
         self, group: sdk.GroupContext, turn: Turn, text: str, citations: list[Citation],
         model: str, *, unanswered: bool = False, provider: str = "",
+        tool_calls: list[ToolCall] | None = None,
     ) -> MessageView:  # fmt: skip
         latency = round((time.perf_counter() - turn.started) * 1000, 1)
         props: dict[str, Any] = {
@@ -829,6 +920,7 @@ class Clones:
             "role": "assistant", "content": text,
             "citations": msgspec.to_builtins(citations), "latency_ms": latency,
             "unanswered": unanswered, "provider": provider, "model": model,
+            "tool_calls": msgspec.to_builtins(tool_calls or []),
         }  # fmt: skip
         event: dict[str, Any] = {
             "clone_id": str(turn.clone.id), "thread_id": str(turn.thread.id),
@@ -840,6 +932,14 @@ class Clones:
             message = await o.things.create("ai_message", name=quote(text, 80), properties=props)
             event["message_id"] = str(message.id)
             await o.events.emit("message_answered", event, target_id=message.id)
+            for call in tool_calls or ():
+                await o.events.emit(
+                    "ai_tool_called",
+                    {"clone_id": str(turn.clone.id), "thread_id": str(turn.thread.id),
+                     "message_id": str(message.id), "tool": call.name, "ok": call.error is None,
+                     **({"error": call.error[:1000]} if call.error else {})},
+                    target_id=message.id,
+                )  # fmt: skip
         return self.message_view(message)
 
     async def exchange(self, group: sdk.GroupContext, turn: Turn) -> Exchange:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -32,6 +32,33 @@ class CloneSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retrieval_limit: Annotated[int, Meta(ge=1, le=50)] = 6
     #: Largest uploaded source file, in bytes (at most 64 MiB).
     max_upload_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 10 * 1024 * 1024
+    #: The embed widget: how long an anonymous visitor's session lasts, how many new
+    #: conversations one address may start with a clone per hour, and how many questions a
+    #: session may ask per minute (``0``: no limit).
+    widget_session_hours: Annotated[int, Meta(ge=1, le=24 * 30)] = 24
+    widget_sessions_per_hour: Annotated[int, Meta(ge=0, le=100_000)] = 20
+    widget_messages_per_minute: Annotated[int, Meta(ge=0, le=10_000)] = 10
+    #: Voice and appearance (``plugins/clone/voice.py``): the providers to use
+    #: (``register_voice_providers`` / ``register_avatar_providers``); empty means the first
+    #: one registered. The built-in ones exist only once their API key is set.
+    voice_provider: Annotated[str, Meta(max_length=100)] = ""
+    avatar_provider: Annotated[str, Meta(max_length=100)] = ""
+    #: The ``elevenlabs`` voice provider (voice cloning, text-to-speech): an
+    #: ElevenLabs-compatible API; its key (unset: ``$ELEVENLABS_API_KEY``), model and format.
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    elevenlabs_api_key: str | None = None
+    elevenlabs_model: Annotated[str, Meta(min_length=1, max_length=100)] = "eleven_multilingual_v2"
+    elevenlabs_output_format: Annotated[str, Meta(min_length=1, max_length=50)] = "mp3_44100_128"
+    #: The ``d-id`` avatar provider (talking-head video from a photo): a D-ID-compatible API;
+    #: its key (unset: ``$DID_API_KEY``), sent as ``Authorization: <scheme> <key>``.
+    did_base_url: str = "https://api.d-id.com"
+    did_api_key: str | None = None
+    did_auth_scheme: Literal["Basic", "Bearer"] = "Basic"
+    #: Seconds a voice or avatar service may take to answer one request.
+    media_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 60.0
+    #: Voice samples per upload, and the largest sample or photo, in bytes (at most 25 MiB).
+    max_voice_samples: Annotated[int, Meta(ge=1, le=10)] = 5
+    max_media_bytes: Annotated[int, Meta(ge=1024, le=25 * 1024 * 1024)] = 10 * 1024 * 1024
 
 
 def load(platform: sdk.Platform) -> CloneSettings:
@@ -44,3 +71,11 @@ def load(platform: sdk.Platform) -> CloneSettings:
 
 def openai_api_key(settings: CloneSettings) -> str | None:
     return settings.openai_api_key or os.environ.get("OPENAI_API_KEY") or None
+
+
+def elevenlabs_api_key(settings: CloneSettings) -> str | None:
+    return settings.elevenlabs_api_key or os.environ.get("ELEVENLABS_API_KEY") or None
+
+
+def did_api_key(settings: CloneSettings) -> str | None:
+    return settings.did_api_key or os.environ.get("DID_API_KEY") or None

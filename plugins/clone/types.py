@@ -106,6 +106,17 @@ class MessageProps(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     model: str = ""
 
 
+class LeadProps(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Properties of a ``lead`` thing: a visitor who asked a clone to have the creator get
+    in touch (recorded by the ``create_lead`` tool)."""
+
+    email: Annotated[str, Meta(max_length=254)]
+    interest: Annotated[str, Meta(max_length=1000)] = ""
+    clone_id: str = ""
+    thread_id: str = ""
+    visitor: Annotated[str, Meta(max_length=200)] = ""
+
+
 # -- connection metadata ------------------------------------------------------------------
 
 
@@ -141,6 +152,18 @@ class MessageAnswered(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     question: Annotated[str, Meta(max_length=2000)] = ""
 
 
+class ToolCalled(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A clone's model called a tool while answering (its arguments stay on the message:
+    they may hold what a visitor typed)."""
+
+    clone_id: str
+    thread_id: str
+    message_id: str
+    tool: str
+    ok: bool
+    error: Annotated[str, Meta(max_length=1000)] = ""
+
+
 class FeedbackGiven(msgspec.Struct, forbid_unknown_fields=True):
     clone_id: str
     message_id: str
@@ -172,8 +195,24 @@ class CloneIn(msgspec.Struct, forbid_unknown_fields=True):
     welcome_message: Welcome = "Hi! Ask me anything."
 
 
+Color = Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class WidgetTheme(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """How the chat widget looks: its accent colour (the bubble, the visitor's messages)
+    and an avatar picture (an ``https`` URL)."""
+
+    accent: Color = "#4f46e5"
+    avatar_url: Annotated[str, Meta(max_length=2000, pattern=r"^(https://\S+)?$")] = ""
+
+
+Origin = Annotated[str, Meta(max_length=300, pattern=r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$")]
+
+
 class ClonePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Fields to change. ``system_prompt: ""`` writes the default prompt again."""
+    """Fields to change. ``system_prompt: ""`` writes the default prompt again.
+    ``allowed_origins``: the sites (``https://example.com``) that may embed the chat
+    widget, besides the platform's own pages."""
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     purpose: Purpose | msgspec.UnsetType = msgspec.UNSET
@@ -182,6 +221,10 @@ class ClonePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     provider: ProviderName | msgspec.UnsetType = msgspec.UNSET
     model: ModelName | msgspec.UnsetType = msgspec.UNSET
     welcome_message: Welcome | msgspec.UnsetType = msgspec.UNSET
+    allowed_origins: Annotated[list[Origin], Meta(max_length=20)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    widget_theme: WidgetTheme | msgspec.UnsetType = msgspec.UNSET
 
 
 class CloneView(msgspec.Struct):
@@ -201,6 +244,8 @@ class CloneView(msgspec.Struct):
     version: int
     created_at: str
     updated_at: str
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
+    widget_theme: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -275,6 +320,8 @@ class MessageView(msgspec.Struct):
     provider: str
     model: str
     created_at: str
+    #: Tools the model called for this answer, with their results or errors.
+    tool_calls: list[ToolCall] = msgspec.field(default_factory=list)
 
 
 class Exchange(msgspec.Struct):

@@ -21,10 +21,12 @@ from plugins.website.live import LiveSite, etag_for
 from plugins.website.services import Websites
 from plugins.website.types import DOMAIN_RE, SLUG_RE, Seo
 
-#: Public pages run no script; styles are inline; frames only from https.
+#: Public pages run only the platform's own scripts (a component such as the clone's chat
+#: bubble), never inline ones; styles are inline; frames from https and the platform.
 CSP = (
     "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
-    "frame-src https:; base-uri 'none'; form-action 'self' https:; frame-ancestors 'self'"
+    "script-src 'self'; frame-src 'self' https:; base-uri 'none'; form-action 'self' https:; "
+    "frame-ancestors 'self'"
 )
 HTML = "text/html"
 _NOT_A_SITE = b"<!doctype html><html lang=en><title>Not found</title><h1>Not found</h1></html>"

@@ -38,7 +38,8 @@ async def test_etag_and_conditional_requests(web, visitor) -> None:
     assert r.headers["cache-control"].startswith("public")
     assert "max-age=" in r.headers["cache-control"]
     assert r.headers["x-content-type-options"] == "nosniff"
-    assert "script-src" not in r.headers["content-security-policy"]
+    # only the platform's own script files (a plugin's component, the clone's chat bubble)
+    assert "script-src 'self';" in r.headers["content-security-policy"]
     assert "default-src 'none'" in r.headers["content-security-policy"]
 
     r = await visitor.get("/sites/cached", headers={"If-None-Match": etag})

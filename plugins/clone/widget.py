@@ -1,0 +1,391 @@
+"""The embed widget: a chat bubble any site can show, for anonymous visitors.
+
+A creator pastes ``<script src="https://<platform>/clone/embed.js" data-clone="<id>"
+async></script>`` into a site (a website-plugin page gets it through the ``clone_chat``
+component). ``embed.js`` draws a bubble; opening it shows ``/clone/widget/{id}`` in a
+frame, a page of this platform that talks to the public widget API below. Because that
+page is on the platform's origin, the visitor's site never sees the conversation.
+
+* **Origins.** The widget page may be framed only by the platform itself and the clone's
+  ``allowed_origins`` (``frame-ancestors``); the widget API answers browsers of those
+  origins only (CORS with the exact origin; any other ``Origin`` is a 403
+  ``origin_not_allowed``).
+* **Sessions.** ``POST .../sessions`` starts an anonymous session: a random token (sent
+  back as ``X-Clone-Session``) kept in Redis with its clone, group, visitor id and
+  conversation, for ``widget_session_hours``. The visitor acts with the ``visitor`` role
+  in the clone's group: they chat with active clones, see only their own conversation,
+  read what is published (tools) and may leave their details (``create_lead``).
+* **Limits.** New sessions per address and clone per hour, and questions per session per
+  minute, counted in Redis (every process shares them); over a limit: 429
+  ``rate_limited`` with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, route
+from litestar.enums import HttpMethod
+from litestar.exceptions import TooManyRequestsException
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.response import Template
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+import sdk
+from plugins.clone.api import _stream, clones, wants_stream
+from plugins.clone.services import Clones
+from plugins.clone.types import (
+    CloneProps,
+    Exchange,
+    FeedbackIn,
+    MessageIn,
+    MessageView,
+    ThreadIn,
+)
+
+HERE = Path(__file__).parent
+#: The role of an anonymous visitor chatting through a clone's widget.
+VISITOR_ROLE = "visitor"
+SESSION_HEADER = "X-Clone-Session"
+_KEY = "clone:widget:"
+_CORS_STATE = "clone_widget_cors"
+WIDGET_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+)
+Session = Annotated[str | None, HeaderParameter(name=SESSION_HEADER)]
+
+
+class WidgetSession(msgspec.Struct):
+    clone_id: str
+    group_id: str
+    visitor: str
+    thread_id: str
+
+
+class SessionView(msgspec.Struct):
+    """A visitor's session: send ``session`` as the ``X-Clone-Session`` header."""
+
+    session: str
+    thread_id: str
+    expires_in: int
+
+
+class WidgetConfig(msgspec.Struct):
+    """What the widget shows before the first question."""
+
+    clone_id: str
+    name: str
+    welcome_message: str
+    theme: dict[str, str]
+
+
+class VisitorContext(sdk.GroupContext):
+    """A group context for an anonymous widget visitor (``visitor`` role, no person)."""
+
+    __slots__ = ("visitor",)
+
+    def __init__(self, scope: sdk.Scope, platform: sdk.Platform, visitor: str) -> None:
+        super().__init__(scope, platform)
+        self.visitor = visitor
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of ``url``, lower-case; ``None`` if it has none."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def own_origin(request: Request[Any, Any, Any]) -> str:
+    return origin_of(str(request.base_url)) or ""
+
+
+def allowed_origins(props: CloneProps) -> set[str]:
+    return {o for o in (origin_of(u) for u in props.allowed_origins) if o}
+
+
+def _platform(request: Request[Any, Any, Any]) -> sdk.Platform:
+    platform: sdk.Platform = request.app.state.platform
+    return platform
+
+
+async def _public_clone(platform: sdk.Platform, clone_id: UUID) -> tuple[sdk.Scope, sdk.Thing]:
+    """The active clone ``clone_id`` of whichever group holds it, and a visitor scope
+    there; 404 otherwise (a draft or failed clone is not public)."""
+    async with platform.db.system() as conn:
+        group_id = await conn.fetchval(
+            "SELECT group_id FROM things WHERE id = $1 AND type = 'ai_clone' "
+            "AND deleted_at IS NULL",
+            clone_id,
+        )
+    if group_id is None:
+        raise sdk.NotFound(f"clone {clone_id} not found")
+    scope = sdk.Scope(group_id=group_id, person_id=None, role=VISITOR_ROLE)
+    thing = await platform.ontology.scoped(scope).things.get(clone_id, type="ai_clone")
+    if thing.status != "active":
+        raise sdk.NotFound(f"clone {clone_id} not found")
+    return scope, thing
+
+
+class OriginNotAllowed(sdk.Forbidden):
+    code = "origin_not_allowed"
+    title = "Origin not allowed"
+
+
+def _check_origin(request: Request[Any, Any, Any], clone: sdk.Thing) -> None:
+    """Browsers of other origins than the platform's and the clone's allowed ones are
+    refused; an allowed cross-origin caller gets CORS headers (also on errors)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # not a browser's cross-origin request
+    if origin == own_origin(request):
+        return
+    props = msgspec.convert(clone.properties, CloneProps)
+    if origin.lower() not in allowed_origins(props):
+        raise OriginNotAllowed(
+            f"this clone's widget is not allowed on {origin[:200]}; its creator can add the "
+            "origin to the clone's allowed origins"
+        )
+    request.scope.setdefault("state", {})[_CORS_STATE] = origin
+
+
+def cors_middleware(app: ASGIApp) -> ASGIApp:
+    """Adds CORS headers to every response (errors too) of a request whose origin the
+    handler accepted."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_cors(message: Message) -> None:
+            origin = scope.get("state", {}).get(_CORS_STATE)
+            if message["type"] == "http.response.start" and origin:
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"access-control-allow-origin", origin.encode()),
+                    (b"access-control-expose-headers", b"retry-after"),
+                    (b"vary", b"Origin"),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_with_cors)
+
+    return middleware
+
+
+# -- sessions and limits ------------------------------------------------------------------
+
+
+def _session_key(token: str) -> str:
+    return _KEY + "session:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _limit(platform: sdk.Platform, key: str, limit: int, seconds: int, what: str) -> None:
+    """Count one against ``key`` in a fixed window of ``seconds``; 429 past ``limit``."""
+    if limit <= 0:
+        return
+    redis = platform.redis
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(_KEY + key, 0, ex=seconds, nx=True)
+        pipe.incr(_KEY + key)
+        pipe.ttl(_KEY + key)
+        _, count, ttl = await pipe.execute()
+    if int(count) > limit:
+        wait = max(1, int(ttl))
+        raise TooManyRequestsException(
+            detail=f"too many {what}; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _address(request: Request[Any, Any, Any]) -> str:
+    client = request.client
+    return client.host if client else "unknown"
+
+
+async def _session(
+    request: Request[Any, Any, Any], clone_id: UUID, token: str | None
+) -> tuple[VisitorContext, WidgetSession]:
+    platform = _platform(request)
+    scope, clone = await _public_clone(platform, clone_id)
+    _check_origin(request, clone)
+    if not token:
+        raise sdk.Unauthorized(f"start a session first and send it as {SESSION_HEADER}")
+    raw = await platform.redis.get(_session_key(token[:200]))
+    session = msgspec.json.decode(raw, type=WidgetSession) if raw else None
+    if session is None or session.clone_id != str(clone_id):
+        raise sdk.Unauthorized("the widget session has expired; start a new one")
+    return VisitorContext(scope, platform, session.visitor), session
+
+
+# -- routes --------------------------------------------------------------------------------
+
+WIDGET = "/widget/{clone_id:uuid}"
+PREFLIGHT_PATHS = [
+    WIDGET + "/config",
+    WIDGET + "/sessions",
+    WIDGET + "/messages",
+    WIDGET + "/messages/{message_id:uuid}/feedback",
+]
+
+
+class WidgetController(Controller):
+    """The public API of a clone's widget (no account: an anonymous session)."""
+
+    path = ""
+    tags = ["clone widget"]
+
+    @route(PREFLIGHT_PATHS, http_method=[HttpMethod.OPTIONS], include_in_schema=False)
+    async def preflight(
+        self, request: Request[Any, Any, Any], clone_id: FromPath[UUID]
+    ) -> Response[None]:
+        _, clone = await _public_clone(_platform(request), clone_id)
+        _check_origin(request, clone)
+        return Response(
+            None, status_code=204,
+            headers={
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": f"Content-Type, Accept, {SESSION_HEADER}",
+                "Access-Control-Max-Age": "600",
+            },
+        )  # fmt: skip
+
+    @get(WIDGET + "/config", summary="What a clone's widget shows (active clones only)")
+    async def config(
+        self, request: Request[Any, Any, Any], clone_id: FromPath[UUID]
+    ) -> WidgetConfig:
+        _, clone = await _public_clone(_platform(request), clone_id)
+        _check_origin(request, clone)
+        props = msgspec.convert(clone.properties, CloneProps)
+        return WidgetConfig(str(clone.id), clone.name, props.welcome_message, props.widget_theme)
+
+    @post(WIDGET + "/sessions", summary="Start an anonymous conversation")
+    async def start(
+        self, request: Request[Any, Any, Any], clone_id: FromPath[UUID]
+    ) -> Response[SessionView]:
+        """Answers 201 with the session token (send it as ``X-Clone-Session``) and the
+        conversation's id. Limited per address (``widget_sessions_per_hour``)."""
+        platform = _platform(request)
+        scope, clone = await _public_clone(platform, clone_id)
+        _check_origin(request, clone)
+        service = clones(request)
+        settings = service.settings
+        await _limit(
+            platform, f"sessions:{clone_id}:{_address(request)}",
+            settings.widget_sessions_per_hour, 3600, "new conversations from your address",
+        )  # fmt: skip
+        visitor = "visitor:" + secrets.token_hex(8)
+        group = VisitorContext(scope, platform, visitor)
+        thread = await service.start_thread(group, clone_id, ThreadIn())
+        token = secrets.token_urlsafe(32)
+        ttl = settings.widget_session_hours * 3600
+        session = WidgetSession(str(clone_id), str(scope.group_id), visitor, thread.id)
+        await platform.redis.set(_session_key(token), msgspec.json.encode(session), ex=ttl)
+        return Response(SessionView(token, thread.id, ttl), status_code=201)
+
+    @get(WIDGET + "/messages", summary="The visitor's conversation, oldest first")
+    async def history(
+        self, request: Request[Any, Any, Any], clone_id: FromPath[UUID], session: Session = None
+    ) -> list[MessageView]:
+        group, found = await _session(request, clone_id, session)
+        page = await clones(request).list_messages(group, clone_id, UUID(found.thread_id), None, 50)
+        return list(reversed(page.items))
+
+    @post(WIDGET + "/messages", summary="Ask the clone (JSON, or streamed as server-sent events)")
+    async def ask(
+        self,
+        request: Request[Any, Any, Any],
+        clone_id: FromPath[UUID],
+        data: JSONBody[MessageIn],
+        session: Session = None,
+        stream: FromQuery[bool] = False,
+    ) -> Response[Any]:
+        """As the member API's ``messages`` route; limited per session
+        (``widget_messages_per_minute``)."""
+        group, found = await _session(request, clone_id, session)
+        service: Clones = clones(request)
+        await _limit(
+            group.platform, f"messages:{hashlib.sha256(found.visitor.encode()).hexdigest()}",
+            service.settings.widget_messages_per_minute, 60, "questions in a minute",
+        )  # fmt: skip
+        turn = await service.ask(group, clone_id, UUID(found.thread_id), data)
+        if wants_stream(request, stream):
+            return await _stream(service, group, turn)
+        exchange: Exchange = await service.exchange(group, turn)
+        return Response(exchange, status_code=201)
+
+    @post(
+        WIDGET + "/messages/{message_id:uuid}/feedback",
+        summary="Rate an answer (up or down)",
+        status_code=200,
+    )
+    async def feedback(
+        self,
+        request: Request[Any, Any, Any],
+        clone_id: FromPath[UUID],
+        message_id: FromPath[UUID],
+        data: JSONBody[FeedbackIn],
+        session: Session = None,
+    ) -> MessageView:
+        group, found = await _session(request, clone_id, session)
+        return await clones(request).give_feedback(
+            group, clone_id, UUID(found.thread_id), message_id, data.feedback
+        )
+
+
+# -- the page in the frame, and the script sites include ----------------------------------
+
+EMBED_JS = HERE / "static" / "embed.js"
+
+
+@get("/clone/embed.js", include_in_schema=False, opt={"exclude_from_rate_limit": True})
+async def embed_script() -> Response[bytes]:
+    """The script a site includes to show a clone's chat bubble."""
+    return Response(
+        EMBED_JS.read_bytes(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@get("/clone/widget/{clone_id:uuid}", include_in_schema=False)
+async def widget_page(request: Request[Any, Any, Any], clone_id: FromPath[UUID]) -> Response[Any]:
+    """The chat panel, for a frame on the platform's own pages and the clone's allowed
+    origins only."""
+    try:
+        _, clone = await _public_clone(_platform(request), clone_id)
+    except sdk.NotFound:
+        return Response(
+            b"<!doctype html><html lang=en><title>Not found</title><p>This chat is not "
+            b"available.</p></html>",
+            status_code=404, media_type="text/html",
+            headers=sdk.ui_headers(WIDGET_CSP.format(ancestors="'self'")),
+        )  # fmt: skip
+    props = msgspec.convert(clone.properties, CloneProps)
+    ancestors = " ".join(["'self'", *sorted(allowed_origins(props))])
+    headers = sdk.ui_headers(WIDGET_CSP.format(ancestors=ancestors))
+    headers.pop("X-Frame-Options", None)  # frame-ancestors decides
+    return Template(
+        template_name="clone/widget.html",
+        context={
+            "clone": clone,
+            "props": props,
+            "inline": request.query_params.get("mode") == "inline",
+        },
+        headers=headers,
+    )
+
+
+WIDGET_ROUTES = [
+    sdk.api_router("clone", [WidgetController], middleware=[cors_middleware]),
+    embed_script,
+    widget_page,
+]
