@@ -16,7 +16,7 @@ from typing import Any
 from litestar import Litestar
 
 import sdk
-from plugins.clone import hookspecs
+from plugins.clone import hookspecs, voice
 from plugins.clone.api import ROUTES
 from plugins.clone.manage import MANAGE_ROUTES
 from plugins.clone.providers import LLMProvider, OfflineProvider, OpenAIChatProvider
@@ -90,6 +90,8 @@ def register_event_types() -> list[EventType]:
         EventType("message_answered", MessageAnswered, "A clone answered a question "
                   "(unanswered: it did not know, a content gap)"),
         EventType("feedback_given", FeedbackGiven, "A visitor rated an answer"),
+        EventType("voice_cloned", voice.VoiceCloned, "A clone got a voice from recordings"),
+        EventType("appearance_cloned", voice.AppearanceCloned, "A clone got a face from a photo"),
     ]  # fmt: skip
 
 
@@ -121,6 +123,16 @@ def register_llm_providers(platform: sdk.Platform) -> list[object]:
 
 
 @hookimpl
+def register_voice_providers(platform: sdk.Platform) -> list[object]:
+    return list(voice.builtin_voice_providers(load_settings(platform)))
+
+
+@hookimpl
+def register_avatar_providers(platform: sdk.Platform) -> list[object]:
+    return list(voice.builtin_avatar_providers(load_settings(platform)))
+
+
+@hookimpl
 def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | None) -> bool | None:
     if resource is None:
         return None
@@ -140,7 +152,7 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [*ROUTES, *MANAGE_ROUTES]
+    return [*ROUTES, *MANAGE_ROUTES, *voice.ROUTES]
 
 
 @hookimpl
@@ -183,10 +195,14 @@ async def startup(app: Litestar) -> None:
         )
     app.state.clone = Clones(platform, settings, providers)
     app.state.clone_settings = settings
+    app.state.clone_media = voice.CloneMedia.collect(platform, settings)
 
 
 @hookimpl
 async def shutdown(app: Litestar) -> None:
+    media: voice.CloneMedia | None = getattr(app.state, "clone_media", None)
+    if media is not None:
+        await media.aclose()
     service: Clones | None = getattr(app.state, "clone", None)
     if service is None:
         return
