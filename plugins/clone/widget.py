@@ -23,6 +23,7 @@ page is on the platform's origin, the visitor's site never sees the conversation
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,8 +31,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post, route
-from litestar.enums import HttpMethod
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Template
@@ -159,11 +159,49 @@ def _check_origin(request: Request[Any, Any, Any], clone: sdk.Thing) -> None:
     request.scope.setdefault("state", {})[_CORS_STATE] = origin
 
 
+_WIDGET_PATH = re.compile(r"^/api/v1/clone/widget/([0-9a-fA-F-]{36})(/|$)")
+PREFLIGHT_HEADERS = [
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-allow-headers", f"Content-Type, Accept, {SESSION_HEADER}".encode()),
+    (b"access-control-max-age", b"600"),
+]
+
+
+async def _preflight(scope: Scope, send: Send) -> None:
+    """Answer a CORS preflight: 204 with the allowed methods and headers for the clone's
+    allowed origins, else the problem (no CORS headers: the browser refuses)."""
+    request: Request[Any, Any, Any] = Request(scope)
+    match = _WIDGET_PATH.match(scope["path"])
+    status, body, headers = 204, b"", list(PREFLIGHT_HEADERS)
+    try:
+        if match is None:
+            raise sdk.NotFound("no such widget route")
+        _, clone = await _public_clone(_platform(request), UUID(match.group(1)))
+        _check_origin(request, clone)
+        origin = scope.get("state", {}).get(_CORS_STATE)
+        if origin:
+            headers += [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
+    except (sdk.PlatformError, ValueError) as exc:
+        error = exc if isinstance(exc, sdk.PlatformError) else sdk.NotFound("no such clone")
+        status = error.status
+        body = msgspec.json.encode(
+            sdk.problem_body(error.status, error.code, error.title, error.detail)
+        )
+        headers = [(b"content-type", b"application/problem+json")]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def cors_middleware(app: ASGIApp) -> ASGIApp:
-    """Adds CORS headers to every response (errors too) of a request whose origin the
-    handler accepted."""
+    """CORS for the widget API: answers preflights itself, and adds the CORS headers to
+    every response (errors too) of a request whose origin the handler accepted."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            await _preflight(scope, send)
+            return
+
         async def send_with_cors(message: Message) -> None:
             origin = scope.get("state", {}).get(_CORS_STATE)
             if message["type"] == "http.response.start" and origin:
@@ -229,12 +267,6 @@ async def _session(
 # -- routes --------------------------------------------------------------------------------
 
 WIDGET = "/widget/{clone_id:uuid}"
-PREFLIGHT_PATHS = [
-    WIDGET + "/config",
-    WIDGET + "/sessions",
-    WIDGET + "/messages",
-    WIDGET + "/messages/{message_id:uuid}/feedback",
-]
 
 
 class WidgetController(Controller):
@@ -242,21 +274,6 @@ class WidgetController(Controller):
 
     path = ""
     tags = ["clone widget"]
-
-    @route(PREFLIGHT_PATHS, http_method=[HttpMethod.OPTIONS], include_in_schema=False)
-    async def preflight(
-        self, request: Request[Any, Any, Any], clone_id: FromPath[UUID]
-    ) -> Response[None]:
-        _, clone = await _public_clone(_platform(request), clone_id)
-        _check_origin(request, clone)
-        return Response(
-            None, status_code=204,
-            headers={
-                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": f"Content-Type, Accept, {SESSION_HEADER}",
-                "Access-Control-Max-Age": "600",
-            },
-        )  # fmt: skip
 
     @get(WIDGET + "/config", summary="What a clone's widget shows (active clones only)")
     async def config(

@@ -1,0 +1,224 @@
+"""The embed widget: embed.js, the framed chat page, anonymous sessions, origins (CORS
+and frame-ancestors), limits, and tenancy between creators with overlapping content."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.creator_plugins("clone")
+
+REFUND_QUESTION = "How many days do I have to ask for a refund?"
+SITE = "https://mara.example"
+
+
+def widget(clone_id: str, path: str = "") -> str:
+    return f"/api/v1/clone/widget/{clone_id}{path}"
+
+
+async def active_clone(api, docs, **patch) -> dict:
+    clone = await api.clone("Ada", welcome_message="Hello from Ada!")
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    await api.train(clone["id"])
+    if patch:
+        r = await api.client.patch(api.url(clone["id"]), json=patch)
+        assert r.status_code == 200, r.text
+    return await api.get(clone["id"])
+
+
+async def session(client, clone_id: str, **headers: str) -> dict:
+    r = await client.post(widget(clone_id, "/sessions"), headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_embed_script_and_widget_page(clone_platform, api, docs) -> None:
+    visitor = clone_platform.client
+    r = await visitor.get("/clone/embed.js")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert "data-clone" in r.text and "/clone/widget/" in r.text
+
+    draft = await api.clone("Draft")
+    r = await visitor.get(f"/clone/widget/{draft['id']}")
+    assert r.status_code == 404 and "not available" in r.text  # drafts are not public
+
+    clone = await active_clone(
+        api, docs, allowed_origins=[SITE + "/", "HTTPS://Shop.Mara.Example"],
+        widget_theme={"accent": "#aa3300"},
+    )  # fmt: skip
+    assert clone["allowed_origins"] == [SITE, "https://shop.mara.example"]
+    assert clone["widget_theme"] == {"accent": "#aa3300"}
+    r = await visitor.get(f"/clone/widget/{clone['id']}")
+    assert r.status_code == 200 and "Hello from Ada!" in r.text
+    assert 'data-accent="#aa3300"' in r.text
+    csp = r.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {SITE} https://shop.mara.example" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "x-frame-options" not in r.headers
+
+
+async def test_patching_widget_settings_validates(api, problem) -> None:
+    clone = await api.clone("Ada")
+    for bad in (
+        {"allowed_origins": ["javascript:alert(1)"]},
+        {"allowed_origins": ["https://a.example/path"]},
+        {"allowed_origins": "https://a.example"},
+        {"widget_theme": {"accent": "red"}},
+        {"widget_theme": {"avatar_url": "http://insecure.example/a.png"}},
+        {"widget_theme": {"font": "Comic Sans"}},
+    ):
+        problem(await api.client.patch(api.url(clone["id"]), json=bad), 422)
+
+
+async def test_an_anonymous_visitor_chats(clone_platform, api, docs, sse, events, owner) -> None:
+    clone = await active_clone(api, docs)
+    visitor = clone_platform.client
+    r = await visitor.get(widget(clone["id"], "/config"))
+    assert r.json() == {"clone_id": clone["id"], "name": "Ada",
+                        "welcome_message": "Hello from Ada!", "theme": {}}  # fmt: skip
+    started = await session(visitor, clone["id"])
+    assert started["expires_in"] == 24 * 3600 and len(started["session"]) >= 40
+    headers = {"X-Clone-Session": started["session"]}
+
+    r = await visitor.post(
+        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+        params={"stream": "true"}, headers=headers,
+    )  # fmt: skip
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    streamed = sse(r.text)
+    assert [name for name, _ in streamed][0] == "question"
+    assert [name for name, _ in streamed][-1] == "done"
+    answer = streamed[-1][1]
+    assert answer["citations"] and answer["citations"][0]["title"] == "Refunds"
+    assert "30 days" in answer["content"]
+
+    r = await visitor.get(widget(clone["id"], "/messages"), headers=headers)
+    assert [m["role"] for m in r.json()] == ["user", "assistant"]
+    r = await visitor.post(
+        widget(clone["id"], f"/messages/{answer['id']}/feedback"), json={"feedback": "up"},
+        headers=headers,
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()["feedback"] == "up"
+
+    # the creator sees the conversation, with the anonymous visitor's id
+    threads = (await api.client.get(api.url(clone["id"], "/threads"))).json()["items"]
+    assert [t["id"] for t in threads] == [started["thread_id"]]
+    assert threads[0]["visitor"].startswith("visitor:")
+    (answered,) = await events(owner, "message_answered")
+    assert answered["actor_id"] is None  # no person acted
+
+
+async def test_sessions_are_required_and_belong_to_one_clone(
+    clone_platform, api, docs, problem
+) -> None:
+    first = await active_clone(api, docs)
+    second = await active_clone(api, docs)
+    visitor = clone_platform.client
+    url = widget(first["id"], "/messages")
+    problem(await visitor.post(url, json={"content": "hi"}), 401, "unauthorized")
+    problem(await visitor.get(url, headers={"X-Clone-Session": "made-up"}), 401)
+    other = await session(visitor, second["id"])
+    problem(await visitor.get(url, headers={"X-Clone-Session": other["session"]}), 401)
+    mine = {"X-Clone-Session": (await session(visitor, first["id"]))["session"]}
+    problem(await visitor.post(url, json={"content": ""}, headers=mine), 422)
+    problem(await visitor.post(url, json={"content": "x" * 4001}, headers=mine), 422)
+    problem(await visitor.post(url, content=b"{", headers=mine), 400)
+    problem(await visitor.post(widget(first["id"], "/sessions/x")), 404)
+    problem(await visitor.get(widget("not-a-uuid", "/config")), 404)
+    missing = "01900000-0000-7000-8000-000000000000"
+    problem(await visitor.get(widget(missing, "/config")), 404, "not_found")
+    draft = await api.clone("Draft")
+    problem(await visitor.post(widget(draft["id"], "/sessions")), 404)
+
+
+async def test_only_allowed_origins_get_in(clone_platform, api, docs, problem) -> None:
+    clone = await active_clone(api, docs, allowed_origins=[SITE])
+    visitor = clone_platform.client
+    body = problem(
+        await visitor.post(widget(clone["id"], "/sessions"), headers={"Origin": "https://evil.example"}),
+        403, "origin_not_allowed",
+    )  # fmt: skip
+    assert "evil.example" in body["detail"]
+    r = await visitor.options(
+        widget(clone["id"], "/messages"),
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+
+    r = await visitor.options(
+        widget(clone["id"], "/messages"),
+        headers={"Origin": SITE, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type, x-clone-session"},
+    )  # fmt: skip
+    assert r.status_code == 204
+    assert r.headers["access-control-allow-origin"] == SITE
+    assert "X-Clone-Session" in r.headers["access-control-allow-headers"]
+    started = await session(visitor, clone["id"], Origin=SITE)
+    r = await visitor.post(
+        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+        headers={"Origin": SITE, "X-Clone-Session": started["session"]},
+    )  # fmt: skip
+    assert r.status_code == 201 and r.headers["access-control-allow-origin"] == SITE
+    # errors carry CORS headers too, so the site's script can read them
+    r = await visitor.get(widget(clone["id"], "/messages"), headers={"Origin": SITE})
+    assert r.status_code == 401 and r.headers["access-control-allow-origin"] == SITE
+    # the platform's own pages (the widget frame) are always allowed
+    own = await session(visitor, clone["id"], Origin="http://testserver.local")
+    assert own["session"]
+
+
+@pytest.mark.clone_settings(
+    plugin_settings={"clone": {"widget_sessions_per_hour": 2, "widget_messages_per_minute": 2}}
+)
+async def test_visitors_are_rate_limited(clone_platform, api, docs, problem) -> None:
+    clone = await active_clone(api, docs)
+    visitor = clone_platform.client
+    first = await session(visitor, clone["id"])
+    await session(visitor, clone["id"])
+    r = await visitor.post(widget(clone["id"], "/sessions"))
+    problem(r, 429, "rate_limited")
+    assert 1 <= int(r.headers["retry-after"]) <= 3600
+    headers = {"X-Clone-Session": first["session"]}
+    for _ in range(2):
+        r = await visitor.post(
+            widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION}, headers=headers
+        )
+        assert r.status_code == 201, r.text
+    r = await visitor.post(
+        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION}, headers=headers
+    )
+    problem(r, 429, "rate_limited")
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+
+
+async def test_a_visitor_of_one_creator_never_reaches_anothers_knowledge(
+    clone_platform, api, api_for, problem
+) -> None:
+    """Two creators with overlapping content: each widget answers from its own."""
+    other = api_for(await clone_platform.tenant(name="Other Studio"))
+    mine = await api.clone("Ada")
+    theirs = await other.clone("Bea")
+    await api.text(mine["id"], "Refunds", "Refund policy. Ask for a refund within 30 days.")
+    await other.text(theirs["id"], "Refunds", "Refund policy. Ask for a refund within 7 days.")
+    await api.train(mine["id"])
+    await other.train(theirs["id"])
+    visitor = clone_platform.client
+    for clone, days, wrong in ((mine, "30 days", "7 days"), (theirs, "7 days", "30 days")):
+        started = await session(visitor, clone["id"])
+        r = await visitor.post(
+            widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+            headers={"X-Clone-Session": started["session"]},
+        )  # fmt: skip
+        answer = r.json()["answer"]
+        assert days in answer["content"] and wrong not in answer["content"]
+        owner_api = api if clone is mine else other
+        own_sources = {s["id"] for s in await owner_api.sources(clone["id"])}
+        assert {c["source_id"] for c in answer["citations"]} <= own_sources
+    # one creator's visitor session does not open the other's clone
+    started = await session(visitor, mine["id"])
+    problem(
+        await visitor.get(widget(theirs["id"], "/messages"),
+                          headers={"X-Clone-Session": started["session"]}),
+        401,
+    )  # fmt: skip
+    # and the member API stays closed to anonymous visitors
+    problem(await visitor.get(other.url(theirs["id"], "/threads")), 401)
