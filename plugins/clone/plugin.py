@@ -18,23 +18,28 @@ from litestar import Litestar
 import sdk
 from plugins.clone import hookspecs, voice
 from plugins.clone.api import ROUTES
+from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
 from plugins.clone.providers import LLMProvider, OfflineProvider, OpenAIChatProvider
 from plugins.clone.services import Clones
 from plugins.clone.settings import load as load_settings
 from plugins.clone.settings import openai_api_key
+from plugins.clone.tools import BUILTIN_TOOLS, CloneTool, collect_tools, offered
 from plugins.clone.training import TRAIN_JOB, TRAIN_MAX_TRIES, train_job
 from plugins.clone.types import (
     CloneEvent,
     CloneProps,
     CloneTrained,
     FeedbackGiven,
+    LeadProps,
     MessageAnswered,
     MessageProps,
     SourceProps,
     ThreadProps,
+    ToolCalled,
     TrainedOnMeta,
 )
+from plugins.clone.widget import VISITOR_ROLE, WIDGET_ROUTES
 from sdk import (
     ConnectionCount,
     ConnectionType,
@@ -69,6 +74,8 @@ def register_thing_types() -> list[ThingType]:
         ThingType("clone_source", SourceProps, "Text or a document a clone learns from"),
         ThingType("ai_thread", ThreadProps, "A conversation with a clone"),
         ThingType("ai_message", MessageProps, "A question or an answer in a conversation"),
+        ThingType("lead", LeadProps, "A visitor who asked a clone to have the creator get in "
+                  "touch (the create_lead tool)"),
     ]  # fmt: skip
 
 
@@ -90,6 +97,8 @@ def register_event_types() -> list[EventType]:
         EventType("message_answered", MessageAnswered, "A clone answered a question "
                   "(unanswered: it did not know, a content gap)"),
         EventType("feedback_given", FeedbackGiven, "A visitor rated an answer"),
+        EventType("ai_tool_called", ToolCalled, "A clone's model called a tool while "
+                  "answering (ok, or its error)"),
         EventType("voice_cloned", voice.VoiceCloned, "A clone got a voice from recordings"),
         EventType("appearance_cloned", voice.AppearanceCloned, "A clone got a face from a photo"),
     ]  # fmt: skip
@@ -122,6 +131,17 @@ def register_llm_providers(platform: sdk.Platform) -> list[object]:
     return [OfflineProvider(), openai]
 
 
+@hookimpl(optionalhook=True)
+def register_components() -> list[Any]:
+    """The website's ``clone_chat`` component (only with the website plugin)."""
+    return website_components()
+
+
+@hookimpl
+def register_clone_tools(platform: sdk.Platform) -> list[CloneTool]:
+    return list(BUILTIN_TOOLS)
+
+
 @hookimpl
 def register_voice_providers(platform: sdk.Platform) -> list[object]:
     return list(voice.builtin_voice_providers(load_settings(platform)))
@@ -140,19 +160,22 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
         return False  # through the clone API only
     if action in GENERIC_LINKS and resource.type in OWN_CONNECTIONS:
         return False
-    if (
-        action == "clone.chat"
-        and scope.role == "customer"
-        and resource.group_id == scope.group_id
-        and resource.status in (None, "active")
-    ):
-        return True  # a creator's customers talk to their clones
+    if resource.group_id != scope.group_id or scope.role not in ("customer", VISITOR_ROLE):
+        return None
+    # A creator's customers and the anonymous visitors of a clone's widget talk to active
+    # clones and may leave their details; a visitor reads what is published, as a customer.
+    if action == "clone.chat" and resource.status in (None, "active"):
+        return True
+    if action == "clone.create_lead":
+        return True
+    if scope.role == VISITOR_ROLE and action == "thing.read" and resource.status == "published":
+        return True
     return None
 
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [*ROUTES, *MANAGE_ROUTES, *voice.ROUTES]
+    return [*ROUTES, *MANAGE_ROUTES, *voice.ROUTES, *WIDGET_ROUTES]
 
 
 @hookimpl
@@ -193,7 +216,8 @@ async def startup(app: Litestar) -> None:
             f"plugin_settings.clone.llm_provider is {settings.llm_provider!r}, which no "
             f"enabled plugin registers; registered: {', '.join(sorted(providers))}"
         )
-    app.state.clone = Clones(platform, settings, providers)
+    tools = offered(collect_tools(platform), platform.registry.things)
+    app.state.clone = Clones(platform, settings, providers, {t.name: t for t in tools})
     app.state.clone_settings = settings
     app.state.clone_media = voice.CloneMedia.collect(platform, settings)
 
