@@ -90,7 +90,9 @@
     let data = null;
     if (response.status !== 204) {
       const type = response.headers.get("content-type") || "";
-      data = type.includes("json") ? await response.json().catch(() => null) : await response.text();
+      data = type.includes("json")
+        ? await response.json().catch(() => null)
+        : await response.text();
     }
     if (response.status === 401) {
       toLogin();
@@ -202,6 +204,11 @@
     window.setTimeout(() => {
       region.textContent = text;
     }, 50);
+  }
+
+  /** "1 source", "2 sources". */
+  function count(n, word) {
+    return `${Number(n).toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
   }
 
   function percent(rate) {
@@ -411,7 +418,8 @@
             }
             const learned =
               result.chunks !== undefined
-                ? ` Learned ${result.chunks} passages from ${result.sources} sources.`
+                ? ` Learned ${count(result.chunks, "passage")} ` +
+                  `from ${count(result.sources, "source")}.`
                 : "";
             progressText.textContent = `Training complete.${learned}`;
             break;
@@ -479,8 +487,8 @@
     function sourceItem(source) {
       const facts = [SOURCE_KINDS[source.kind] || source.kind];
       if (source.filename) facts.push(source.filename);
-      facts.push(`${source.chars.toLocaleString("en-US")} characters`);
-      if (source.state !== "new") facts.push(`${source.chunk_count} passages`);
+      facts.push(count(source.chars, "character"));
+      if (source.state !== "new") facts.push(count(source.chunk_count, "passage"));
       return el(
         "li",
         { "data-source-id": source.id, "data-source-title": source.title },
@@ -612,7 +620,9 @@
           return;
         }
         added(pageForm, box, () =>
-          api("POST", `${cloneUrl}/sources`, { body: { kind: "page", thing_id: pageSelect.value } }),
+          api("POST", `${cloneUrl}/sources`, {
+            body: { kind: "page", thing_id: pageSelect.value },
+          }),
         );
       });
       loadPages();
@@ -961,7 +971,12 @@
         "div",
         { class: "cm-stat" },
         el("dt", {}, label),
-        el("dd", {}, el("span", { class: "cm-stat-value" }, value), note ? [" ", el("span", { class: "ui-muted" }, note)] : null),
+        el(
+          "dd",
+          {},
+          el("span", { class: "cm-stat-value" }, value),
+          note ? [" ", el("span", { class: "ui-muted" }, note)] : null,
+        ),
       );
     }
 
@@ -1018,11 +1033,17 @@
               gaps.map((g) => [
                 g.question,
                 String(g.count),
-                g.last_asked ? el("time", { datetime: g.last_asked }, whenText(g.last_asked)) : "—",
+                g.last_asked
+                  ? el("time", { datetime: g.last_asked }, whenText(g.last_asked))
+                  : "—",
                 g.suggestion || "",
               ]),
             )
-          : el("p", { class: "ui-muted" }, "No content gaps in this period: every question found an answer."),
+          : el(
+              "p",
+              { class: "ui-muted" },
+              "No content gaps in this period: every question found an answer.",
+            ),
       );
       analytics.replaceChildren(...parts);
     }
@@ -1041,7 +1062,9 @@
           el(
             "p",
             { class: missing ? "ui-muted" : "ui-error" },
-            missing ? "Analytics are not available." : `Analytics could not be loaded: ${problemMessage(err)}`,
+            missing
+              ? "Analytics are not available."
+              : `Analytics could not be loaded: ${problemMessage(err)}`,
           ),
         );
       } finally {
