@@ -55,8 +55,8 @@ SAMPLES_BODY_CEILING = 10 * 25 * 1024 * 1024 + MULTIPART_SLACK
 PHOTO_BODY_CEILING = 25 * 1024 * 1024 + MULTIPART_SLACK
 #: Longest text spoken or rendered at once.
 MAX_SPEECH_CHARS = 2500
-#: Photo formats the avatar services take.
-PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+#: Photo formats the avatar services take (Pillow names many phone cameras' JPEGs "MPO").
+PHOTO_FORMATS = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
 #: Smallest photo side, in pixels: a face must be visible.
 MIN_PHOTO_SIDE = 64
 _JOB_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")

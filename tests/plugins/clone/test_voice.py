@@ -34,7 +34,11 @@ OGG = b"OggS\x00\x02" + bytes(64)
 
 def png(size: tuple[int, int] = (128, 128), fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 120, 80)).save(buffer, format=fmt)
+    image = Image.new("RGB", size, (200, 120, 80))
+    if fmt == "MPO":  # what many phone cameras write: a JPEG with a second image
+        image.save(buffer, format=fmt, save_all=True, append_images=[image.copy()])
+    else:
+        image.save(buffer, format=fmt)
     return buffer.getvalue()
 
 
@@ -535,9 +539,10 @@ async def test_bad_photos(api, services, problem) -> None:
         files=[("file", ("a.png", png())), ("file", ("b.png", png()))],
     )
     problem(r, 422)
-    r = await upload_photo(api, clone["id"], "me.jpg", png(fmt="JPEG"))
-    assert r.status_code == 201, r.text
-    assert services.received[-1]["content_type"] == "image/jpeg"
+    for fmt in ("JPEG", "MPO"):
+        r = await upload_photo(api, clone["id"], "me.jpg", png(fmt=fmt))
+        assert r.status_code == 201, r.text
+        assert services.received[-1]["content_type"] == "image/jpeg"
 
 
 async def test_bad_texts_and_ids(api, problem) -> None:
