@@ -270,7 +270,9 @@ class _HostedClient:
         if isinstance(found, dict):
             found = found.get("message") or found.get("description") or ""
         if isinstance(found, list):
-            found = "; ".join(str(item.get("msg", item)) for item in found[:3])
+            found = "; ".join(
+                str(item.get("msg", item) if isinstance(item, dict) else item) for item in found[:3]
+            )
         return self._clean(str(found)) if found else ""
 
     def _json(self, response: httpx.Response, *keys: str) -> dict[str, Any]:

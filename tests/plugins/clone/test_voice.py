@@ -446,6 +446,9 @@ async def test_service_errors_are_clear_problems_without_secrets(
     services.fail, services.fail_body = 400, {"detail": {"message": f"bad sample for {XI_KEY}"}}
     body = problem(await upload_voice(api, clone["id"], ("b.wav", WAV)), 502, "voice_unavailable")
     assert body["detail"] == "the voice service refused the request (HTTP 400): bad sample for ***"
+    services.fail, services.fail_body = 422, {"detail": ["odd", {"msg": "name is required"}]}
+    body = problem(await upload_voice(api, clone["id"], ("b.wav", WAV)), 502, "voice_unavailable")
+    assert body["detail"].endswith("(HTTP 422): odd; name is required")
 
     services.fail, services.fail_body = 500, None
     r = await api.client.post(api.url(clone["id"], "/speech"), json={"text": "Hi"})
