@@ -16,7 +16,7 @@ from typing import Any
 from litestar import Litestar
 
 import sdk
-from plugins.clone import hookspecs, voice
+from plugins.clone import analytics, hookspecs, voice
 from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
@@ -175,7 +175,7 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [*ROUTES, *MANAGE_ROUTES, *voice.ROUTES, *WIDGET_ROUTES]
+    return [*ROUTES, *MANAGE_ROUTES, *analytics.ROUTES, *voice.ROUTES, *WIDGET_ROUTES]
 
 
 @hookimpl
