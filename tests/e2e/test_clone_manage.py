@@ -269,6 +269,22 @@ async def test_create_train_chat_edit_and_delete_a_clone(
     await expect(page.get_by_label("Welcome message")).to_have_value("Hello from the other tab")
     await expect(page.get_by_label("Instructions (system prompt)")).to_have_value(prompt)
 
+    # -- the websites that may show the chat (once the API takes allowed_origins)
+    origins_form = page.locator("#origins-form")
+    if await origins_form.count():
+        origins = page.get_by_label("Websites that may show the chat")
+        await origins.fill("not a website")
+        await page.get_by_role("button", name="Save allowed websites").click()
+        await expect(page.locator("#origins-error")).to_contain_text(
+            "“not a website” is not a website address"
+        )
+        await expect(origins).to_have_attribute("aria-invalid", "true")
+        await origins.fill("https://www.example.com\n\n  https://shop.example.com  ")
+        await page.get_by_role("button", name="Save allowed websites").click()
+        await expect(page.locator("#origins-status")).to_have_text("Allowed websites saved.")
+        _, clone = await api_get(page, f"/api/v1/clone/groups/{group_id}/clones/{clone_id}")
+        assert clone["allowed_origins"] == ["https://www.example.com", "https://shop.example.com"]
+
     # -- the embed snippet names this clone
     snippet = await page.get_by_label("Embed snippet").input_value()
     assert re.fullmatch(

@@ -167,7 +167,11 @@
     box.textContent = problemMessage(err);
     if (!form) return;
     clearInvalid(form);
-    const field = String(err.problem.field || "").split(".").pop();
+    // "properties.name" or "allowed_origins[2]" names the form field "name" / "allowed_origins".
+    const field = String(err.problem.field || "")
+      .split(".")
+      .pop()
+      .replace(/\[\d+\]$/, "");
     const input = field ? form.elements.namedItem(field) : null;
     if (input instanceof HTMLElement) markInvalid(input, box);
   }
@@ -937,8 +941,18 @@
           clearInvalid(originsForm);
           status.textContent = "Allowed websites saved.";
         } catch (err) {
-          if (err.status === 412) box.textContent = STALE;
-          else showProblem(box, err, originsForm);
+          const bad = /^allowed_origins\[(\d+)\]$/.exec(String(err.problem.field || ""));
+          if (err.status === 412) {
+            box.textContent = STALE;
+          } else if (bad && origins[Number(bad[1])] !== undefined) {
+            // The API names the line; its pattern is no message for people.
+            showProblem(box, err, originsForm);
+            box.textContent =
+              `“${origins[Number(bad[1])]}” is not a website address. Write each one like ` +
+              "https://www.example.com (no path).";
+          } else {
+            showProblem(box, err, originsForm);
+          }
         } finally {
           busy(submitButton(originsForm), false);
         }
