@@ -385,3 +385,12 @@ async def test_roles(clone_platform, owner, api, api_for, problem) -> None:
     for path in ("/analytics", "/content-gaps"):
         problem(await customer.client.get(customer.url(clone["id"], path)), 403, "forbidden")
         problem(await clone_platform.client.get(api.url(clone["id"], path)), 401)
+
+
+async def test_the_routes_are_in_the_openapi_schema(clone_platform) -> None:
+    r = await clone_platform.client.get("/schema/openapi.json")
+    assert r.status_code == 200, r.text[:500]
+    paths = r.json()["paths"]
+    base = "/api/v1/clone/groups/{group_id}/clones/{clone_id}"
+    assert {"get"} <= set(paths[base + "/analytics"])
+    assert {"get"} <= set(paths[base + "/content-gaps"])
