@@ -407,6 +407,10 @@ async def test_without_keys_the_routes_say_what_to_configure(
     r = await api.client.post(api.url(clone["id"], "/videos"), json={"text": "Hi"})
     problem(r, 409, "appearance_not_ready")
     assert services.received == []
+    schema = (await platform.client.get("/schema/openapi.json")).json()
+    clone_paths = "/api/v1/clone/groups/{group_id}/clones/{clone_id}"
+    for path in ("/media", "/voice", "/appearance", "/speech", "/videos", "/videos/{video_id}"):
+        assert clone_paths + path in schema["paths"], path
 
 
 async def test_a_named_provider_that_is_not_registered(platform_with, api_for, problem) -> None:
