@@ -85,8 +85,8 @@ async def test_an_anonymous_visitor_chats(clone_platform, api, docs, sse, events
     )  # fmt: skip
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     streamed = sse(r.text)
-    assert [name for name, _ in streamed][0] == "question"
-    assert [name for name, _ in streamed][-1] == "done"
+    names = [name for name, _ in streamed]
+    assert names[0] == "question" and names[-1] == "done" and "delta" in names
     answer = streamed[-1][1]
     assert answer["citations"] and answer["citations"][0]["title"] == "Refunds"
     assert "30 days" in answer["content"]
