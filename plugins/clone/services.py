@@ -107,11 +107,41 @@ class LLMUnavailable(sdk.PlatformError):
     title: ClassVar[str] = "The clone's language model is unavailable"
 
 
-def default_system_prompt(group_name: str, clone_name: str, purpose: str) -> str:
-    """The prompt a clone starts with: who it is, what it is for, and how to answer."""
+#: The creator's profile, read from ``profile`` in the group's settings, as the prompt says it.
+PROFILE_FIELDS = (
+    ("niche", "{group} works in {value}."),
+    ("expertise", "Their expertise: {value}."),
+    ("audience", "They serve {value}; speak to them in a way that fits."),
+)
+
+
+def profile_of(settings: Any) -> dict[str, str]:
+    """The creator's profile (``niche``, ``expertise``, ``audience``) from a group's
+    ``settings["profile"]``: short strings only, anything else ignored."""
+    profile = settings.get("profile") if isinstance(settings, dict) else None
+    if not isinstance(profile, dict):
+        return {}
+    found = {}
+    for key, _ in PROFILE_FIELDS:
+        value = profile.get(key)
+        if isinstance(value, str) and value.strip():
+            found[key] = " ".join(value.split())[:300].rstrip(".")
+    return found
+
+
+def default_system_prompt(
+    group_name: str, clone_name: str, purpose: str, profile: dict[str, str] | None = None
+) -> str:
+    """The prompt a clone starts with: who it is, what it is for, who the creator is and
+    serves (their profile), and how to answer."""
     role = PURPOSES.get(purpose, PURPOSES["general"]).format(group=group_name)
+    about = "".join(
+        " " + template.format(group=group_name, value=profile[key])
+        for key, template in PROFILE_FIELDS
+        if profile and key in profile
+    )
     return (
-        f"You are {clone_name}, the AI assistant of {group_name}. {role}\n"
+        f"You are {clone_name}, the AI assistant of {group_name}. {role}{about}\n"
         f"Answer only from the numbered passages of {group_name}'s own material given with "
         "each question, and cite the passages you use like [1]. If they do not contain the "
         f"answer, say that you don't know and suggest contacting {group_name} directly. "
@@ -293,14 +323,17 @@ class Clones:
         group.require("clone.read")
         return self.clone_view(await self.get_clone_thing(group.stores, clone_id))
 
-    async def _group_name(self, group: sdk.GroupContext) -> str:
-        return (await self.platform.directory.get_group(group.group_id)).name
+    async def _creator(self, group: sdk.GroupContext) -> tuple[str, dict[str, str]]:
+        """The creator's name and profile (the group's ``settings["profile"]``)."""
+        found = await self.platform.directory.get_group(group.group_id)
+        return found.name, profile_of(found.settings)
 
     async def create_clone(self, group: sdk.GroupContext, data: CloneIn) -> CloneView:
         group.require("clone.manage")
         self._check_provider(data.provider)
+        creator, profile = await self._creator(group)
         prompt = data.system_prompt.strip() or default_system_prompt(
-            await self._group_name(group), data.name, data.purpose
+            creator, data.name, data.purpose, profile
         )
         props = CloneProps(
             purpose=data.purpose, system_prompt=prompt, temperature=data.temperature,
@@ -339,15 +372,19 @@ class Clones:
             )
         if patch.widget_theme is not msgspec.UNSET:
             props.widget_theme = msgspec.to_builtins(patch.widget_theme)
-        group_name: str | None = None
         if patch.system_prompt is not msgspec.UNSET and patch.system_prompt.strip():
             props.system_prompt = patch.system_prompt.strip()
         else:
             # The generated prompt follows the name and purpose; an edited one stays as is.
-            group_name = await self._group_name(group)
-            old_default = default_system_prompt(group_name, clone.name, old_purpose)
-            if patch.system_prompt is not msgspec.UNSET or props.system_prompt == old_default:
-                props.system_prompt = default_system_prompt(group_name, name, props.purpose)
+            group_name, profile = await self._creator(group)
+            old_defaults = {
+                default_system_prompt(group_name, clone.name, old_purpose, profile),
+                default_system_prompt(group_name, clone.name, old_purpose),
+            }
+            if patch.system_prompt is not msgspec.UNSET or props.system_prompt in old_defaults:
+                props.system_prompt = default_system_prompt(
+                    group_name, name, props.purpose, profile
+                )
         clean = sdk.validate_object(CloneProps, msgspec.to_builtins(props), "properties")
         changed = sorted(k for k in set(clean) | set(before) if clean.get(k) != before.get(k))
         if name != clone.name:

@@ -184,3 +184,23 @@ async def test_generic_apis_cannot_write_clone_types(api, owner, problem) -> Non
     problem(r, 403)
     r = await owner.client.get(f"{things}/{clone['id']}")  # reading is fine
     assert r.status_code == 200 and r.json()["type"] == "ai_clone"
+
+
+async def test_the_default_prompt_follows_the_creators_profile(owner, api_for) -> None:
+    profile = {"niche": "handmade stoneware", "expertise": "glazes and wood firing",
+               "audience": "beginner potters", "ignored": "x", "motto": 3}  # fmt: skip
+    r = await owner.client.post(
+        "/api/v1/groups",
+        json={"slug": "mara-profile", "name": "Mara", "settings": {"profile": profile}},
+    )
+    assert r.status_code == 201, r.text
+    group = r.json()
+    api = api_for(owner)
+    api.base = f"/api/v1/clone/groups/{group['id']}"
+    prompt = (await api.clone("Ada", purpose="teaching"))["system_prompt"]
+    assert "Mara works in handmade stoneware." in prompt
+    assert "Their expertise: glazes and wood firing." in prompt
+    assert "They serve beginner potters" in prompt
+    assert "ignored" not in prompt and "3" not in prompt
+    plain = (await api_for(owner).clone("Bo"))["system_prompt"]
+    assert "works in" not in plain and "expertise" not in plain
