@@ -445,7 +445,9 @@
           await new Promise((resolve) => window.setTimeout(resolve, POLL_MS));
         }
       } catch (err) {
-        trainingError.textContent = problemMessage(err);
+        bar.hidden = true;
+        progressText.textContent = "";
+        trainingError.textContent = `Training could not be followed: ${problemMessage(err)}`;
       } finally {
         state.polling = false;
         busy(trainButton, false);
