@@ -1,11 +1,16 @@
 """The clone plugin: everything it registers, at a glance.
 
 Types: ``ai_clone`` (draft → training → active, or failed), ``clone_source``,
-``ai_thread`` and ``ai_message``; the connection ``trained_on`` (a clone learns from one
-of its ``clone_source`` things or a website ``page``); events for clones, training,
-answers and feedback; the job ``clone.train``; quotas (clones per creator, sources per
-clone); its own hook (``register_llm_providers``) with the
-``offline`` and ``openai`` providers built in; and the API.
+``ai_thread``, ``ai_message`` and ``lead``; the connections ``trained_on`` (a clone
+learns from one of its ``clone_source`` things or a website ``page``) and ``powers`` (a
+published page shows its chat bubble); events for clones, training, answers, tools,
+feedback, voice and appearance; the job ``clone.train`` and the handlers that keep
+``powers`` in step with published pages; quotas (clones per creator, sources per clone);
+its own hooks (``register_llm_providers`` with ``offline`` and ``openai`` built in,
+``register_clone_tools`` with four tools, ``register_voice_providers`` and
+``register_avatar_providers``); the website's ``clone_chat`` component; permissions for
+customers and anonymous widget visitors; and the routes: the API, the widget (its public
+API, ``embed.js`` and the chat page), analytics, voice and the management UI.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from litestar import Litestar
 
 import sdk
-from plugins.clone import analytics, hookspecs, voice
+from plugins.clone import analytics, hookspecs, placements, voice
 from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
@@ -34,6 +39,7 @@ from plugins.clone.types import (
     LeadProps,
     MessageAnswered,
     MessageProps,
+    PowersMeta,
     SourceProps,
     ThreadProps,
     ToolCalled,
@@ -56,7 +62,7 @@ HERE = Path(__file__).parent
 #: Thing types only this plugin's services write; the generic things API may read them.
 OWN_TYPES = frozenset({"ai_clone", "clone_source", "ai_thread", "ai_message"})
 #: Connection types only its services make or end (training records its metadata).
-OWN_CONNECTIONS = frozenset({"trained_on"})
+OWN_CONNECTIONS = frozenset({"trained_on", "powers"})
 GENERIC_WRITES = frozenset({"thing.create", "thing.update", "thing.delete"})
 GENERIC_LINKS = frozenset({"connection.create", "connection.delete"})
 
@@ -84,6 +90,8 @@ def register_connection_types() -> list[ConnectionType]:
     return [
         ConnectionType("trained_on", ("ai_clone",), ("clone_source", "page"), TrainedOnMeta,
                        description="A clone learns from a source or a website page"),
+        ConnectionType("powers", ("ai_clone",), ("page",), PowersMeta,
+                       description="A clone answers on a published page (its chat bubble)"),
     ]  # fmt: skip
 
 
@@ -102,6 +110,11 @@ def register_event_types() -> list[EventType]:
         EventType("voice_cloned", voice.VoiceCloned, "A clone got a voice from recordings"),
         EventType("appearance_cloned", voice.AppearanceCloned, "A clone got a face from a photo"),
     ]  # fmt: skip
+
+
+@hookimpl
+def register_event_handlers() -> list[sdk.EventHandler]:
+    return list(placements.HANDLERS)
 
 
 @hookimpl

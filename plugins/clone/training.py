@@ -53,6 +53,23 @@ async def source_links(stores: sdk.ScopedOntology, clone_id: UUID) -> list[sdk.C
     return list(reversed(found.items))
 
 
+async def page_as_live(stores: sdk.ScopedOntology, page: sdk.Thing) -> dict[str, Any]:
+    """A website ``page``'s properties with the title, SEO and tree of its published
+    revision if it has one (else its draft's), read as JSON through the type."""
+    props: dict[str, Any] = dict(page.properties)
+    number = props.get("published_revision")
+    if isinstance(number, int):
+        found = await stores.things.list(
+            type="page_revision", where={"page_id": str(page.id), "number": number}, limit=1
+        )
+        if found.items:
+            live = found.items[0].properties
+            for key in ("title", "seo", "tree"):
+                if key in live:
+                    props[key] = live[key]
+    return props
+
+
 async def source_text(stores: sdk.ScopedOntology, thing: sdk.Thing) -> tuple[str, str]:
     """``(title, text)`` of a source thing as training embeds it. A ``page`` is read as it
     is live (its published revision) if published, else as its draft."""
@@ -60,17 +77,7 @@ async def source_text(stores: sdk.ScopedOntology, thing: sdk.Thing) -> tuple[str
         text = thing.properties.get("text")
         return thing.name, text if isinstance(text, str) else ""
     if thing.type == "page":
-        props: dict[str, Any] = dict(thing.properties)
-        number = props.get("published_revision")
-        if isinstance(number, int):
-            found = await stores.things.list(
-                type="page_revision", where={"page_id": str(thing.id), "number": number}, limit=1
-            )
-            if found.items:
-                live = found.items[0].properties
-                for key in ("title", "seo", "tree"):
-                    if key in live:
-                        props[key] = live[key]
+        props = await page_as_live(stores, thing)
         title = props.get("title")
         return (title if isinstance(title, str) and title else thing.name), extract.page_text(props)
     raise sdk.ValidationFailed(f"a {thing.type} cannot be a clone's source", field="thing_id")

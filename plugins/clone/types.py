@@ -126,6 +126,13 @@ class TrainedOnMeta(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     content_hash: str = ""
 
 
+class PowersMeta(msgspec.Struct, forbid_unknown_fields=True):
+    """What a clone does for the thing it ``powers``: ``widget`` (its chat bubble is on
+    that page)."""
+
+    service: Literal["widget", "support_inbox"] = "widget"
+
+
 # -- event payloads ------------------------------------------------------------------------
 
 
