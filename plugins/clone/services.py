@@ -23,6 +23,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -148,6 +149,27 @@ def default_system_prompt(
         "Never invent prices, dates, policies or promises. Be concise, warm and accurate, "
         "and answer in the language of the question."
     )
+
+
+_ORIGIN = re.compile(
+    r"^(https?)://([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)(:\d{1,5})?/?$"
+)
+
+
+def allowed_origins(values: list[str]) -> list[str]:
+    """``values`` as origins (``https://example.com``, ``http://localhost:8080``): one
+    spelling each (lower-case, no trailing slash), or a 422 naming the one that is not."""
+    found: dict[str, None] = {}
+    for number, value in enumerate(values):
+        origin = value.strip().lower()
+        if not _ORIGIN.match(origin):
+            raise sdk.ValidationFailed(
+                f"{value[:100]!r} is not an origin: write the site's scheme and host (and "
+                "port), like https://example.com, without a path",
+                field=f"allowed_origins[{number}]",
+            )
+        found[origin.rstrip("/")] = None
+    return list(found)
 
 
 def approx_tokens(text: str) -> int:
@@ -366,10 +388,7 @@ class Clones:
             if value is not msgspec.UNSET:
                 setattr(props, field, value)
         if patch.allowed_origins is not msgspec.UNSET:
-            # one spelling per origin: lower-case, no trailing slash
-            props.allowed_origins = list(
-                dict.fromkeys(o.rstrip("/").lower() for o in patch.allowed_origins)
-            )
+            props.allowed_origins = allowed_origins(patch.allowed_origins)
         if patch.widget_theme is not msgspec.UNSET:
             props.widget_theme = msgspec.to_builtins(patch.widget_theme)
         if patch.system_prompt is not msgspec.UNSET and patch.system_prompt.strip():

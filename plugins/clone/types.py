@@ -213,9 +213,8 @@ class WidgetTheme(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     avatar_url: Annotated[str, Meta(max_length=2000, pattern=r"^(https://\S+)?$")] = ""
 
 
-Origin = Annotated[
-    str, Meta(max_length=300, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
-]
+#: An origin a widget may be embedded on (checked by the service: ``scheme://host[:port]``).
+Origin = Annotated[str, Meta(min_length=1, max_length=300)]
 
 
 class ClonePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

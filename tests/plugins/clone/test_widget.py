@@ -67,6 +67,11 @@ async def test_patching_widget_settings_validates(api, problem) -> None:
         {"widget_theme": {"font": "Comic Sans"}},
     ):
         problem(await api.client.patch(api.url(clone["id"]), json=bad), 422)
+    r = await api.client.patch(
+        api.url(clone["id"]), json={"allowed_origins": ["https://a.example", "ftp://b"]}
+    )
+    body = problem(r, 422)
+    assert body["field"] == "allowed_origins[1]" and "like https://example.com" in body["detail"]
 
 
 async def test_an_anonymous_visitor_chats(clone_platform, api, docs, sse, events, owner) -> None:
