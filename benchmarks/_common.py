@@ -10,14 +10,17 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -223,3 +226,76 @@ def profile_name(key: ProfileKey) -> str:
             parts = parts[len(parts) - parts[::-1].index(anchor) :]
             break
     return f"{'/'.join(parts[-3:])}:{line}({func})"
+
+
+def print_profile(path: Path, packages: Sequence[tuple[str, str]], top: int = 25) -> None:
+    """One process's cProfile dump: own time by package, then the functions with the most
+    own time and the project's functions with the most inclusive time."""
+    stats = profile_stats(path)
+    total = sum(tt for tt, _, _ in stats.values()) or 1.0
+    by_package: dict[str, float] = {}
+    for key, (tt, _, _) in stats.items():
+        label = profile_package(key, packages)
+        by_package[label] = by_package.get(label, 0.0) + tt
+    print()
+    print(
+        table(
+            ["package", "own s", "share"],
+            [[label, f"{s:.2f}", f"{s / total:.0%}"]
+             for label, s in sorted(by_package.items(), key=lambda kv: -kv[1])],
+        )
+    )  # fmt: skip
+    own = sorted(stats, key=lambda k: -stats[k][0])[:top]
+    print()
+    print(
+        table(
+            ["function (most own time)", "own s", "calls"],
+            [[profile_name(k), f"{stats[k][0]:.3f}", stats[k][2]] for k in own],
+        )
+    )
+    project = [k for k in stats if any(f"/{p}/" in k[0] for p in ("core", "plugins", "sdk"))]
+    inclusive = sorted(project, key=lambda k: -stats[k][1])[:top]
+    print()
+    print(
+        table(
+            ["project function (most inclusive time)", "inclusive s", "own s", "calls"],
+            [[profile_name(k), f"{stats[k][1]:.3f}", f"{stats[k][0]:.3f}", stats[k][2]]
+             for k in inclusive],
+        )
+    )  # fmt: skip
+
+
+# -- an embedded platform ------------------------------------------------------------------
+
+
+async def running_platform(
+    plugins: Sequence[str], prefix: str, body: Callable[[Any], Awaitable[None]]
+) -> None:
+    """Run ``body(platform)`` on a started :class:`core.platform.Platform` with ``plugins``
+    enabled, over an embedded PostgreSQL + Redis on a temp dir; everything is stopped and
+    removed afterwards, also on error or Ctrl-C."""
+    import msgspec
+
+    from core.platform import Platform
+    from core.runtime import Runtime
+    from core.settings import load_settings
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        settings = load_settings(environ={}, data_dir=work / "data", plugins=list(plugins))
+        log("starting embedded PostgreSQL and Redis")
+        runtime = Runtime(settings).start()
+        try:
+            running = msgspec.structs.replace(
+                settings, database_url=runtime.database_url, redis_url=runtime.redis_url
+            )
+            platform = Platform.load(running)
+            await platform.start()
+            try:
+                await body(platform)
+            finally:
+                await platform.stop()
+        finally:
+            runtime.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

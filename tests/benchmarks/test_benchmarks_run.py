@@ -18,6 +18,9 @@ SMALL_RUNS = {
     "knowledge_search.py": ["--rows", "3000", "--queries", "10", "--ingest", "10"],
     "cold_start.py": ["--repeat", "1", "--idle", "0.5"],
     "website_serving.py": ["--requests", "60", "--warmup", "10", "--publishes", "3"],
+    "clone.py": (
+        "--rows 3000 --queries 10 --questions 10 --sources 12 --train-sources 3 --pool 60"
+    ).split(),
 }
 
 
