@@ -22,6 +22,7 @@ page is on the platform's origin, the visitor's site never sees the conversation
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -363,11 +364,16 @@ class WidgetController(Controller):
 EMBED_JS = HERE / "static" / "embed.js"
 
 
+@functools.cache
+def _embed_js() -> bytes:
+    return EMBED_JS.read_bytes()
+
+
 @get("/clone/embed.js", include_in_schema=False, opt={"exclude_from_rate_limit": True})
 async def embed_script() -> Response[bytes]:
     """The script a site includes to show a clone's chat bubble."""
     return Response(
-        EMBED_JS.read_bytes(),
+        _embed_js(),
         media_type="text/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
     )
