@@ -147,7 +147,7 @@ def patch_fields() -> frozenset[str]:
 
 def embed_snippet(origin: str, clone_id: str) -> str:
     """The HTML a creator pastes into their own site to show the chat widget."""
-    return f'<script src="{origin}/static/clone/embed.js" data-clone="{clone_id}" async></script>'
+    return f'<script src="{origin}/clone/embed.js" data-clone="{clone_id}" async></script>'
 
 
 @get("/clones", name="clone:home", **_UI)

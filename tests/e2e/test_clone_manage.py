@@ -293,7 +293,7 @@ async def test_create_train_chat_edit_and_delete_a_clone(
     # -- the embed snippet names this clone
     snippet = await page.get_by_label("Embed snippet").input_value()
     assert re.fullmatch(
-        rf'<script src="http[^"]+/static/clone/embed\.js" data-clone="{clone_id}" async>'
+        rf'<script src="http[^"]+/clone/embed\.js" data-clone="{clone_id}" async>'
         r"</script>",
         snippet,
     )

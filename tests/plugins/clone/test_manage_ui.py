@@ -153,7 +153,7 @@ async def test_pages_render_for_a_signed_up_person(creator_platform: CreatorPlat
     assert 'id="delete-dialog"' in html and '<label for="delete-confirm">' in html
     assert 'id="analytics"' in html
     snippet = (
-        f"&lt;script src=&#34;http://testserver.local/static/clone/embed.js&#34; "
+        f"&lt;script src=&#34;http://testserver.local/clone/embed.js&#34; "
         f"data-clone=&#34;{cid}&#34; async&gt;&lt;/script&gt;"
     )
     assert snippet in html
