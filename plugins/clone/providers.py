@@ -262,11 +262,29 @@ class OfflineProvider:
     passages)."""
 
     name = "offline"
+    #: It calls a clone's tools when the question plainly asks for them
+    #: (:mod:`plugins.clone.offline_tools`).
+    supports_tools = True
 
     async def stream(self, request: AnswerRequest) -> AsyncIterator[StreamItem]:
+        from plugins.clone import offline_tools
+
+        said = ""
+        if request.tools:
+            if not offline_tools.last_tool_round(request.history):
+                calls = offline_tools.tool_calls(request.question, request.tools)
+                if calls:
+                    for call in calls:
+                        yield call
+                    yield Finished(cited=[], model=OFFLINE_MODEL)
+                    return
+            said = offline_tools.describe(request.history)
         chosen = self.choose(request.question, request.passages)
+        if said:
+            yield TextDelta(said + ("\n\n" if chosen else ""))
         if not chosen:
-            yield TextDelta(OFFLINE_DONT_KNOW)
+            if not said:
+                yield TextDelta(OFFLINE_DONT_KNOW)
             yield Finished(cited=[], model=OFFLINE_MODEL)
             return
         cited: dict[int, None] = {}

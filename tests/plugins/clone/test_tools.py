@@ -239,3 +239,30 @@ async def test_tools_of_another_group_are_never_reached(
     thread = await api.thread(clone["id"])
     answer = (await api.ask(clone["id"], thread["id"], REFUND_QUESTION))["answer"]
     assert answer["tool_calls"][0]["result"]["threads"] == 1  # only this group's
+
+
+async def test_the_offline_provider_records_a_lead_without_a_model(
+    clone_platform, api, api_for, owner, docs, events
+) -> None:
+    clone = await api.clone("Ada")  # the default provider: offline
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    await api.train(clone["id"])
+    customer = api_for(await clone_platform.member(owner, "customer"))
+    thread = await customer.thread(clone["id"])
+    asked = "I'm Bo Diaz, please contact me at bo@example.com about private lessons"
+    answer = (await customer.ask(clone["id"], thread["id"], asked))["answer"]
+    (call,) = answer["tool_calls"]
+    assert call["name"] == "create_lead" and call["result"]["status"] == "recorded"
+    assert call["arguments"]["name"] == "Bo Diaz"
+    assert "passed your details on" in answer["content"]
+    assert answer["unanswered"] is False and answer["provider"] == "offline"
+    r = await owner.client.get(owner.url("/things"), params={"type": "lead"})
+    assert [lead["properties"]["email"] for lead in r.json()["items"]] == ["bo@example.com"]
+    assert [e["payload"]["tool"] for e in await events(owner, "ai_tool_called")] == ["create_lead"]
+
+    # no cue for a tool and nothing relevant: still "I don't know", a content gap
+    answer = (await customer.ask(clone["id"], thread["id"], "What is the capital of Mongolia?"))[
+        "answer"
+    ]
+    assert answer["content"].startswith("I don't know") and answer["unanswered"] is True
+    assert answer["tool_calls"] == []
