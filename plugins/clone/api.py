@@ -115,6 +115,18 @@ async def _stream(service: Clones, group: sdk.GroupContext, turn: Turn) -> Serve
     )
 
 
+async def respond(
+    request: Request[Any, Any, Any], service: Clones, group: sdk.GroupContext, turn: Turn,
+    stream: bool,
+) -> Response[Any]:  # fmt: skip
+    """The answer to an asked question: server-sent events if the caller wants a stream,
+    else 201 with the question and the answer."""
+    if wants_stream(request, stream):
+        return await _stream(service, group, turn)
+    exchange: Exchange = await service.exchange(group, turn)
+    return Response(exchange, status_code=201)
+
+
 CLONE = "/clones/{clone_id:uuid}"
 SOURCE = CLONE + "/sources/{source_id:uuid}"
 THREAD = CLONE + "/threads/{thread_id:uuid}"
@@ -336,10 +348,7 @@ class CloneController(Controller):
         ``llm_unavailable`` if the model cannot answer (the question is kept)."""
         service = clones(request)
         turn = await service.ask(group, clone_id, thread_id, data)
-        if wants_stream(request, stream):
-            return await _stream(service, group, turn)
-        exchange: Exchange = await service.exchange(group, turn)
-        return Response(exchange, status_code=201)
+        return await respond(request, service, group, turn, stream)
 
     @post(
         THREAD + "/messages/{message_id:uuid}/feedback",

@@ -39,11 +39,10 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 import sdk
-from plugins.clone.api import _stream, clones, wants_stream
+from plugins.clone.api import clones, respond
 from plugins.clone.services import Clones
 from plugins.clone.types import (
     CloneProps,
-    Exchange,
     FeedbackIn,
     MessageIn,
     MessageView,
@@ -335,10 +334,7 @@ class WidgetController(Controller):
             service.settings.widget_messages_per_minute, 60, "questions in a minute",
         )  # fmt: skip
         turn = await service.ask(group, clone_id, UUID(found.thread_id), data)
-        if wants_stream(request, stream):
-            return await _stream(service, group, turn)
-        exchange: Exchange = await service.exchange(group, turn)
-        return Response(exchange, status_code=201)
+        return await respond(request, service, group, turn, stream)
 
     @post(
         WIDGET + "/messages/{message_id:uuid}/feedback",
