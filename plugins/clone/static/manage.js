@@ -22,193 +22,29 @@
   const $ = (id) => document.getElementById(id);
   const POLL_MS = 400;
 
-  // -- the API ------------------------------------------------------------------------
-
-  class ApiError extends Error {
-    constructor(status, problem) {
-      const p = problem && typeof problem === "object" ? problem : {};
-      super(p.detail || p.title || (status ? `The request failed (${status}).` : "Network error."));
-      this.status = status;
-      this.problem = p;
-      this.code = p.code || "";
-    }
-  }
-
-  const OFFLINE = { detail: "The server could not be reached. Check your connection." };
-  let csrfToken = null;
-
-  function toLogin() {
-    const next = window.location.pathname + window.location.search;
-    window.location.assign(`/account/login?next=${encodeURIComponent(next)}`);
-  }
-
-  async function csrf(refresh = false) {
-    if (csrfToken && !refresh) return csrfToken;
-    let response;
-    try {
-      response = await fetch("/api/v1/auth/session", {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
-    } catch {
-      throw new ApiError(0, OFFLINE);
-    }
-    if (response.status === 401) {
-      toLogin();
-      throw new ApiError(401, { detail: "Your session has ended. Log in again." });
-    }
-    if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
-    csrfToken = (await response.json()).csrf_token;
-    return csrfToken;
-  }
-
-  /** The request's headers; writes carry the CSRF token. */
-  async function headersFor(method, { json = true, ifMatch = null, accept = "application/json" }) {
-    const headers = { Accept: accept };
-    if (method !== "GET") {
-      headers["X-CSRF-Token"] = await csrf();
-      if (json) headers["Content-Type"] = "application/json";
-    }
-    if (ifMatch) headers["If-Match"] = ifMatch;
-    return headers;
-  }
-
-  /** One API call: JSON in, JSON out; problem+json errors become ApiError. */
-  async function api(method, url, { body: payload, form, ifMatch, retried = false } = {}) {
-    const headers = await headersFor(method, { json: !form, ifMatch });
-    let response;
-    try {
-      response = await fetch(url, {
-        method,
-        headers,
-        credentials: "same-origin",
-        body: form || (payload === undefined ? undefined : JSON.stringify(payload)),
-      });
-    } catch {
-      throw new ApiError(0, OFFLINE);
-    }
-    let data = null;
-    if (response.status !== 204) {
-      const type = response.headers.get("content-type") || "";
-      data = type.includes("json")
-        ? await response.json().catch(() => null)
-        : await response.text();
-    }
-    if (response.status === 401) {
-      toLogin();
-      throw new ApiError(401, data);
-    }
-    if (response.status === 403 && data && data.code === "csrf_failed" && !retried) {
-      await csrf(true);
-      return api(method, url, { body: payload, form, ifMatch, retried: true });
-    }
-    if (!response.ok) {
-      throw new ApiError(response.status, typeof data === "object" ? data : { detail: data });
-    }
-    return { data, etag: response.headers.get("ETag"), status: response.status };
-  }
+  // The API, forms and problems: core's /static/core/ui.js (loaded first), shared with
+  // every plugin's pages.
+  const ui = window.CreatorUI;
+  const {
+    OFFLINE,
+    ApiError,
+    api,
+    busy,
+    clearInvalid,
+    confirmDialog,
+    csrf,
+    el,
+    headersFor,
+    markInvalid,
+    problemMessage,
+    requireFields,
+    say,
+    showProblem,
+    submitButton,
+    toLogin,
+  } = ui;
 
   // -- small helpers ------------------------------------------------------------------
-
-  /** el("p", {class: "x"}, "text", child, …): an element; attributes set as attributes. */
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === false || value === null || value === undefined) continue;
-      node.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  function slugify(text, max = 50) {
-    return text
-      .normalize("NFKD")
-      .replace(/[\u0300-\u036f]/g, "")
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, "-")
-      .replace(/^-+|-+$/g, "")
-      .slice(0, max)
-      .replace(/-+$/g, "");
-  }
-
-  function randomSuffix() {
-    const bytes = crypto.getRandomValues(new Uint8Array(4));
-    return Array.from(bytes, (b) => (b % 36).toString(36)).join("");
-  }
-
-  function problemMessage(err) {
-    if (err.code === "quota_exceeded") {
-      const limit = err.problem.limit !== undefined ? ` (limit: ${err.problem.limit})` : "";
-      return `You have reached your plan's limit${limit}. ${err.message}`;
-    }
-    if (err.code === "forbidden") return `You are not allowed to do this: ${err.message}`;
-    return err.message;
-  }
-
-  function clearInvalid(form) {
-    form.querySelectorAll('[aria-invalid="true"]').forEach((input) => {
-      input.removeAttribute("aria-invalid");
-      input.removeAttribute("aria-errormessage");
-    });
-  }
-
-  function markInvalid(input, box) {
-    input.setAttribute("aria-invalid", "true");
-    input.setAttribute("aria-errormessage", box.id);
-    input.focus();
-  }
-
-  /** Show an error in a role="alert" box and mark the field the problem names. */
-  function showProblem(box, err, form) {
-    box.textContent = problemMessage(err);
-    if (!form) return;
-    clearInvalid(form);
-    // "properties.name" or "allowed_origins[2]" names the form field "name" / "allowed_origins".
-    const field = String(err.problem.field || "")
-      .split(".")
-      .pop()
-      .replace(/\[\d+\]$/, "");
-    const input = field ? form.elements.namedItem(field) : null;
-    if (input instanceof HTMLElement) markInvalid(input, box);
-  }
-
-  function requireFields(form, box, names) {
-    clearInvalid(form);
-    for (const name of names) {
-      const input = form.elements.namedItem(name);
-      const empty = input && (input.type === "file" ? !input.files.length : !input.value.trim());
-      if (empty) {
-        const label = form.querySelector(`label[for="${input.id}"]`);
-        const what = label ? label.childNodes[0].textContent.trim() : name;
-        box.textContent = input.type === "file" ? "Choose a file." : `${what} is required.`;
-        markInvalid(input, box);
-        return false;
-      }
-    }
-    return true;
-  }
-
-  function busy(button, on) {
-    if (!button) return;
-    button.disabled = on;
-    if (on) button.setAttribute("aria-busy", "true");
-    else button.removeAttribute("aria-busy");
-  }
-
-  function submitButton(form) {
-    return form.querySelector('button[type="submit"]');
-  }
-
-  function say(region, text) {
-    region.textContent = "";
-    window.setTimeout(() => {
-      region.textContent = text;
-    }, 50);
-  }
 
   /** "1 source", "2 sources". */
   function count(n, word) {
@@ -225,57 +61,6 @@
     const month = date.toLocaleString("en-GB", { month: "short", timeZone: "UTC" });
     const hm = date.toISOString().slice(11, 16);
     return `${date.getUTCDate()} ${month} ${date.getUTCFullYear()}, ${hm} UTC`;
-  }
-
-  /** A modal confirmation (<dialog>): resolves true when confirmed. */
-  function confirmDialog(dialog, text) {
-    return new Promise((resolve) => {
-      const yes = dialog.querySelector("#confirm-yes");
-      const no = dialog.querySelector("#confirm-no");
-      const opener = document.activeElement;
-      dialog.querySelector("#confirm-text").textContent = text;
-      const finish = (answer) => {
-        yes.removeEventListener("click", onYes);
-        no.removeEventListener("click", onNo);
-        dialog.removeEventListener("cancel", onNo);
-        if (dialog.open) dialog.close();
-        if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
-        resolve(answer);
-      };
-      const onYes = () => finish(true);
-      const onNo = (event) => {
-        if (event) event.preventDefault();
-        finish(false);
-      };
-      yes.addEventListener("click", onYes);
-      no.addEventListener("click", onNo);
-      dialog.addEventListener("cancel", onNo);
-      dialog.showModal();
-      no.focus();
-    });
-  }
-
-  // -- /clones: workspaces --------------------------------------------------------------
-
-  function initGroups() {
-    const form = $("workspace-form");
-    if (!form) return;
-    const box = $("workspace-error");
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      box.textContent = "";
-      if (!requireFields(form, box, ["name"])) return;
-      const name = form.elements.namedItem("name").value.trim();
-      const slug = `${slugify(name) || "workspace"}-${randomSuffix()}`;
-      busy(submitButton(form), true);
-      try {
-        const { data } = await api("POST", "/api/v1/groups", { body: { name, slug } });
-        window.location.assign(`/clones/${data.id}`);
-      } catch (err) {
-        showProblem(box, err, form);
-        busy(submitButton(form), false);
-      }
-    });
   }
 
   // -- /clones/{group}: clones ------------------------------------------------------------
@@ -1136,7 +921,11 @@
 
   // -- start --------------------------------------------------------------------------
 
-  const views = { groups: initGroups, group: initGroup, clone: initClone };
+  const views = {
+    groups: () => ui.initWorkspaceForm("/clones"),
+    group: initGroup,
+    clone: initClone,
+  };
   const init = views[body.dataset.view];
   if (init) init();
 })();

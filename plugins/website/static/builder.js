@@ -27,243 +27,25 @@
   const body = document.body;
   const $ = (id) => document.getElementById(id);
 
-  // -- the API ------------------------------------------------------------------------
+  // The API, forms and problems: core's /static/core/ui.js (loaded first), shared with
+  // every plugin's pages.
+  const ui = window.CreatorUI;
+  const {
+    ApiError,
+    autoSlug,
+    busy,
+    confirmDialog,
+    el,
+    humanize,
+    problemMessage,
+    requireFields,
+    showProblem,
+    values,
+  } = ui;
 
-  class ApiError extends Error {
-    constructor(status, problem) {
-      const p = problem && typeof problem === "object" ? problem : {};
-      super(p.detail || p.title || (status ? `The request failed (${status}).` : "Network error."));
-      this.status = status;
-      this.problem = p;
-      this.code = p.code || "";
-    }
-  }
-
-  let csrfToken = null;
-
-  function toLogin() {
-    const next = window.location.pathname + window.location.search;
-    window.location.assign(`/account/login?next=${encodeURIComponent(next)}`);
-  }
-
-  async function csrf(refresh = false) {
-    if (csrfToken && !refresh) return csrfToken;
-    let response;
-    try {
-      response = await fetch("/api/v1/auth/session", {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
-    } catch {
-      throw new ApiError(0, { detail: "The server could not be reached. Check your connection." });
-    }
-    if (response.status === 401) {
-      toLogin();
-      throw new ApiError(401, { detail: "Your session has ended. Log in again." });
-    }
-    if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
-    csrfToken = (await response.json()).csrf_token;
-    return csrfToken;
-  }
-
-  /** One API call: JSON in, JSON (or HTML) out; problem+json errors become ApiError. */
-  async function api(method, url, { body: payload, form, ifMatch, retried = false } = {}) {
-    const headers = { Accept: "application/json, text/html;q=0.9" };
-    if (method !== "GET") {
-      headers["X-CSRF-Token"] = await csrf();
-      if (!form) headers["Content-Type"] = "application/json"; // multipart sets its own
-    }
-    if (ifMatch) headers["If-Match"] = ifMatch;
-    let response;
-    try {
-      response = await fetch(url, {
-        method,
-        headers,
-        credentials: "same-origin",
-        body: form || (payload === undefined ? undefined : JSON.stringify(payload)),
-      });
-    } catch {
-      throw new ApiError(0, { detail: "The server could not be reached. Check your connection." });
-    }
-    const type = response.headers.get("content-type") || "";
-    let data = null;
-    if (response.status !== 204) {
-      data = type.includes("json")
-        ? await response.json().catch(() => null)
-        : await response.text();
-    }
-    if (response.status === 401) {
-      toLogin();
-      throw new ApiError(401, data);
-    }
-    if (response.status === 403 && data && data.code === "csrf_failed" && !retried) {
-      await csrf(true);
-      return api(method, url, { body: payload, form, ifMatch, retried: true });
-    }
-    if (!response.ok) {
-      throw new ApiError(response.status, typeof data === "object" ? data : { detail: data });
-    }
-    return { data, etag: response.headers.get("ETag"), status: response.status };
-  }
-
-  // -- small helpers ------------------------------------------------------------------
-
-  /** el("p", {class: "x"}, "text", child, …): an element; attributes set as attributes. */
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === false || value === null || value === undefined) continue;
-      node.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  function slugify(text, max = 63) {
-    return text
-      .normalize("NFKD")
-      .replace(/[\u0300-\u036f]/g, "")
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, "-")
-      .replace(/^-+|-+$/g, "")
-      .slice(0, max)
-      .replace(/-+$/g, "");
-  }
-
-  function randomSuffix() {
-    const bytes = crypto.getRandomValues(new Uint8Array(4));
-    return Array.from(bytes, (b) => (b % 36).toString(36)).join("");
-  }
-
-  function humanize(name) {
-    const words = String(name).replace(/_/g, " ").trim();
-    return words.charAt(0).toUpperCase() + words.slice(1);
-  }
-
-  function problemMessage(err) {
-    if (err.code === "quota_exceeded") {
-      const limit = err.problem.limit !== undefined ? ` (limit: ${err.problem.limit})` : "";
-      return `You have reached your plan's limit${limit}. ${err.message}`;
-    }
-    if (err.code === "forbidden") return `You are not allowed to do this: ${err.message}`;
-    return err.message;
-  }
-
-  /** Show an error in a role="alert" box and mark the field the problem names. */
-  function showProblem(box, err, form) {
-    box.textContent = problemMessage(err);
-    if (!form) return;
-    form.querySelectorAll('[aria-invalid="true"]').forEach((input) => {
-      input.removeAttribute("aria-invalid");
-      input.removeAttribute("aria-errormessage");
-    });
-    const field = String(err.problem.field || "").split(".").pop();
-    const input = field ? form.elements.namedItem(field) : null;
-    if (input instanceof HTMLElement) {
-      input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-errormessage", box.id);
-      input.focus();
-    }
-  }
-
-  function requireFields(form, box, names) {
-    for (const name of names) {
-      const input = form.elements.namedItem(name);
-      if (input && !String(input.value).trim()) {
-        const label = form.querySelector(`label[for="${input.id}"]`);
-        box.textContent = `${label ? label.textContent.trim() : humanize(name)} is required.`;
-        input.setAttribute("aria-invalid", "true");
-        input.setAttribute("aria-errormessage", box.id);
-        input.focus();
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** Fill a slug field from another field until the person edits the slug themselves. */
-  function autoSlug(form) {
-    for (const slug of form.querySelectorAll("[data-slug-from]")) {
-      const source = $(slug.dataset.slugFrom);
-      if (!source) continue;
-      slug.addEventListener("input", () => {
-        slug.dataset.touched = slug.value ? "1" : "";
-      });
-      const follow = () => {
-        if (!slug.dataset.touched) slug.value = slugify(source.value);
-      };
-      source.addEventListener("input", follow);
-      if (source.value && !slug.value) follow(); // typed before this script ran
-    }
-  }
-
-  function busy(form, on) {
-    const button = form.querySelector('button[type="submit"]');
-    if (!button) return;
-    button.disabled = on;
-    if (on) button.setAttribute("aria-busy", "true");
-    else button.removeAttribute("aria-busy");
-  }
-
-  function values(form) {
-    const out = {};
-    for (const [key, value] of new FormData(form).entries()) out[key] = String(value).trim();
-    return out;
-  }
-
-  /** A modal confirmation (<dialog>): resolves true when confirmed. */
-  function confirmDialog(dialog, text) {
-    return new Promise((resolve) => {
-      const yes = dialog.querySelector("#confirm-yes");
-      const no = dialog.querySelector("#confirm-no");
-      const opener = document.activeElement;
-      dialog.querySelector("#confirm-text").textContent = text;
-      const finish = (answer) => {
-        yes.removeEventListener("click", onYes);
-        no.removeEventListener("click", onNo);
-        dialog.removeEventListener("cancel", onNo);
-        if (dialog.open) dialog.close();
-        if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
-        resolve(answer);
-      };
-      const onYes = () => finish(true);
-      const onNo = (event) => {
-        if (event) event.preventDefault();
-        finish(false);
-      };
-      yes.addEventListener("click", onYes);
-      no.addEventListener("click", onNo);
-      dialog.addEventListener("cancel", onNo);
-      dialog.showModal();
-      no.focus();
-    });
-  }
-
-  // -- /builder: workspaces -----------------------------------------------------------
-
-  function initGroups() {
-    const form = $("workspace-form");
-    if (!form) return;
-    const box = $("workspace-error");
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      box.textContent = "";
-      if (!requireFields(form, box, ["name"])) return;
-      const name = form.elements.namedItem("name").value.trim();
-      const slug = `${slugify(name, 50) || "workspace"}-${randomSuffix()}`;
-      busy(form, true);
-      try {
-        const { data } = await api("POST", "/api/v1/groups", { body: { name, slug } });
-        window.location.assign(`/builder/${data.id}`);
-      } catch (err) {
-        showProblem(box, err, form);
-        busy(form, false);
-      }
-    });
-  }
+  /** An API call; the builder's take HTML too (the canvas). */
+  const api = (method, url, options = {}) =>
+    ui.api(method, url, { accept: "application/json, text/html;q=0.9", ...options });
 
   // -- /builder/{group}: websites -------------------------------------------------------
 
@@ -1331,7 +1113,12 @@
     start();
   }
 
-  const views = { groups: initGroups, group: initGroup, site: initSite, editor: initEditor };
+  const views = {
+    groups: () => ui.initWorkspaceForm("/builder"),
+    group: initGroup,
+    site: initSite,
+    editor: initEditor,
+  };
   const init = views[body.dataset.view];
   if (init) init();
 })();
