@@ -283,7 +283,7 @@
       return el(
         "li",
         { "data-source-id": source.id, "data-source-title": source.title },
-        el("span", { class: "cm-item-title" }, source.title),
+        el("span", { class: "ui-item-title" }, source.title),
         " ",
         el(
           "span",

@@ -1015,7 +1015,7 @@
         el("button", { type: "button", class: "ui-button ui-button-small ui-button-danger", "data-action": "delete", disabled: !canManage }, "Delete"),
       );
       const form = el("form", { class: "bl-props-form", novalidate: true, "aria-label": `${component.label} properties` },
-        el("fieldset", { class: "bl-fieldset", disabled: !canManage },
+        el("fieldset", { class: "ui-fieldset", disabled: !canManage },
           el("legend", { class: "visually-hidden" }, `${component.label} properties`),
           schemaOf(component).map(({ name, spec }) => fieldFor(name, spec, node.props[name]))));
       const fields = schemaOf(component);
