@@ -62,7 +62,7 @@ from core.quotas import (
     QuotaUsage,
     ThingCount,
 )
-from core.ui import StaticFiles
+from core.ui import PluginPages, StaticFiles
 
 
 def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
@@ -101,6 +101,7 @@ __all__ = [
     "Platform",
     "PlatformError",
     "PluginManager",
+    "PluginPages",
     "PreconditionFailed",
     "Quota",
     "QuotaContext",

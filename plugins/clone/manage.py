@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -75,57 +74,18 @@ def _platform(request: Request[Any, Any, Any]) -> sdk.Platform:
     return platform
 
 
-def _render(template: str, status: int = 200, **context: Any) -> Template:
-    return Template(
-        template_name=f"clone/{template}",
-        context={
-            "status_labels": STATUS_LABELS,
-            "source_states": SOURCE_STATES,
-            "source_kinds": SOURCE_KINDS,
-            "when": when,
-            **context,
-        },
-        status_code=status,
-        headers=sdk.ui_headers(),
-    )
-
-
-def _login_redirect(request: Request[Any, Any, Any]) -> Redirect:
-    path = request.url.path
-    if request.url.query:
-        path += "?" + request.url.query
-    return Redirect(
-        path=f"/account/login?next={quote(path, safe='/')}",
-        status_code=302,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def html_error(request: Request[Any, Any, Any], exc: sdk.PlatformError) -> Response[Any]:
-    """Errors of these pages as pages: no (valid) session → the log-in page; a group or
-    clone that is not theirs → a 404 page that names nothing; other refusals likewise."""
-    if isinstance(exc, sdk.Unauthorized):
-        return _login_redirect(request)
-    titles = {404: "Not found", 403: "Not allowed"}
-    return _render(
-        "manage_error.html",
-        status=exc.status,
-        title=titles.get(exc.status, exc.title),
-        detail=exc.detail if exc.status != 404 else "",
-        status_code=exc.status,
-        view="error",
-        crumbs=[],
-    )
-
-
-_UI: dict[str, Any] = {
-    "include_in_schema": False,
-    "exception_handlers": {sdk.PlatformError: html_error},
-}
-
-
-def _crumbs(*items: tuple[str, str | None]) -> list[dict[str, str | None]]:
-    return [{"label": label, "href": href} for label, href in items]
+PAGES = sdk.PluginPages(
+    templates="clone",
+    layout="clone/manage_layout.html",
+    home="/clones",
+    holds="AI clones",
+    context={
+        "status_labels": STATUS_LABELS,
+        "source_states": SOURCE_STATES,
+        "source_kinds": SOURCE_KINDS,
+        "when": when,
+    },
+)
 
 
 async def _group_page_context(
@@ -133,8 +93,7 @@ async def _group_page_context(
 ) -> tuple[sdk.GroupContext, sdk.Group, bool]:
     """The caller in the group (404 if not a member), the group, and whether they may
     manage its clones (viewers see the pages with the forms disabled)."""
-    group = await sdk.provide_group(request, group_id)
-    record = await _platform(request).directory.get_group(group_id)
+    group, record = await PAGES.group(request, group_id)
     can_manage = group.permissions.can(group.scope, "clone.manage", group.resource())
     return group, record, can_manage
 
@@ -150,27 +109,16 @@ def embed_snippet(origin: str, clone_id: str) -> str:
     return f'<script src="{origin}/clone/embed.js" data-clone="{clone_id}" async></script>'
 
 
-@get("/clones", name="clone:home", **_UI)
+@get("/clones", name="clone:home", **PAGES.route_options)
 async def clones_home(request: Request[Any, Any, Any]) -> Template | Redirect:
-    actor = await sdk.provide_actor(request)
-    found = await _platform(request).directory.groups_of(actor.id, limit=100)
-    if len(found.items) == 1 and request.query_params.get("all") != "1":
-        return Redirect(path=f"/clones/{found.items[0].id}", status_code=302)
-    return _render(
-        "manage_groups.html",
-        title="Your workspaces",
-        view="groups",
-        person=actor,
-        groups=found.items,
-        crumbs=_crumbs(("Workspaces", None)),
-    )
+    return await PAGES.workspaces(request)
 
 
-@get("/clones/{group_id:uuid}", name="clone:group", **_UI)
+@get("/clones/{group_id:uuid}", name="clone:group", **PAGES.route_options)
 async def clones_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
     group, record, can_manage = await _group_page_context(request, group_id)
     found = await _service(request).list_clones(group, None, 200)
-    return _render(
+    return PAGES.render(
         "manage_group.html",
         title=f"AI clones · {record.name}",
         view="group",
@@ -178,11 +126,11 @@ async def clones_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]
         clones=found.items,
         purposes=PURPOSES,
         can_manage=can_manage,
-        crumbs=_crumbs(("Workspaces", "/clones?all=1"), (record.name, None)),
+        crumbs=PAGES.crumbs((record.name, None)),
     )
 
 
-@get("/clones/{group_id:uuid}/{clone_id:uuid}", name="clone:detail", **_UI)
+@get("/clones/{group_id:uuid}/{clone_id:uuid}", name="clone:detail", **PAGES.route_options)
 async def clone_detail(
     request: Request[Any, Any, Any], group_id: FromPath[UUID], clone_id: FromPath[UUID]
 ) -> Template:
@@ -193,7 +141,7 @@ async def clone_detail(
     thing = await service.get_clone_thing(group.stores, clone_id)
     fields = patch_fields()
     origin = _platform(request).settings.base_url
-    return _render(
+    return PAGES.render(
         "manage_clone.html",
         title=f"{clone.name} · {record.name}",
         view="clone",
@@ -208,8 +156,7 @@ async def clone_detail(
         pages_enabled="page" in _platform(request).registry.things,
         embed_snippet=embed_snippet(origin, clone.id),
         can_manage=can_manage,
-        crumbs=_crumbs(
-            ("Workspaces", "/clones?all=1"),
+        crumbs=PAGES.crumbs(
             (record.name, f"/clones/{record.id}"),
             (clone.name, None),
         ),

@@ -19,10 +19,9 @@ script or style, scripts only from ``/static``.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -46,63 +45,19 @@ def _service(request: Request[Any, Any, Any]) -> Websites:
     return service
 
 
-def _platform(request: Request[Any, Any, Any]) -> sdk.Platform:
-    platform: sdk.Platform = request.app.state.platform
-    return platform
-
-
-def _render(template: str, status: int = 200, **context: Any) -> Template:
-    return Template(
-        template_name=f"website/{template}",
-        context=context,
-        status_code=status,
-        headers=sdk.ui_headers(BUILDER_CSP),
-    )
-
-
-def _login_redirect(request: Request[Any, Any, Any]) -> Redirect:
-    path = request.url.path
-    if request.url.query:
-        path += "?" + request.url.query
-    return Redirect(
-        path=f"/account/login?next={quote(path, safe='/')}",
-        status_code=302,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def html_error(request: Request[Any, Any, Any], exc: sdk.PlatformError) -> Response[Any]:
-    """Errors of the builder's pages as pages: no (valid) session → the log-in page; a
-    group, site or page that is not theirs → a 404 page; other refusals likewise."""
-    if isinstance(exc, sdk.Unauthorized):
-        return _login_redirect(request)
-    titles = {404: "Not found", 403: "Not allowed"}
-    return _render(
-        "error.html",
-        status=exc.status,
-        title=titles.get(exc.status, exc.title),
-        detail=exc.detail if exc.status != 404 else "",
-        status_code=exc.status,
-        view="error",
-        crumbs=[],
-    )
-
-
-_UI: dict[str, Any] = {
-    "include_in_schema": False,
-    "exception_handlers": {sdk.PlatformError: html_error},
-}
-
-
-def _crumbs(*items: tuple[str, str | None]) -> list[dict[str, str | None]]:
-    return [{"label": label, "href": href} for label, href in items]
+PAGES = sdk.PluginPages(
+    templates="website",
+    layout="website/layout.html",
+    home="/builder",
+    holds="websites",
+    csp=BUILDER_CSP,
+)
 
 
 async def _group_page_context(
     request: Request[Any, Any, Any], group_id: UUID
 ) -> tuple[sdk.GroupContext, sdk.Group, dict[str, bool]]:
-    group = await sdk.provide_group(request, group_id)
-    record = await _platform(request).directory.get_group(group_id)
+    group, record = await PAGES.group(request, group_id)
     permissions = group.permissions
     can = {
         "manage": permissions.can(group.scope, "website.manage", group.resource()),
@@ -116,29 +71,17 @@ def public_path(site: WebsiteView, page: PageView) -> str:
     return f"/sites/{site.slug}/{page.slug}"
 
 
-@get("/builder", name="builder:home", **_UI)
+@get("/builder", name="builder:home", **PAGES.route_options)
 async def builder_home(request: Request[Any, Any, Any]) -> Template | Redirect:
-    actor = await sdk.provide_actor(request)
-    found = await _platform(request).directory.groups_of(actor.id, limit=100)
-    show_all = request.query_params.get("all") == "1"
-    if len(found.items) == 1 and not show_all:
-        return Redirect(path=f"/builder/{found.items[0].id}", status_code=302)
-    return _render(
-        "groups.html",
-        title="Your workspaces",
-        view="groups",
-        person=actor,
-        groups=found.items,
-        crumbs=_crumbs(("Workspaces", None)),
-    )
+    return await PAGES.workspaces(request)
 
 
-@get("/builder/{group_id:uuid}", name="builder:group", **_UI)
+@get("/builder/{group_id:uuid}", name="builder:group", **PAGES.route_options)
 async def builder_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
     group, record, can = await _group_page_context(request, group_id)
     service = _service(request)
     sites = await service.list_sites(group, None, 200)
-    return _render(
+    return PAGES.render(
         "group.html",
         title=f"Websites · {record.name}",
         view="group",
@@ -146,11 +89,11 @@ async def builder_group(request: Request[Any, Any, Any], group_id: FromPath[UUID
         sites=sites.items,
         themes=list(service.themes.values()),
         can=can,
-        crumbs=_crumbs(("Workspaces", "/builder?all=1"), (record.name, None)),
+        crumbs=PAGES.crumbs((record.name, None)),
     )
 
 
-@get("/builder/{group_id:uuid}/sites/{site_id:uuid}", name="builder:site", **_UI)
+@get("/builder/{group_id:uuid}/sites/{site_id:uuid}", name="builder:site", **PAGES.route_options)
 async def builder_site(
     request: Request[Any, Any, Any], group_id: FromPath[UUID], site_id: FromPath[UUID]
 ) -> Template:
@@ -160,7 +103,7 @@ async def builder_site(
     site = service.site_view(site_thing)
     pages = [service.page_view(p, site_thing) for p in found.items]
     pages.sort(key=lambda p: (p.slug != site.settings.home_page, p.title.lower()))
-    return _render(
+    return PAGES.render(
         "site.html",
         title=f"{site.name} · {record.name}",
         view="site",
@@ -170,8 +113,7 @@ async def builder_site(
         themes=list(service.themes.values()),
         color_modes=COLOR_MODES,
         can=can,
-        crumbs=_crumbs(
-            ("Workspaces", "/builder?all=1"),
+        crumbs=PAGES.crumbs(
             (record.name, f"/builder/{record.id}"),
             (site.name, None),
         ),
@@ -179,7 +121,7 @@ async def builder_site(
 
 
 @get("/builder/{group_id:uuid}/sites/{site_id:uuid}/pages/{page_id:uuid}",
-     name="builder:editor", **_UI)  # fmt: skip
+     name="builder:editor", **PAGES.route_options)  # fmt: skip
 async def builder_editor(
     request: Request[Any, Any, Any],
     group_id: FromPath[UUID],
@@ -191,7 +133,7 @@ async def builder_editor(
     site_thing, page_thing = await service.get_page(group, site_id, page_id)
     site = service.site_view(site_thing)
     page = service.page_view(page_thing, site_thing)
-    return _render(
+    return PAGES.render(
         "editor.html",
         title=f"Editing {page.title} · {site.name}",
         view="editor",
@@ -200,8 +142,7 @@ async def builder_editor(
         page=page,
         public_path=public_path(site, page),
         can=can,
-        crumbs=_crumbs(
-            ("Workspaces", "/builder?all=1"),
+        crumbs=PAGES.crumbs(
             (record.name, f"/builder/{record.id}"),
             (site.name, f"/builder/{record.id}/sites/{site.id}"),
             (page.title, None),
