@@ -12,7 +12,6 @@ accessibility problems. Screenshots land in ``test-artifacts/`` (gitignored).
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,17 @@ import pytest_asyncio
 
 pytest.importorskip("playwright")
 
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, expect
 
-from sdk.testing import CreatorPlatform
+from sdk.testing import (
+    CreatorPlatform,
+    assert_accessible,
+    open_page,
+    real_errors,
+    sign_up_in_browser,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "correct horse battery staple"
 TIMEOUT = 20_000
 TRAINING_TIMEOUT = 120_000
 
@@ -77,43 +80,6 @@ async def creator_platform(creator_platform_factory: Any) -> CreatorPlatform:
     return platform
 
 
-async def open_page(browser: Browser) -> tuple[Page, list[str]]:
-    """A page in a fresh context; collects console errors and uncaught exceptions (a CSP
-    violation is a console error)."""
-    context = await browser.new_context(
-        viewport={"width": 1400, "height": 1000}, reduced_motion="reduce"
-    )
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-
-    def on_console(message: Any) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
-    return page, errors
-
-
-def real_errors(errors: list[str]) -> list[str]:
-    # The favicon, or a 404 the page handles (analytics not there), is not a bug of ours.
-    return [e for e in errors if "Failed to load resource" not in e]
-
-
-async def check_accessibility(page: Page, where: str) -> None:
-    """No axe-core violation of impact serious or critical; the others are printed."""
-    results = await Axe().run(page)
-    violations = results.response["violations"]
-    for v in violations:
-        print(f"axe [{where}] {v['impact']}: {v['id']} — {v['help']} ({len(v['nodes'])} nodes)")
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not serious, "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']][:5]}"
-        for v in serious
-    )
-
-
 async def api_get(page: Page, path: str) -> Any:
     return await page.evaluate(
         "async (path) => { const r = await fetch(path); return [r.status, await r.json()]; }",
@@ -123,25 +89,15 @@ async def api_get(page: Page, path: str) -> Any:
 
 async def sign_up_and_create_clone(page: Page, base: str) -> tuple[str, str]:
     """Sign up, create a workspace and a clone; returns (group id, clone id)."""
-    await page.goto(base + "/clones")
-    await expect(page).to_have_url(re.compile(r"/account/login\?next=(/|%2F)clones$"))
-    await page.get_by_role("link", name="Create an account").click()
-    await expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
-    await page.wait_for_load_state()
-    await page.get_by_label("Your name").fill("Ada")
-    await page.get_by_label("Email").fill(f"ada-{uuid.uuid4().hex[:8]}@example.test")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Create account").click()
-    await expect(page).to_have_url(base + "/clones")
-    await page.wait_for_load_state()
-    await check_accessibility(page, "workspaces")
+    await sign_up_in_browser(page, base, "/clones")
+    await assert_accessible(page, "workspaces")
 
     await page.get_by_label("Workspace name").fill("Ada's Studio")
     await page.get_by_role("button", name="Create workspace").click()
     await expect(page).to_have_url(re.compile(r"/clones/[0-9a-f-]{36}$"))
     await page.wait_for_load_state()
     await expect(page.locator("#no-clones")).to_be_visible()
-    await check_accessibility(page, "clones")
+    await assert_accessible(page, "clones")
 
     await page.get_by_label("Name", exact=True).fill("Ada's helper")
     await page.get_by_label("Purpose").select_option("support")
@@ -169,7 +125,7 @@ async def test_create_train_chat_edit_and_delete_a_clone(
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     base = creator_live_server
-    page, errors = await open_page(creator_browser)
+    page, errors = await open_page(creator_browser, timeout_ms=TIMEOUT)
     group_id, clone_id = await sign_up_and_create_clone(page, base)
     await expect(page.locator("#clone-status")).to_have_text("Not trained yet")
     await expect(page.locator("#analytics")).to_have_attribute("aria-busy", "false")
@@ -240,7 +196,7 @@ async def test_create_train_chat_edit_and_delete_a_clone(
         await expect(analytics).to_have_text("Analytics are not available.")
 
     await page.screenshot(path=str(ARTIFACTS / "clone-manage.png"), full_page=True)
-    await check_accessibility(page, "clone")
+    await assert_accessible(page, "clone")
 
     # -- edit the prompt
     prompt = "You are Ada's support helper. Answer briefly and kindly."
@@ -305,7 +261,7 @@ async def test_create_train_chat_edit_and_delete_a_clone(
     confirm = dialog.get_by_role("button", name="Delete clone")
     await expect(confirm).to_be_disabled()
     await expect(dialog.get_by_label("Type the clone's name to confirm")).to_be_focused()
-    await check_accessibility(page, "delete dialog")
+    await assert_accessible(page, "delete dialog")
     await dialog.get_by_label("Type the clone's name to confirm").fill("Ada's")
     await expect(confirm).to_be_disabled()
     await page.keyboard.press("Escape")
@@ -344,7 +300,7 @@ PUBLISH_A_PAGE = """async (groupId) => {
 async def test_upload_remove_a_website_page_and_an_untrained_clone(
     creator_live_server: str, creator_browser: Browser
 ) -> None:
-    page, errors = await open_page(creator_browser)
+    page, errors = await open_page(creator_browser, timeout_ms=TIMEOUT)
     group_id, _ = await sign_up_and_create_clone(page, creator_live_server)
 
     # Train with no sources: the API's refusal is shown.

@@ -13,20 +13,18 @@ import io
 import re
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 pytest.importorskip("playwright")
 
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Locator, Page, expect
+
+from sdk.testing import assert_accessible, open_page, real_errors, sign_up_in_browser
 
 pytestmark = [pytest.mark.creator_plugins("website")]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "correct horse battery staple"
-TIMEOUT = 15_000
 
 
 def png_bytes() -> bytes:
@@ -37,45 +35,6 @@ def png_bytes() -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
-
-
-async def open_page(browser: Browser) -> tuple[Page, list[str]]:
-    """A page in a fresh context; collects console errors and uncaught exceptions (a CSP
-    violation is a console error)."""
-    # Reduced motion: SortableJS then moves items without animation, so where an item
-    # lands does not depend on how fast the machine is.
-    context = await browser.new_context(
-        viewport={"width": 1400, "height": 1000}, reduced_motion="reduce"
-    )
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-
-    def on_console(message: Any) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
-    return page, errors
-
-
-def real_errors(errors: list[str]) -> list[str]:
-    # A failed image load of an off-line https URL or the favicon is not a bug of ours.
-    return [e for e in errors if "Failed to load resource" not in e]
-
-
-async def check_accessibility(page: Page, where: str) -> None:
-    """No axe-core violation of impact serious or critical; the others are printed."""
-    results = await Axe().run(page)
-    violations = results.response["violations"]
-    for v in violations:
-        print(f"axe [{where}] {v['impact']}: {v['id']} — {v['help']} ({len(v['nodes'])} nodes)")
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not serious, "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']}: {[n['target'] for n in v['nodes']][:5]}"
-        for v in serious
-    )
 
 
 async def drag(page: Page, source: Locator, target: Locator, *, to: str = "end") -> None:
@@ -110,17 +69,7 @@ async def canvas_types(page: Page) -> list[str]:
 
 async def sign_up_and_open_editor(page: Page, base: str) -> str:
     """Sign up, create a workspace, a website and a page; returns the editor's URL."""
-    await page.goto(base + "/builder")
-    await expect(page).to_have_url(re.compile(r"/account/login\?next=(/|%2F)builder$"))
-    await page.get_by_role("link", name="Create an account").click()
-    await expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
-    await page.wait_for_load_state()
-    await page.get_by_label("Your name").fill("Ada")
-    await page.get_by_label("Email").fill(f"ada-{uuid.uuid4().hex[:8]}@example.test")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Create account").click()
-    await expect(page).to_have_url(base + "/builder")
-    await page.wait_for_load_state()
+    await sign_up_in_browser(page, base, "/builder")
 
     await page.get_by_label("Workspace name").fill("Ada's Studio")
     await page.get_by_role("button", name="Create workspace").click()
@@ -225,7 +174,7 @@ async def test_build_and_publish_a_page_in_the_browser(
     )
 
     await page.screenshot(path=str(ARTIFACTS / "website-builder-editor.png"), full_page=True)
-    await check_accessibility(page, "editor")
+    await assert_accessible(page, "editor")
 
     # -- publish, then visit the public page
     await page.get_by_role("button", name="Publish").click()
@@ -245,7 +194,7 @@ async def test_build_and_publish_a_page_in_the_browser(
     await expect(picture).to_be_visible()
     assert await picture.evaluate("img => img.naturalWidth") == 64  # served by /media
     await visitor.screenshot(path=str(ARTIFACTS / "website-public-page.png"), full_page=True)
-    await check_accessibility(visitor, "published page")
+    await assert_accessible(visitor, "published page")
     assert real_errors(visitor_errors) == [], visitor_errors
 
     # The editor reloads with the same content (everything was saved through the API).
@@ -414,7 +363,7 @@ async def test_site_settings_and_deleting_a_page(
     await page.get_by_role("button", name="Delete page Home").click()
     dialog = page.get_by_role("dialog", name="Delete page?")
     await expect(dialog).to_be_visible()
-    await check_accessibility(page, "delete dialog")
+    await assert_accessible(page, "delete dialog")
     await dialog.get_by_role("button", name="Cancel").press("Escape")
     await expect(dialog).to_be_hidden()
     await expect(page.locator("#page-list > li")).to_have_count(1)
@@ -433,7 +382,7 @@ async def test_builder_pages_are_accessible(
     page, errors = await open_page(creator_browser)
     for path in ("/account/login", "/account/signup"):
         await page.goto(base + path)
-        await check_accessibility(page, path)
+        await assert_accessible(page, path)
     await page.screenshot(path=str(ARTIFACTS / "account-signup.png"))
     await sign_up_and_open_editor(page, base)
     site_page = page.url.rsplit("/pages/", 1)[0]
@@ -443,6 +392,6 @@ async def test_builder_pages_are_accessible(
         ("workspaces", base + "/builder?all=1"),
     ):
         await page.goto(url)
-        await check_accessibility(page, name)
+        await assert_accessible(page, name)
         await page.screenshot(path=str(ARTIFACTS / f"builder-{name}.png"), full_page=True)
     assert real_errors(errors) == [], errors

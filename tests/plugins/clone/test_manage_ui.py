@@ -10,21 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_ui_page, sign_up
 
 pytestmark = pytest.mark.creator_plugins("clone")
-
-PASSWORD = "correct horse battery staple"
-
-
-async def sign_up(client: httpx.AsyncClient, name: str = "Ada") -> dict:
-    """Sign up through the JSON API; the client keeps the session cookie."""
-    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
-    r = await client.post(
-        "/api/v1/auth/signup", json={"email": email, "password": PASSWORD, "name": name}
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def post(client: httpx.AsyncClient, url: str, csrf: str | None = None, **kw) -> dict:
@@ -46,23 +34,8 @@ async def clone_with_source(tenant: Tenant, name: str = "Ada's helper") -> tuple
 
 
 def assert_page(r: httpx.Response, *landmarks: str) -> str:
-    assert r.status_code == 200, r.text[:500]
-    assert r.headers["content-type"].startswith("text/html")
-    csp = r.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "style-src 'self'" in csp
-    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
-    assert r.headers["cache-control"] == "no-store"
-    assert r.headers["x-content-type-options"] == "nosniff"
-    html = r.text
-    assert html.startswith("<!doctype html>")
-    assert '<html lang="en">' in html
-    assert re.search(r"<title>[^<]+</title>", html)
-    for landmark in ("<main", "<header", *landmarks):
-        assert landmark in html, landmark
-    # CSP-friendly: scripts are files, no inline script or event handler attributes.
-    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline script"
-    assert not re.search(r"\son[a-z]+\s*=", html), "inline event handler"
-    assert not re.search(r"\sstyle\s*=", html), "inline style"
+    """A platform page (sdk.testing.assert_ui_page) with the clone pages' script and styles."""
+    html = assert_ui_page(r, *landmarks)
     assert '<script src="/static/clone/manage.js" defer></script>' in html
     assert '<link rel="stylesheet" href="/static/clone/manage.css">' in html
     return html

@@ -3,28 +3,15 @@ account pages they send people to."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from sdk.testing import CreatorPlatform
+from sdk.testing import CreatorPlatform, assert_ui_page, sign_up
 
 pytestmark = pytest.mark.creator_plugins("website")
-
-PASSWORD = "correct horse battery staple"
-
-
-async def sign_up(client: httpx.AsyncClient, name: str = "Ada") -> dict:
-    """Sign up through the JSON API; the client keeps the session cookie."""
-    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
-    r = await client.post(
-        "/api/v1/auth/signup", json={"email": email, "password": PASSWORD, "name": name}
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def write(client: httpx.AsyncClient, method: str, url: str, csrf: str, **kw) -> dict:
@@ -48,24 +35,6 @@ async def workspace_with_page(client: httpx.AsyncClient, csrf: str) -> tuple[str
         json={"title": "Home", "slug": "home"},
     )  # fmt: skip
     return group["id"], site["id"], page["id"]
-
-
-def assert_page(r: httpx.Response, *landmarks: str) -> str:
-    assert r.status_code == 200, r.text[:500]
-    assert r.headers["content-type"].startswith("text/html")
-    csp = r.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    html = r.text
-    assert html.startswith("<!doctype html>")
-    assert '<html lang="en">' in html
-    assert re.search(r"<title>[^<]+</title>", html)
-    for landmark in ("<main", "<header", *landmarks):
-        assert landmark in html, landmark
-    # CSP-friendly: scripts are files, no inline script or event handler attributes.
-    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline script"
-    assert not re.search(r"\son[a-z]+\s*=", html), "inline event handler"
-    assert not re.search(r"\sstyle\s*=", html), "inline style"
-    return html
 
 
 async def test_builder_without_session_redirects_to_login_with_next(
@@ -100,7 +69,7 @@ async def test_account_pages_render(creator_platform: CreatorPlatform) -> None:
         ("/account/login", "/api/v1/auth/login", "Log in"),
         ("/account/signup", "/api/v1/auth/signup", "Create account"),
     ):
-        html = assert_page(await client.get(path + "?next=/builder/x"), "<form")
+        html = assert_ui_page(await client.get(path + "?next=/builder/x"), "<form")
         assert f'data-endpoint="{endpoint}"' in html
         assert '<label for="email">' in html and '<label for="password">' in html
         assert 'role="alert"' in html
@@ -121,7 +90,7 @@ async def test_builder_pages_render_for_a_signed_up_person(
     csrf = session["csrf_token"]
 
     # No workspace yet: a form to create one.
-    html = assert_page(await client.get("/builder"), "<nav")
+    html = assert_ui_page(await client.get("/builder"), "<nav")
     assert 'id="workspace-form"' in html
     assert '<label for="workspace-name">' in html
     assert '<script src="/static/website/builder.js" defer></script>' in html
@@ -131,21 +100,21 @@ async def test_builder_pages_render_for_a_signed_up_person(
     # One workspace: straight to it; ?all=1 lists it.
     r = await client.get("/builder")
     assert r.status_code == 302 and r.headers["location"] == f"/builder/{group_id}"
-    html = assert_page(await client.get("/builder?all=1"))
+    html = assert_ui_page(await client.get("/builder?all=1"))
     assert f'href="/builder/{group_id}"' in html
 
-    html = assert_page(await client.get(f"/builder/{group_id}"), "<nav")
+    html = assert_ui_page(await client.get(f"/builder/{group_id}"), "<nav")
     assert "Ada&#39;s site" in html
     assert 'id="site-form"' in html and '<label for="site-theme">' in html
     assert f'href="/builder/{group_id}/sites/{site_id}"' in html
 
-    html = assert_page(await client.get(f"/builder/{group_id}/sites/{site_id}"), "<nav")
+    html = assert_ui_page(await client.get(f"/builder/{group_id}/sites/{site_id}"), "<nav")
     assert 'id="site-settings"' in html and 'id="page-form"' in html
     assert f'href="/builder/{group_id}/sites/{site_id}/pages/{page_id}"' in html
     assert "ui-badge-draft" in html
 
     editor = f"/builder/{group_id}/sites/{site_id}/pages/{page_id}"
-    html = assert_page(await client.get(editor), "<nav", "<aside", 'role="status"')
+    html = assert_ui_page(await client.get(editor), "<nav", "<aside", 'role="status"')
     assert html.count("<aside") == 2
     assert f'data-page-id="{page_id}"' in html
     assert 'id="canvas-list"' in html and 'id="library"' in html and 'id="props"' in html
