@@ -54,7 +54,6 @@ import argparse
 import asyncio
 import cProfile
 import json
-import re
 import shutil
 import sys
 import tempfile
@@ -176,6 +175,8 @@ async def bench(args: argparse.Namespace, platform: Any) -> None:
     log(f"loading the embedding model ({provider.name}: {provider.model})")
     await provider.embed(["warm up"])
     await provider.embed_queries(["warm up"])
+    if hasattr(provider, "count_tokens"):
+        provider.count_tokens("warm up")  # the chunker's tokenizer
 
     training_rows, corpus_clone, corpus_ids = await bench_training(
         args, platform, clones, owner, sdk.Scope.system(other.id)
@@ -195,7 +196,7 @@ async def bench(args: argparse.Namespace, platform: Any) -> None:
         print("their time shows as waiting: see the step rows of the retrieval table):")
         print_profile(path, PACKAGES, top=args.profile_top)
         shutil.rmtree(path.parent, ignore_errors=True)
-        await explain(platform, scope, cases, questions[0])
+        await explain(platform, scope, cases, questions)
 
 
 async def bench_training(
@@ -233,6 +234,16 @@ async def bench_training(
     log("training again, nothing changed")
     retrain_ms, retrained = await timed(lambda: training.train(platform, owner.scope, clone_id))
     reingest_ms, _ = await timed(ingest_all)
+    async with platform.db.system() as conn:
+        chunk_texts = [r[0] for r in await conn.fetch(
+            "SELECT text FROM knowledge WHERE group_id = $1 AND kind = 'chunk'", other.group_id
+        )]  # fmt: skip
+
+    async def embed_each() -> None:  # one call per text, as ingest does per document
+        for text in chunk_texts:
+            await platform.knowledge.provider.embed([text])
+
+    embed_ms, _ = await timed(embed_each)
     rows = [
         ["clone.train, first training", f"{len(docs)} sources, {trained.chunks} chunks "
          f"({trained.embedded} embedded)", f"{train_ms / 1000:.2f} s",
@@ -240,6 +251,9 @@ async def bench_training(
         ["baseline: knowledge.ingest of the same texts", f"{len(texts)} texts, "
          f"{ingest_chunks} chunks", f"{ingest_ms / 1000:.2f} s",
          f"{ingest_chunks / (ingest_ms / 1000):.1f} chunks/s"],
+        ["baseline: embedding alone, the same chunks", f"{len(chunk_texts)} texts, one "
+         "per call", f"{embed_ms / 1000:.2f} s",
+         f"{len(chunk_texts) / (embed_ms / 1000):.1f} chunks/s"],
         ["clone.train again, nothing changed", f"{retrained.sources} sources, "
          f"{retrained.embedded} embedded", f"{retrain_ms:.0f} ms",
          f"{retrained.chunks / (retrain_ms / 1000):,.0f} chunks/s"],
@@ -464,40 +478,73 @@ async def bench_chat(
     return results
 
 
-async def explain(platform: Any, scope: sdk.Scope, cases: list[Case], query: str) -> None:
-    """PostgreSQL's plan and time of the restricted vector and text legs, per clone."""
-    provider = platform.knowledge.provider
-    vector = (await provider.embed_queries([query]))[0]
-    print()
-    print(f"EXPLAIN ANALYZE of the restricted legs for {query!r}:")
+#: The SQL of ``KnowledgeStore.vector_search`` restricted to thing ids, as it reaches
+#: PostgreSQL (a copy: the benchmark warns if core's has drifted from it).
+VECTOR_SQL = (
+    "SELECT k.id FROM knowledge k WHERE k.group_id = $1 AND k.embedding_dim = 384 "
+    "AND k.embedding_model = $3 AND k.id IN (SELECT knowledge_id FROM thing_knowledge "
+    "WHERE group_id = $1 AND thing_id = ANY($4::uuid[])) "
+    "ORDER BY (k.embedding::vector(384)) <=> $2::vector(384) LIMIT $5"
+)
+
+
+async def explain(platform: Any, scope: sdk.Scope, cases: list[Case], questions: list[str]) -> None:
+    """The restricted vector search under either plan PostgreSQL may use for it: a custom
+    plan (made for the ids given) and the generic plan (made once for any ids), which a
+    prepared statement switches to after five executions if it looks no dearer. asyncpg
+    prepares every statement, so a pooled connection ends up with one or the other."""
+    import inspect
+
+    from core.knowledge.store import KnowledgeStore
+
+    core_sql = inspect.getsource(KnowledgeStore._filters) + inspect.getsource(
+        KnowledgeStore.vector_search
+    )
+    if "thing_id = ANY(" not in core_sql or "ORDER BY {distance}" not in core_sql:
+        print("warning: core's vector_search SQL has changed; VECTOR_SQL may not match it")
+    vectors = await platform.knowledge.provider.embed_queries(questions[:5])
+    rows = []
     async with platform.db.system() as conn:
+        await conn.execute(f"PREPARE bench_vector AS {VECTOR_SQL}")
         for case in cases:
-            for leg, sql, extra in (
-                ("vector", "SELECT k.id FROM knowledge k WHERE k.group_id = $1 "
-                 "AND k.embedding_dim = 384 AND k.embedding_model = $3 AND k.id IN "
-                 "(SELECT knowledge_id FROM thing_knowledge WHERE group_id = $1 AND "
-                 "thing_id = ANY($4::uuid[])) ORDER BY (k.embedding::vector(384)) <=> "
-                 "$2::vector(384) LIMIT 40", [vector, MODEL]),
-                ("text", "SELECT k.id, ts_rank_cd(k.tsv, q) AS score FROM knowledge k, "
-                 "websearch_to_tsquery('english', $2) q WHERE k.group_id = $1 AND "
-                 "k.tsv @@ q AND k.id IN (SELECT knowledge_id FROM thing_knowledge WHERE "
-                 "group_id = $1 AND thing_id = ANY($3::uuid[])) ORDER BY score DESC "
-                 "LIMIT 40", [query]),
-            ):  # fmt: skip
-                async with conn.transaction():
-                    await conn.execute(
-                        "SET LOCAL hnsw.ef_search = 100; "
-                        "SET LOCAL hnsw.iterative_scan = relaxed_order"
+            ids = ", ".join(f"'{i}'" for i in case.source_ids)
+            for mode in ("force_custom_plan", "force_generic_plan"):
+                times, shape = [], ""
+                for vector in vectors:
+                    call = (
+                        f"EXECUTE bench_vector('{scope.group_id}', '{list(vector)}', "
+                        f"'{MODEL}', ARRAY[{ids}]::uuid[], 40)"
                     )
-                    plan = await conn.fetch(
-                        f"EXPLAIN (ANALYZE, COSTS OFF) {sql}",
-                        scope.group_id, *extra, case.source_ids,
-                    )  # fmt: skip
-                print()
-                print(f"-- {case.name} ({case.chunks:,} chunks), {leg} leg")
-                for (line,) in plan:  # the vector and the id list would fill pages
-                    line = re.sub(r"'\[[^']*\]'", "<vector>", line)
-                    print(re.sub(r"'\{[^']*\}'", "<ids>", line))
+                    async with conn.transaction():
+                        await conn.execute(
+                            f"SET LOCAL plan_cache_mode = {mode}; SET LOCAL hnsw.ef_search "
+                            "= 100; SET LOCAL hnsw.iterative_scan = relaxed_order"
+                        )
+                        ms, _ = await timed(lambda call=call: conn.fetch(call))
+                        if not shape:
+                            plan = await conn.fetch(f"EXPLAIN (COSTS OFF) {call}")
+                            shape = plan_shape([line for (line,) in plan])
+                    times.append(ms)
+                rows.append([case.name, f"{case.chunks:,}", mode.split("_")[1],
+                             f"{sorted(times)[len(times) // 2]:.1f}", shape])  # fmt: skip
+        await conn.execute("DEALLOCATE bench_vector")
+    print()
+    print("The clone's vector search (40 nearest among its sources) under each plan, median")
+    print(f"of {len(vectors)} questions:")
+    print()
+    print(table(["clone", "chunks searched", "plan", "ms", "plan shape"], rows))
+
+
+def plan_shape(lines: list[str]) -> str:
+    """The plan's nodes, outermost first, without the row-level security sub-plans."""
+    nodes = []
+    for line in lines:
+        text = line.strip().removeprefix("->").strip()
+        if line.strip().startswith("->") or not nodes:
+            if not text.startswith("Result"):
+                node = text.split("  (")[0].replace("Seq Scan on", "Seq Scan")
+                nodes.append(node.split(" on ")[0].replace("using ", ""))
+    return " > ".join(nodes)
 
 
 # -- report --------------------------------------------------------------------------------
