@@ -16,7 +16,8 @@ these fixtures with no set-up. The same fixtures test Creator Platform itself.
   - over HTTP: ``await sign_up(client)`` (a new person through the JSON API; the client
     keeps the session; returns it, with ``csrf_token``) and ``assert_ui_page(response,
     *landmarks)`` (a whole HTML page with a strict CSP and nothing inline; returns the
-    HTML);
+    HTML), ``assert_login_redirect(response, path)`` (no session: to the log-in page
+    and back to ``path``);
   - in the browser: ``page, errors = await open_page(creator_browser)`` (a fresh context
     collecting console errors and uncaught exceptions; at the end ``assert
     real_errors(errors) == []``), ``await sign_up_in_browser(page, base, "/yours")``
@@ -43,7 +44,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -538,6 +539,16 @@ def assert_ui_page(response: httpx.Response, *landmarks: str) -> str:
     assert not re.search(r"\son[a-z]+\s*=", html), "inline event handler"
     assert not re.search(r"\sstyle\s*=", html), "inline style"
     return html
+
+
+def assert_login_redirect(response: httpx.Response, next_path: str) -> None:
+    """``response`` sends the browser to the log-in page, which brings it back to
+    ``next_path`` (its query included) afterwards; never cached."""
+    assert response.status_code == 302, response.text[:500]
+    location = urlsplit(response.headers["location"])
+    assert location.path == "/account/login"
+    assert parse_qs(location.query) == {"next": [next_path]}
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def open_page(

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from sdk.testing import CreatorPlatform, Tenant, assert_ui_page, sign_up
+from sdk.testing import (
+    CreatorPlatform,
+    Tenant,
+    assert_login_redirect,
+    assert_ui_page,
+    sign_up,
+)
 
 pytestmark = pytest.mark.creator_plugins("clone")
 
@@ -57,22 +62,12 @@ async def test_pages_without_a_session_redirect_to_login_with_next(
     creator_platform: CreatorPlatform,
 ) -> None:
     client = creator_platform.client
-    r = await client.get("/clones")
-    assert r.status_code == 302
-    location = urlsplit(r.headers["location"])
-    assert location.path == "/account/login"
-    assert parse_qs(location.query) == {"next": ["/clones"]}
-    assert r.headers["cache-control"] == "no-store"
-
+    assert_login_redirect(await client.get("/clones"), "/clones")
     for path in (f"/clones/{uuid.uuid4()}", f"/clones/{uuid.uuid4()}/{uuid.uuid4()}?all=1"):
-        r = await client.get(path)
-        assert r.status_code == 302, path
-        assert parse_qs(urlsplit(r.headers["location"]).query)["next"] == [path]
+        assert_login_redirect(await client.get(path), path)
 
     client.cookies.set("creator_session", "forged.value", domain="testserver.local")
-    r = await client.get("/clones")
-    assert r.status_code == 302
-    assert r.headers["location"].startswith("/account/login?next=")
+    assert_login_redirect(await client.get("/clones"), "/clones")
 
 
 async def test_pages_render_for_a_signed_up_person(creator_platform: CreatorPlatform) -> None:

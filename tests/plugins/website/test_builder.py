@@ -4,12 +4,11 @@ account pages they send people to."""
 from __future__ import annotations
 
 import uuid
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from sdk.testing import CreatorPlatform, assert_ui_page, sign_up
+from sdk.testing import CreatorPlatform, assert_login_redirect, assert_ui_page, sign_up
 
 pytestmark = pytest.mark.creator_plugins("website")
 
@@ -41,16 +40,9 @@ async def test_builder_without_session_redirects_to_login_with_next(
     creator_platform: CreatorPlatform,
 ) -> None:
     client = creator_platform.client
-    r = await client.get("/builder")
-    assert r.status_code == 302
-    location = r.headers["location"]
-    assert urlsplit(location).path == "/account/login"
-    assert parse_qs(urlsplit(location).query) == {"next": ["/builder"]}
-
+    assert_login_redirect(await client.get("/builder"), "/builder")
     path = f"/builder/{uuid.uuid4()}/sites/{uuid.uuid4()}"
-    r = await client.get(path)
-    assert r.status_code == 302
-    assert parse_qs(urlsplit(r.headers["location"]).query)["next"] == [path]
+    assert_login_redirect(await client.get(path), path)
 
 
 async def test_builder_with_an_ended_session_redirects_to_login(
@@ -58,9 +50,7 @@ async def test_builder_with_an_ended_session_redirects_to_login(
 ) -> None:
     client = creator_platform.client
     client.cookies.set("creator_session", "forged.value", domain="testserver.local")
-    r = await client.get("/builder")
-    assert r.status_code == 302
-    assert r.headers["location"].startswith("/account/login?next=")
+    assert_login_redirect(await client.get("/builder"), "/builder")
 
 
 async def test_account_pages_render(creator_platform: CreatorPlatform) -> None:
