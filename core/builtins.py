@@ -109,14 +109,16 @@ def register_routes() -> list[Any]:
 
 @hookimpl
 def register_templates() -> list[str]:
-    """Core's pages (log in, sign up) and the base layout other plugins' pages extend."""
+    """Core's pages (log in, sign up), the layouts other plugins' pages extend
+    (``core/base.html``, ``core/app.html``) and the pages ``sdk.PluginPages`` renders for them
+    (``core/workspaces.html``, ``core/error.html``)."""
     return [str(HERE / "templates")]
 
 
 @hookimpl
 def register_static() -> list[StaticFiles]:
-    """``/static/core``: the shared stylesheet and the account pages' script (the files of
-    ``core/static/core``)."""
+    """``/static/core``: the shared stylesheet, the account pages' script and ``ui.js``, the
+    script every plugin's pages share (the files of ``core/static/core``)."""
     return [StaticFiles("/static/core", HERE / "static" / "core")]
 
 
