@@ -21,10 +21,9 @@ import pytest_asyncio
 
 pytest.importorskip("playwright")
 
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, expect
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_accessible, open_page, real_errors
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEOUT = 20_000
@@ -114,16 +113,6 @@ async def published_page_with_bubble(owner: Tenant, clone_id: str) -> str:
     return "/sites/mara"
 
 
-async def open_page(browser: Browser) -> tuple[Page, list[str]]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-    return page, errors
-
-
 async def ask_in_bubble(page: Page, label: str, question: str) -> Any:
     """Open the bubble, ask ``question``; returns the chat frame."""
     bubble = page.get_by_role("button", name=label)
@@ -145,7 +134,7 @@ async def test_a_visitor_asks_through_the_bubble_on_a_published_page(
     clone_id = await trained_clone(owner)
     path = await published_page_with_bubble(owner, clone_id)
 
-    page, errors = await open_page(creator_browser)
+    page, errors = await open_page(creator_browser, timeout_ms=TIMEOUT)
     streamed: list[str] = []
     page.on(
         "response",
@@ -175,14 +164,12 @@ async def test_a_visitor_asks_through_the_bubble_on_a_published_page(
         "aria-expanded", "false"
     )
     await expect(page.locator("iframe.cp-clone-frame")).to_be_hidden()
-    assert not [e for e in errors if "Failed to load resource" not in e], errors
+    assert not real_errors(errors), errors
 
     # the chat panel on its own, for axe
-    panel, _ = await open_page(creator_browser)
+    panel, _ = await open_page(creator_browser, timeout_ms=TIMEOUT)
     await panel.goto(f"{creator_live_server}/clone/widget/{clone_id}")
-    results = await Axe().run(panel)
-    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert not serious, [(v["id"], v["help"]) for v in serious]
+    await assert_accessible(panel, "clone chat panel")
 
 
 @pytest.mark.creator_plugins("clone", "website")
@@ -201,7 +188,7 @@ async def test_the_bubble_on_another_site_needs_its_origin_allowed(
     html = f"<!doctype html><html lang=en><title>Mara</title><h1>Mara</h1>{snippet}</html>"
     other_site = other_site(html)
 
-    page, _ = await open_page(creator_browser)
+    page, _ = await open_page(creator_browser, timeout_ms=TIMEOUT)
     await page.goto(other_site + "/")
     await page.get_by_role("button", name="Ask Ada").click()
     # not allowed yet: the browser refuses to show the platform's page in the frame
@@ -214,7 +201,7 @@ async def test_the_bubble_on_another_site_needs_its_origin_allowed(
         json={"allowed_origins": [other_site]},
     )
     assert r.status_code == 200, r.text
-    page, _ = await open_page(creator_browser)
+    page, _ = await open_page(creator_browser, timeout_ms=TIMEOUT)
     await page.goto(other_site + "/")
     chat = await ask_in_bubble(page, "Ask Ada", "How long do I have to ask for a refund?")
     answer = chat.locator("li.msg.assistant").last
