@@ -153,6 +153,7 @@ async def clone_detail(
         allowed_origins=thing.properties.get("allowed_origins", [])
         if "allowed_origins" in fields
         else None,
+        widget_theme={"accent": "#4f46e5", **thing.properties.get("widget_theme", {})},
         pages_enabled="page" in _platform(request).registry.things,
         embed_snippet=embed_snippet(origin, clone.id),
         can_manage=can_manage,

@@ -230,7 +230,7 @@ async def test_create_train_chat_edit_and_delete_a_clone(
     await expect(page.get_by_label("Welcome message")).to_have_value("Hello from the other tab")
     await expect(page.get_by_label("Instructions (system prompt)")).to_have_value(prompt)
 
-    # -- the websites that may show the chat (once the API takes allowed_origins)
+    # -- the websites that may show the chat
     origins_form = page.locator("#origins-form")
     if await origins_form.count():
         origins = page.get_by_label("Websites that may show the chat")
@@ -245,6 +245,17 @@ async def test_create_train_chat_edit_and_delete_a_clone(
         await expect(page.locator("#origins-status")).to_have_text("Allowed websites saved.")
         _, clone = await api_get(page, f"/api/v1/clone/groups/{group_id}/clones/{clone_id}")
         assert clone["allowed_origins"] == ["https://www.example.com", "https://shop.example.com"]
+
+    # -- the bubble's look: a colour and a picture (https only)
+    await page.get_by_label("Colour").fill("#aa3300")
+    await page.get_by_label("Picture (an https address, optional)").fill("http://me.example/a.jpg")
+    await page.get_by_role("button", name="Save the look").click()
+    await expect(page.locator("#look-error")).to_contain_text("must be an https address")
+    await page.get_by_label("Picture (an https address, optional)").fill("https://me.example/a.jpg")
+    await page.get_by_role("button", name="Save the look").click()
+    await expect(page.locator("#look-status")).to_have_text("The bubble's look is saved.")
+    _, clone = await api_get(page, f"/api/v1/clone/groups/{group_id}/clones/{clone_id}")
+    assert clone["widget_theme"] == {"accent": "#aa3300", "avatar_url": "https://me.example/a.jpg"}
 
     # -- the embed snippet names this clone
     snippet = await page.get_by_label("Embed snippet").input_value()

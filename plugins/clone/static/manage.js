@@ -746,6 +746,37 @@
       });
     }
 
+    const lookForm = $("look-form");
+    if (lookForm) {
+      lookForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const box = $("look-error");
+        const status = $("look-status");
+        box.textContent = "";
+        status.textContent = "";
+        const theme = { accent: lookForm.elements.namedItem("accent").value };
+        const avatar = lookForm.elements.namedItem("avatar_url").value.trim();
+        if (avatar) theme.avatar_url = avatar;
+        busy(submitButton(lookForm), true);
+        try {
+          await save({ widget_theme: theme }, box, status, lookForm);
+          clearInvalid(lookForm);
+          status.textContent = "The bubble's look is saved.";
+        } catch (err) {
+          if (err.status === 412) {
+            box.textContent = STALE;
+          } else if (String(err.problem.field || "").includes("avatar_url")) {
+            showProblem(box, err, lookForm);
+            box.textContent = "The picture must be an https address, like https://www.example.com/me.jpg.";
+          } else {
+            showProblem(box, err, lookForm);
+          }
+        } finally {
+          busy(submitButton(lookForm), false);
+        }
+      });
+    }
+
     // ---- embed snippet
 
     $("copy-snippet").addEventListener("click", async () => {
