@@ -98,10 +98,11 @@ class KnowledgeController(Controller):
         label: FromQuery[list[str] | None] = None,
         limit: FromQuery[int] = SEARCH_LIMIT,
     ) -> SearchResults:
-        """``mode``: ``hybrid`` (default; reciprocal-rank fusion of the other two),
-        ``vector`` (cosine similarity of embeddings) or ``fulltext`` (English full-text,
-        web-search syntax). Repeat ``thing_id`` for any of several things and ``label``
-        for chunks carrying all those labels. ``limit`` is 1-100 (default 10)."""
+        """``mode``: ``hybrid`` (default; the other two's scores combined), ``vector``
+        (cosine similarity of embeddings) or ``fulltext`` (English full-text: any of the
+        question's informative words, or every word with web-search syntax). Repeat
+        ``thing_id`` for any of several things and ``label`` for chunks carrying all those
+        labels. ``limit`` is 1-100 (default 10)."""
         permissions.require(group_scope, "knowledge.read", Resource(group_scope.group_id))
         hits = await platform.knowledge.search(
             group_scope,

@@ -31,6 +31,16 @@ _THING_OF = (
 )
 
 
+#: A one-lexeme tsquery from a lexeme ``lex`` (quoted, so it is taken as it is).
+_LEXEME_QUERY = "('''' || lex || '''')::tsquery"
+#: Lexemes without a quote or backslash, which the quoting above would need to escape.
+_PLAIN_LEXEME = "lex !~ '[''\\\\]'"
+
+
+def _plain_lexeme(lexeme: str) -> bool:
+    return bool(lexeme) and "'" not in lexeme and "\\" not in lexeme
+
+
 def vector_expr(dim: int, column: str = "embedding") -> tuple[str, str]:
     """``(indexed expression, opclass)`` for vectors of ``dim`` dimensions."""
     dim = int(dim)
@@ -261,6 +271,71 @@ class KnowledgeStore(Knowledge):
             "FROM knowledge k, websearch_to_tsquery('english', $2) q "
             f"WHERE k.group_id = $1 AND k.tsv @@ q{where} "
             f"ORDER BY score DESC, k.id DESC LIMIT ${len(args)}"
+        )
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(sql, *args)
+        return [
+            Hit(row["id"], row["thing_id"], row["text"], row["metadata"], float(row["score"]))
+            for row in rows
+        ]
+
+    async def lexeme_sample(
+        self, query: str, *, sample: int, words: int
+    ) -> tuple[int, dict[str, int]]:
+        """``(n, counts)``: the group's ``sample`` most recent chunks (``n`` of them, fewer
+        if the group is smaller) and, per English lexeme of ``query`` (as the ``tsv`` column
+        stems it; the ``words`` longest if there are more), how many of those contain it:
+        a document-frequency estimate that costs one index range scan, whatever the group's
+        size (``ts_stat`` reads every row)."""
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(
+                "WITH sample AS MATERIALIZED (SELECT tsv FROM knowledge WHERE group_id = $1 "
+                "AND kind = 'chunk' ORDER BY id DESC LIMIT $3), "
+                "lexemes AS MATERIALIZED (SELECT lex, " + _LEXEME_QUERY + " AS q "
+                "FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS lex "
+                f"WHERE {_PLAIN_LEXEME} ORDER BY length(lex) DESC, lex LIMIT $4) "
+                "SELECT lex, (SELECT count(*) FROM sample WHERE sample.tsv @@ lexemes.q) AS n "
+                "FROM lexemes UNION ALL SELECT NULL, (SELECT count(*) FROM sample)",
+                self.group_id, query, int(sample), int(words),
+            )  # fmt: skip
+        counts = {row["lex"]: int(row["n"]) for row in rows if row["lex"] is not None}
+        sampled = next(int(row["n"]) for row in rows if row["lex"] is None)
+        return sampled, counts
+
+    async def lexeme_search(
+        self,
+        weights: Mapping[str, float],
+        *,
+        limit: int,
+        scan: int,
+        thing_ids: Sequence[UUID] = (),
+        labels: Sequence[str] = (),
+    ) -> list[Hit]:
+        """Chunks containing any of the lexemes ``weights`` names (English lexemes, as
+        :meth:`lexeme_sample` gives them), scored by the sum of the weights of those they
+        contain; among the ``2 * limit`` best, a hundredth of ``ts_rank_cd`` (frequency and
+        proximity) breaks ties. Each lexeme's chunks come from the GIN index (no row's
+        ``tsv`` is read for them), at most ``scan`` per lexeme: a bound on the cost when a
+        word is common after all (which of its chunks are then scored is arbitrary)."""
+        lexemes = [lex for lex in weights if _plain_lexeme(lex)]
+        if not lexemes:
+            return []
+        tsquery = " | ".join(f"'{lex}'" for lex in lexemes)
+        args: list[Any] = [self.group_id, tsquery]
+        where = self._filters(args, thing_ids, labels)
+        args += [lexemes, [float(weights[lex]) for lex in lexemes], int(scan), int(limit)]
+        n = len(args)
+        sql = (
+            f"WITH terms AS (SELECT w, {_LEXEME_QUERY} AS q "
+            f"FROM unnest(${n - 3}::text[], ${n - 2}::float8[]) AS t(lex, w)), "
+            "pool AS (SELECT m.id, sum(t.w) AS score FROM terms t CROSS JOIN LATERAL "
+            "(SELECT k.id FROM knowledge k "
+            f"WHERE k.group_id = $1 AND k.tsv @@ t.q{where} LIMIT ${n - 1}) m "
+            f"GROUP BY m.id ORDER BY score DESC, m.id DESC LIMIT 2 * ${n}) "
+            f"SELECT k.id, k.text, k.metadata, {_THING_OF} AS thing_id, "
+            "p.score + 0.01 * ts_rank_cd(k.tsv, $2::tsquery) AS score "
+            "FROM pool p JOIN knowledge k ON k.group_id = $1 AND k.id = p.id "
+            f"ORDER BY score DESC, k.id DESC LIMIT ${n}"
         )
         async with self.session.reading() as conn:
             rows = await conn.fetch(sql, *args)

@@ -4,8 +4,8 @@
   (``thing_ids``), ranked by ``mode`` (core's hybrid fusion by default), and numbers the
   hits as the prompt will (``index`` 1..n in rank order). Each passage's ``score`` is its
   **cosine similarity** to the question (from a vector search over the same sources),
-  whatever the ranking mode: a hybrid (reciprocal-rank) score only orders one result
-  list, while a cosine means the same from one question to the next, so it is what
+  whatever the ranking mode: a hybrid score (scaled within one result list) only orders
+  that list, while a cosine means the same from one question to the next, so it is what
   :func:`relevant` and a citation's ``score`` use.
 * :func:`relevant` keeps the passages that plausibly answer the question. When it keeps
   none, the clone says it does not know and the question is recorded as a content gap,

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from core.errors import ValidationFailed
-from core.knowledge.search import fuse
+from core.knowledge.search import (
+    LARGE_GROUP_SHARE,
+    MAX_WORDS,
+    TEXT_SAMPLE,
+    TEXT_WEIGHT,
+    choose_words,
+    combine,
+)
 from core.knowledge.store import Hit
 from sdk.testing import CreatorPlatform, Tenant
 
@@ -80,13 +87,49 @@ async def test_fulltext_finds_words_with_stemming_and_web_syntax(
     assert await search(kowner.scope, "zeppelin", mode="fulltext") == []
 
 
+async def test_fulltext_matches_a_question_in_plain_words(
+    kplatform: CreatorPlatform, kowner: Tenant
+) -> None:
+    """A question whose words are not all in one passage still finds it, by its rarer words
+    (``websearch_to_tsquery`` would need every word); quotes and backslashes are words."""
+    things = await ingest_docs(kplatform, kowner)
+    search = kplatform.platform.knowledge.search
+    hits = await search(kowner.scope, "Do you send hoodies to Canada?", mode="fulltext")
+    assert hits[0].thing_id == things["shipping"]
+    hits = await search(kowner.scope, "how often is the rye starter fed", mode="fulltext")
+    assert hits[0].thing_id == things["sourdough"]
+    hits = await search(kowner.scope, "coaching calls from the warehouse", mode="fulltext")
+    assert [h.thing_id for h in hits] == [things["coaching"], things["shipping"]]
+    assert hits[0].score > hits[1].score  # two of the words rank above one
+    for mode in ("fulltext", "hybrid"):
+        odd = await search(kowner.scope, "O'Reilly's back\\slash 'quoted' microphone", mode=mode)
+        assert odd and odd[0].thing_id == things["camera"], mode
+
+
+def test_choose_words_prefers_rare_words_within_a_budget() -> None:
+    # the whole group sampled (fewer chunks than the sample): every word present, rarest
+    # first and weighing most; a word absent from the group is left out
+    whole = choose_words({"refund": 1, "course": 3, "zeppelin": 0}, 5)
+    assert list(whole) == ["refund", "course"]
+    assert whole["refund"] > whole["course"] > 0
+    many = choose_words({f"w{i}": i + 1 for i in range(20)}, 50)
+    assert len(many) == MAX_WORDS and "w0" in many
+    # a large group: only rare words, while their summed share stays within the budget
+    sampled = TEXT_SAMPLE
+    budget = int(LARGE_GROUP_SHARE * sampled)
+    large = choose_words({"zeppelin": 0, "rare": budget, "common": sampled // 3}, sampled)
+    assert list(large) == ["zeppelin", "rare"]
+    assert choose_words({"common": sampled // 3}, sampled) == {}
+    assert choose_words({"refund": 1}, 0) == {}
+
+
 async def test_hybrid_ranks_a_row_both_find_first(
     kplatform: CreatorPlatform, kowner: Tenant
 ) -> None:
     things = await ingest_docs(kplatform, kowner)
     hits = await kplatform.platform.knowledge.search(kowner.scope, "Shure microphone")
     assert hits[0].thing_id == things["camera"]
-    assert hits[0].score == pytest.approx(2 / 61)  # first in both rankings
+    assert hits[0].score == pytest.approx(1 + TEXT_WEIGHT)  # first in both rankings
 
 
 async def test_filters_by_thing_and_label(kplatform: CreatorPlatform, kowner: Tenant) -> None:
@@ -143,15 +186,22 @@ async def test_bad_queries_name_the_field(kplatform: CreatorPlatform, kowner: Te
         assert err.value.field == field
 
 
-def test_reciprocal_rank_fusion() -> None:
-    def hits(*names: str) -> list[Hit]:
-        return [Hit(ids[n], None, n, {}, 0.0) for n in names]
-
+def test_combine_scales_cosines_and_text_scores() -> None:
     import uuid
 
     ids = {n: uuid.uuid4() for n in "abcd"}
-    fused = fuse([hits("a", "b", "c"), hits("c", "a", "d")], limit=10)
-    assert [f.text for f in fused] == ["a", "c", "b", "d"]
-    assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
-    assert fused[2].score == pytest.approx(1 / 62)
-    assert [f.text for f in fuse([hits("a", "b"), []], limit=1)] == ["a"]
+
+    def hits(*scored: tuple[str, float]) -> list[Hit]:
+        return [Hit(ids[n], None, n, {}, score) for n, score in scored]
+
+    by_vector = hits(("a", 0.9), ("b", 0.8), ("c", 0.7))
+    by_text = hits(("c", 4.0), ("d", 2.0))
+    combined = combine(by_vector, by_text, limit=10)
+    # a: cosine scaled to 1; b: 0.5; c: 0 + 0.3 * 4/4; d: text only, 0.3 * 2/4
+    assert [h.text for h in combined] == ["a", "b", "c", "d"]
+    assert [h.score for h in combined] == pytest.approx([1.0, 0.5, TEXT_WEIGHT, TEXT_WEIGHT / 2])
+    heavy = combine(by_vector, by_text, limit=2, text_weight=2.0)
+    assert [h.text for h in heavy] == ["c", "a"]
+    assert [h.text for h in combine(by_vector, [], limit=1)] == ["a"]
+    assert [h.text for h in combine([], by_text, limit=10)] == ["c", "d"]
+    assert combine([], [], limit=5) == []
