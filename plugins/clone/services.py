@@ -48,7 +48,7 @@ from plugins.clone.providers import (
     ToolRequest,
 )
 from plugins.clone.settings import CloneSettings
-from plugins.clone.tools import CloneTool, ToolContext, result_for_model, run_tool
+from plugins.clone.tools import CloneTool, ToolContext, kept, result_for_model, run_tool
 from plugins.clone.training import (
     MAX_SOURCES,
     TRAIN_JOB,
@@ -976,7 +976,7 @@ class Clones:
             "role": "assistant", "content": text,
             "citations": msgspec.to_builtins(citations), "latency_ms": latency,
             "unanswered": unanswered, "provider": provider, "model": model,
-            "tool_calls": msgspec.to_builtins(tool_calls or []),
+            "tool_calls": msgspec.to_builtins([kept(c) for c in tool_calls or ()]),
         }  # fmt: skip
         event: dict[str, Any] = {
             "clone_id": str(turn.clone.id), "thread_id": str(turn.thread.id),

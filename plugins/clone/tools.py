@@ -38,8 +38,9 @@ log = logging.getLogger("creator.clone")
 
 #: Seconds a tool may take before it is abandoned (its answer: an error).
 TOOL_TIMEOUT_SECONDS = 10.0
-#: Characters of a tool's result (as JSON) the model is given.
+#: Characters of a tool's result (as JSON) the model is given, and kept on the message.
 MAX_RESULT_CHARS = 4000
+MAX_KEPT_CHARS = 16_000
 #: Things a reading tool looks through, and characters of each one's properties it returns.
 SCAN_LIMIT = 200
 PROPERTY_CHARS = 600
@@ -172,6 +173,15 @@ async def run_tool(tool: CloneTool | None, name: str, arguments: str, ctx: ToolC
         call.error = f"the tool failed ({type(exc).__name__})"
     log.debug("clone tool %s ran in %.1f ms", name, (time.perf_counter() - started) * 1000)
     return call
+
+
+def kept(call: ToolCall) -> ToolCall:
+    """``call`` as a message keeps it: a result larger than ``MAX_KEPT_CHARS`` (as JSON)
+    is replaced by its size, so a tool cannot bloat the conversation."""
+    size = len(_compact(call.result))
+    if size <= MAX_KEPT_CHARS:
+        return call
+    return msgspec.structs.replace(call, result={"too_large_to_keep": size})
 
 
 def result_for_model(call: ToolCall) -> str:

@@ -63,6 +63,8 @@ class SourceCountArgs(msgspec.Struct, forbid_unknown_fields=True):
 
 async def count_threads(ctx: ToolContext, args: SourceCountArgs) -> dict[str, Any]:
     found = await ctx.stores.things.list(type="ai_thread", limit=50)
+    if args.prefix == "huge":
+        return {"blob": "x" * 50_000}
     return {"threads": len(found.items), "prefix": args.prefix, "visitor": ctx.visitor,
             "role": ctx.scope.role}  # fmt: skip
 
@@ -158,6 +160,17 @@ async def test_bad_calls_come_back_to_the_model_as_errors(api, owner, docs, scri
     assert len(logged) == 4 and not any(e["payload"]["ok"] for e in logged)
     r = await owner.client.get(owner.url("/things"), params={"type": "lead"})
     assert r.json()["items"] == []
+
+
+@pytest.mark.creator_plugins("clone", extra={"extra": EXTRA})
+async def test_a_huge_result_is_cut_for_the_model_and_not_kept(api, docs, scripted) -> None:
+    clone = await trained(api, docs)
+    scripted.script = [[("count_threads", json.dumps({"prefix": "huge"}))]]
+    thread = await api.thread(clone["id"])
+    answer = (await api.ask(clone["id"], thread["id"], REFUND_QUESTION))["answer"]
+    told = next(m.content for m in scripted.requests[1].history if m.role == "tool")
+    assert 3900 < len(told) <= 4000 and told.endswith("(the result was cut here)")
+    assert answer["tool_calls"][0]["result"] == {"too_large_to_keep": 50_011}
 
 
 @pytest.mark.creator_plugins("clone", extra={"extra": EXTRA})
