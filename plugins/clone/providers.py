@@ -139,6 +139,9 @@ OFFLINE_MODEL = "extractive"
 OFFLINE_DONT_KNOW = "I don't know — I couldn't find anything about that in my sources."
 #: Most sentences an offline answer quotes.
 MAX_SENTENCES = 3
+#: The first passage's best sentence leads the answer if it scores at least this share of
+#: the best sentence's score (chosen on half of the clone's evaluation questions).
+LEAD_SHARE = 0.5
 #: Longest sentence quoted whole (words); a longer one is cut with an ellipsis.
 MAX_SENTENCE_WORDS = 60
 
@@ -256,10 +259,11 @@ class OfflineProvider:
     with the question, each weighted by its IDF over the passages' sentences, with a small
     bonus for the passage's retrieval rank; very short sentences, very long ones and those
     that only repeat the question's words (headings) count less. When no sentence shares
-    a content word with the question, it says it does not know. The best sentence comes
-    first; another follows if it answers a part of the question the first did not, or
-    scores nearly as well. Deterministic and fast (a few milliseconds for eight long
-    passages)."""
+    a content word with the question, it says it does not know. The first passage's best
+    sentence comes first (retrieval ranked that passage best) unless it scores less than
+    half as well as the best one, then the best-scoring sentence if it is another; more
+    follow if they answer a part of the question the others did not, or score nearly as
+    well as the best. Deterministic and fast (a few milliseconds for eight long passages)."""
 
     name = "offline"
     #: It calls a clone's tools when the question plainly asks for them
@@ -334,13 +338,25 @@ class OfflineProvider:
             scored.append((score, sentence))
         scored.sort(key=lambda item: (-item[0], item[1].rank, item[1].position))
         best_score, best = scored[0]
-        chosen = [best]
-        covered = set(best.stems & asked)
+        # The first passage is the likeliest to hold the answer (retrieval ranks by meaning
+        # as well as words), so its best sentence leads even when a lower passage's shares
+        # more words with the question, unless it scores less than half as well; the
+        # best-scoring sentence follows it.
+        lead_score, lead = next(
+            ((score, s) for score, s in scored if s.rank == 0 and s.stems - asked),
+            (best_score, best),
+        )
+        if lead_score < LEAD_SHARE * best_score:
+            lead = best
+        chosen = [lead] if lead is best else [lead, best]
+        covered = set().union(*(s.stems & asked for s in chosen))
         for score, sentence in scored[1:]:
-            if len(chosen) == MAX_SENTENCES or score < 0.3 * best_score:
+            if len(chosen) >= MAX_SENTENCES or score < 0.3 * best_score:
                 break
-            if not sentence.stems - asked or any(
-                _similar(sentence.stems, other.stems) for other in chosen
+            if (
+                sentence is lead
+                or not sentence.stems - asked
+                or any(_similar(sentence.stems, other.stems) for other in chosen)
             ):
                 continue
             matched = sentence.stems & asked
