@@ -34,6 +34,8 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Literal
 from uuid import UUID
@@ -79,7 +81,25 @@ def check_search(query: str, mode: str, limit: int) -> None:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
 
 
+#: Query vectors kept per provider (the most recent): a clone asks two searches the same
+#: question (its ranking, and the passages' cosines), and embedding it is most of a
+#: search's time.
+QUERY_CACHE_SIZE = 256
+_query_vectors: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, int, str], list[float]]]
+_query_vectors = weakref.WeakKeyDictionary()
+
+
 async def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
+    """``query``'s vector (``embed_queries`` when the provider distinguishes queries),
+    from the provider's recent queries if it was asked before."""
+    key = (str(provider.model), int(provider.dimension), query)
+    try:
+        cache = _query_vectors.setdefault(provider, OrderedDict())
+    except TypeError:  # a provider that cannot be weakly referenced or hashed
+        cache = OrderedDict()
+    if key in cache:
+        cache.move_to_end(key)
+        return list(cache[key])
     if isinstance(provider, QueryEmbedder):
         vectors = await provider.embed_queries([query])
     else:
@@ -87,7 +107,10 @@ async def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
     vector = [float(x) for x in vectors[0]]
     if len(vector) != provider.dimension:
         raise RuntimeError(f"embedding provider {provider.name!r} returned a wrong dimension")
-    return vector
+    cache[key] = vector
+    while len(cache) > QUERY_CACHE_SIZE:
+        cache.popitem(last=False)
+    return list(vector)
 
 
 def _hits(hits: Sequence[Hit]) -> list[SearchHit]:

@@ -15,6 +15,7 @@ from core.knowledge.search import (
     TEXT_WEIGHT,
     choose_words,
     combine,
+    embed_query,
 )
 from core.knowledge.store import Hit
 from sdk.testing import CreatorPlatform, Tenant
@@ -205,3 +206,16 @@ def test_combine_scales_cosines_and_text_scores() -> None:
     assert [h.text for h in combine(by_vector, [], limit=1)] == ["a"]
     assert [h.text for h in combine([], by_text, limit=10)] == ["c", "d"]
     assert combine([], [], limit=5) == []
+
+
+async def test_a_repeated_query_is_embedded_once(hash_embedder: Any) -> None:
+    """A clone searches twice with the same question; the second search reuses its vector."""
+    first = await embed_query(hash_embedder, "refund policy")
+    again = await embed_query(hash_embedder, "refund policy")
+    assert again == first and again is not first  # a copy: callers cannot change the cache
+    assert hash_embedder.calls == [["refund policy"]]
+    await embed_query(hash_embedder, "shipping")
+    assert len(hash_embedder.calls) == 2
+    hash_embedder.model = "hash-64-v2"  # another model: embedded again
+    await embed_query(hash_embedder, "refund policy")
+    assert len(hash_embedder.calls) == 3
