@@ -40,9 +40,11 @@ Measured:
    retrain with nothing changed, beside core's ``platform.knowledge.ingest`` of the same
    texts (one thing each, in another group so no embedding is reused).
 
-    python benchmarks/clone.py                    # 100,000 chunks, ~3 minutes
-    python benchmarks/clone.py --rows 20000 --queries 50 --questions 40   # quicker
-    python benchmarks/clone.py --profile          # + cProfile of retrieval and chat
+    python benchmarks/clone.py                    # 100,000 chunks: ~17 minutes on 2 cores,
+                                                  # most of it the 'most' clone's searches
+    python benchmarks/clone.py --rows 20000 --queries 50 --questions 20   # quicker
+    python benchmarks/clone.py --profile          # + cProfile of retrieval and chat, and
+                                                  # the restricted search under each plan
 
 Nothing is asserted: targets (retrieval p95 < 30 ms, complete offline answer p95 < 200 ms)
 are printed.

@@ -19,7 +19,7 @@ SMALL_RUNS = {
     "cold_start.py": ["--repeat", "1", "--idle", "0.5"],
     "website_serving.py": ["--requests", "60", "--warmup", "10", "--publishes", "3"],
     "clone.py": (
-        "--rows 3000 --queries 8 --questions 8 --sources 12 --train-sources 1 --pool 60"
+        "--rows 2000 --queries 5 --questions 5 --sources 12 --train-sources 1 --pool 30"
     ).split(),
 }
 
