@@ -24,6 +24,9 @@ from core.ontology.stores import KNOWLEDGE_COLUMNS, Knowledge, ScopedOntology
 #: pgvector indexes ``vector`` up to 2,000 dimensions and ``halfvec`` up to 4,000.
 MAX_VECTOR_INDEX_DIM = 2000
 MAX_HALFVEC_INDEX_DIM = 4000
+#: A vector search among at most this many chunks (a group's, or some things') compares
+#: the query with each of them (exact, a few milliseconds); above it, the HNSW index.
+EXACT_SEARCH_MAX = 5000
 
 _THING_OF = (
     "(SELECT tk.thing_id FROM thing_knowledge tk WHERE tk.group_id = k.group_id "
@@ -226,25 +229,40 @@ class KnowledgeStore(Knowledge):
         ef_search: int = 100,
     ) -> list[Hit]:
         """Nearest chunks by cosine distance among those the same model embedded; the score
-        is the cosine similarity. Uses the partial HNSW index of ``dim`` with pgvector's
-        iterative scan, so a group's rows are found even when most rows belong to others."""
+        is the cosine similarity.
+
+        Few candidates (at most ``EXACT_SEARCH_MAX`` chunks of the group, or of
+        ``thing_ids``): every one is compared, exactly. Many: the partial HNSW index of
+        ``dim`` with pgvector's iterative scan, planned for these very parameters. (An index
+        scan that must skip most rows, or a generic plan cached for another list of things,
+        costs seconds at 100,000 rows; see benchmarks/clone.py.)"""
         dim = int(dim)
         expr, _ = vector_expr(dim, "k.embedding")
         args: list[Any] = [self.group_id, list(vector), model]
         where = self._filters(args, thing_ids, labels)
         args.append(int(limit))
         distance = f"{expr} <=> {query_expr(dim, '$2')}"
-        sql = (
+        rows_sql = (
             f"SELECT k.id, k.text, k.metadata, {_THING_OF} AS thing_id, "
             f"({distance}) AS distance FROM knowledge k "
             f"WHERE k.group_id = $1 AND k.embedding_dim = {dim} AND k.embedding_model = $3"
-            f"{where} ORDER BY {distance} LIMIT ${len(args)}"
+            f"{where}"
         )
         async with self.session.reading() as conn, _read_transaction(conn):
-            await conn.execute(
-                f"SET LOCAL hnsw.ef_search = {max(int(ef_search), int(limit))}; "
-                "SET LOCAL hnsw.iterative_scan = relaxed_order"
-            )
+            settings = "SET LOCAL plan_cache_mode = force_custom_plan"
+            if await self._candidates(conn, thing_ids) <= EXACT_SEARCH_MAX:
+                # materialized: the rows are found by key, then sorted; never the index
+                sql = (
+                    f"WITH candidates AS MATERIALIZED ({rows_sql}) SELECT * FROM candidates "
+                    f"ORDER BY distance LIMIT ${len(args)}"
+                )
+            else:
+                sql = f"{rows_sql} ORDER BY {distance} LIMIT ${len(args)}"
+                settings += (
+                    f"; SET LOCAL hnsw.ef_search = {max(int(ef_search), int(limit))}; "
+                    "SET LOCAL hnsw.iterative_scan = relaxed_order"
+                )
+            await conn.execute(settings)
             rows = await conn.fetch(sql, *args)
         hits = [
             Hit(row["id"], row["thing_id"], row["text"], row["metadata"], 1.0 - row["distance"])
@@ -252,6 +270,22 @@ class KnowledgeStore(Knowledge):
         ]
         # relaxed_order may return neighbours slightly out of order: restore it.
         return sorted(hits, key=lambda hit: -hit.score)
+
+    async def _candidates(self, conn: asyncpg.Connection, thing_ids: Sequence[UUID]) -> int:
+        """How many chunks a search may return, counted up to ``EXACT_SEARCH_MAX + 1``."""
+        if thing_ids:
+            sql = (
+                "SELECT count(*) FROM (SELECT 1 FROM thing_knowledge WHERE group_id = $1 "
+                "AND thing_id = ANY($2::uuid[]) LIMIT $3) AS found"
+            )
+            count = await conn.fetchval(sql, self.group_id, list(thing_ids), EXACT_SEARCH_MAX + 1)
+        else:
+            sql = (
+                "SELECT count(*) FROM (SELECT 1 FROM knowledge WHERE group_id = $1 LIMIT $2) "
+                "AS found"
+            )
+            count = await conn.fetchval(sql, self.group_id, EXACT_SEARCH_MAX + 1)
+        return int(count)
 
     async def fulltext_search(
         self,
