@@ -209,8 +209,8 @@ def choose_words(counts: dict[str, int], sampled: int) -> dict[str, float]:
     0.5))``), from :meth:`KnowledgeStore.lexeme_sample`'s ``counts`` among ``sampled``
     chunks, the rarest first (at most ``MAX_WORDS``). When the sample is the whole group,
     every word it contains; in a larger group, only while the words' summed share of the
-    sample stays within ``LARGE_GROUP_SHARE`` (a word in a tenth of a million chunks would
-    cost more to rank than it tells)."""
+    sample stays within ``LARGE_GROUP_SHARE``: a word found in a tenth of 100,000 chunks
+    would cost more to rank than it tells."""
     if sampled <= 0:
         return {}
     whole = sampled < TEXT_SAMPLE
