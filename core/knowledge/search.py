@@ -89,6 +89,12 @@ _query_vectors: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, int, str],
 _query_vectors = weakref.WeakKeyDictionary()
 
 
+def forget_query_vectors() -> None:
+    """Empty the query vector cache: a benchmark that times several searches of the same
+    query calls it between them, so that each pays for its embedding as in real use."""
+    _query_vectors.clear()
+
+
 async def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
     """``query``'s vector (``embed_queries`` when the provider distinguishes queries),
     from the provider's recent queries if it was asked before."""

@@ -16,6 +16,7 @@ from core.knowledge.search import (
     choose_words,
     combine,
     embed_query,
+    forget_query_vectors,
 )
 from core.knowledge.store import Hit
 from sdk.testing import CreatorPlatform, Tenant
@@ -219,6 +220,9 @@ async def test_a_repeated_query_is_embedded_once(hash_embedder: Any) -> None:
     hash_embedder.model = "hash-64-v2"  # another model: embedded again
     await embed_query(hash_embedder, "refund policy")
     assert len(hash_embedder.calls) == 3
+    forget_query_vectors()
+    await embed_query(hash_embedder, "refund policy")
+    assert len(hash_embedder.calls) == 4
 
 
 @pytest.mark.parametrize("exact_max", [0, 5000])
