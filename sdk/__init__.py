@@ -36,6 +36,7 @@ from core.events import EventHandler, HandlerContext
 from core.hookspecs import hookimpl, hookspec
 from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
+from core.knowledge.search import reusing_query_vectors
 from core.migrations import sql_migration
 from core.ontology.ids import uuid7
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
@@ -129,6 +130,7 @@ __all__ = [
     "provide_actor",
     "provide_group",
     "read_upload",
+    "reusing_query_vectors",
     "sql_migration",
     "ui_headers",
     "uuid7",

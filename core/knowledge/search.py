@@ -32,11 +32,11 @@ labels (all of them).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import math
 import re
-import weakref
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
@@ -81,31 +81,31 @@ def check_search(query: str, mode: str, limit: int) -> None:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
 
 
-#: Query vectors kept per provider (the most recent): a clone asks two searches the same
-#: question (its ranking, and the passages' cosines), and embedding it is most of a
-#: search's time.
-QUERY_CACHE_SIZE = 256
-_query_vectors: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, int, str], list[float]]]
-_query_vectors = weakref.WeakKeyDictionary()
+#: Query vectors made inside :func:`reusing_query_vectors` (``None`` outside).
+_reused: contextvars.ContextVar[dict[tuple[str, str, int, str], list[float]] | None]
+_reused = contextvars.ContextVar("knowledge_reused_query_vectors", default=None)
 
 
-def forget_query_vectors() -> None:
-    """Empty the query vector cache: a benchmark that times several searches of the same
-    query calls it between them, so that each pays for its embedding as in real use."""
-    _query_vectors.clear()
+@contextlib.contextmanager
+def reusing_query_vectors() -> Iterator[None]:
+    """Within the block (and the tasks it starts), a query is embedded once however many
+    searches ask it: a clone searches the same question twice (its ranking, then the
+    passages' cosines), and embedding it is most of a search's time. Nothing is kept after
+    the block, so unrelated searches (and benchmarks) still pay for their embedding."""
+    token = _reused.set({})
+    try:
+        yield
+    finally:
+        _reused.reset(token)
 
 
 async def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
-    """``query``'s vector (``embed_queries`` when the provider distinguishes queries),
-    from the provider's recent queries if it was asked before."""
-    key = (str(provider.model), int(provider.dimension), query)
-    try:
-        cache = _query_vectors.setdefault(provider, OrderedDict())
-    except TypeError:  # a provider that cannot be weakly referenced or hashed
-        cache = OrderedDict()
-    if key in cache:
-        cache.move_to_end(key)
-        return list(cache[key])
+    """``query``'s vector (``embed_queries`` when the provider distinguishes queries);
+    inside :func:`reusing_query_vectors`, made once per query."""
+    reused = _reused.get()
+    key = (str(provider.name), str(provider.model), int(provider.dimension), query)
+    if reused is not None and key in reused:
+        return list(reused[key])
     if isinstance(provider, QueryEmbedder):
         vectors = await provider.embed_queries([query])
     else:
@@ -113,9 +113,8 @@ async def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
     vector = [float(x) for x in vectors[0]]
     if len(vector) != provider.dimension:
         raise RuntimeError(f"embedding provider {provider.name!r} returned a wrong dimension")
-    cache[key] = vector
-    while len(cache) > QUERY_CACHE_SIZE:
-        cache.popitem(last=False)
+    if reused is not None:
+        reused[key] = vector
     return list(vector)
 
 

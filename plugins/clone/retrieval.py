@@ -53,6 +53,7 @@ from typing import Any
 from uuid import UUID
 
 from plugins.clone.providers import Passage
+from sdk import reusing_query_vectors
 
 #: Per embedding model (``provider.model``): the ``evidence`` a passage needs to be kept.
 THRESHOLDS: dict[str, float] = {"multilingual-e5-small-q4": 0.842}
@@ -95,15 +96,18 @@ async def retrieve(
     limit = max(1, min(int(limit), MAX_DEPTH))
     knowledge = platform.knowledge
     _model.set(str(getattr(getattr(knowledge, "provider", None), "model", "")) or None)
-    hits = await knowledge.search(scope, query, mode=mode, limit=limit, thing_ids=ids)
-    if not hits:
-        return []
-    if mode == "vector":
-        cosine = {hit.knowledge_id: float(hit.score) for hit in hits}
-    else:
-        depth = min(MAX_DEPTH, max(4 * limit, 40))
-        nearest = await knowledge.search(scope, query, mode="vector", limit=depth, thing_ids=ids)
-        cosine = {hit.knowledge_id: float(hit.score) for hit in nearest}
+    with reusing_query_vectors():  # the question is embedded once for both searches
+        hits = await knowledge.search(scope, query, mode=mode, limit=limit, thing_ids=ids)
+        if not hits:
+            return []
+        if mode == "vector":
+            cosine = {hit.knowledge_id: float(hit.score) for hit in hits}
+        else:
+            depth = min(MAX_DEPTH, max(4 * limit, 40))
+            nearest = await knowledge.search(
+                scope, query, mode="vector", limit=depth, thing_ids=ids
+            )
+            cosine = {hit.knowledge_id: float(hit.score) for hit in nearest}
     return [
         Passage(
             index=number,

@@ -16,7 +16,7 @@ from core.knowledge.search import (
     choose_words,
     combine,
     embed_query,
-    forget_query_vectors,
+    reusing_query_vectors,
 )
 from core.knowledge.store import Hit
 from sdk.testing import CreatorPlatform, Tenant
@@ -209,40 +209,19 @@ def test_combine_scales_cosines_and_text_scores() -> None:
     assert combine([], [], limit=5) == []
 
 
-async def test_a_repeated_query_is_embedded_once(hash_embedder: Any) -> None:
-    """A clone searches twice with the same question; the second search reuses its vector."""
-    first = await embed_query(hash_embedder, "refund policy")
-    again = await embed_query(hash_embedder, "refund policy")
-    assert again == first and again is not first  # a copy: callers cannot change the cache
-    assert hash_embedder.calls == [["refund policy"]]
-    await embed_query(hash_embedder, "shipping")
-    assert len(hash_embedder.calls) == 2
-    hash_embedder.model = "hash-64-v2"  # another model: embedded again
+async def test_a_query_is_embedded_once_while_reusing(hash_embedder: Any) -> None:
+    """A clone searches twice with the same question; the second search reuses its vector,
+    and only inside ``reusing_query_vectors``."""
+    with reusing_query_vectors():
+        first = await embed_query(hash_embedder, "refund policy")
+        again = await embed_query(hash_embedder, "refund policy")
+        assert again == first and again is not first  # a copy: callers cannot change it
+        assert hash_embedder.calls == [["refund policy"]]
+        await embed_query(hash_embedder, "shipping")
+        assert len(hash_embedder.calls) == 2
+        hash_embedder.model = "hash-64-v2"  # another model: embedded again
+        await embed_query(hash_embedder, "refund policy")
+        assert len(hash_embedder.calls) == 3
+    await embed_query(hash_embedder, "refund policy")  # outside: embedded every time
     await embed_query(hash_embedder, "refund policy")
-    assert len(hash_embedder.calls) == 3
-    forget_query_vectors()
-    await embed_query(hash_embedder, "refund policy")
-    assert len(hash_embedder.calls) == 4
-
-
-@pytest.mark.parametrize("exact_max", [0, 5000])
-async def test_exact_and_index_searches_agree(
-    kplatform: CreatorPlatform, kowner: Tenant, exact_max: int, monkeypatch: Any
-) -> None:
-    """Few candidates are compared exactly, many go through the HNSW index (forced here
-    with ``EXACT_SEARCH_MAX = 0``): both find the same rows, in order, and keep to the
-    group and the things asked for."""
-    import core.knowledge.store as store
-
-    other = await kplatform.tenant()
-    await ingest_docs(kplatform, other)  # the same texts in another group
-    things = await ingest_docs(kplatform, kowner)
-    monkeypatch.setattr(store, "EXACT_SEARCH_MAX", exact_max)
-    search = kplatform.platform.knowledge.search
-    for question, answer in QUESTIONS:
-        hits = await search(kowner.scope, question, mode="vector", limit=5)
-        assert [h.thing_id for h in hits][:1] == [things[answer]]
-        assert len(hits) == 5 and {h.thing_id for h in hits} <= set(things.values())
-        two = [things[answer], things["sourdough"]]
-        hits = await search(kowner.scope, question, mode="vector", thing_ids=two)
-        assert {h.thing_id for h in hits} <= set(two) and hits[0].thing_id == things[answer]
+    assert len(hash_embedder.calls) == 5
