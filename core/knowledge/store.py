@@ -251,7 +251,18 @@ class KnowledgeStore(Knowledge):
         async with self.session.reading() as conn, _read_transaction(conn):
             settings = "SET LOCAL plan_cache_mode = force_custom_plan"
             if await self._candidates(conn, thing_ids) <= EXACT_SEARCH_MAX:
-                # materialized: the rows are found by key, then sorted; never the index
+                if thing_ids:  # from the things' chunks (by key), not the group's rows
+                    # (args: $4 the things, as _filters put them, then $5 the labels)
+                    labels_clause = " AND k.metadata->'labels' ?& $5::text[]" if labels else ""
+                    rows_sql = (
+                        f"SELECT DISTINCT ON (k.id) k.id, k.text, k.metadata, tk.thing_id, "
+                        f"({distance}) AS distance FROM thing_knowledge tk JOIN knowledge k "
+                        "ON k.group_id = tk.group_id AND k.id = tk.knowledge_id "
+                        "WHERE tk.group_id = $1 AND tk.thing_id = ANY($4::uuid[]) "
+                        f"AND k.embedding_dim = {dim} AND k.embedding_model = $3"
+                        f"{labels_clause} ORDER BY k.id, tk.thing_id"
+                    )
+                # materialized: the rows are found, then sorted; never the index
                 sql = (
                     f"WITH candidates AS MATERIALIZED ({rows_sql}) SELECT * FROM candidates "
                     f"ORDER BY distance LIMIT ${len(args)}"

@@ -225,3 +225,26 @@ async def test_a_query_is_embedded_once_while_reusing(hash_embedder: Any) -> Non
     await embed_query(hash_embedder, "refund policy")  # outside: embedded every time
     await embed_query(hash_embedder, "refund policy")
     assert len(hash_embedder.calls) == 5
+
+
+@pytest.mark.parametrize("exact_max", [0, 5000])
+async def test_exact_and_index_searches_agree(
+    kplatform: CreatorPlatform, kowner: Tenant, exact_max: int, monkeypatch: Any
+) -> None:
+    """Few candidates are compared exactly, many go through the HNSW index (forced here
+    with ``EXACT_SEARCH_MAX = 0``): both find the same rows, in order, and keep to the
+    group and the things asked for."""
+    import core.knowledge.store as store
+
+    other = await kplatform.tenant()
+    await ingest_docs(kplatform, other)  # the same texts in another group
+    things = await ingest_docs(kplatform, kowner)
+    monkeypatch.setattr(store, "EXACT_SEARCH_MAX", exact_max)
+    search = kplatform.platform.knowledge.search
+    for question, answer in QUESTIONS:
+        hits = await search(kowner.scope, question, mode="vector", limit=5)
+        assert [h.thing_id for h in hits][:1] == [things[answer]]
+        assert len(hits) == 5 and {h.thing_id for h in hits} <= set(things.values())
+        two = [things[answer], things["sourdough"]]
+        hits = await search(kowner.scope, question, mode="vector", thing_ids=two)
+        assert {h.thing_id for h in hits} <= set(two) and hits[0].thing_id == things[answer]
