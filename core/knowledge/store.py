@@ -251,22 +251,22 @@ class KnowledgeStore(Knowledge):
         async with self.session.reading() as conn, _read_transaction(conn):
             settings = "SET LOCAL plan_cache_mode = force_custom_plan"
             if await self._candidates(conn, thing_ids) <= EXACT_SEARCH_MAX:
-                if thing_ids:  # from the things' chunks (by key), not the group's rows
-                    # (args: $4 the things, as _filters put them, then $5 the labels)
+                if thing_ids:
+                    # From the things' chunks, each fetched by its key (OFFSET 0 keeps the
+                    # planner from turning this into a scan of the group's rows).
                     labels_clause = " AND k.metadata->'labels' ?& $5::text[]" if labels else ""
                     rows_sql = (
-                        f"SELECT DISTINCT ON (k.id) k.id, k.text, k.metadata, tk.thing_id, "
-                        f"({distance}) AS distance FROM thing_knowledge tk JOIN knowledge k "
-                        "ON k.group_id = tk.group_id AND k.id = tk.knowledge_id "
-                        "WHERE tk.group_id = $1 AND tk.thing_id = ANY($4::uuid[]) "
-                        f"AND k.embedding_dim = {dim} AND k.embedding_model = $3"
-                        f"{labels_clause} ORDER BY k.id, tk.thing_id"
+                        f"SELECT k.id, k.text, k.metadata, tk.thing_id, ({distance}) AS distance "
+                        "FROM (SELECT knowledge_id, (array_agg(thing_id ORDER BY thing_id))[1] "
+                        "AS thing_id FROM thing_knowledge WHERE group_id = $1 "
+                        "AND thing_id = ANY($4::uuid[]) GROUP BY knowledge_id) AS tk "
+                        "CROSS JOIN LATERAL (SELECT * FROM knowledge k WHERE k.group_id = $1 "
+                        "AND k.id = tk.knowledge_id OFFSET 0) AS k "
+                        f"WHERE k.embedding_dim = {dim} AND k.embedding_model = $3{labels_clause}"
                     )
-                # materialized: the rows are found, then sorted; never the index
-                sql = (
-                    f"WITH candidates AS MATERIALIZED ({rows_sql}) SELECT * FROM candidates "
-                    f"ORDER BY distance LIMIT ${len(args)}"
-                )
+                # "+ 0": an order the HNSW index cannot give, so the few rows are sorted,
+                # never found by walking the index past other rows
+                sql = f"{rows_sql} ORDER BY ({distance}) + 0 LIMIT ${len(args)}"
             else:
                 sql = f"{rows_sql} ORDER BY {distance} LIMIT ${len(args)}"
                 settings += (
