@@ -40,8 +40,8 @@ Measured:
    retrain with nothing changed, beside core's ``platform.knowledge.ingest`` of the same
    texts (one thing each, in another group so no embedding is reused).
 
-    python benchmarks/clone.py                    # 100,000 chunks: ~17 minutes on 2 cores,
-                                                  # most of it the 'most' clone's searches
+    python benchmarks/clone.py                    # 100,000 chunks: ~7 minutes on 2 cores,
+                                                  # most of it loading the data
     python benchmarks/clone.py --rows 20000 --queries 50 --questions 20   # quicker
     python benchmarks/clone.py --profile          # + cProfile of retrieval and chat, and
                                                   # the restricted search under each plan
