@@ -48,7 +48,14 @@ from plugins.clone.providers import (
     ToolRequest,
 )
 from plugins.clone.settings import CloneSettings
-from plugins.clone.tools import CloneTool, ToolContext, kept, result_for_model, run_tool
+from plugins.clone.tools import (
+    CloneTool,
+    ToolContext,
+    answered,
+    kept,
+    result_for_model,
+    run_tool,
+)
 from plugins.clone.training import (
     MAX_SOURCES,
     TRAIN_JOB,
@@ -161,14 +168,18 @@ def allowed_origins(values: list[str]) -> list[str]:
     spelling each (lower-case, no trailing slash), or a 422 naming the one that is not."""
     found: dict[str, None] = {}
     for number, value in enumerate(values):
-        origin = value.strip().lower()
-        if not _ORIGIN.match(origin):
+        origin = value.strip().lower().rstrip("/")
+        match = _ORIGIN.match(origin)
+        port = int(match.group(6)[1:]) if match and match.group(6) else None
+        if not match or (port is not None and not 1 <= port <= 65535):
             raise sdk.ValidationFailed(
                 f"{value[:100]!r} is not an origin: write the site's scheme and host (and "
                 "port), like https://example.com, without a path",
                 field=f"allowed_origins[{number}]",
             )
-        found[origin.rstrip("/")] = None
+        if (match.group(1), port) in (("http", 80), ("https", 443)):
+            origin = origin.rsplit(":", 1)[0]  # browsers send the default port as nothing
+        found[origin] = None
     return list(found)
 
 
@@ -923,7 +934,7 @@ class Clones:
         # The passages were relevant enough to ask, but the offline provider found no
         # sentence that answers: a content gap too. With no passages (the model was asked
         # for its tools), only a tool that answered makes it answered.
-        answered_by_tool = any(c.error is None for c in calls)
+        answered_by_tool = any(answered(c) for c in calls)
         unanswered = (
             not citations
             and not answered_by_tool

@@ -176,12 +176,23 @@ async def run_tool(tool: CloneTool | None, name: str, arguments: str, ctx: ToolC
 
 
 def kept(call: ToolCall) -> ToolCall:
-    """``call`` as a message keeps it: a result larger than ``MAX_KEPT_CHARS`` (as JSON)
-    is replaced by its size, so a tool cannot bloat the conversation."""
-    size = len(_compact(call.result))
-    if size <= MAX_KEPT_CHARS:
-        return call
-    return msgspec.structs.replace(call, result={"too_large_to_keep": size})
+    """``call`` as a message keeps it: arguments or a result larger than
+    ``MAX_KEPT_CHARS`` (as JSON) are replaced by their size, so neither a model nor a tool
+    can bloat the conversation."""
+    arguments, result = call.arguments, call.result
+    if len(_compact(arguments)) > MAX_KEPT_CHARS:
+        arguments = {"too_large_to_keep": len(_compact(arguments))}
+    if len(_compact(result)) > MAX_KEPT_CHARS:
+        result = {"too_large_to_keep": len(_compact(result))}
+    return msgspec.structs.replace(call, arguments=arguments, result=result)
+
+
+def answered(call: ToolCall) -> bool:
+    """Whether a call told the visitor something: it succeeded and found anything (a
+    listing with ``"count": 0`` found nothing)."""
+    if call.error is not None or call.result in (None, {}, [], ""):
+        return False
+    return not (isinstance(call.result, dict) and call.result.get("count") == 0)
 
 
 def result_for_model(call: ToolCall) -> str:
@@ -226,7 +237,11 @@ def _summary(thing: sdk.Thing) -> dict[str, Any]:
 async def readable(ctx: ToolContext, type: str) -> list[sdk.Thing]:
     """The things of ``type`` the visitor may read (newest first; at most ``SCAN_LIMIT``
     looked at)."""
-    page = await ctx.stores.things.list(type=type, limit=SCAN_LIMIT)
+    draft = sdk.Resource(ctx.scope.group_id, type, None, "draft")
+    sees_drafts = ctx.platform.permissions.can(ctx.scope, "thing.read", draft)
+    # a customer or visitor: only published ones, so drafts never crowd them out
+    status = None if sees_drafts else "published"
+    page = await ctx.stores.things.list(type=type, status=status, limit=SCAN_LIMIT)
     return [thing for thing in page.items if ctx.can("thing.read", thing)]
 
 
@@ -255,17 +270,29 @@ def finder(type: str, noun: str) -> Run:
     return find
 
 
+def _when(value: Any) -> datetime | None:
+    """An ISO date or date-time as an aware date-time (UTC when it names no offset)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 async def get_schedule(ctx: ToolContext, args: FindArgs) -> dict[str, Any]:
     """Upcoming ``calendar_event`` things (``starts_at`` not in the past), soonest first."""
-    now = datetime.now(UTC).isoformat()
+    now = datetime.now(UTC)
     upcoming = []
     for thing in await readable(ctx, "calendar_event"):
-        starts = thing.properties.get("starts_at")
-        if isinstance(starts, str) and starts < now:
+        starts = _when(thing.properties.get("starts_at"))
+        if starts is not None and starts < now:
             continue
-        upcoming.append(thing)
-    upcoming.sort(key=lambda t: str(t.properties.get("starts_at", "~")))
-    found = best_matches(upcoming, args.query, args.limit) if args.query else upcoming[: args.limit]
+        upcoming.append((starts or datetime.max.replace(tzinfo=UTC), thing))
+    upcoming.sort(key=lambda item: item[0])
+    things = [thing for _, thing in upcoming]
+    found = best_matches(things, args.query, args.limit) if args.query else things[: args.limit]
     return {"events": [_summary(thing) for thing in found], "count": len(found)}
 
 

@@ -96,14 +96,20 @@ class VisitorContext(sdk.GroupContext):
         self.visitor = visitor
 
 
+DEFAULT_PORTS = (("http", 80), ("https", 443))
+
+
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of ``url``, lower-case; ``None`` if it has none."""
     parts = urlsplit(url.strip())
+    try:
+        number = parts.port
+    except ValueError:  # a port out of range
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    host = parts.hostname.lower()
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+    port = f":{number}" if number and (parts.scheme, number) not in DEFAULT_PORTS else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 
 def own_origin(request: Request[Any, Any, Any]) -> str:

@@ -108,7 +108,11 @@
   function restore() {
     if (!session) return;
     call("GET", "/messages").then(function (res) {
-      if (res.status === 401) { session = null; sessionStorage.removeItem(storeKey); return null; }
+      if (res.status === 401 || res.status === 404) {
+        session = null;
+        sessionStorage.removeItem(storeKey);
+        return null;
+      }
       return res.ok ? res.json() : null;
     }).then(function (messages) {
       (messages || []).forEach(function (m) {
@@ -155,7 +159,7 @@
     return ready.then(function () {
       return call("POST", "/messages?stream=true", { content: question }, "text/event-stream");
     }).then(function (res) {
-      if (res.status === 401) {  // the session expired: start another, ask again
+      if (res.status === 401 || res.status === 404) {  // session or conversation gone: anew
         session = null;
         sessionStorage.removeItem(storeKey);
         return startSession().then(function () {

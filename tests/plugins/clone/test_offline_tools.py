@@ -62,3 +62,15 @@ def test_results_in_words() -> None:
         "I couldn't look that up (not an email)."
     )
     assert describe([ChatMessage("user", "hi")]) == ""
+
+
+def test_what_counts_as_answered_and_what_is_kept() -> None:
+    from plugins.clone.tools import answered, kept
+    from plugins.clone.types import ToolCall
+
+    assert answered(ToolCall("t", result={"lead_id": "x", "status": "recorded"}))
+    assert not answered(ToolCall("t", result={"products": [], "count": 0}))
+    assert not answered(ToolCall("t", result={"x": 1}, error="boom"))
+    assert not answered(ToolCall("t", result=None))
+    big = kept(ToolCall("t", arguments={"q": "x" * 20_000}, result=[1]))
+    assert big.arguments == {"too_large_to_keep": 20_008} and big.result == [1]

@@ -72,6 +72,15 @@ async def test_patching_widget_settings_validates(api, problem) -> None:
     )
     body = problem(r, 422)
     assert body["field"] == "allowed_origins[1]" and "like https://example.com" in body["detail"]
+    r = await api.client.patch(
+        api.url(clone["id"]), json={"allowed_origins": ["https://a.example:99999"]}
+    )
+    assert problem(r, 422)["field"] == "allowed_origins[0]"
+    r = await api.client.patch(
+        api.url(clone["id"]),
+        json={"allowed_origins": ["https://a.example:443", "http://b.example:8080/"]},
+    )
+    assert r.json()["allowed_origins"] == ["https://a.example", "http://b.example:8080"]
 
 
 async def test_an_anonymous_visitor_chats(clone_platform, api, docs, sse, events, owner) -> None:
