@@ -381,12 +381,43 @@ async def embed_script() -> Response[bytes]:
     )
 
 
+_SITE_PATH = re.compile(r"^/sites/([^/?#]+)")
+
+
+async def framing_group(request: Request[Any, Any, Any]) -> UUID | None:
+    """The group of the website whose page on this platform frames the widget, as the
+    browser's ``Referer`` names it (``/sites/{slug}/...``, or a page of a custom domain);
+    ``None`` for any other page (another site is the business of ``frame-ancestors``)."""
+    referer = request.headers.get("referer", "")[:2000]
+    if not referer or origin_of(referer) != own_origin(request):
+        return None
+    match = _SITE_PATH.match(urlsplit(referer).path)
+    async with _platform(request).db.system() as conn:
+        if match:
+            found = await conn.fetchval(
+                "SELECT group_id FROM things WHERE type = 'website' AND deleted_at IS NULL "
+                "AND properties->>'slug' = $1",
+                match.group(1),
+            )
+        else:
+            found = await conn.fetchval(
+                "SELECT group_id FROM things WHERE type = 'website' AND deleted_at IS NULL "
+                "AND lower(properties->>'custom_domain') = $1",
+                (urlsplit(referer).hostname or "").lower(),
+            )
+    return found if isinstance(found, UUID) else None
+
+
 @get("/clone/widget/{clone_id:uuid}", include_in_schema=False)
 async def widget_page(request: Request[Any, Any, Any], clone_id: FromPath[UUID]) -> Response[Any]:
     """The chat panel, for a frame on the platform's own pages and the clone's allowed
-    origins only."""
+    origins only. A website of another group on this platform may not show it (its pages
+    share the platform's origin, so ``frame-ancestors`` cannot tell them apart)."""
     try:
-        _, clone = await _public_clone(_platform(request), clone_id)
+        scope, clone = await _public_clone(_platform(request), clone_id)
+        framing = await framing_group(request)
+        if framing is not None and framing != scope.group_id:
+            raise sdk.NotFound(f"clone {clone_id} not found")
     except sdk.NotFound:
         return Response(
             b"<!doctype html><html lang=en><title>Not found</title><p>This chat is not "

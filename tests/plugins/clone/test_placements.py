@@ -89,3 +89,29 @@ async def test_the_component_validates_and_blocks_publishing_without_a_clone(
 async def test_without_the_website_there_is_no_component(clone_platform, api) -> None:
     clone = await api.clone("Ada")  # the plugin starts; its optional hook is simply unused
     assert clone["status"] == "draft"
+
+
+async def test_another_groups_website_may_not_frame_a_clone(clone_platform, api, api_for) -> None:
+    """Every website page shares the platform's origin, so frame-ancestors cannot stop
+    another creator showing this clone; the Referer of the framing page does."""
+    clone = await api.clone("Ada")
+    await api.text(clone["id"], "Refunds", "Refunds within 30 days of buying.")
+    await api.train(clone["id"])
+    other = api_for(await clone_platform.tenant(name="Other"))
+    await page_with(api.tenant, "mine")
+    await page_with(other.tenant, "theirs")
+    url = f"/clone/widget/{clone['id']}"
+    visitor = clone_platform.client
+    base = "http://testserver.local"
+    for referer, status in (
+        (f"{base}/sites/mine", 200),
+        (f"{base}/sites/mine/home", 200),
+        (f"{base}/sites/theirs/home", 404),
+        (f"{base}/sites/theirs", 404),
+        ("https://mara.example/", 200),  # another site: frame-ancestors decides
+        (None, 200),
+        (f"{base}/sites/nobody", 200),
+    ):
+        headers = {"Referer": referer} if referer else {}
+        r = await visitor.get(url, headers=headers)
+        assert r.status_code == status, (referer, r.status_code)
