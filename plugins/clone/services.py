@@ -183,6 +183,14 @@ def allowed_origins(values: list[str]) -> list[str]:
     return list(found)
 
 
+def answers(clone: sdk.Thing) -> bool:
+    """Whether a clone answers its audience: active, or retraining after an earlier
+    training (it answers from what it knew until the new training ends)."""
+    return clone.status == "active" or (
+        clone.status == "training" and bool(clone.properties.get("trained_at"))
+    )
+
+
 def approx_tokens(text: str) -> int:
     """Tokens of ``text`` for a chat model, roughly: 1.3 per word."""
     return math.ceil(len(text.split()) * 1.3)
@@ -721,9 +729,10 @@ class Clones:
     async def _chat_clone(self, group: sdk.GroupContext, clone_id: UUID) -> sdk.Thing:
         group.require("clone.chat")
         clone = await self.get_clone_thing(group.stores, clone_id)
-        if clone.status != "active" and not self._sees_all(group, clone):
+        if not answers(clone) and not self._sees_all(group, clone):
             raise sdk.NotFound(f"clone {clone_id} not found")
-        group.require("clone.chat", group.resource("ai_clone", clone.id, clone.status))
+        status = "active" if answers(clone) else clone.status
+        group.require("clone.chat", group.resource("ai_clone", clone.id, status))
         return clone
 
     def _visitor(self, group: sdk.GroupContext) -> str:

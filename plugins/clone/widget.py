@@ -40,7 +40,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 import sdk
 from plugins.clone.api import clones, respond
-from plugins.clone.services import Clones
+from plugins.clone.services import Clones, answers
 from plugins.clone.types import (
     CloneProps,
     FeedbackIn,
@@ -126,8 +126,9 @@ def _platform(request: Request[Any, Any, Any]) -> sdk.Platform:
 
 
 async def _public_clone(platform: sdk.Platform, clone_id: UUID) -> tuple[sdk.Scope, sdk.Thing]:
-    """The active clone ``clone_id`` of whichever group holds it, and a visitor scope
-    there; 404 otherwise (a draft or failed clone is not public)."""
+    """The clone ``clone_id`` of whichever group holds it, if it answers (active, or
+    retraining after an earlier training), and a visitor scope there; 404 otherwise (a
+    draft or failed clone is not public)."""
     async with platform.db.system() as conn:
         group_id = await conn.fetchval(
             "SELECT group_id FROM things WHERE id = $1 AND type = 'ai_clone' "
@@ -138,7 +139,7 @@ async def _public_clone(platform: sdk.Platform, clone_id: UUID) -> tuple[sdk.Sco
         raise sdk.NotFound(f"clone {clone_id} not found")
     scope = sdk.Scope(group_id=group_id, person_id=None, role=VISITOR_ROLE)
     thing = await platform.ontology.scoped(scope).things.get(clone_id, type="ai_clone")
-    if thing.status != "active":
+    if not answers(thing):
         raise sdk.NotFound(f"clone {clone_id} not found")
     return scope, thing
 

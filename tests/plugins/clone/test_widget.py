@@ -236,3 +236,22 @@ async def test_a_visitor_of_one_creator_never_reaches_anothers_knowledge(
     )  # fmt: skip
     # and the member API stays closed to anonymous visitors
     problem(await visitor.get(other.url(theirs["id"], "/threads")), 401)
+
+
+async def test_a_clone_retraining_keeps_answering(clone_platform, api, docs, owner) -> None:
+    clone = await active_clone(api, docs)
+    from sdk import Scope
+
+    stores = clone_platform.platform.ontology.scoped(Scope.system(owner.group.id))
+    await stores.things.update(clone["id"], status="training")  # as a new training runs
+    visitor = clone_platform.client
+    assert (await visitor.get(f"/clone/widget/{clone['id']}")).status_code == 200
+    started = await session(visitor, clone["id"])
+    r = await visitor.post(
+        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+        headers={"X-Clone-Session": started["session"]},
+    )  # fmt: skip
+    assert r.status_code == 201 and "30 days" in r.json()["answer"]["content"]
+    never = await api.clone("New")  # never trained: not public while training
+    await stores.things.update(never["id"], status="training")
+    assert (await visitor.get(f"/clone/widget/{never['id']}")).status_code == 404
