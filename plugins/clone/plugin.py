@@ -26,6 +26,7 @@ from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
 from plugins.clone.providers import LLMProvider, OfflineProvider, OpenAIChatProvider
+from plugins.clone.registry import collect_named
 from plugins.clone.services import Clones
 from plugins.clone.settings import load as load_settings
 from plugins.clone.settings import openai_api_key
@@ -202,20 +203,10 @@ def register_static() -> list[sdk.StaticFiles]:
 
 
 def collect_providers(platform: sdk.Platform) -> dict[str, LLMProvider]:
-    providers: dict[str, LLMProvider] = {}
-    owners: dict[str, str] = {}
-    for plugin, provider in platform.plugins.collect("register_llm_providers", platform=platform):
-        name = getattr(provider, "name", None)
-        if not isinstance(name, str) or not name or not callable(getattr(provider, "stream", None)):
-            raise sdk.PlatformError(
-                f"plugin {plugin!r}: {provider!r} is not an LLM provider (a name and stream())"
-            )
-        if name in providers:
-            raise sdk.PlatformError(
-                f"LLM provider {name!r} is registered by both plugin {owners[name]!r} "
-                f"and plugin {plugin!r}"
-            )
-        providers[name], owners[name] = provider, plugin
+    """The LLM providers of the enabled plugins, by name."""
+    providers: dict[str, LLMProvider] = collect_named(
+        platform, "register_llm_providers", ("stream",)
+    )
     return providers
 
 

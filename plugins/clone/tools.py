@@ -32,6 +32,7 @@ from msgspec import Meta
 
 import sdk
 from plugins.clone.providers import ToolSpec
+from plugins.clone.registry import collect_named
 from plugins.clone.types import ToolCall
 
 log = logging.getLogger("creator.clone")
@@ -117,17 +118,10 @@ def arguments_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
 
 def collect_tools(platform: sdk.Platform) -> dict[str, CloneTool]:
     """Every tool the enabled plugins register, by name (names must be unique)."""
-    tools: dict[str, CloneTool] = {}
-    owners: dict[str, str] = {}
-    for plugin, tool in platform.plugins.collect("register_clone_tools", platform=platform):
+    tools = collect_named(platform, "register_clone_tools", ("run", "spec"))
+    for tool in tools.values():
         if not isinstance(tool, CloneTool):
-            raise sdk.PlatformError(f"plugin {plugin!r}: {tool!r} is not a CloneTool")
-        if tool.name in tools:
-            raise sdk.PlatformError(
-                f"clone tool {tool.name!r} is registered by both plugin {owners[tool.name]!r} "
-                f"and plugin {plugin!r}"
-            )
-        tools[tool.name], owners[tool.name] = tool, plugin
+            raise sdk.PlatformError(f"register_clone_tools: {tool!r} is not a CloneTool")
     return tools
 
 

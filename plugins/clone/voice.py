@@ -42,6 +42,7 @@ from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 import sdk
+from plugins.clone.registry import collect_named
 from plugins.clone.settings import CloneSettings, did_api_key, elevenlabs_api_key
 from plugins.clone.types import CloneProps
 
@@ -510,26 +511,24 @@ class VideoView(msgspec.Struct):
 # -- behaviour -----------------------------------------------------------------------------
 
 
-def _collect(platform: sdk.Platform, hook: str, methods: Sequence[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    owners: dict[str, str] = {}
-    for plugin, provider in platform.plugins.collect(hook, platform=platform):
-        name = getattr(provider, "name", None)
-        if (
-            not isinstance(name, str)
-            or not name
-            or not all(callable(getattr(provider, m, None)) for m in methods)
-        ):
-            raise sdk.PlatformError(
-                f"plugin {plugin!r}: {provider!r} from {hook} needs a name and "
-                + ", ".join(f"{m}()" for m in methods)
-            )
-        if name in found:
-            raise sdk.PlatformError(
-                f"{hook}: {name!r} is registered by both plugin {owners[name]!r} and {plugin!r}"
-            )
-        found[name], owners[name] = provider, plugin
-    return found
+def _choose(
+    providers: dict[str, Any], wanted: str, kind: str, error: type[sdk.PlatformError], key: str
+) -> Any:
+    """The ``kind`` provider the ``{kind}_provider`` setting names (empty: the first
+    registered), or ``error`` saying what to configure."""
+    if wanted:
+        if wanted in providers:
+            return providers[wanted]
+        raise error(
+            f"plugin_settings.clone.{kind}_provider is {wanted!r}, which no enabled plugin "
+            f"registers (registered: {', '.join(sorted(providers)) or 'none'})"
+        )
+    if not providers:
+        raise error(
+            f"no {kind} provider is configured: set plugin_settings.clone.{key}, or enable a "
+            "plugin that registers one"
+        )
+    return next(iter(providers.values()))
 
 
 class CloneMedia:
@@ -550,8 +549,8 @@ class CloneMedia:
 
     @classmethod
     def collect(cls, platform: sdk.Platform, settings: CloneSettings) -> CloneMedia:
-        voices = _collect(platform, "register_voice_providers", ("clone_voice", "speak"))
-        avatars = _collect(
+        voices = collect_named(platform, "register_voice_providers", ("clone_voice", "speak"))
+        avatars = collect_named(
             platform,
             "register_avatar_providers",
             ("create_appearance", "render", "render_status"),
@@ -567,36 +566,18 @@ class CloneMedia:
     # -- choosing providers ---------------------------------------------------------------
 
     def voice_provider(self) -> VoiceProvider:
-        wanted = self.settings.voice_provider
-        if wanted:
-            if wanted in self.voices:
-                return self.voices[wanted]
-            raise VoiceNotConfigured(
-                f"plugin_settings.clone.voice_provider is {wanted!r}, which no enabled plugin "
-                f"registers (registered: {', '.join(sorted(self.voices)) or 'none'})"
-            )
-        if not self.voices:
-            raise VoiceNotConfigured(
-                "no voice provider is configured: set plugin_settings.clone.elevenlabs_api_key "
-                "(or $ELEVENLABS_API_KEY), or enable a plugin that registers one"
-            )
-        return next(iter(self.voices.values()))
+        provider: VoiceProvider = _choose(
+            self.voices, self.settings.voice_provider, "voice", VoiceNotConfigured,
+            "elevenlabs_api_key (or $ELEVENLABS_API_KEY)",
+        )  # fmt: skip
+        return provider
 
     def avatar_provider(self) -> AvatarProvider:
-        wanted = self.settings.avatar_provider
-        if wanted:
-            if wanted in self.avatars:
-                return self.avatars[wanted]
-            raise AvatarNotConfigured(
-                f"plugin_settings.clone.avatar_provider is {wanted!r}, which no enabled plugin "
-                f"registers (registered: {', '.join(sorted(self.avatars)) or 'none'})"
-            )
-        if not self.avatars:
-            raise AvatarNotConfigured(
-                "no avatar provider is configured: set plugin_settings.clone.did_api_key "
-                "(or $DID_API_KEY), or enable a plugin that registers one"
-            )
-        return next(iter(self.avatars.values()))
+        provider: AvatarProvider = _choose(
+            self.avatars, self.settings.avatar_provider, "avatar", AvatarNotConfigured,
+            "did_api_key (or $DID_API_KEY)",
+        )  # fmt: skip
+        return provider
 
     def _voice_of(self, props: CloneProps) -> VoiceProvider:
         if not props.voice_id:
