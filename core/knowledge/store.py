@@ -319,10 +319,7 @@ class KnowledgeStore(Knowledge):
         )
         async with self.session.reading() as conn:
             rows = await conn.fetch(sql, *args)
-        return [
-            Hit(row["id"], row["thing_id"], row["text"], row["metadata"], float(row["score"]))
-            for row in rows
-        ]
+        return _hits(rows)
 
     async def lexeme_sample(
         self, query: str, *, sample: int, words: int
@@ -384,10 +381,7 @@ class KnowledgeStore(Knowledge):
         )
         async with self.session.reading() as conn:
             rows = await conn.fetch(sql, *args)
-        return [
-            Hit(row["id"], row["thing_id"], row["text"], row["metadata"], float(row["score"]))
-            for row in rows
-        ]
+        return _hits(rows)
 
     # -- re-embedding -------------------------------------------------------------------
 
@@ -443,6 +437,14 @@ class _read_transaction:
                 await self._tx.commit()
             else:
                 await self._tx.rollback()
+
+
+def _hits(rows: Sequence[asyncpg.Record]) -> list[Hit]:
+    """Search rows (``id``, ``thing_id``, ``text``, ``metadata``, ``score``) as hits."""
+    return [
+        Hit(row["id"], row["thing_id"], row["text"], row["metadata"], float(row["score"]))
+        for row in rows
+    ]
 
 
 def _floats(value: Any) -> list[float]:
