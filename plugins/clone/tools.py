@@ -300,21 +300,28 @@ class LeadArgs(msgspec.Struct, forbid_unknown_fields=True):
 
 async def create_lead(ctx: ToolContext, args: LeadArgs) -> dict[str, Any]:
     """Record a visitor who asked to be contacted as a ``lead`` (once per email and
-    conversation)."""
+    conversation, also when calls run at once)."""
     email = args.email.strip()
     if not _EMAIL.match(email):
         raise sdk.ValidationFailed(f"{email!r} is not an email address", field="email")
     if not ctx.can("clone.create_lead"):
         raise sdk.Forbidden("leads cannot be recorded in this conversation")
     props = {"email": email.lower(), "clone_id": str(ctx.clone.id), "thread_id": str(ctx.thread.id)}
-    existing = await ctx.stores.things.list(type="lead", where=props, limit=1)
-    if existing.items:
-        return {"lead_id": str(existing.items[0].id), "status": "already recorded"}
     name = " ".join(args.name.split())[:200] or email
-    lead = await ctx.stores.things.create(
-        "lead", name=name,
-        properties={**props, "interest": args.interest.strip(), "visitor": ctx.visitor},
-    )  # fmt: skip
+    async with ctx.stores.session.transaction() as conn:
+        # Check then create under a lock on (group, conversation, email) held until commit:
+        # two answers of one conversation at once (two tabs, a retried request) record one.
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"clone_lead:{ctx.scope.group_id}:{ctx.thread.id}:{props['email']}",
+        )
+        existing = await ctx.stores.things.list(type="lead", where=props, limit=1)
+        if existing.items:
+            return {"lead_id": str(existing.items[0].id), "status": "already recorded"}
+        lead = await ctx.stores.things.create(
+            "lead", name=name,
+            properties={**props, "interest": args.interest.strip(), "visitor": ctx.visitor},
+        )  # fmt: skip
     return {"lead_id": str(lead.id), "status": "recorded"}
 
 

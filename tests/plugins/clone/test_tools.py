@@ -4,15 +4,17 @@ plugins mean absent tools."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
 import msgspec
 import pytest
 
 from plugins.clone.providers import Finished, TextDelta, ToolRequest
-from plugins.clone.tools import CloneTool, ToolContext
+from plugins.clone.tools import BUILTIN_TOOLS, CloneTool, ToolContext, run_tool
 from sdk import ThingType, hookimpl
 
 REFUND_QUESTION = "How many days do I have to ask for a refund?"
@@ -279,3 +281,47 @@ async def test_the_offline_provider_records_a_lead_without_a_model(
     ]
     assert answer["content"].startswith("I don't know") and answer["unanswered"] is True
     assert answer["tool_calls"] == []
+
+
+async def test_concurrent_create_lead_calls_record_one_lead(
+    clone_platform, api, api_for, owner, docs
+) -> None:
+    """Two tabs of one conversation (or a model repeating itself) asking at once: the
+    check and the create run under one lock, so exactly one lead is recorded."""
+    clone = await api.clone("Ada")
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    await api.train(clone["id"])
+    customer = await clone_platform.member(owner, "customer")
+    thread = await api_for(customer).thread(clone["id"])
+    scope = customer.scope
+    stores = clone_platform.ontology(scope)
+    clone_thing = await stores.things.get(UUID(clone["id"]))
+    thread_thing = await stores.things.get(UUID(thread["id"]))
+    tool = next(t for t in BUILTIN_TOOLS if t.name == "create_lead")
+
+    def ctx() -> ToolContext:  # each call its own stores, as each answer has
+        return ToolContext(
+            platform=clone_platform.platform, scope=scope, stores=clone_platform.ontology(scope),
+            clone=clone_thing, thread=thread_thing, visitor=str(customer.person.id),
+        )  # fmt: skip
+
+    emails = ["bo@example.com", "BO@example.com", " bo@Example.com"] * 4
+    calls = await asyncio.gather(
+        *(run_tool(tool, "create_lead", json.dumps({"name": "Bo", "email": e}), ctx())
+          for e in emails)
+    )  # fmt: skip
+    assert all(c.error is None for c in calls), [c.error for c in calls]
+    statuses = sorted(c.result["status"] for c in calls)
+    assert statuses == ["already recorded"] * (len(emails) - 1) + ["recorded"]
+    assert len({c.result["lead_id"] for c in calls}) == 1
+
+    # another address, at the same time as a repeat of the first: a second lead only
+    more = await asyncio.gather(
+        *(run_tool(tool, "create_lead", json.dumps({"name": "Cy", "email": e}), ctx())
+          for e in ["cy@example.com", "cy@example.com", "bo@example.com"])
+    )  # fmt: skip
+    assert [c.result["status"] for c in more].count("recorded") == 1
+    r = await owner.client.get(owner.url("/things"), params={"type": "lead"})
+    assert sorted(lead["properties"]["email"] for lead in r.json()["items"]) == [
+        "bo@example.com", "cy@example.com",
+    ]  # fmt: skip
