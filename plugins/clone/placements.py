@@ -53,12 +53,28 @@ async def _clone_ids(stores: sdk.ScopedOntology, page: sdk.Thing) -> set[UUID]:
 
 
 async def sync_page(event: sdk.Event, ctx: sdk.HandlerContext) -> None:
-    """Make the page's ``powers`` connections match the clones its live version shows."""
+    """Make the page's ``powers`` connections match the clones its live version shows.
+
+    One page's runs take turns (a lock on the page until the transaction ends): a run
+    that read the page as published must not add its link after a later run, which read
+    it unpublished, found nothing to end."""
     stores = ctx.ontology
     try:
         page_id = UUID(str(event.payload.get("page_id")))
+    except ValueError:
+        return
+    async with stores.session.transaction() as conn:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"clone_powers:{stores.scope.group_id}:{page_id}",
+        )
+        await _sync(stores, page_id)
+
+
+async def _sync(stores: sdk.ScopedOntology, page_id: UUID) -> None:
+    try:
         page = await stores.things.get(page_id, type="page")
-    except (ValueError, sdk.NotFound):
+    except sdk.NotFound:
         return  # deleted meanwhile: its connections ended with it
     wanted = await _clone_ids(stores, page)
     existing = await stores.connections.list(type="powers", to_id=page_id, limit=200)

@@ -3,7 +3,13 @@ pages that show its chat bubble, and stops when they go offline."""
 
 from __future__ import annotations
 
+import asyncio
+from uuid import UUID
+
 import pytest
+
+from plugins.clone import placements
+from sdk import HandlerContext, Scope
 
 pytestmark = pytest.mark.creator_plugins("clone", "website")
 
@@ -115,3 +121,63 @@ async def test_another_groups_website_may_not_frame_a_clone(clone_platform, api,
         headers = {"Referer": referer} if referer else {}
         r = await visitor.get(url, headers=headers)
         assert r.status_code == status, (referer, r.status_code)
+
+
+async def test_concurrent_syncs_of_one_page_end_as_the_page_is(
+    clone_platform, api, owner, until, monkeypatch
+) -> None:
+    """A run that read the page in one state is still working when the page changes and
+    the next event's run starts: the later run waits its turn, so the links end as the
+    page is (no link to an unpublished page survives; a page published again keeps its
+    link)."""
+    ada = await api.clone("Ada")
+    page = await page_with(owner, "race", {"type": "clone_chat", "props": {"clone_id": ada["id"]}})
+    page_id = UUID(page.rsplit("/", 1)[1])
+    assert (await owner.client.post(page + "/publish")).status_code == 200
+    await until(lambda: powers(owner, str(page_id)))
+    assert (await owner.client.post(page + "/unpublish")).status_code == 200
+
+    async def no_link() -> bool:
+        return not await powers(owner, str(page_id))
+
+    await until(no_link)  # the worker is idle from here on: the runs below are the test's
+    system = Scope.system(owner.group.id)
+    stores = clone_platform.ontology(system)
+    events = {
+        status: (await stores.events.list(type=f"page_{name}", limit=1)).items[0]
+        for status, name in (("published", "published"), ("draft", "unpublished"))
+    }
+    decided, go_on = asyncio.Event(), asyncio.Event()
+    held: list[asyncio.Task] = []
+    real_clone_ids = placements._clone_ids
+
+    async def clone_ids_then_wait(s, thing):
+        wanted = await real_clone_ids(s, thing)
+        if asyncio.current_task() in held:
+            decided.set()  # knows what it wants; holds on before touching connections
+            await go_on.wait()
+        return wanted
+
+    monkeypatch.setattr(placements, "_clone_ids", clone_ids_then_wait)
+
+    def run(status: str) -> asyncio.Task:
+        event = events[status]
+        ctx = HandlerContext(event, clone_platform.ontology(system), "clone")
+        return asyncio.create_task(placements.sync_page(event, ctx))
+
+    # published → unpublished while the first run works; then back to published
+    for start, final, expected in (("published", "draft", []), ("draft", "published", [ada["id"]])):
+        # the page row as publish and unpublish leave it (no events: the worker stays idle)
+        await stores.things.update(page_id, status=start)
+        decided.clear()
+        go_on.clear()
+        first = run(start)
+        held[:] = [first]
+        await decided.wait()
+        await stores.things.update(page_id, status=final)
+        second = run(final)
+        await asyncio.wait({second}, timeout=0.5)  # every chance to finish before the first
+        go_on.set()
+        await asyncio.gather(first, second)
+        links = await powers(owner, str(page_id))
+        assert [link["from_id"] for link in links] == expected, (start, final)
