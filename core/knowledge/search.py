@@ -57,13 +57,17 @@ MAX_QUERY_LENGTH = 2000
 
 
 class SearchHit(msgspec.Struct):
-    """One result: its score (meaning depends on the mode) and its source."""
+    """One result: its score (meaning depends on the mode) and its source. ``similarity``
+    is its cosine similarity to the query when the search compared vectors and found it
+    among the nearest (``None`` otherwise): unlike a hybrid score, which is scaled within
+    one result list, it means the same from one query to the next."""
 
     score: float
     knowledge_id: UUID
     thing_id: UUID | None
     text: str
     metadata: dict[str, Any]
+    similarity: float | None = None
 
 
 def ef_search_for(limit: int) -> int:
@@ -118,8 +122,11 @@ async def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
     return list(vector)
 
 
-def _hits(hits: Sequence[Hit]) -> list[SearchHit]:
-    return [SearchHit(h.score, h.id, h.thing_id, h.text, h.metadata) for h in hits]
+def _hits(hits: Sequence[Hit], *, cosine: bool = False) -> list[SearchHit]:
+    return [
+        SearchHit(h.score, h.id, h.thing_id, h.text, h.metadata, h.score if cosine else None)
+        for h in hits
+    ]
 
 
 def combine(
@@ -146,7 +153,14 @@ def combine(
             first.setdefault(hit.id, hit)
     order = sorted(scores, key=lambda kid: (-scores[kid], -cosines.get(kid, -2.0)))[:limit]
     return [
-        SearchHit(scores[kid], kid, first[kid].thing_id, first[kid].text, first[kid].metadata)
+        SearchHit(
+            scores[kid],
+            kid,
+            first[kid].thing_id,
+            first[kid].text,
+            first[kid].metadata,
+            cosines.get(kid),
+        )
         for kid in order
     ]
 
@@ -175,7 +189,7 @@ async def search(
             ef_search=ef_search_for(limit),
             **filters,
         )
-        return _hits(hits)
+        return _hits(hits, cosine=True)
     depth = max(4 * limit, 40)
     # The text leg needs no embedding: it runs while the query is embedded (one database
     # call at a time, so it is safe inside a transaction too).

@@ -100,8 +100,10 @@ async def retrieve(
         hits = await knowledge.search(scope, query, mode=mode, limit=limit, thing_ids=ids)
         if not hits:
             return []
-        if mode == "vector":
-            cosine = {hit.knowledge_id: float(hit.score) for hit in hits}
+        if mode != "fulltext":
+            # vector and hybrid hits carry their cosine (hybrid's vector leg is as deep as
+            # the search below would be); a hybrid hit only the text leg found has none
+            cosine = {hit.knowledge_id: float(hit.similarity or 0.0) for hit in hits}
         else:
             depth = min(MAX_DEPTH, max(4 * limit, 40))
             nearest = await knowledge.search(

@@ -134,6 +134,24 @@ async def test_hybrid_ranks_a_row_both_find_first(
     assert hits[0].score == pytest.approx(1 + TEXT_WEIGHT)  # first in both rankings
 
 
+async def test_hits_carry_their_cosine_similarity(
+    kplatform: CreatorPlatform, kowner: Tenant
+) -> None:
+    """Vector and hybrid hits carry the cosine the vector search measured (the same from
+    one query to the next, unlike a hybrid score); full-text hits have none."""
+    await ingest_docs(kplatform, kowner)
+    search = kplatform.platform.knowledge.search
+    question = "which microphone do you record with"
+    by_vector = await search(kowner.scope, question, mode="vector", limit=40)
+    cosines = {h.knowledge_id: h.score for h in by_vector}
+    assert all(h.similarity == h.score for h in by_vector)
+    hybrid = await search(kowner.scope, question, mode="hybrid", limit=5)
+    assert hybrid and all(h.similarity == cosines[h.knowledge_id] for h in hybrid)
+    assert hybrid[0].score != hybrid[0].similarity  # a hybrid score is another scale
+    by_text = await search(kowner.scope, question, mode="fulltext")
+    assert by_text and all(h.similarity is None for h in by_text)
+
+
 async def test_filters_by_thing_and_label(kplatform: CreatorPlatform, kowner: Tenant) -> None:
     things = await ingest_docs(kplatform, kowner)
     search = kplatform.platform.knowledge.search
