@@ -2,16 +2,20 @@
 chat bubble on a published page (``embed.js`` with the clone's id).
 
 Registered through the website plugin's ``register_components`` hook, as an optional
-hook implementation: without the website plugin there is nothing to register. Published
+hook implementation: without the website plugin there is nothing to register. A page
+publishes only when its clone chats name clones of its own group (``publish_blocked``). Published
 pages allow scripts from the platform's own origin for it (the website's CSP)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import msgspec
 from markupsafe import Markup
 from msgspec import Meta
+
+import sdk
 
 _UUID = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
 
@@ -26,6 +30,20 @@ class CloneChatProps(msgspec.Struct, forbid_unknown_fields=True):
 
 def check_clone_chat(props: CloneChatProps) -> list[str]:
     return [] if props.clone_id else ["a clone chat has no clone: pick the clone that answers"]
+
+
+async def check_clone_chat_in_group(props: CloneChatProps, stores: sdk.ScopedOntology) -> list[str]:
+    """The clone must be one of the publishing group's own: another group's clone would
+    answer on this site with that group's knowledge (its id is public, in its embed)."""
+    if not props.clone_id:
+        return []  # check_clone_chat says so
+    try:
+        await stores.things.get(UUID(props.clone_id), type="ai_clone")
+    except (ValueError, sdk.NotFound):
+        return [
+            f"clone_id {props.clone_id} is not a clone of this workspace: pick one of your clones"
+        ]
+    return []
 
 
 def render_clone_chat(props: CloneChatProps, children: Markup, ctx: Any) -> Markup:
@@ -47,6 +65,6 @@ def website_components() -> list[Any]:
         Component(
             "clone_chat", CloneChatProps, render_clone_chat, "Clone chat",
             "A chat bubble where visitors ask your AI clone", "engagement",
-            publish_check=check_clone_chat,
+            publish_check=check_clone_chat, publish_check_in_group=check_clone_chat_in_group,
         )
     ]  # fmt: skip

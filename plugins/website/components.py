@@ -9,7 +9,7 @@ against the registered components on every save, so what is stored always render
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -63,7 +63,9 @@ class Component:
     ctx)`` returns its HTML (escape everything that came from a person); ``container``
     components hold children; ``inline`` names the string props edited in place on the
     canvas; ``publish_check(props)`` returns problems that block publishing (an image
-    without alt text), empty when ready."""
+    without alt text), empty when ready; ``publish_check_in_group(props, stores)`` does
+    the same for problems only the group's things show (a clone chat naming another
+    group's clone), with the stores of the publishing transaction."""
 
     type: str
     props: type[msgspec.Struct]
@@ -74,6 +76,7 @@ class Component:
     container: bool = False
     inline: tuple[str, ...] = ()
     publish_check: Callable[[Any], list[str]] | None = None
+    publish_check_in_group: Callable[[Any, sdk.ScopedOntology], Awaitable[list[str]]] | None = None
 
 
 # -- shared validation -------------------------------------------------------------------
@@ -381,15 +384,21 @@ class ComponentRegistry:
 
         return walk(tree, where, 1)
 
-    def publish_problems(self, tree: Iterable[Node]) -> list[dict[str, str]]:
-        """What stops the tree from being published, per node (empty: ready)."""
+    async def publish_problems(
+        self, tree: Iterable[Node], stores: sdk.ScopedOntology
+    ) -> list[dict[str, str]]:
+        """What stops the tree from being published in ``stores``' group, per node (empty:
+        ready)."""
         problems: list[dict[str, str]] = []
         for node in walk_tree(tree):
             component = self.get(node.type)
-            if component.publish_check is None:
+            if component.publish_check is None and component.publish_check_in_group is None:
                 continue
             props = msgspec.convert(node.props, component.props)
-            for message in component.publish_check(props):
+            messages = list(component.publish_check(props)) if component.publish_check else []
+            if component.publish_check_in_group is not None:
+                messages += await component.publish_check_in_group(props, stores)
+            for message in messages:
                 problems.append({"node_id": node.id, "component": node.type, "problem": message})
         return problems
 

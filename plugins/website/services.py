@@ -810,7 +810,7 @@ class Websites:
             site = await self._lock_site(o, site_id)
             page = await self._locked_page(o, site_id, page_id, expected_version)
             props = msgspec.convert(page.properties, PageProps)
-            problems = self.components.publish_problems(props.tree)
+            problems = await self.components.publish_problems(props.tree, o)
             if problems:
                 raise PublishBlocked(
                     f"fix {len(problems)} problem(s) before publishing: "

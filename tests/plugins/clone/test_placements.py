@@ -76,7 +76,7 @@ async def test_the_component_validates_and_blocks_publishing_without_a_clone(
         r = await owner.client.post(page + "/components", json={"type": "clone_chat", "props": bad})
         problem(r, 422)
 
-    # another group's clone on this group's page: shown (the id is public) but not recorded
+    # another group's clone on this group's page: publishing is refused, naming the prop
     other = api_for(await clone_platform.tenant(name="Other"))
     theirs = await other.clone("Bea")
     mine = await api.clone("Ada")
@@ -85,10 +85,35 @@ async def test_the_component_validates_and_blocks_publishing_without_a_clone(
         {"type": "clone_chat", "props": {"clone_id": theirs["id"]}},
         {"type": "clone_chat", "props": {"clone_id": mine["id"]}},
     )  # fmt: skip
+    body = problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
+    (blocked,) = body["problems"]
+    assert blocked["component"] == "clone_chat"
+    assert blocked["problem"].startswith(f"clone_id {theirs['id']} is not a clone of this")
+    assert "clone_id" in body["detail"]
+    r = await owner.client.get(page)
+    tree = r.json()["tree"]
+    assert blocked["node_id"] == tree[0]["id"]
+    assert (await owner.client.delete(f"{page}/components/{tree[0]['id']}")).status_code == 200
     assert (await owner.client.post(page + "/publish")).status_code == 200
     (link,) = await until(lambda: powers(owner, page.rsplit("/", 1)[1]))
     assert link["from_id"] == mine["id"]
     assert await powers(other.tenant) == []
+
+    # a clone deleted since the page was saved, or an id that is not a clone: refused too
+    r = await owner.client.post(
+        page + "/components", json={"type": "clone_chat", "props": {"clone_id": page_id(page)}}
+    )
+    assert r.status_code == 201, r.text
+    problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
+    gone = await api.clone("Cy")
+    page = await page_with(owner, "gone", {"type": "clone_chat", "props": {"clone_id": gone["id"]}})
+    assert (await owner.client.delete(api.url(gone["id"]))).status_code == 204
+    body = problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
+    assert gone["id"] in body["problems"][0]["problem"]
+
+
+def page_id(page: str) -> str:
+    return page.rsplit("/", 1)[1]
 
 
 @pytest.mark.creator_plugins("clone")
