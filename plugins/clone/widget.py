@@ -15,17 +15,20 @@ page is on the platform's origin, the visitor's site never sees the conversation
   conversation, for ``widget_session_hours``. The visitor acts with the ``visitor`` role
   in the clone's group: they chat with active clones, see only their own conversation,
   read what is published (tools) and may leave their details (``create_lead``).
-* **Limits.** New sessions per address and clone per hour, and questions per session per
-  minute, counted in Redis (every process shares them); over a limit: 429
-  ``rate_limited`` with ``Retry-After``.
+* **Limits.** New sessions per address and clone per hour, questions per session per
+  minute, and questions of all visitors to one clone per UTC day, counted in Redis (every
+  process shares them); over a limit: 429 ``rate_limited`` with ``Retry-After`` (for the
+  daily one: until the next UTC day). The creator's own chat is not limited here.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 import secrets
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -251,6 +254,13 @@ async def _limit(platform: sdk.Platform, key: str, limit: int, seconds: int, wha
         )
 
 
+def _utc_day() -> tuple[str, int]:
+    """Today's UTC date and the seconds until the next UTC day begins."""
+    now = datetime.now(UTC)
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), time.min, UTC)
+    return now.date().isoformat(), max(1, math.ceil((tomorrow - now).total_seconds()))
+
+
 def _address(request: Request[Any, Any, Any]) -> str:
     client = request.client
     return client.host if client else "unknown"
@@ -333,12 +343,18 @@ class WidgetController(Controller):
         stream: FromQuery[bool] = False,
     ) -> Response[Any]:
         """As the member API's ``messages`` route; limited per session
-        (``widget_messages_per_minute``)."""
+        (``widget_messages_per_minute``) and per clone and UTC day
+        (``widget_questions_per_day``)."""
         group, found = await _session(request, clone_id, session)
         service: Clones = clones(request)
         await _limit(
             group.platform, f"messages:{hashlib.sha256(found.visitor.encode()).hexdigest()}",
             service.settings.widget_messages_per_minute, 60, "questions in a minute",
+        )  # fmt: skip
+        today, until_tomorrow = _utc_day()
+        await _limit(
+            group.platform, f"day:{clone_id}:{today}", service.settings.widget_questions_per_day,
+            until_tomorrow, "questions to this clone's chat today",
         )  # fmt: skip
         turn = await service.ask(group, clone_id, UUID(found.thread_id), data)
         return await respond(request, service, group, turn, stream)

@@ -3,6 +3,8 @@ and frame-ancestors), limits, and tenancy between creators with overlapping cont
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+
 import pytest
 
 pytestmark = pytest.mark.creator_plugins("clone")
@@ -202,6 +204,52 @@ async def test_visitors_are_rate_limited(clone_platform, api, docs, problem) -> 
     )
     problem(r, 429, "rate_limited")
     assert 1 <= int(r.headers["retry-after"]) <= 60
+
+
+@pytest.mark.clone_settings(plugin_settings={"clone": {"widget_questions_per_day": 3}})
+async def test_a_clones_widget_answers_so_many_questions_a_day(
+    clone_platform, api, docs, problem
+) -> None:
+    """All visitors together, each within their own limits, ask one clone at most
+    ``widget_questions_per_day`` questions a UTC day; the creator's own chat and the
+    creator's other clones go on."""
+    clone = await active_clone(api, docs)
+    visitor = clone_platform.client
+    sessions = [await session(visitor, clone["id"]) for _ in range(3)]
+    asked = []
+    for started in (*sessions, sessions[0]):
+        asked.append(
+            await visitor.post(
+                widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+                headers={"X-Clone-Session": started["session"]},
+            )
+        )  # fmt: skip
+    assert [r.status_code for r in asked[:3]] == [201, 201, 201]
+    body = problem(asked[3], 429, "rate_limited")
+    assert "today" in body["detail"]
+    now = datetime.now(UTC)
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), time.min, UTC)
+    # until the next UTC day (a second or two of the test's own running aside)
+    assert abs(int(asked[3].headers["retry-after"]) - (tomorrow - now).total_seconds()) < 30
+
+    # a new visitor is refused too; the creator's own chat is not capped
+    late = await session(visitor, clone["id"])
+    r = await visitor.post(
+        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+        headers={"X-Clone-Session": late["session"]},
+    )  # fmt: skip
+    problem(r, 429, "rate_limited")
+    thread = await api.thread(clone["id"])
+    for _ in range(4):
+        answer = (await api.ask(clone["id"], thread["id"], REFUND_QUESTION))["answer"]
+        assert "30 days" in answer["content"]
+    other = await active_clone(api, docs)
+    started = await session(visitor, other["id"])
+    r = await visitor.post(
+        widget(other["id"], "/messages"), json={"content": REFUND_QUESTION},
+        headers={"X-Clone-Session": started["session"]},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
 
 
 async def test_a_visitor_of_one_creator_never_reaches_anothers_knowledge(
