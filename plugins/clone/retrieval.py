@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -182,6 +183,7 @@ STOP_WORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -189,6 +191,9 @@ def _stem(word: str) -> str:
     return word
 
 
+# Cached: the same passages and their sentences come back question after question, and
+# stemming them again was most of relevant()'s 4 ms (benchmarks/clone.py --profile).
+@functools.lru_cache(maxsize=16384)
 def content_words(text: str) -> frozenset[str]:
     """The stems of ``text``'s words that carry meaning (no stop words, no single
     letters)."""
