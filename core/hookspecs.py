@@ -57,9 +57,13 @@ def register_thing_types() -> list[ThingType]:
 def register_connection_types() -> list[ConnectionType]:
     """Return the :class:`~sdk.ConnectionType` declarations this plugin adds.
 
-    ``from_types`` / ``to_types`` restrict which thing types a connection may join;
-    ``metadata`` is the struct its metadata must satisfy; ``unique`` allows one live
-    connection of the type per (from, to) pair.
+    ``from_types`` / ``to_types`` restrict which thing types a connection may join
+    (empty: any thing); ``sdk.PERSON`` among them admits a person with a role in the
+    group (a membership there or in a group above it) at that end, e.g. a creator, or a
+    customer who bought a course. ``metadata`` is the struct its metadata must satisfy;
+    ``unique`` allows one live connection of the type per (from, to) pair, and
+    ``connections.replace`` swaps it for one with new metadata (the old one ends, so its
+    history stays readable). No thing type may be named ``person``.
     """
 
 

@@ -49,7 +49,7 @@ from core.ontology.stores import (
     ScopedOntology,
     Things,
 )
-from core.ontology.types import ConnectionType, EventType, ThingType
+from core.ontology.types import PERSON, ConnectionType, EventType, ThingType
 from core.ontology.types import validate_object as validate_object
 from core.platform import Platform
 from core.plugins import PluginManager
@@ -74,6 +74,7 @@ def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
 
 
 __all__ = [
+    "PERSON",
     "Actor",
     "Conflict",
     "Connection",

@@ -17,6 +17,11 @@ from core.errors import UnknownType, ValidationFailed
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.")
 
+#: In a connection type's ``from_types`` / ``to_types``: a person who holds a role in the
+#: connection's group (a membership there or in a group above it), not a thing. No thing
+#: type may take this name.
+PERSON = "person"
+
 
 def _check_name(kind: str, name: str) -> None:
     if not name or not set(name) <= _NAME_CHARS or not name[0].isalpha() or len(name) > 100:
@@ -47,7 +52,9 @@ class ThingType:
 @dataclass(frozen=True)
 class ConnectionType:
     """A typed, directed relation. ``from_types`` / ``to_types`` restrict the endpoints'
-    thing types (empty: any). ``unique`` allows one live connection per (from, to)."""
+    thing types (empty: any thing); :data:`PERSON` among them admits a member of the
+    group at that end, e.g. ``ConnectionType("bought", (PERSON,), ("course",))``.
+    ``unique`` allows one live connection per (from, to)."""
 
     name: str
     from_types: tuple[str, ...] = ()
@@ -73,7 +80,7 @@ class EventType:
 
 
 class DuplicateTypeError(Exception):
-    """Two plugins registered the same type name."""
+    """Two plugins registered the same type name, or a plugin took a name core reserves."""
 
 
 @dataclass
@@ -175,6 +182,12 @@ class TypeRegistry:
         table[decl.name] = _Registered(decl, plugin)
 
     def add_thing_type(self, decl: ThingType, plugin: str) -> None:
+        if decl.name == PERSON:
+            raise DuplicateTypeError(
+                f"plugin {plugin!r} registers a thing type named {PERSON!r}, a name core "
+                "reserves: in a connection type's from_types/to_types it means a member of "
+                "the group; give the thing type another name"
+            )
         self._add(self.things, "thing", decl, plugin)
 
     def add_connection_type(self, decl: ConnectionType, plugin: str) -> None:

@@ -15,7 +15,16 @@ import msgspec
 import pytest
 import pytest_asyncio
 
-from sdk import ConnectionType, Event, EventHandler, EventType, HandlerContext, ThingType, hookimpl
+from sdk import (
+    PERSON,
+    ConnectionType,
+    Event,
+    EventHandler,
+    EventType,
+    HandlerContext,
+    ThingType,
+    hookimpl,
+)
 from sdk.testing import CreatorPlatform, PlatformFactory, Tenant
 
 TYPES_PLUGIN = "testtypes"
@@ -37,6 +46,10 @@ class ProductProps(msgspec.Struct):
 
 class ContainsMeta(msgspec.Struct):
     position: int = 0
+
+
+class BoughtMeta(msgspec.Struct, forbid_unknown_fields=True):
+    price_cents: int = 0
 
 
 class ViewedPayload(msgspec.Struct):
@@ -77,7 +90,13 @@ class TestTypes:
                 "contains", from_types=("collection",), to_types=("product",), metadata=ContainsMeta
             ),
             ConnectionType("related", unique=False),
-        ]
+            # A person's end: a customer bought a product; a note is assigned to a product
+            # or to a member; a product is made by a member.
+            ConnectionType("bought", from_types=(PERSON,), to_types=("product",),
+                           metadata=BoughtMeta),
+            ConnectionType("assigned", from_types=("note",), to_types=("product", PERSON)),
+            ConnectionType("made_by", from_types=("product",), to_types=(PERSON,)),
+        ]  # fmt: skip
 
     @hookimpl
     def register_event_types(self) -> list[EventType]:

@@ -156,3 +156,52 @@ async def test_roles_and_tenancy(typed_platform: CreatorPlatform, owner: Tenant,
 
     assert (await owner.client.get(url)).json()["valid_to"] is None
     assert (await user.client.delete(url)).status_code == 204
+
+
+async def test_a_member_as_an_end(typed_platform: CreatorPlatform, owner: Tenant, problem) -> None:
+    """Connection types with a person's end (``bought``: a member to a product) work
+    through the generic API, validated as the stores validate them."""
+    mug = await _thing(owner, "product", "Mug")
+    note = await _thing(owner, "note", "n")
+    customer = await typed_platform.member(owner, "customer")
+    buyer = str(customer.person.id)
+    r = await _connect(owner, "bought", buyer, mug, price_cents=900)
+    assert r.status_code == 201, r.text
+    link = r.json()
+    assert (link["from_id"], link["to_id"], link["metadata"]) == (
+        buyer, mug, {"price_cents": 900},
+    )  # fmt: skip
+    listed = await owner.client.get(owner.url("/connections"), params={"from_id": buyer})
+    assert [c["id"] for c in listed.json()["items"]] == [link["id"]]
+    assert (await _connect(owner, "assigned", note, str(owner.person.id))).status_code == 201
+
+    problem(await _connect(owner, "bought", buyer, mug), 409, "conflict")
+    err = problem(await _connect(owner, "bought", note, mug), 422, "validation_failed")
+    assert err["field"] == "from_id" and "person" in err["detail"]
+    err = problem(await _connect(owner, "bought", buyer, mug, price_cents="x"), 422)
+    assert err["field"] == "metadata.price_cents"
+    err = problem(await _connect(owner, "made_by", mug, str(uuid.uuid4())), 404, "not_found")
+    assert err["field"] == "to_id"
+
+
+async def test_a_person_of_another_group_is_not_found(
+    typed_platform: CreatorPlatform, owner: Tenant, problem
+) -> None:
+    mug = await _thing(owner, "product", "Mug")
+    other = await typed_platform.tenant()
+    stranger = str(other.person.id)
+    nobody = str(uuid.uuid4())
+    answers = []
+    for person in (stranger, nobody):
+        err = problem(await _connect(owner, "made_by", mug, person), 404, "not_found")
+        assert err["field"] == "to_id"
+        answers.append(err["detail"].replace(person, "<id>"))
+    assert answers[0] == answers[1]  # another group's member reads as no one
+    # Their group's connections to their own people stay theirs.
+    theirs = await _thing(other, "product", "Theirs")
+    link = (await _connect(other, "made_by", theirs, stranger)).json()
+    listed = await owner.client.get(owner.url("/connections"), params={"to_id": stranger})
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    problem(await owner.client.get(owner.url(f"/connections/{link['id']}")), 404, "not_found")
+    listed = await other.client.get(other.url("/connections"), params={"to_id": stranger})
+    assert [c["id"] for c in listed.json()["items"]] == [link["id"]]

@@ -3,6 +3,7 @@ pagination, concurrency control, transactional events, and tenancy."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from datetime import timedelta
@@ -451,6 +452,152 @@ async def test_deleting_a_thing_ends_its_connections(o: ScopedOntology) -> None:
     assert (await o.connections.get(other.id)).valid_to is None
     ended = await _events(o, type="connection_deleted")
     assert {e.target_id for e in ended} == {outgoing.id, incoming.id}
+
+
+# -- connections with a person's end ------------------------------------------------------
+
+
+async def test_a_member_can_be_an_end(
+    typed_platform: CreatorPlatform, o: ScopedOntology, owner: Tenant
+) -> None:
+    _, mug, _ = await _shop(o)
+    customer = await typed_platform.member(owner, "customer")
+    bought = await o.connections.create("bought", customer.person.id, mug.id, {"price_cents": 900})
+    assert (bought.from_id, bought.to_id, bought.metadata) == (
+        customer.person.id, mug.id, {"price_cents": 900},
+    )  # fmt: skip
+    made = await o.connections.create("made_by", mug.id, owner.person.id)
+    assert made.to_id == owner.person.id
+    # A mixed end takes a thing of its types or a member.
+    note = await o.things.create("note", name="n")
+    await o.connections.create("assigned", note.id, mug.id)
+    await o.connections.create("assigned", note.id, customer.person.id)
+    assert [c.id for c in (await o.connections.list(to_id=customer.person.id)).items] != []
+    listed = await o.connections.list(from_id=customer.person.id)
+    assert [c.id for c in listed.items] == [bought.id]
+    (event,) = [e for e in await _events(o, type="connection_created") if e.target_id == made.id]
+    assert event.payload["to_id"] == str(owner.person.id)
+
+
+async def test_a_person_end_must_be_a_member_of_the_group(
+    typed_platform: CreatorPlatform, o: ScopedOntology, owner: Tenant
+) -> None:
+    _, mug, _ = await _shop(o)
+    note = await o.things.create("note", name="n")
+    outsider, _ = await typed_platform.person()
+    other = await typed_platform.tenant()
+    for nobody in (uuid.uuid4(), outsider.id, other.person.id):
+        with pytest.raises(NotFound) as info:
+            await o.connections.create("bought", nobody, mug.id)
+        # The same answer for no one and for another group's member: nothing leaks.
+        assert info.value.extra["field"] == "from_id"
+        assert info.value.detail == f"person {nobody} (from_id) not found"
+        with pytest.raises(NotFound) as info:
+            await o.connections.create("assigned", note.id, nobody)
+        assert info.value.detail == f"thing or person {nobody} (to_id) not found"
+    # A thing where a person is expected is the wrong kind; a person where a thing is
+    # expected is no thing of the group.
+    with pytest.raises(ValidationFailed) as info:
+        await o.connections.create("made_by", mug.id, note.id)
+    assert info.value.field == "to_id" and "person, not a 'note'" in info.value.detail
+    with pytest.raises(NotFound) as info:
+        await o.connections.create("contains", owner.person.id, mug.id)
+    assert info.value.detail == f"thing {owner.person.id} (from_id) not found"
+    with pytest.raises(NotFound):
+        await o.connections.create("related", mug.id, owner.person.id)  # any thing, no person
+    assert (await o.connections.list()).items == []
+
+
+async def test_a_member_of_a_group_above_is_a_member_here(
+    typed_platform: CreatorPlatform, owner: Tenant
+) -> None:
+    """A role in a parent group applies to its sub-groups, so its people can be ends there;
+    a sub-group's own member is no member of the parent."""
+    directory = typed_platform.platform.directory
+    sub = await directory.create_group(owner.person, slug="course", name="Course",
+                                       parent_id=owner.group.id)  # fmt: skip
+    customer = await typed_platform.member(owner, "customer")
+    only_sub, _ = await typed_platform.person()
+    await directory.add_member(sub.id, only_sub.id, "customer")
+    in_sub = typed_platform.ontology(Scope(group_id=sub.id, person_id=owner.person.id,
+                                           role="org_owner"))  # fmt: skip
+    course = await in_sub.things.create("product", name="Course", properties={"sku": "C"})
+    assert (await in_sub.connections.create("bought", customer.person.id, course.id)).id
+    assert (await in_sub.connections.create("bought", only_sub.id, course.id)).id
+    in_parent = typed_platform.ontology(owner)
+    mug = await in_parent.things.create("product", name="Mug", properties={"sku": "M"})
+    with pytest.raises(NotFound):
+        await in_parent.connections.create("bought", only_sub.id, mug.id)
+
+
+async def test_replace_ends_the_live_connection_and_keeps_its_history(
+    typed_platform: CreatorPlatform, o: ScopedOntology, owner: Tenant
+) -> None:
+    _, mug, _ = await _shop(o)
+    customer = await typed_platform.member(owner, "customer")
+    who = customer.person.id
+    # With none live, replace makes the first.
+    first = await o.connections.replace("bought", who, mug.id, {"price_cents": 100})
+    second = await o.connections.replace("bought", who, mug.id, {"price_cents": 200})
+    assert second.id != first.id and second.metadata == {"price_cents": 200}
+    live = await o.connections.list(type="bought", from_id=who)
+    assert [c.id for c in live.items] == [second.id]
+    history = await o.connections.list(type="bought", from_id=who, include_ended=True)
+    assert [c.metadata["price_cents"] for c in history.items] == [200, 100]
+    assert (await o.connections.get(first.id)).valid_to is not None
+    deleted = await _events(o, type="connection_deleted")
+    assert [e.target_id for e in deleted] == [first.id]
+    created = await _events(o, type="connection_created")
+    assert {e.target_id for e in created} >= {first.id, second.id}
+    # It validates as create does, and a refused replace leaves the live one alone.
+    with pytest.raises(ValidationFailed) as info:
+        await o.connections.replace("bought", who, mug.id, {"price_cents": "free"})
+    assert info.value.field == "metadata.price_cents"
+    with pytest.raises(NotFound):
+        await o.connections.replace("bought", uuid.uuid4(), mug.id)
+    live = await o.connections.list(type="bought", from_id=who)
+    assert [c.id for c in live.items] == [second.id]
+
+
+async def test_a_replace_rolls_back_with_its_transaction(
+    typed_platform: CreatorPlatform, owner: Tenant
+) -> None:
+    o = typed_platform.ontology(owner)
+    _, mug, _ = await _shop(o)
+    kept = await o.connections.create("made_by", mug.id, owner.person.id)
+    with pytest.raises(RuntimeError):
+        async with typed_platform.platform.ontology.transaction(owner.scope) as tx:
+            await tx.connections.replace("made_by", mug.id, owner.person.id)
+            raise RuntimeError("abandon")
+    live = await o.connections.list(type="made_by")
+    assert [c.id for c in live.items] == [kept.id]
+    assert (await o.connections.get(kept.id)).valid_to is None
+
+
+async def test_concurrent_replaces_leave_one_live_connection(
+    typed_platform: CreatorPlatform, o: ScopedOntology, owner: Tenant
+) -> None:
+    _, mug, _ = await _shop(o)
+    customer = await typed_platform.member(owner, "customer")
+    who = customer.person.id
+    await o.connections.create("bought", who, mug.id)
+    prices = list(range(1, 9))
+    done = await asyncio.gather(
+        *(
+            typed_platform.ontology(owner).connections.replace(
+                "bought", who, mug.id, {"price_cents": price}
+            )
+            for price in prices
+        )
+    )
+    assert len({c.id for c in done}) == len(prices)
+    live = await o.connections.list(type="bought", from_id=who)
+    assert len(live.items) == 1
+    # Serialised: the one left live is the last one made, and every other one ended.
+    assert live.items[0].id == max(c.id for c in done)
+    history = await o.connections.list(type="bought", from_id=who, include_ended=True)
+    assert len(history.items) == len(prices) + 1
+    assert sorted(c.metadata["price_cents"] for c in history.items) == [0, *prices]
 
 
 async def test_core_event_payloads_have_their_types_shape(o: ScopedOntology) -> None:

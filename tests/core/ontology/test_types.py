@@ -8,6 +8,7 @@ import pytest
 
 from core.errors import UnknownType, ValidationFailed
 from core.ontology.types import (
+    PERSON,
     ConnectionType,
     DuplicateTypeError,
     EventType,
@@ -93,6 +94,17 @@ def test_duplicate_connection_and_event_types(registry: TypeRegistry) -> None:
         registry.add_connection_type(ConnectionType("tagged"), "x")
     with pytest.raises(DuplicateTypeError, match=r"event type 'viewed'.*'analytics'.*'y'"):
         registry.add_event_type(EventType("viewed"), "y")
+
+
+def test_no_thing_type_may_be_named_person(registry: TypeRegistry) -> None:
+    """``person`` means a member of the group in a connection type's ends."""
+    with pytest.raises(DuplicateTypeError, match=r"'crm'.*'person'.*member of the group"):
+        registry.add_thing_type(ThingType(PERSON), "crm")
+    assert PERSON not in registry.things
+    # Connection and event types may use the word, and ends may name it beside things.
+    registry.add_connection_type(ConnectionType("owner", ("product",), (PERSON,)), "shop")
+    registry.add_connection_type(ConnectionType("pinned", ("note",), ("product", PERSON)), "x")
+    registry.add_event_type(EventType("person"), "crm")
 
 
 def test_the_same_name_in_different_kinds_is_fine(registry: TypeRegistry) -> None:
