@@ -8,8 +8,9 @@ page is on the platform's origin, the visitor's site never sees the conversation
 
 * **Origins.** The widget page may be framed only by the platform itself and the clone's
   ``allowed_origins`` (``frame-ancestors``); the widget API answers browsers of those
-  origins only (CORS with the exact origin; any other ``Origin`` is a 403
-  ``origin_not_allowed``).
+  origins and of the custom domains of the clone's group's websites only (CORS with the
+  exact origin; any other ``Origin`` is a 403 ``origin_not_allowed``). The platform's
+  origin is core's ``public_url`` when set, else the request's ``Host``.
 * **Sessions.** ``POST .../sessions`` starts an anonymous session: a random token (sent
   back as ``X-Clone-Session``) kept in Redis with its clone, group, visitor id and
   conversation, for ``widget_session_hours``. The visitor acts with the ``visitor`` role
@@ -116,7 +117,35 @@ def origin_of(url: str) -> str | None:
 
 
 def own_origin(request: Request[Any, Any, Any]) -> str:
+    """The origin this request reached (its ``Host``): what a page served in answer to it
+    calls ``'self'``."""
     return origin_of(str(request.base_url)) or ""
+
+
+def platform_origin(request: Request[Any, Any, Any]) -> str:
+    """The platform's origin: core's ``public_url`` when set (a ``Host`` header can name
+    anything that reaches this server), else the request's own."""
+    public_url = _platform(request).settings.public_url
+    return (origin_of(public_url) if public_url else None) or own_origin(request)
+
+
+async def website_group(platform: sdk.Platform, *, slug: str = "", domain: str = "") -> UUID | None:
+    """The group of the website at ``/sites/{slug}`` or on the custom ``domain`` (any
+    group's: a public lookup, like serving the site), if any."""
+    async with platform.db.system() as conn:
+        if slug:
+            found = await conn.fetchval(
+                "SELECT group_id FROM things WHERE type = 'website' AND deleted_at IS NULL "
+                "AND properties->>'slug' = $1",
+                slug,
+            )
+        else:
+            found = await conn.fetchval(
+                "SELECT group_id FROM things WHERE type = 'website' AND deleted_at IS NULL "
+                "AND lower(properties->>'custom_domain') = $1",
+                domain.lower(),
+            )
+    return found if isinstance(found, UUID) else None
 
 
 def allowed_origins(props: CloneProps) -> set[str]:
@@ -152,21 +181,37 @@ class OriginNotAllowed(sdk.Forbidden):
     title = "Origin not allowed"
 
 
-def _check_origin(request: Request[Any, Any, Any], clone: sdk.Thing) -> None:
-    """Browsers of other origins than the platform's and the clone's allowed ones are
-    refused; an allowed cross-origin caller gets CORS headers (also on errors)."""
+async def _check_origin(request: Request[Any, Any, Any], clone: sdk.Thing) -> None:
+    """Browsers of other origins than the platform's, the clone's allowed ones and the
+    custom domains of its group's websites are refused; an allowed cross-origin caller
+    gets CORS headers (also on errors).
+
+    A website's custom domain reaches this server too (its pages load ``embed.js`` from
+    their own origin, so the widget runs there): such an origin is the platform's only for
+    clones of the website's group, never because the request's ``Host`` names it."""
     origin = request.headers.get("origin")
     if origin is None:
         return  # not a browser's cross-origin request
-    if origin == own_origin(request):
-        return
     props = msgspec.convert(clone.properties, CloneProps)
-    if origin.lower() not in allowed_origins(props):
+    seen = origin_of(origin)
+    public_url = _platform(request).settings.public_url
+    if (
+        seen is not None
+        and seen not in allowed_origins(props)
+        and not (public_url and seen == platform_origin(request))
+    ):
+        site_group = await website_group(_platform(request), domain=urlsplit(seen).hostname or "")
+        if site_group is not None:  # a website's custom domain: its group's clones only
+            seen = seen if site_group == clone.group_id else None
+        elif seen != platform_origin(request):  # the request's Host, with no public_url
+            seen = None
+    if seen is None:
         raise OriginNotAllowed(
             f"this clone's widget is not allowed on {origin[:200]}; its creator can add the "
             "origin to the clone's allowed origins"
         )
-    request.scope.setdefault("state", {})[_CORS_STATE] = origin
+    if seen != own_origin(request):
+        request.scope.setdefault("state", {})[_CORS_STATE] = origin
 
 
 _WIDGET_PATH = re.compile(r"^/api/v1/clone/widget/([0-9a-fA-F-]{36})(/|$)")
@@ -187,7 +232,7 @@ async def _preflight(scope: Scope, send: Send) -> None:
         if match is None:
             raise sdk.NotFound("no such widget route")
         _, clone = await _public_clone(_platform(request), UUID(match.group(1)))
-        _check_origin(request, clone)
+        await _check_origin(request, clone)
         origin = scope.get("state", {}).get(_CORS_STATE)
         if origin:
             headers += [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
@@ -271,7 +316,7 @@ async def _session(
 ) -> tuple[VisitorContext, WidgetSession]:
     platform = _platform(request)
     scope, clone = await _public_clone(platform, clone_id)
-    _check_origin(request, clone)
+    await _check_origin(request, clone)
     if not token:
         raise sdk.Unauthorized(f"start a session first and send it as {SESSION_HEADER}")
     raw = await platform.redis.get(_session_key(token[:200]))
@@ -297,7 +342,7 @@ class WidgetController(Controller):
         self, request: Request[Any, Any, Any], clone_id: FromPath[UUID]
     ) -> WidgetConfig:
         _, clone = await _public_clone(_platform(request), clone_id)
-        _check_origin(request, clone)
+        await _check_origin(request, clone)
         props = msgspec.convert(clone.properties, CloneProps)
         return WidgetConfig(str(clone.id), clone.name, props.welcome_message, props.widget_theme)
 
@@ -309,7 +354,7 @@ class WidgetController(Controller):
         conversation's id. Limited per address (``widget_sessions_per_hour``)."""
         platform = _platform(request)
         scope, clone = await _public_clone(platform, clone_id)
-        _check_origin(request, clone)
+        await _check_origin(request, clone)
         service = clones(request)
         settings = service.settings
         await _limit(
@@ -402,27 +447,19 @@ _SITE_PATH = re.compile(r"^/sites/([^/?#]+)")
 
 
 async def framing_group(request: Request[Any, Any, Any]) -> UUID | None:
-    """The group of the website whose page on this platform frames the widget, as the
+    """The group of the website whose page on this origin frames the widget, as the
     browser's ``Referer`` names it (``/sites/{slug}/...``, or a page of a custom domain);
-    ``None`` for any other page (another site is the business of ``frame-ancestors``)."""
+    ``None`` for any other page (another site is the business of ``frame-ancestors``).
+
+    "This origin" is the request's own (``Host``), not ``public_url``: it is what the
+    page's ``frame-ancestors 'self'`` lets in."""
     referer = request.headers.get("referer", "")[:2000]
     if not referer or origin_of(referer) != own_origin(request):
         return None
     match = _SITE_PATH.match(urlsplit(referer).path)
-    async with _platform(request).db.system() as conn:
-        if match:
-            found = await conn.fetchval(
-                "SELECT group_id FROM things WHERE type = 'website' AND deleted_at IS NULL "
-                "AND properties->>'slug' = $1",
-                match.group(1),
-            )
-        else:
-            found = await conn.fetchval(
-                "SELECT group_id FROM things WHERE type = 'website' AND deleted_at IS NULL "
-                "AND lower(properties->>'custom_domain') = $1",
-                (urlsplit(referer).hostname or "").lower(),
-            )
-    return found if isinstance(found, UUID) else None
+    if match:
+        return await website_group(_platform(request), slug=match.group(1))
+    return await website_group(_platform(request), domain=urlsplit(referer).hostname or "")
 
 
 @get("/clone/widget/{clone_id:uuid}", include_in_schema=False)

@@ -303,3 +303,72 @@ async def test_a_clone_retraining_keeps_answering(clone_platform, api, docs, own
     never = await api.clone("New")  # never trained: not public while training
     await stores.things.update(never["id"], status="training")
     assert (await visitor.get(f"/clone/widget/{never['id']}")).status_code == 404
+
+
+async def site_on(tenant, slug: str, domain: str) -> None:
+    r = await tenant.client.post(
+        f"/api/v1/website/groups/{tenant.group.id}/sites",
+        json={"name": slug, "slug": slug, "custom_domain": domain},
+    )
+    assert r.status_code == 201, r.text
+
+
+async def start_on(client, clone_id: str, host: str, origin: str):
+    """Start a session as a page of ``origin`` calling this server by the name ``host``."""
+    return await client.post(
+        widget(clone_id, "/sessions"), headers={"Host": host, "Origin": origin}
+    )
+
+
+@pytest.mark.creator_plugins("clone", "website")
+async def test_the_platforms_origin_is_its_public_url(
+    clone_platform, api, api_for, docs, problem
+) -> None:
+    """With ``public_url`` set (the tests' http://testserver.local), a ``Host`` header
+    makes no origin the platform's; the custom domains of the clone's group's websites
+    are its own (their pages run the widget there), another group's are not."""
+    clone = await active_clone(api, docs)
+    other = api_for(await clone_platform.tenant(name="Other"))
+    await site_on(api.tenant, "nova", "studio-nova.example")
+    await site_on(other.tenant, "rival", "rival.example")
+    visitor = clone_platform.client
+    body = problem(
+        await start_on(visitor, clone["id"], "alias.example", "http://alias.example"),
+        403, "origin_not_allowed",
+    )  # fmt: skip
+    assert "alias.example" in body["detail"]
+    r = await start_on(visitor, clone["id"], "alias.example", "http://testserver.local")
+    assert r.status_code == 201, r.text
+    assert r.headers["access-control-allow-origin"] == "http://testserver.local"
+    r = await start_on(visitor, clone["id"], "studio-nova.example", "http://studio-nova.example")
+    assert r.status_code == 201, r.text
+    assert "access-control-allow-origin" not in r.headers  # same origin: no CORS needed
+    r = await start_on(visitor, clone["id"], "rival.example", "https://rival.example")
+    problem(r, 403, "origin_not_allowed")
+    # the other group's widget on its own domain works; this group's domain cannot use it
+    theirs = await other.clone("Bea")
+    await other.text(theirs["id"], "Refunds", "Refunds within 7 days.")
+    await other.train(theirs["id"])
+    r = await start_on(visitor, theirs["id"], "rival.example", "https://rival.example")
+    assert r.status_code == 201, r.text
+    r = await start_on(visitor, theirs["id"], "studio-nova.example", "https://studio-nova.example")
+    problem(r, 403, "origin_not_allowed")
+
+
+@pytest.mark.creator_plugins("clone", "website")
+@pytest.mark.clone_settings(public_url=None)
+async def test_without_a_public_url_the_host_is_the_platform(
+    clone_platform, api, api_for, docs, problem
+) -> None:
+    """No ``public_url``: the request's ``Host`` is the platform's origin, unless it is
+    another group's website's custom domain."""
+    clone = await active_clone(api, docs)
+    other = api_for(await clone_platform.tenant(name="Other"))
+    await site_on(other.tenant, "rival", "rival.example")
+    visitor = clone_platform.client
+    r = await start_on(visitor, clone["id"], "alias.example", "http://alias.example")
+    assert r.status_code == 201, r.text
+    r = await start_on(visitor, clone["id"], "rival.example", "http://rival.example")
+    problem(r, 403, "origin_not_allowed")
+    r = await start_on(visitor, clone["id"], "alias.example", "http://elsewhere.example")
+    problem(r, 403, "origin_not_allowed")
