@@ -3,6 +3,7 @@ retrieval quality measured in docs/knowledge.md (on tests/core/knowledge/eval_se
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -37,6 +38,17 @@ async def test_deterministic_across_calls_batches_and_instances() -> None:
         assert cosine(a, b) > 0.9999
     for a, b in zip(one[:3], single, strict=True):
         assert cosine(a, b) > 0.9999
+
+
+async def test_a_question_waits_for_one_batch_of_an_ingest_not_all_of_it() -> None:
+    provider = LocalEmbeddingProvider(batch_size=4)
+    texts = [f"paragraph {i} of a long handbook about glazes and kilns" for i in range(40)]
+    ingest = asyncio.create_task(provider.embed(texts))
+    await asyncio.sleep(0)  # the ingest hands its first batch to the engine's thread
+    (question,) = await provider.embed_queries(["which glaze suits a gas kiln?"])
+    assert len(question) == DIMENSION
+    assert not ingest.done()  # nine batches still to go
+    assert len(await ingest) == 40
 
 
 async def test_queries_and_documents_differ_but_match() -> None:
