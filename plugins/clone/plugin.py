@@ -2,15 +2,17 @@
 
 Types: ``ai_clone`` (draft → training → active, or failed), ``clone_source``,
 ``ai_thread``, ``ai_message`` and ``lead``; the connections ``trained_on`` (a clone
-learns from one of its ``clone_source`` things or a website ``page``) and ``powers`` (a
-published page shows its chat bubble); events for clones, training, answers, tools,
-feedback, voice and appearance; the job ``clone.train`` and the handlers that keep
-``powers`` in step with published pages; quotas (clones per creator, sources per clone);
-its own hooks (``register_llm_providers`` with ``offline`` and ``openai`` built in,
-``register_clone_tools`` with four tools, ``register_voice_providers`` and
-``register_avatar_providers``); the website's ``clone_chat`` component; permissions for
-customers and anonymous widget visitors; and the routes: the API, the widget (its public
-API, ``embed.js`` and the chat page), analytics, voice and the management UI.
+learns from one of its ``clone_source`` things or a website ``page``), ``powers`` (a
+published page shows its chat bubble) and ``clone_of`` (a clone and the member of the
+group it is a clone of, with its training version and size); events for clones,
+training, answers, tools, feedback, voice and appearance; the job ``clone.train`` and
+the handlers that keep ``powers`` in step with published pages; quotas (clones per
+creator, sources per clone); its own hooks (``register_llm_providers`` with ``offline``
+and ``openai`` built in, ``register_clone_tools`` with four tools,
+``register_voice_providers`` and ``register_avatar_providers``); the website's
+``clone_chat`` component; permissions for customers and anonymous widget visitors; and
+the routes: the API, the widget (its public API, ``embed.js`` and the chat page),
+analytics, voice and the management UI.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from plugins.clone.tools import BUILTIN_TOOLS, CloneTool, collect_tools, offered
 from plugins.clone.training import TRAIN_JOB, TRAIN_MAX_TRIES, train_job
 from plugins.clone.types import (
     CloneEvent,
+    CloneOfMeta,
     CloneProps,
     CloneTrained,
     FeedbackGiven,
@@ -48,6 +51,7 @@ from plugins.clone.types import (
 )
 from plugins.clone.widget import VISITOR_ROLE, WIDGET_ROUTES
 from sdk import (
+    PERSON,
     ConnectionCount,
     ConnectionType,
     EventType,
@@ -63,7 +67,7 @@ HERE = Path(__file__).parent
 #: Thing types only this plugin's services write; the generic things API may read them.
 OWN_TYPES = frozenset({"ai_clone", "clone_source", "ai_thread", "ai_message"})
 #: Connection types only its services make or end (training records its metadata).
-OWN_CONNECTIONS = frozenset({"trained_on", "powers"})
+OWN_CONNECTIONS = frozenset({"trained_on", "powers", "clone_of"})
 GENERIC_WRITES = frozenset({"thing.create", "thing.update", "thing.delete"})
 GENERIC_LINKS = frozenset({"connection.create", "connection.delete"})
 
@@ -93,6 +97,9 @@ def register_connection_types() -> list[ConnectionType]:
                        description="A clone learns from a source or a website page"),
         ConnectionType("powers", ("ai_clone",), ("page",), PowersMeta,
                        description="A clone answers on a published page (its chat bubble)"),
+        ConnectionType("clone_of", ("ai_clone",), (PERSON,), CloneOfMeta,
+                       description="A clone and the member it is a clone of (its creator): "
+                       "version counts its trainings, training_size its chunks"),
     ]  # fmt: skip
 
 

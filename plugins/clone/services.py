@@ -59,6 +59,7 @@ from plugins.clone.tools import (
 from plugins.clone.training import (
     MAX_SOURCES,
     TRAIN_JOB,
+    creator_link,
     source_links,
     source_text,
     training_hash,
@@ -66,6 +67,7 @@ from plugins.clone.training import (
 from plugins.clone.types import (
     Citation,
     CloneIn,
+    CloneOfMeta,
     ClonePatch,
     CloneProps,
     CloneView,
@@ -277,8 +279,10 @@ class Clones:
 
     # -- views ----------------------------------------------------------------------------
 
-    def clone_view(self, thing: sdk.Thing) -> CloneView:
+    def clone_view(self, thing: sdk.Thing, creator: sdk.Connection | None = None) -> CloneView:
+        """The clone as the API shows it; ``creator``: its ``clone_of`` connection."""
         props = msgspec.convert(thing.properties, CloneProps)
+        meta = msgspec.convert(creator.metadata, CloneOfMeta) if creator else CloneOfMeta()
         return CloneView(
             id=str(thing.id), name=thing.name, status=thing.status, purpose=props.purpose,
             system_prompt=props.system_prompt, temperature=props.temperature,
@@ -288,7 +292,13 @@ class Clones:
             version=thing.version, created_at=_iso(thing.created_at),
             updated_at=_iso(thing.updated_at), allowed_origins=props.allowed_origins,
             widget_theme=props.widget_theme,
+            creator_id=str(creator.to_id) if creator else None,
+            training_version=meta.version, training_size=meta.training_size,
         )  # fmt: skip
+
+    async def view(self, stores: sdk.ScopedOntology, thing: sdk.Thing) -> CloneView:
+        """:meth:`clone_view` with the clone's creator read from its ``clone_of``."""
+        return self.clone_view(thing, await creator_link(stores, thing.id))
 
     async def source_view(
         self, stores: sdk.ScopedOntology, link: sdk.Connection, thing: sdk.Thing
@@ -351,7 +361,8 @@ class Clones:
         group.require("clone.read")
         page = await group.stores.things.list(type="ai_clone", cursor=cursor, limit=limit)
         return sdk.Page(
-            items=[self.clone_view(t) for t in page.items], next_cursor=page.next_cursor
+            items=[await self.view(group.stores, t) for t in page.items],
+            next_cursor=page.next_cursor,
         )
 
     async def get_clone_thing(self, stores: sdk.ScopedOntology, clone_id: UUID) -> sdk.Thing:
@@ -362,7 +373,7 @@ class Clones:
 
     async def get_clone(self, group: sdk.GroupContext, clone_id: UUID) -> CloneView:
         group.require("clone.read")
-        return self.clone_view(await self.get_clone_thing(group.stores, clone_id))
+        return await self.view(group.stores, await self.get_clone_thing(group.stores, clone_id))
 
     async def _creator(self, group: sdk.GroupContext) -> tuple[str, dict[str, str]]:
         """The creator's name and profile (the group's ``settings["profile"]``)."""
@@ -381,11 +392,35 @@ class Clones:
             provider=data.provider, model=data.model, welcome_message=data.welcome_message,
         )  # fmt: skip
         clean = sdk.validate_object(CloneProps, msgspec.to_builtins(props), "properties")
+        named = _uuid(data.creator_id, "creator_id") if data.creator_id is not None else None
         async with self._transaction(group) as o:
             await self.platform.quotas.check(group.scope, "clones", within=o)
             thing = await o.things.create("ai_clone", name=data.name, properties=clean)
+            creator_id = named or group.scope.person_id
+            link = await self._connect_creator(o, thing.id, creator_id, named is not None)
             await o.events.emit("clone_created", {"clone_id": str(thing.id)}, target_id=thing.id)
-        return self.clone_view(thing)
+        return self.clone_view(thing, link)
+
+    @staticmethod
+    async def _connect_creator(
+        o: sdk.ScopedOntology, clone_id: UUID, person_id: UUID | None, named: bool
+    ) -> sdk.Connection | None:
+        """Connect a new clone to the member it is a clone of (``clone_of``, version 0).
+        A creator named in the request must be a member of the group (else a 422 naming
+        ``creator_id``, the same for anyone of another group as for no one); the one
+        creating it is its creator if they are a member (a platform owner acting in a
+        group they do not belong to makes a clone without one)."""
+        if person_id is None:
+            return None
+        meta = msgspec.to_builtins(CloneOfMeta())
+        try:
+            return await o.connections.create("clone_of", clone_id, person_id, meta)
+        except sdk.NotFound:
+            if not named:
+                return None
+            raise sdk.ValidationFailed(
+                f"creator_id {person_id} is not a member of this group", field="creator_id"
+            ) from None
 
     async def update_clone(
         self,
@@ -428,7 +463,7 @@ class Clones:
         if name != clone.name:
             changed.insert(0, "name")
         if not changed:
-            return self.clone_view(clone)
+            return await self.view(group.stores, clone)
         async with self._transaction(group) as o:
             clone = await o.things.update(
                 clone_id, name=name, properties=clean, replace_properties=True,
@@ -438,7 +473,7 @@ class Clones:
                 "clone_updated", {"clone_id": str(clone_id), "changed": changed},
                 target_id=clone_id,
             )  # fmt: skip
-        return self.clone_view(clone)
+        return await self.view(group.stores, clone)
 
     async def delete_clone(
         self, group: sdk.GroupContext, clone_id: UUID, expected_version: int | None = None
@@ -679,7 +714,7 @@ class Clones:
         clone = await self.get_clone_thing(group.stores, clone_id)
         running = await self._running_job(group, clone)
         if running is not None:
-            return TrainStarted(job_id=running, clone=self.clone_view(clone))
+            return TrainStarted(job_id=running, clone=await self.view(group.stores, clone))
         if not await source_links(group.stores, clone_id):
             raise sdk.ValidationFailed(
                 "the clone has no sources yet: add text, a file or a page first", field="sources"
@@ -696,7 +731,7 @@ class Clones:
             clone = await self.get_clone_thing(group.stores, clone_id)
             running = await self._running_job(group, clone)
             if running is not None:
-                return TrainStarted(job_id=running, clone=self.clone_view(clone))
+                return TrainStarted(job_id=running, clone=await self.view(group.stores, clone))
             raise
         try:
             await self.platform.jobs.enqueue(
@@ -708,7 +743,7 @@ class Clones:
                 properties={"training_error": f"training could not be queued: {exc}"[:1000]},
             )  # fmt: skip
             raise
-        return TrainStarted(job_id=job_id, clone=self.clone_view(clone))
+        return TrainStarted(job_id=job_id, clone=await self.view(group.stores, clone))
 
     async def _running_job(self, group: sdk.GroupContext, clone: sdk.Thing) -> str | None:
         job_id = clone.properties.get("training_job")

@@ -8,8 +8,10 @@ Training is incremental twice over: a source whose text (and title) hashes to th
 ``content_hash`` its ``trained_on`` connection recorded is skipped without touching the
 knowledge at all, and a changed source is re-ingested, which embeds only its chunks whose
 text changed. Each source's ``trained_on`` metadata then records ``chunk_count`` and
-``content_hash``; the clone ends ``active`` (or ``failed`` with ``training_error``), and
-``clone_trained`` says how many sources, chunks and newly embedded chunks there were.
+``content_hash``; the clone ends ``active`` (or ``failed`` with ``training_error``),
+``clone_trained`` says how many sources, chunks and newly embedded chunks there were, and
+the clone's ``clone_of`` connection to its creator is replaced by one with the next
+``version`` and ``training_size`` = its chunks, in the same transaction.
 
 This module needs only the platform (a worker process runs it without the app's state).
 """
@@ -28,7 +30,7 @@ import msgspec
 
 import sdk
 from plugins.clone import extract
-from plugins.clone.types import CloneTrained, TrainedOnMeta
+from plugins.clone.types import CloneOfMeta, CloneTrained, TrainedOnMeta
 
 log = logging.getLogger("creator.clone")
 
@@ -51,6 +53,29 @@ async def source_links(stores: sdk.ScopedOntology, clone_id: UUID) -> list[sdk.C
     """The clone's live ``trained_on`` connections, oldest first."""
     found = await stores.connections.list(type="trained_on", from_id=clone_id, limit=MAX_SOURCES)
     return list(reversed(found.items))
+
+
+async def creator_link(stores: sdk.ScopedOntology, clone_id: UUID) -> sdk.Connection | None:
+    """The clone's live ``clone_of`` connection to its creator, if it has one."""
+    found = await stores.connections.list(type="clone_of", from_id=clone_id, limit=1)
+    return found.items[0] if found.items else None
+
+
+async def record_training(o: sdk.ScopedOntology, clone_id: UUID, chunks: int) -> None:
+    """Count a successful training on the clone's ``clone_of`` connection (the next
+    version, its chunks now), in the caller's transaction. The caller has locked the
+    clone (its update), so of two trainings ending at once the second reads the first's
+    version and counts on from it."""
+    link = await creator_link(o, clone_id)
+    if link is None:
+        return  # no creator recorded (made by someone who is no member, or before clone_of)
+    meta = msgspec.convert(link.metadata, CloneOfMeta)
+    after = CloneOfMeta(version=meta.version + 1, training_size=chunks)
+    try:
+        await o.connections.replace("clone_of", clone_id, link.to_id, msgspec.to_builtins(after))
+    except sdk.NotFound:
+        # The creator left the group: the clone keeps their last record; training stands.
+        log.info("clone %s: creator %s is no longer a member", clone_id, link.to_id)
 
 
 async def page_as_live(stores: sdk.ScopedOntology, page: sdk.Thing) -> dict[str, Any]:
@@ -155,6 +180,7 @@ async def train(
             properties={"trained_at": datetime.now(UTC).isoformat(), "training_error": None,
                         "training_job": job_id},
         )  # fmt: skip
+        await record_training(o, clone_id, chunks)
         await o.events.emit("clone_trained", msgspec.to_builtins(report), target_id=clone_id)
     log.info(
         "clone %s trained: %d sources, %d chunks, %d embedded in %.1f s",

@@ -133,6 +133,16 @@ class PowersMeta(msgspec.Struct, forbid_unknown_fields=True):
     service: Literal["widget", "support_inbox"] = "widget"
 
 
+class CloneOfMeta(msgspec.Struct, forbid_unknown_fields=True):
+    """What a clone's ``clone_of`` connection to its creator (a member of the group)
+    records: ``version`` counts its successful trainings (0: never trained) and
+    ``training_size`` is how many chunks it knew after the last one. Each training
+    replaces the connection, so the ended ones are the clone's training history."""
+
+    version: Annotated[int, Meta(ge=0)] = 0
+    training_size: Annotated[int, Meta(ge=0)] = 0
+
+
 # -- event payloads ------------------------------------------------------------------------
 
 
@@ -191,7 +201,8 @@ MAX_QUESTION_CHARS = 4000
 
 class CloneIn(msgspec.Struct, forbid_unknown_fields=True):
     """A new clone. An empty ``system_prompt`` is written for you from the creator's name
-    and the clone's purpose (and can be edited later)."""
+    and the clone's purpose (and can be edited later). ``creator_id``: the member of the
+    group the clone is a clone of (default: you)."""
 
     name: Name
     purpose: Purpose = "general"
@@ -200,6 +211,7 @@ class CloneIn(msgspec.Struct, forbid_unknown_fields=True):
     provider: ProviderName = ""
     model: ModelName = ""
     welcome_message: Welcome = "Hi! Ask me anything."
+    creator_id: str | None = None
 
 
 Color = Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
@@ -254,6 +266,11 @@ class CloneView(msgspec.Struct):
     updated_at: str
     allowed_origins: list[str] = msgspec.field(default_factory=list)
     widget_theme: dict[str, str] = msgspec.field(default_factory=dict)
+    #: The member it is a clone of (its ``clone_of`` connection), its trainings so far
+    #: and the chunks it knew after the last one; ``None``, 0, 0 without a creator.
+    creator_id: str | None = None
+    training_version: int = 0
+    training_size: int = 0
 
 
 class SourceIn(msgspec.Struct, forbid_unknown_fields=True):

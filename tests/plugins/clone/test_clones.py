@@ -3,6 +3,8 @@ do what; other groups; the generic APIs stay read-only; the quota."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 pytestmark = pytest.mark.creator_plugins("clone")
@@ -204,3 +206,93 @@ async def test_the_default_prompt_follows_the_creators_profile(owner, api_for) -
     assert "ignored" not in prompt and "3" not in prompt
     plain = (await api_for(owner).clone("Bo"))["system_prompt"]
     assert "works in" not in plain and "expertise" not in plain
+
+
+async def clone_of(tenant, clone_id: str, include_ended: bool = False) -> list[dict]:
+    """The clone's ``clone_of`` connections, newest first, read through the core API."""
+    r = await tenant.client.get(
+        f"/api/v1/groups/{tenant.group.id}/connections",
+        params={"type": "clone_of", "from_id": clone_id, "include_ended": include_ended},
+    )
+    assert r.status_code == 200, r.text
+    items: list[dict] = r.json()["items"]
+    return items
+
+
+async def test_a_clone_is_connected_to_its_creator(clone_platform, owner, api, api_for) -> None:
+    clone = await api.clone("Ada")
+    assert clone["creator_id"] == str(owner.person.id)
+    assert (clone["training_version"], clone["training_size"]) == (0, 0)
+    (link,) = await clone_of(owner, clone["id"])
+    assert link["to_id"] == str(owner.person.id)
+    assert link["metadata"] == {"version": 0, "training_size": 0}
+    assert (await api.get(clone["id"]))["creator_id"] == str(owner.person.id)
+    listed = (await api.client.get(api.base + "/clones")).json()["items"]
+    assert [c["creator_id"] for c in listed] == [str(owner.person.id)]
+    # A colleague who makes a clone is its creator; an owner may name another member.
+    colleague = await clone_platform.member(owner, "org_user")
+    theirs = await api_for(colleague).clone("Bea")
+    assert theirs["creator_id"] == str(colleague.person.id)
+    named = await api.clone("Cy", creator_id=str(colleague.person.id))
+    assert named["creator_id"] == str(colleague.person.id)
+    (link,) = await clone_of(owner, named["id"])
+    assert link["to_id"] == str(colleague.person.id)
+    # Changing the clone keeps its creator; deleting it ends the connection.
+    r = await api.client.patch(api.url(clone["id"]), json={"name": "Ava"})
+    assert r.json()["creator_id"] == str(owner.person.id)
+    assert (await api.client.delete(api.url(clone["id"]))).status_code == 204
+    assert await clone_of(owner, clone["id"]) == []
+    (ended,) = await clone_of(owner, clone["id"], include_ended=True)
+    assert ended["valid_to"] is not None
+
+
+async def test_a_creator_must_be_a_member(clone_platform, owner, api, api_for, problem) -> None:
+    other = await clone_platform.tenant()
+    stranger, _ = await clone_platform.person()
+    details = []
+    for who in (str(other.person.id), str(stranger.id), str(uuid.uuid4())):
+        r = await api.client.post(api.base + "/clones", json={"name": "Ada", "creator_id": who})
+        err = problem(r, 422, "validation_failed")
+        assert err["field"] == "creator_id"
+        details.append(err["detail"].replace(who, "<id>"))
+    # Another group's member reads as no one: nothing about them leaks.
+    assert len(set(details)) == 1
+    r = await api.client.post(api.base + "/clones", json={"name": "Ada", "creator_id": "x"})
+    assert problem(r, 422)["field"] == "creator_id"
+    assert (await api.client.get(api.base + "/clones")).json()["items"] == []
+    r = await owner.client.get(f"/api/v1/groups/{owner.group.id}/things",
+                               params={"type": "ai_clone"})  # fmt: skip
+    assert r.json()["items"] == []  # nothing half made
+    # Nor can the generic connections API make or end a clone_of.
+    clone = await api.clone("Ada")
+    r = await owner.client.post(
+        f"/api/v1/groups/{owner.group.id}/connections",
+        json={"type": "clone_of", "from_id": clone["id"], "to_id": str(owner.person.id)},
+    )
+    problem(r, 403)
+    (link,) = await clone_of(owner, clone["id"])
+    r = await owner.client.delete(f"/api/v1/groups/{owner.group.id}/connections/{link['id']}")
+    problem(r, 403)
+    # The other group sees nothing of it.
+    r = await other.client.get(f"/api/v1/groups/{other.group.id}/connections",
+                               params={"to_id": str(owner.person.id)})  # fmt: skip
+    assert r.json()["items"] == []
+
+
+async def test_a_platform_owner_outside_the_group_makes_a_clone_without_creator(
+    clone_platform, owner, api, problem
+) -> None:
+    admin, token = await clone_platform.person(platform_role="platform_owner")
+    client = clone_platform.authed(token)
+    r = await client.post(api.base + "/clones", json={"name": "Ada"})
+    assert r.status_code == 201, r.text
+    clone = r.json()
+    assert (clone["creator_id"], clone["training_version"]) == (None, 0)
+    assert await clone_of(owner, clone["id"]) == []
+    # Naming a member works for them as for anyone; naming themselves does not.
+    r = await client.post(
+        api.base + "/clones", json={"name": "Bea", "creator_id": str(owner.person.id)}
+    )
+    assert r.json()["creator_id"] == str(owner.person.id)
+    r = await client.post(api.base + "/clones", json={"name": "Cy", "creator_id": str(admin.id)})
+    assert problem(r, 422)["field"] == "creator_id"

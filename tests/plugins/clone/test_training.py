@@ -177,6 +177,7 @@ async def test_a_failing_training_marks_the_clone_failed(
     changed = (await events(owner, "clone_updated", clone["id"]))[0]["payload"]["changed"]
     assert changed == ["status", "training_error"]
     assert (await api.sources(clone["id"]))[0]["state"] == "new"
+    assert failed["training_version"] == 0  # only a training that succeeds counts
     # it can be trained again (and fails again here)
     again = await api.train(clone["id"], wait=False)
     assert again["job_id"] != job["id"] and again["clone"]["status"] == "training"
@@ -240,3 +241,57 @@ async def test_a_page_is_learned_as_it_is_live(api, owner) -> None:
     assert again["result"]["embedded"] == 1
     text = (await knowledge_of(owner, page))[0]["text"]
     assert "Founded in 2019" in text and "Draft words nobody sees yet" in text
+
+
+async def clone_of(tenant, clone_id: str, include_ended: bool = False) -> list[dict]:
+    """The clone's ``clone_of`` metadata, newest first."""
+    r = await tenant.client.get(
+        f"/api/v1/groups/{tenant.group.id}/connections",
+        params={"type": "clone_of", "from_id": clone_id, "include_ended": include_ended},
+    )
+    assert r.status_code == 200, r.text
+    return [c["metadata"] | {"to_id": c["to_id"]} for c in r.json()["items"]]
+
+
+async def test_each_training_counts_on_the_creators_connection(api, owner, docs, events) -> None:
+    clone = await api.clone("Ada")
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    me = str(owner.person.id)
+    first = await api.train(clone["id"])
+    assert first["status"] == "complete"
+    assert first["clone"]["creator_id"] == me
+    assert (first["clone"]["training_version"], first["clone"]["training_size"]) == (1, 1)
+    assert await clone_of(owner, clone["id"]) == [{"version": 1, "training_size": 1, "to_id": me}]
+
+    await api.text(clone["id"], "Coaching", docs["coaching"])
+    await api.text(clone["id"], "Hours", "The studio opens at nine in the morning.")
+    second = await api.train(clone["id"])
+    assert (second["clone"]["training_version"], second["clone"]["training_size"]) == (2, 3)
+    again = await api.train(clone["id"])  # nothing changed: still a training, same size
+    assert (again["clone"]["training_version"], again["clone"]["training_size"]) == (3, 3)
+    # One live connection; the ended ones are the clone's training history.
+    (live,) = await clone_of(owner, clone["id"])
+    assert live["version"] == 3
+    history = await clone_of(owner, clone["id"], include_ended=True)
+    assert [(h["version"], h["training_size"]) for h in history] == [
+        (3, 3), (2, 3), (1, 1), (0, 0),
+    ]  # fmt: skip
+    assert {h["to_id"] for h in history} == {me}
+    ended = await events(owner, "connection_deleted")
+    assert len([e for e in ended if e["payload"]["type"] == "clone_of"]) == 3
+
+
+async def test_a_creator_who_left_keeps_their_last_record(clone_platform, api, owner, docs):
+    colleague = await clone_platform.member(owner, "org_user")
+    clone = await api.clone("Ada", creator_id=str(colleague.person.id))
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    await api.train(clone["id"])
+    r = await owner.client.delete(f"/api/v1/groups/{owner.group.id}/members/{colleague.person.id}")
+    assert r.status_code == 204, r.text
+    job = await api.train(clone["id"])  # training still works; the record stays theirs
+    assert job["status"] == "complete" and job["clone"]["status"] == "active"
+    assert job["clone"]["creator_id"] == str(colleague.person.id)
+    assert job["clone"]["training_version"] == 1
+    assert [h["version"] for h in await clone_of(owner, clone["id"], include_ended=True)] == [
+        1, 0,
+    ]  # fmt: skip
