@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -148,6 +148,35 @@ async def test_offline_cites_several_passages_when_the_answer_spans_them() -> No
     text = text_of(items)
     assert "45 minutes" in text and "8 euros" in text, text
     assert sorted(last(items).cited) == [2, 3]
+
+
+async def test_offline_also_quotes_the_passage_closest_in_meaning() -> None:
+    """A paraphrase ("shut") may share only a common word with its answer ("close"): the
+    passage whose cosine is highest is quoted too, the others only on their words."""
+    texts = [
+        ("Workshops", "Saturday workshops in the studio last three hours. Book a studio "
+         "workshop online."),
+        ("Members", "Members use the studio wheels during open hours."),
+        ("Cleaning", "We close the studio on Mondays to clean and load the kilns."),
+    ]  # fmt: skip
+
+    def found(closest: int) -> list[Passage]:
+        return [
+            Passage(index=i, source_id=f"s{i}", knowledge_id=f"k{i}", title=title, text=text,
+                    score=0.86 if i == closest else 0.80 - i / 100)
+            for i, (title, text) in enumerate(texts, start=1)
+        ]  # fmt: skip
+
+    question = "Which day of the week is the studio shut?"
+    items = await collect(OfflineProvider(), request(question, found(closest=3)))
+    assert "We close the studio on Mondays to clean and load the kilns [3]." in text_of(items)
+    assert last(items).cited[:2] == [1, 3]  # retrieval's first passage still leads
+    for closest in (1, 2):
+        items = await collect(OfflineProvider(), request(question, found(closest)))
+        assert 3 not in last(items).cited, text_of(items)
+    # all scores equal (no cosines known): the first passage counts as the closest
+    same = [replace(p, score=0.0) for p in found(closest=3)]
+    assert 3 not in last(await collect(OfflineProvider(), request(question, same))).cited
 
 
 @pytest.mark.parametrize(
