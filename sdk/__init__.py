@@ -40,7 +40,7 @@ from core.knowledge.search import reusing_query_vectors
 from core.migrations import sql_migration
 from core.ontology.ids import uuid7
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
-from core.ontology.scope import Scope
+from core.ontology.scope import VISITOR_ROLE, Scope
 from core.ontology.stores import (
     Connections,
     Events,
@@ -75,6 +75,7 @@ def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
 
 __all__ = [
     "PERSON",
+    "VISITOR_ROLE",
     "Actor",
     "Conflict",
     "Connection",

@@ -49,9 +49,10 @@ from plugins.clone.types import (
     ToolCalled,
     TrainedOnMeta,
 )
-from plugins.clone.widget import VISITOR_ROLE, WIDGET_ROUTES
+from plugins.clone.widget import WIDGET_ROUTES
 from sdk import (
     PERSON,
+    VISITOR_ROLE,
     ConnectionCount,
     ConnectionType,
     EventType,
@@ -183,13 +184,11 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
         return False
     if resource.group_id != scope.group_id or scope.role not in ("customer", VISITOR_ROLE):
         return None
-    # A creator's customers and the anonymous visitors of a clone's widget talk to active
-    # clones and may leave their details; a visitor reads what is published, as a customer.
+    # A creator's customers and the anonymous visitors of a clone's widget (core's visitor
+    # role, which reads published things) talk to active clones and may leave their details.
     if action == "clone.chat" and resource.status in (None, "active"):
         return True
     if action == "clone.create_lead":
-        return True
-    if scope.role == VISITOR_ROLE and action == "thing.read" and resource.status == "published":
         return True
     return None
 

@@ -39,6 +39,7 @@ from sdk import (
     ThingType,
     hookimpl,
     hookspec,
+    uuid7,
 )
 from sdk.testing import database_url
 
@@ -665,3 +666,19 @@ def test_plugin_returning_a_non_list_names_the_plugin(tmp_path) -> None:
 def test_extra_plugins_are_enabled_without_being_listed(tmp_path) -> None:
     pm = PluginManager([], extra={"types": TypesPlugin()})
     assert pm.enabled_names() == ["core", "core.permissions", "types"]
+
+
+def test_core_defaults_let_a_visitor_read_published_things_only() -> None:
+    """An anonymous visitor (``Scope.visitor``) reads the group's published things and
+    nothing else: not the group, not drafts, no writes, never another group."""
+    defaults = Permissions(PluginManager([]))
+    group, other = uuid7(), uuid7()
+    visitor = Scope.visitor(group)
+    assert visitor.is_visitor and visitor.person_id is None and not visitor.is_system
+    assert defaults.can(visitor, "thing.read", Resource(group, "memo", status="published"))
+    assert not defaults.can(visitor, "thing.read", Resource(group, "memo", status="draft"))
+    assert not defaults.can(visitor, "thing.read", Resource(group, "memo"))
+    assert not defaults.can(visitor, "group.read", Resource(group))
+    for action in ("thing.create", "thing.update", "thing.delete", "connection.create"):
+        assert not defaults.can(visitor, action, Resource(group, "memo", status="published"))
+    assert not defaults.can(visitor, "thing.read", Resource(other, "memo", status="published"))
