@@ -223,6 +223,10 @@ def test_sentences_and_stems() -> None:
     assert stem("policies") == stem("policy")
     assert stem("shipping") == stem("shipped") == stem("ships") == "ship"
     assert stem("boxes") == stem("box")
+    assert stem("retailers") == stem("retailer") == stem("retail")
+    assert stem("beginners") == stem("beginning") == stem("begin")
+    # short words whose -er is no suffix keep it, singular and plural alike
+    assert stem("members") == stem("member") == "member" and stem("orders") == "order"
 
 
 # -- citations_in ----------------------------------------------------------------------------
