@@ -71,6 +71,19 @@ def _services(settings: Settings, *, quiet: bool = False) -> Iterator[Settings]:
             click.echo("Stopped embedded PostgreSQL and Redis.", err=True)
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for serving the app with ``settings`` (but the address)."""
+    return {
+        "log_level": settings.log_level.lower(),
+        "lifespan": "on",
+        "log_config": None,  # create_app set up logging (core.logs); uvicorn's propagates
+        "access_log": False,  # core.observability writes the access log
+        # uvicorn rewrites the client address from X-Forwarded-For sent by these proxies
+        "proxy_headers": True,
+        "forwarded_allow_ips": list(settings.forwarded_allow_ips),
+    }
+
+
 def _platform(settings: Settings) -> Platform:
     from core.ontology.types import DuplicateTypeError
     from core.platform import Platform
@@ -141,15 +154,7 @@ def serve(
             f"(API docs at /schema, {worker_note})\nPlugins: {plugins}\nPress Ctrl-C to stop.",
             err=True,
         )
-        uvicorn.run(
-            app,
-            host=running.host,
-            port=running.port,
-            log_level=running.log_level.lower(),
-            lifespan="on",
-            log_config=None,  # create_app set up logging (core.logs); uvicorn's propagates
-            access_log=False,  # core.observability writes the access log
-        )
+        uvicorn.run(app, host=running.host, port=running.port, **server_options(running))
 
 
 @cli.command()

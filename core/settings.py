@@ -6,6 +6,7 @@ it came from, so an operator never has to guess which of three sources is wrong.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -90,6 +91,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: The address visitors reach this deployment at, for absolute links (canonical URLs,
     #: sitemaps, Open Graph); unset means ``http://<host>:<port>``.
     public_url: str | None = None
+    #: Proxies (addresses or networks, ``*`` for any) whose ``X-Forwarded-For`` and
+    #: ``X-Forwarded-Proto`` are believed: behind them, a request's client address (what
+    #: per-address rate limits count) is the visitor's, not the proxy's. Name only proxies
+    #: you run: a client reaching the server directly could otherwise claim any address.
+    forwarded_allow_ips: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1"])
     #: Settings of plugins, by plugin name: ``[plugin_settings.website]`` in the TOML file,
     #: or ``CREATOR_PLUGIN_SETTINGS`` as a JSON object. Each plugin validates its own.
     plugin_settings: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
@@ -133,6 +139,20 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise msgspec.ValidationError(f"{why} - at `$.{name}`")
         if self.plugins is not None:
             self.plugins = [p.strip() for p in self.plugins if p.strip()]
+        self.forwarded_allow_ips = [a.strip() for a in self.forwarded_allow_ips if a.strip()]
+        for address in self.forwarded_allow_ips:
+            if address != "*" and not _is_network(address):
+                raise msgspec.ValidationError(
+                    f"{address!r} is not an address, a network or * - at `$.forwarded_allow_ips`"
+                )
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 class SettingsError(Exception):

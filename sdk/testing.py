@@ -400,7 +400,12 @@ async def creator_live_server(creator_platform: CreatorPlatform) -> AsyncIterato
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        creator_platform.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        creator_platform.app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        forwarded_allow_ips=creator_platform.platform.settings.forwarded_allow_ips,
     )
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve(sockets=[sock]))

@@ -93,3 +93,12 @@ def test_invalid_toml_and_missing_file(tmp_path):
 def test_bad_override_names_the_option():
     with pytest.raises(SettingsError, match="--port"):
         load_settings(environ={}, port=-5)
+
+
+def test_forwarded_allow_ips_are_addresses_or_networks():
+    assert load_settings(environ={}).forwarded_allow_ips == ["127.0.0.1"]
+    settings = load_settings(environ={"CREATOR_FORWARDED_ALLOW_IPS": "10.0.0.0/8, 192.0.2.7,"})
+    assert settings.forwarded_allow_ips == ["10.0.0.0/8", "192.0.2.7"]
+    assert load_settings(environ={}, forwarded_allow_ips=["*"]).forwarded_allow_ips == ["*"]
+    with pytest.raises(SettingsError, match="CREATOR_FORWARDED_ALLOW_IPS.*'proxy.local'"):
+        load_settings(environ={"CREATOR_FORWARDED_ALLOW_IPS": "proxy.local"})

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
+import pytest
 from litestar import get
 
 from core.throttle import EXEMPT_OPT_KEY, STORE_NAME, PlatformRedisStore
@@ -107,3 +112,46 @@ async def test_routes_can_be_exempt_from_the_limit(
     assert (await harness.client.get("/api/v1/me")).status_code == 401
     assert (await harness.client.get("/api/v1/me")).status_code == 401
     assert (await harness.client.get("/api/v1/me")).status_code == 429
+
+
+@contextlib.asynccontextmanager
+async def served(harness: Any) -> AsyncIterator[str]:
+    """``harness``'s app over real HTTP by uvicorn, with the options ``creator serve``
+    uses (its lifespan already runs)."""
+    import uvicorn
+
+    from core.cli import server_options
+
+    options = {**server_options(harness.platform.settings), "lifespan": "off"}
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(harness.app, **options))
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            assert not task.done(), task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.mark.parametrize(("trusted", "separate"), [(["127.0.0.1"], True), (["192.0.2.1"], False)])
+async def test_behind_a_trusted_proxy_each_visitor_has_their_own_allowance(
+    creator_platform_factory: PlatformFactory, trusted: list[str], separate: bool
+) -> None:
+    """Behind a proxy every visitor arrives from the proxy's address: only when that
+    address is in ``forwarded_allow_ips`` do the visitors' own (``X-Forwarded-For``)
+    addresses count apart; a client not in it cannot pick an address by that header."""
+    harness = await creator_platform_factory(
+        plugins=[], rate_limit_per_minute=2, forwarded_allow_ips=trusted
+    )
+    async with served(harness) as url, httpx.AsyncClient(base_url=url) as client:
+        first = {"X-Forwarded-For": "203.0.113.10"}
+        for _ in range(2):
+            assert (await client.get("/api/v1/me", headers=first)).status_code == 401
+        assert (await client.get("/api/v1/me", headers=first)).status_code == 429
+        second = await client.get("/api/v1/me", headers={"X-Forwarded-For": "203.0.113.11"})
+        assert second.status_code == (401 if separate else 429)
