@@ -28,7 +28,7 @@ Measured:
 1. retrieval: ``retrieval.retrieve`` + ``retrieval.relevant`` (hybrid, restricted to the
    clone's sources) per clone, beside core's plain ``platform.knowledge.search`` (hybrid,
    whole group, same query) and the steps alone: embedding the query, core's hybrid
-   search restricted to the same ids (the first of ``retrieve``'s two searches), and its
+   search restricted to the same ids (``retrieve``'s one search), and its
    vector and text legs (``KnowledgeStore.vector_search`` / ``fulltext_search``, vector
    given). Queries: the corpus's 77 questions, cycled; measures interleaved per query.
 2. chat: ``Clones.ask`` + ``Clones.answer`` against the real database (what the API's
