@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     import click
     from litestar import Litestar
     from piccolo.conf.apps import AppConfig
@@ -198,6 +200,23 @@ def register_embedding_providers() -> list[EmbeddingProvider]:
     setting (default ``local``, which works offline with no download). Each provider has a
     ``name``, the ``model`` and ``dimension`` recorded with every vector it makes, and an
     async ``embed(texts)`` returning one vector per text. Names must be unique.
+    """
+
+
+@hookspec(firstresult=True)
+def public_url_group(app: Litestar, url: str) -> UUID | None:
+    """Say which group's public pages this plugin serves at ``url``, if any.
+
+    ``url`` is absolute: a page (a ``Referer``) or just an origin (an ``Origin``). The
+    website plugin answers with the group of the site at ``/sites/{slug}/...`` on the
+    platform's own address, or of the site whose custom domain is the URL's host; a
+    deleted site, an unknown name or another path is ``None``. Plugins ask through
+    ``await sdk.group_serving_url(app, url)``, which calls the implementations in plugin
+    order, awaiting coroutines, and returns the first answer that is not ``None`` (the
+    clone's widget: which group's page frames it, which custom domains are its group's).
+
+    May be a coroutine function. It runs on public requests with any URL a browser
+    sends: keep it cheap (cache lookups) and answer only for names that are public.
     """
 
 

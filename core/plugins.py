@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import pluggy
 
 from core import hookspecs
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 ENTRY_POINT_GROUP = "creator.plugins"
 
@@ -186,12 +191,32 @@ class PluginManager:
             for impl in impls
         ]
 
+    async def first_answer(self, hook_name: str, **kwargs: Any) -> Any:
+        """Call a ``firstresult`` hook whose implementations may be coroutine functions: in
+        plugin order, awaiting each, the first answer that is not ``None`` (pluggy's own
+        call would stop at the first coroutine, whatever it answers)."""
+        for _, call in self.callers(hook_name, **kwargs):
+            answer = call()
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if answer is not None:
+                return answer
+        return None
+
     def info(self) -> list[PluginInfo]:
         for info in self.infos.values():
             plugin = self.pm.get_plugin(info.name)
             if plugin is not None:
                 info.hooks = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
         return list(self.infos.values())
+
+
+async def group_serving_url(app: Litestar, url: str) -> UUID | None:
+    """The group whose public pages are served at ``url`` (the ``public_url_group``
+    hook), ``None`` when no enabled plugin serves anything there."""
+    plugins: PluginManager = app.state.platform.plugins
+    answer = await plugins.first_answer("public_url_group", app=app, url=url)
+    return answer if isinstance(answer, UUID) else None
 
 
 def _installed(group: str) -> dict[str, EntryPoint]:

@@ -52,7 +52,7 @@ from core.ontology.stores import (
 from core.ontology.types import PERSON, ConnectionType, EventType, ThingType
 from core.ontology.types import validate_object as validate_object
 from core.platform import Platform
-from core.plugins import PluginManager
+from core.plugins import PluginManager, group_serving_url
 from core.quotas import (
     ConnectionCount,
     EventCount,
@@ -125,6 +125,7 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationFailed",
     "api_router",
+    "group_serving_url",
     "hookimpl",
     "hookspec",
     "parse_if_match",

@@ -4,13 +4,15 @@ Types: ``website``, ``page``, ``page_revision``, ``media_asset``; connections
 ``contains`` (website → page) and ``uses`` (page → media_asset); events for sites, pages,
 domains, components and uploads; quotas (websites, pages per website, uploads a month);
 its own hooks (``register_components``, ``register_themes``, ``register_media_storage``);
-the API, the public pages, the builder UI and their static files.
+the API, the public pages, the builder UI and their static files; and core's
+``public_url_group`` (which group's site a public URL shows).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from litestar import Litestar
 from piccolo.conf.apps import AppConfig
@@ -22,7 +24,7 @@ from plugins.website.builder import BUILDER_ROUTES
 from plugins.website.cache import PageCache, PurgeListener
 from plugins.website.components import BUILTIN_COMPONENTS, ComponentRegistry
 from plugins.website.live import LivePages
-from plugins.website.public import PUBLIC_ROUTES
+from plugins.website.public import PUBLIC_ROUTES, group_serving
 from plugins.website.services import Websites, platform_hosts
 from plugins.website.settings import load as load_settings
 from plugins.website.settings import media_dir
@@ -155,6 +157,11 @@ def register_templates() -> list[str]:
 @hookimpl
 def register_static() -> list[sdk.StaticFiles]:
     return [sdk.StaticFiles("/static/website", HERE / "static")]
+
+
+@hookimpl
+async def public_url_group(app: Litestar, url: str) -> UUID | None:
+    return await group_serving(app, url)
 
 
 @hookimpl

@@ -8,10 +8,13 @@ request gets a 304) and a short public ``Cache-Control``, so a CDN in front work
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, route
+from litestar import Litestar, Request, Response, route
 from litestar.params import FromPath
 
 import sdk
@@ -232,10 +235,41 @@ def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 def _is_platform_host(request: Request[Any, Any, Any], host: str) -> bool:
-    """Requests to the platform's own address (or a bare IP / localhost) are not a
-    custom domain."""
-    platform_hosts: frozenset[str] = request.app.state.website_platform_hosts
+    return _platform_host(request.app, host)
+
+
+def _platform_host(app: Litestar, host: str) -> bool:
+    """The platform's own address (or a bare IP / localhost) is not a custom domain."""
+    platform_hosts: frozenset[str] = app.state.website_platform_hosts
     return host in platform_hosts or "." not in host or host.replace(".", "").isdigit()
+
+
+_SITE_PATH = re.compile(r"^/sites/([^/]+)(?:/|$)")
+
+
+async def group_serving(app: Litestar, url: str) -> UUID | None:
+    """The group of the site whose pages answer at ``url`` (``public_url_group``): a path
+    under ``/sites/{slug}`` on the platform's address, anything on a custom domain. The
+    same cached lookups as serving the page, so the answer is what a visitor would see."""
+    service: Websites | None = getattr(app.state, "website", None)
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".")
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    if service is None or not host:
+        return None
+    if _platform_host(app, host):
+        match = _SITE_PATH.match(parts.path)
+        if match is None:
+            return None
+        kind, name = "slug", match.group(1)
+    else:
+        kind, name = "domain", host
+    if not _well_formed(kind, name, None):
+        return None
+    site = await _site(service, kind, name)
+    return site.group_id if site is not None else None
 
 
 PUBLIC_ROUTES = [site_home, site_page, domain_home, domain_page]
