@@ -129,25 +129,6 @@ def platform_origin(request: Request[Any, Any, Any]) -> str:
     return (origin_of(public_url) if public_url else None) or own_origin(request)
 
 
-async def website_group(platform: sdk.Platform, *, slug: str = "", domain: str = "") -> UUID | None:
-    """The group of the website at ``/sites/{slug}`` or on the custom ``domain`` (any
-    group's: a public lookup, like serving the site), if any."""
-    async with platform.db.system() as conn:
-        if slug:
-            found = await conn.fetchval(
-                "SELECT group_id FROM things WHERE type = 'website' AND deleted_at IS NULL "
-                "AND properties->>'slug' = $1",
-                slug,
-            )
-        else:
-            found = await conn.fetchval(
-                "SELECT group_id FROM things WHERE type = 'website' AND deleted_at IS NULL "
-                "AND lower(properties->>'custom_domain') = $1",
-                domain.lower(),
-            )
-    return found if isinstance(found, UUID) else None
-
-
 def allowed_origins(props: CloneProps) -> set[str]:
     return {o for o in (origin_of(u) for u in props.allowed_origins) if o}
 
@@ -183,8 +164,8 @@ class OriginNotAllowed(sdk.Forbidden):
 
 async def _check_origin(request: Request[Any, Any, Any], clone: sdk.Thing) -> None:
     """Browsers of other origins than the platform's, the clone's allowed ones and the
-    custom domains of its group's websites are refused; an allowed cross-origin caller
-    gets CORS headers (also on errors).
+    custom domains of its group's websites (as the ``public_url_group`` hook answers) are
+    refused; an allowed cross-origin caller gets CORS headers (also on errors).
 
     A website's custom domain reaches this server too (its pages load ``embed.js`` from
     their own origin, so the widget runs there): such an origin is the platform's only for
@@ -200,7 +181,7 @@ async def _check_origin(request: Request[Any, Any, Any], clone: sdk.Thing) -> No
         and seen not in allowed_origins(props)
         and not (public_url and seen == platform_origin(request))
     ):
-        site_group = await website_group(_platform(request), domain=urlsplit(seen).hostname or "")
+        site_group = await sdk.group_serving_url(request.app, seen)
         if site_group is not None:  # a website's custom domain: its group's clones only
             seen = seen if site_group == clone.group_id else None
         elif seen != platform_origin(request):  # the request's Host, with no public_url
@@ -443,23 +424,18 @@ async def embed_script() -> Response[bytes]:
     )
 
 
-_SITE_PATH = re.compile(r"^/sites/([^/?#]+)")
-
-
 async def framing_group(request: Request[Any, Any, Any]) -> UUID | None:
-    """The group of the website whose page on this origin frames the widget, as the
-    browser's ``Referer`` names it (``/sites/{slug}/...``, or a page of a custom domain);
-    ``None`` for any other page (another site is the business of ``frame-ancestors``).
+    """The group whose page on this origin frames the widget, as the browser's
+    ``Referer`` names it and the ``public_url_group`` hook answers (a website's page at
+    ``/sites/{slug}/...`` or on its custom domain); ``None`` for any other page (another
+    site is the business of ``frame-ancestors``), and always without the website plugin.
 
     "This origin" is the request's own (``Host``), not ``public_url``: it is what the
     page's ``frame-ancestors 'self'`` lets in."""
     referer = request.headers.get("referer", "")[:2000]
     if not referer or origin_of(referer) != own_origin(request):
         return None
-    match = _SITE_PATH.match(urlsplit(referer).path)
-    if match:
-        return await website_group(_platform(request), slug=match.group(1))
-    return await website_group(_platform(request), domain=urlsplit(referer).hostname or "")
+    return await sdk.group_serving_url(request.app, referer)
 
 
 @get("/clone/widget/{clone_id:uuid}", include_in_schema=False)

@@ -69,7 +69,10 @@ def other_site() -> Iterator[Callable[[str], str]]:
 async def creator_platform(creator_platform_factory: Any) -> CreatorPlatform:
     """The clone and website plugins with an in-process job worker (training is a job)."""
     platform: CreatorPlatform = await creator_platform_factory(
-        plugins=["clone", "website"], worker=True, worker_poll_delay_seconds=0.02
+        plugins=["clone", "website"],
+        worker=True,
+        worker_poll_delay_seconds=0.02,
+        public_url=None,  # the browser reaches the live server at its own address
     )
     return platform
 

@@ -372,3 +372,21 @@ async def test_without_a_public_url_the_host_is_the_platform(
     problem(r, 403, "origin_not_allowed")
     r = await start_on(visitor, clone["id"], "alias.example", "http://elsewhere.example")
     problem(r, 403, "origin_not_allowed")
+
+
+async def test_without_the_website_plugin_no_url_names_a_group(
+    clone_platform, api, docs, problem
+) -> None:
+    """Only the website plugin says which group's site a URL shows (``public_url_group``):
+    without it a Referer naming ``/sites/...`` is any page of the platform's, and no
+    origin is a group's custom domain (it must be one of the clone's allowed origins)."""
+    assert clone_platform.platform.plugins.implementers("public_url_group") == []
+    clone = await active_clone(api, docs, allowed_origins=[SITE])
+    visitor = clone_platform.client
+    for referer in ("http://testserver.local/sites/theirs/home", "https://studio.example/"):
+        r = await visitor.get(f"/clone/widget/{clone['id']}", headers={"Referer": referer})
+        assert r.status_code == 200 and "Hello from Ada!" in r.text, referer
+    r = await start_on(visitor, clone["id"], "studio.example", "https://studio.example")
+    problem(r, 403, "origin_not_allowed")
+    r = await start_on(visitor, clone["id"], "alias.example", SITE)
+    assert r.status_code == 201 and r.headers["access-control-allow-origin"] == SITE
