@@ -54,8 +54,6 @@ from plugins.clone.types import (
 )
 
 HERE = Path(__file__).parent
-#: The role of an anonymous visitor chatting through a clone's widget.
-VISITOR_ROLE = "visitor"
 SESSION_HEADER = "X-Clone-Session"
 _KEY = "clone:widget:"
 _CORS_STATE = "clone_widget_cors"
@@ -150,7 +148,7 @@ async def _public_clone(platform: sdk.Platform, clone_id: UUID) -> tuple[sdk.Sco
         )
     if group_id is None:
         raise sdk.NotFound(f"clone {clone_id} not found")
-    scope = sdk.Scope(group_id=group_id, person_id=None, role=VISITOR_ROLE)
+    scope = sdk.Scope.visitor(group_id)
     thing = await platform.ontology.scoped(scope).things.get(clone_id, type="ai_clone")
     if not answers(thing):
         raise sdk.NotFound(f"clone {clone_id} not found")
