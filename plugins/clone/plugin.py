@@ -23,7 +23,7 @@ from typing import Any
 from litestar import Litestar
 
 import sdk
-from plugins.clone import analytics, hookspecs, placements, voice
+from plugins.clone import analytics, hookspecs, placements, voice_clients, voice_routes
 from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
@@ -49,6 +49,8 @@ from plugins.clone.types import (
     ToolCalled,
     TrainedOnMeta,
 )
+from plugins.clone.voice_service import CloneMedia
+from plugins.clone.voice_types import AppearanceCloned, VoiceCloned
 from plugins.clone.widget import WIDGET_ROUTES
 from sdk import (
     PERSON,
@@ -116,8 +118,8 @@ def register_event_types() -> list[EventType]:
         EventType("feedback_given", FeedbackGiven, "A visitor rated an answer"),
         EventType("ai_tool_called", ToolCalled, "A clone's model called a tool while "
                   "answering (ok, or its error)"),
-        EventType("voice_cloned", voice.VoiceCloned, "A clone got a voice from recordings"),
-        EventType("appearance_cloned", voice.AppearanceCloned, "A clone got a face from a photo"),
+        EventType("voice_cloned", VoiceCloned, "A clone got a voice from recordings"),
+        EventType("appearance_cloned", AppearanceCloned, "A clone got a face from a photo"),
     ]  # fmt: skip
 
 
@@ -166,12 +168,12 @@ def register_clone_tools(platform: sdk.Platform) -> list[CloneTool]:
 
 @hookimpl
 def register_voice_providers(platform: sdk.Platform) -> list[object]:
-    return list(voice.builtin_voice_providers(load_settings(platform)))
+    return list(voice_clients.builtin_voice_providers(load_settings(platform)))
 
 
 @hookimpl
 def register_avatar_providers(platform: sdk.Platform) -> list[object]:
-    return list(voice.builtin_avatar_providers(load_settings(platform)))
+    return list(voice_clients.builtin_avatar_providers(load_settings(platform)))
 
 
 @hookimpl
@@ -195,7 +197,7 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [*ROUTES, *MANAGE_ROUTES, *analytics.ROUTES, *voice.ROUTES, *WIDGET_ROUTES]
+    return [*ROUTES, *MANAGE_ROUTES, *analytics.ROUTES, *voice_routes.ROUTES, *WIDGET_ROUTES]
 
 
 @hookimpl
@@ -229,12 +231,12 @@ async def startup(app: Litestar) -> None:
     tools = offered(collect_tools(platform), platform.registry.things)
     app.state.clone = Clones(platform, settings, providers, {t.name: t for t in tools})
     app.state.clone_settings = settings
-    app.state.clone_media = voice.CloneMedia.collect(platform, settings)
+    app.state.clone_media = CloneMedia.collect(platform, settings)
 
 
 @hookimpl
 async def shutdown(app: Litestar) -> None:
-    media: voice.CloneMedia | None = getattr(app.state, "clone_media", None)
+    media: CloneMedia | None = getattr(app.state, "clone_media", None)
     if media is not None:
         await media.aclose()
     service: Clones | None = getattr(app.state, "clone", None)
