@@ -28,3 +28,8 @@ EVENT_HANDLER_FAILURES = Counter(
 )
 JOBS = Counter("creator_jobs_total", "Background job runs by job and outcome.", ["job", "outcome"])
 EMBEDDINGS = Counter("creator_embeddings_total", "Texts embedded, by provider.", ["provider"])
+QUERY_VECTORS = Counter(
+    "creator_query_vectors_total",
+    "Search query vectors, by source: embedded, or one of the group's recent queries.",
+    ["source"],
+)

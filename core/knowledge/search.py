@@ -27,15 +27,23 @@ Over 100,000 chunks: ``benchmarks/knowledge_search.py``.
 
 Every query is filtered by the scope's group, and optionally by thing ids (any of them) and
 labels (all of them).
+
+Embedding the query is most of a search's time with the local model (about 10-25 ms of
+two cores), and a group's visitors ask the same questions again ("what does it cost?"), so
+each process keeps the vectors of the ``RECENT_QUERIES`` most recent queries, per group:
+whether a search answers faster never tells one group what another's visitors ask.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import contextvars
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 from uuid import UUID
@@ -45,6 +53,7 @@ import msgspec
 from core.errors import ValidationFailed
 from core.knowledge.providers import EmbeddingProvider, QueryEmbedder
 from core.knowledge.store import Hit, KnowledgeStore
+from core.metrics import QUERY_VECTORS
 
 Mode = Literal["hybrid", "vector", "fulltext"]
 MODES: tuple[str, ...] = ("hybrid", "vector", "fulltext")
@@ -85,17 +94,58 @@ def check_search(query: str, mode: str, limit: int) -> None:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
 
 
+#: Query vectors kept per process (a few MB: 384 doubles each with the local model).
+RECENT_QUERIES = 2048
+
+#: (group, provider, model, dimension, query): the key of a query's vector.
+_Key = tuple[UUID | None, str, str, int, str]
+
+
+class _RecentVectors:
+    """The vectors of the most recent queries, least recently used first out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[_Key, array.array[float]] = OrderedDict()
+        self._lock = threading.Lock()  # event loops of several threads may share it
+
+    def get(self, key: _Key) -> list[float] | None:
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is None:
+                return None
+            self._items.move_to_end(key)
+        return vector.tolist()
+
+    def put(self, key: _Key, vector: Sequence[float]) -> None:
+        with self._lock:
+            self._items[key] = array.array("d", vector)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_recent = _RecentVectors(RECENT_QUERIES)
+
+
+def forget_recent_queries() -> None:
+    """Drop every kept query vector (benchmarks measuring a question never asked before)."""
+    _recent.clear()
+
+
 #: Query vectors made inside :func:`reusing_query_vectors` (``None`` outside).
-_reused: contextvars.ContextVar[dict[tuple[str, str, int, str], list[float]] | None]
+_reused: contextvars.ContextVar[dict[_Key, list[float]] | None]
 _reused = contextvars.ContextVar("knowledge_reused_query_vectors", default=None)
 
 
 @contextlib.contextmanager
 def reusing_query_vectors() -> Iterator[None]:
     """Within the block (and the tasks it starts), a query is embedded once however many
-    searches ask it: a clone searches the same question twice (its ranking, then the
-    passages' cosines), and embedding it is most of a search's time. Nothing is kept after
-    the block, so unrelated searches (and benchmarks) still pay for their embedding."""
+    searches ask it, even with no group to keep it for (see :func:`embed_query`)."""
     token = _reused.set({})
     try:
         yield
@@ -103,13 +153,22 @@ def reusing_query_vectors() -> Iterator[None]:
         _reused.reset(token)
 
 
-async def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
-    """``query``'s vector (``embed_queries`` when the provider distinguishes queries);
-    inside :func:`reusing_query_vectors`, made once per query."""
+async def embed_query(
+    provider: EmbeddingProvider, query: str, *, group_id: UUID | None = None
+) -> list[float]:
+    """``query``'s vector (``embed_queries`` when the provider distinguishes queries): one
+    of ``group_id``'s recent queries is not embedded again (nor, inside
+    :func:`reusing_query_vectors`, one already embedded in the block)."""
+    key: _Key = (group_id, str(provider.name), str(provider.model), int(provider.dimension), query)
     reused = _reused.get()
-    key = (str(provider.name), str(provider.model), int(provider.dimension), query)
     if reused is not None and key in reused:
+        QUERY_VECTORS.labels("recent").inc()
         return list(reused[key])
+    if group_id is not None:
+        kept = _recent.get(key)
+        if kept is not None:
+            QUERY_VECTORS.labels("recent").inc()
+            return kept
     if isinstance(provider, QueryEmbedder):
         vectors = await provider.embed_queries([query])
     else:
@@ -117,8 +176,11 @@ async def embed_query(provider: EmbeddingProvider, query: str) -> list[float]:
     vector = [float(x) for x in vectors[0]]
     if len(vector) != provider.dimension:
         raise RuntimeError(f"embedding provider {provider.name!r} returned a wrong dimension")
+    QUERY_VECTORS.labels("embedded").inc()
     if reused is not None:
         reused[key] = vector
+    if group_id is not None:
+        _recent.put(key, vector)
     return list(vector)
 
 
@@ -180,7 +242,7 @@ async def search(
     if mode == "fulltext":
         return _hits(await text_search(store, query, limit=limit, **filters))
     if mode == "vector":
-        vector = await embed_query(provider, query)
+        vector = await embed_query(provider, query, group_id=store.group_id)
         hits = await store.vector_search(
             vector,
             model=provider.model,
@@ -195,7 +257,7 @@ async def search(
     # call at a time, so it is safe inside a transaction too).
     async with asyncio.TaskGroup() as tasks:
         by_text_task = tasks.create_task(text_search(store, query, limit=depth, **filters))
-        vector_task = tasks.create_task(embed_query(provider, query))
+        vector_task = tasks.create_task(embed_query(provider, query, group_id=store.group_id))
     by_vector = await store.vector_search(
         vector_task.result(),
         model=provider.model,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from core.errors import ValidationFailed
+from core.knowledge import search as search_module
 from core.knowledge.search import (
     LARGE_GROUP_SHARE,
     MAX_WORDS,
@@ -16,9 +17,11 @@ from core.knowledge.search import (
     choose_words,
     combine,
     embed_query,
+    forget_recent_queries,
     reusing_query_vectors,
 )
 from core.knowledge.store import Hit
+from core.ontology.ids import uuid7
 from sdk.testing import CreatorPlatform, Tenant
 
 DOCS = {
@@ -242,6 +245,29 @@ async def test_a_query_is_embedded_once_while_reusing(hash_embedder: Any) -> Non
         assert len(hash_embedder.calls) == 3
     await embed_query(hash_embedder, "refund policy")  # outside: embedded every time
     await embed_query(hash_embedder, "refund policy")
+    assert len(hash_embedder.calls) == 5
+
+
+async def test_a_groups_recent_queries_are_not_embedded_again(
+    hash_embedder: Any, monkeypatch: Any
+) -> None:
+    """Each process keeps recent query vectors per group: the same question in the same
+    group is embedded once; in another group, or once forgotten or pushed out by newer
+    ones, it is embedded again."""
+    monkeypatch.setattr(search_module, "_recent", search_module._RecentVectors(2))
+    group, other = uuid7(), uuid7()
+    first = await embed_query(hash_embedder, "refund policy", group_id=group)
+    again = await embed_query(hash_embedder, "refund policy", group_id=group)
+    assert again == first and len(hash_embedder.calls) == 1
+    again.append(0.0)  # a copy: callers cannot change what is kept
+    assert await embed_query(hash_embedder, "refund policy", group_id=group) == first
+    await embed_query(hash_embedder, "refund policy", group_id=other)
+    assert len(hash_embedder.calls) == 2  # never another group's
+    await embed_query(hash_embedder, "shipping", group_id=group)  # pushes out the oldest
+    await embed_query(hash_embedder, "refund policy", group_id=group)
+    assert len(hash_embedder.calls) == 4
+    forget_recent_queries()
+    await embed_query(hash_embedder, "refund policy", group_id=group)
     assert len(hash_embedder.calls) == 5
 
 
