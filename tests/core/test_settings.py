@@ -100,5 +100,5 @@ def test_forwarded_allow_ips_are_addresses_or_networks():
     settings = load_settings(environ={"CREATOR_FORWARDED_ALLOW_IPS": "10.0.0.0/8, 192.0.2.7,"})
     assert settings.forwarded_allow_ips == ["10.0.0.0/8", "192.0.2.7"]
     assert load_settings(environ={}, forwarded_allow_ips=["*"]).forwarded_allow_ips == ["*"]
-    with pytest.raises(SettingsError, match="CREATOR_FORWARDED_ALLOW_IPS.*'proxy.local'"):
+    with pytest.raises(SettingsError, match=r"CREATOR_FORWARDED_ALLOW_IPS.*'proxy\.local'"):
         load_settings(environ={"CREATOR_FORWARDED_ALLOW_IPS": "proxy.local"})
