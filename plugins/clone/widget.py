@@ -102,11 +102,12 @@ DEFAULT_PORTS = (("http", 80), ("https", 443))
 
 
 def origin_of(url: str) -> str | None:
-    """``scheme://host[:port]`` of ``url``, lower-case; ``None`` if it has none."""
-    parts = urlsplit(url.strip())
+    """``scheme://host[:port]`` of ``url``, lower-case; ``None`` if it has none (or is no
+    URL at all: an ``Origin`` or ``Referer`` header is whatever a client sends)."""
     try:
+        parts = urlsplit(url.strip())
         number = parts.port
-    except ValueError:  # a port out of range
+    except ValueError:  # "http://[" (a broken IPv6 host), a port out of range
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
@@ -428,10 +429,11 @@ async def framing_group(request: Request[Any, Any, Any]) -> UUID | None:
     ``/sites/{slug}/...`` or on its custom domain); ``None`` for any other page (another
     site is the business of ``frame-ancestors``), and always without the website plugin.
 
-    "This origin" is the request's own (``Host``), not ``public_url``: it is what the
-    page's ``frame-ancestors 'self'`` lets in."""
+    "This origin" is the request's own (``Host``), what the page's ``frame-ancestors
+    'self'`` lets in, or ``public_url``'s: behind a TLS proxy whose ``X-Forwarded-Proto``
+    is not believed, the request looks like ``http://`` while the page was ``https://``."""
     referer = request.headers.get("referer", "")[:2000]
-    if not referer or origin_of(referer) != own_origin(request):
+    if not referer or origin_of(referer) not in (own_origin(request), platform_origin(request)):
         return None
     return await sdk.group_serving_url(request.app, referer)
 

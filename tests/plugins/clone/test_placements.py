@@ -148,6 +148,30 @@ async def test_another_groups_website_may_not_frame_a_clone(clone_platform, api,
         assert r.status_code == status, (referer, r.status_code)
 
 
+@pytest.mark.clone_settings(public_url="https://testserver.local")
+async def test_behind_a_tls_proxy_another_groups_https_page_may_not_frame_a_clone(
+    clone_platform, api, api_for
+) -> None:
+    """The platform is https (its public_url) but the request arrives as http (a TLS
+    proxy whose X-Forwarded-Proto is not believed): the Referer of an https page of the
+    platform is still checked. A Referer that is no URL is no page at all."""
+    clone = await api.clone("Ada")
+    await api.text(clone["id"], "Refunds", "Refunds within 30 days of buying.")
+    await api.train(clone["id"])
+    other = api_for(await clone_platform.tenant(name="Other"))
+    await page_with(api.tenant, "mine")
+    await page_with(other.tenant, "theirs")
+    url = f"/clone/widget/{clone['id']}"
+    visitor = clone_platform.client
+    for referer, status in (
+        ("https://testserver.local/sites/theirs/home", 404),
+        ("https://testserver.local/sites/mine/home", 200),
+        ("http://[", 200),
+    ):
+        r = await visitor.get(url, headers={"Referer": referer})
+        assert r.status_code == status, (referer, r.status_code)
+
+
 async def test_concurrent_syncs_of_one_page_end_as_the_page_is(
     clone_platform, api, owner, until, monkeypatch
 ) -> None:

@@ -180,6 +180,10 @@ async def test_only_allowed_origins_get_in(clone_platform, api, docs, problem) -
     # the platform's own pages (the widget frame) are always allowed
     own = await session(visitor, clone["id"], Origin="http://testserver.local")
     assert own["session"]
+    # an Origin that is no URL at all is refused like any other, never a 500
+    for bad in ("http://[", "null", "http://x:99999"):
+        problem(await visitor.get(widget(clone["id"], "/config"), headers={"Origin": bad}),
+                403, "origin_not_allowed")  # fmt: skip
 
 
 @pytest.mark.clone_settings(
