@@ -79,8 +79,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,  # create_app set up logging (core.logs); uvicorn's propagates
         "access_log": False,  # core.observability writes the access log
         # uvicorn rewrites the client address from X-Forwarded-For sent by these proxies
+        # (None: its own default, $FORWARDED_ALLOW_IPS else the loopback addresses)
         "proxy_headers": True,
-        "forwarded_allow_ips": list(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
 
 

@@ -91,11 +91,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: The address visitors reach this deployment at, for absolute links (canonical URLs,
     #: sitemaps, Open Graph); unset means ``http://<host>:<port>``.
     public_url: str | None = None
-    #: Proxies (addresses or networks, ``*`` for any) whose ``X-Forwarded-For`` and
-    #: ``X-Forwarded-Proto`` are believed: behind them, a request's client address (what
-    #: per-address rate limits count) is the visitor's, not the proxy's. Name only proxies
-    #: you run: a client reaching the server directly could otherwise claim any address.
-    forwarded_allow_ips: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1"])
+    #: Proxies (addresses or networks) whose ``X-Forwarded-For`` and ``X-Forwarded-Proto``
+    #: are believed: behind them, a request's client address (what per-address rate limits
+    #: count) is the visitor's, not the proxy's. Unset: uvicorn's own default,
+    #: ``$FORWARDED_ALLOW_IPS`` else 127.0.0.1 and ::1. ``*`` alone believes every client,
+    #: so any client can claim any address: only for a server no client reaches directly.
+    forwarded_allow_ips: list[str] | None = None
     #: Settings of plugins, by plugin name: ``[plugin_settings.website]`` in the TOML file,
     #: or ``CREATOR_PLUGIN_SETTINGS`` as a JSON object. Each plugin validates its own.
     plugin_settings: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
@@ -139,20 +140,30 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise msgspec.ValidationError(f"{why} - at `$.{name}`")
         if self.plugins is not None:
             self.plugins = [p.strip() for p in self.plugins if p.strip()]
-        self.forwarded_allow_ips = [a.strip() for a in self.forwarded_allow_ips if a.strip()]
-        for address in self.forwarded_allow_ips:
-            if address != "*" and not _is_network(address):
-                raise msgspec.ValidationError(
-                    f"{address!r} is not an address, a network or * - at `$.forwarded_allow_ips`"
-                )
+        if self.forwarded_allow_ips is not None:
+            self.forwarded_allow_ips = _proxies(self.forwarded_allow_ips)
 
 
-def _is_network(text: str) -> bool:
-    try:
-        ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return False
-    return True
+def _proxies(entries: list[str]) -> list[str]:
+    """``forwarded_allow_ips`` checked as uvicorn reads it: each an address or a network
+    with no host bits set (``10.0.0.0/8``, not ``10.0.0.5/8``, which uvicorn would never
+    match), or ``*`` alone."""
+    proxies = [entry.strip() for entry in entries if entry.strip()]
+    if "*" in proxies:
+        if len(proxies) > 1:
+            raise msgspec.ValidationError(
+                "* (every client) stands alone, not beside addresses - at `$.forwarded_allow_ips`"
+            )
+        return proxies
+    for entry in proxies:
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError:
+            raise msgspec.ValidationError(
+                f"{entry!r} is not an address or a network (host bits unset) - at "
+                "`$.forwarded_allow_ips`"
+            ) from None
+    return proxies
 
 
 class SettingsError(Exception):

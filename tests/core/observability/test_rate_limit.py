@@ -138,13 +138,16 @@ async def served(harness: Any) -> AsyncIterator[str]:
         sock.close()
 
 
-@pytest.mark.parametrize(("trusted", "separate"), [(["127.0.0.1"], True), (["192.0.2.1"], False)])
+@pytest.mark.parametrize(
+    ("trusted", "separate"), [(None, True), (["127.0.0.1"], True), (["192.0.2.0/24"], False)]
+)
 async def test_behind_a_trusted_proxy_each_visitor_has_their_own_allowance(
-    creator_platform_factory: PlatformFactory, trusted: list[str], separate: bool
+    creator_platform_factory: PlatformFactory, trusted: list[str] | None, separate: bool
 ) -> None:
     """Behind a proxy every visitor arrives from the proxy's address: only when that
     address is in ``forwarded_allow_ips`` do the visitors' own (``X-Forwarded-For``)
-    addresses count apart; a client not in it cannot pick an address by that header."""
+    addresses count apart (unset: uvicorn's default, the loopback addresses); a client not
+    in it cannot pick an address by that header."""
     harness = await creator_platform_factory(
         plugins=[], rate_limit_per_minute=2, forwarded_allow_ips=trusted
     )
