@@ -216,7 +216,10 @@ def public_url_group(app: Litestar, url: str) -> UUID | None:
     clone's widget: which group's page frames it, which custom domains are its group's).
 
     May be a coroutine function. It runs on public requests with any URL a browser
-    sends: keep it cheap (cache lookups) and answer only for names that are public.
+    sends: keep it cheap (cache lookups). Answer for every name the plugin serves under,
+    published pages or not (the website answers for a site with no page published yet):
+    the question is who owns the address, not what it shows. An answer that is not a
+    ``UUID``, or an implementation that raises, is logged and skipped.
     """
 
 

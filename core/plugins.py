@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -23,6 +24,8 @@ from core import hookspecs
 
 if TYPE_CHECKING:
     from litestar import Litestar
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "creator.plugins"
 
@@ -191,16 +194,30 @@ class PluginManager:
             for impl in impls
         ]
 
-    async def first_answer(self, hook_name: str, **kwargs: Any) -> Any:
+    async def first_answer(
+        self,
+        hook_name: str,
+        *,
+        accept: Callable[[Any], bool] = lambda answer: answer is not None,
+        **kwargs: Any,
+    ) -> Any:
         """Call a ``firstresult`` hook whose implementations may be coroutine functions: in
-        plugin order, awaiting each, the first answer that is not ``None`` (pluggy's own
-        call would stop at the first coroutine, whatever it answers)."""
-        for _, call in self.callers(hook_name, **kwargs):
-            answer = call()
-            if inspect.isawaitable(answer):
-                answer = await answer
-            if answer is not None:
+        plugin order, awaiting each, the first answer ``accept`` takes (by default any but
+        ``None``; pluggy's own call would stop at the first coroutine, whatever it answers).
+        A plugin that raises, or answers something ``accept`` refuses, is logged and
+        skipped: one broken plugin must not fail the public requests that ask."""
+        for plugin, call in self.callers(hook_name, **kwargs):
+            try:
+                answer = call()
+                if inspect.isawaitable(answer):
+                    answer = await answer
+            except Exception:
+                log.exception("plugin %r failed in %s; skipped", plugin, hook_name)
+                continue
+            if accept(answer):
                 return answer
+            if answer is not None:
+                log.warning("plugin %r answered %s with %r; skipped", plugin, hook_name, answer)
         return None
 
     def info(self) -> list[PluginInfo]:
@@ -215,7 +232,9 @@ async def group_serving_url(app: Litestar, url: str) -> UUID | None:
     """The group whose public pages are served at ``url`` (the ``public_url_group``
     hook), ``None`` when no enabled plugin serves anything there."""
     plugins: PluginManager = app.state.platform.plugins
-    answer = await plugins.first_answer("public_url_group", app=app, url=url)
+    answer = await plugins.first_answer(
+        "public_url_group", accept=lambda a: isinstance(a, UUID), app=app, url=url
+    )
     return answer if isinstance(answer, UUID) else None
 
 

@@ -8,6 +8,7 @@ against the registered components on every save, so what is stored always render
 
 from __future__ import annotations
 
+import inspect
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ class Component:
     canvas; ``publish_check(props)`` returns problems that block publishing (an image
     without alt text), empty when ready; ``publish_check_in_group(props, stores)`` does
     the same for problems only the group's things show (a clone chat naming another
-    group's clone), with the stores of the publishing transaction."""
+    group's clone), with the stores of the publishing transaction (a plain function or a
+    coroutine function)."""
 
     type: str
     props: type[msgspec.Struct]
@@ -76,7 +78,9 @@ class Component:
     container: bool = False
     inline: tuple[str, ...] = ()
     publish_check: Callable[[Any], list[str]] | None = None
-    publish_check_in_group: Callable[[Any, sdk.ScopedOntology], Awaitable[list[str]]] | None = None
+    publish_check_in_group: (
+        Callable[[Any, sdk.ScopedOntology], list[str] | Awaitable[list[str]]] | None
+    ) = None
 
 
 # -- shared validation -------------------------------------------------------------------
@@ -397,7 +401,8 @@ class ComponentRegistry:
             props = msgspec.convert(node.props, component.props)
             messages = list(component.publish_check(props)) if component.publish_check else []
             if component.publish_check_in_group is not None:
-                messages += await component.publish_check_in_group(props, stores)
+                found = component.publish_check_in_group(props, stores)
+                messages += await found if inspect.isawaitable(found) else found
             for message in messages:
                 problems.append({"node_id": node.id, "component": node.type, "problem": message})
         return problems

@@ -238,3 +238,34 @@ async def test_concurrent_adds_both_land(web, page) -> None:
     revisions = await web.revisions(site_id, page_id)
     numbers = [r["number"] for r in revisions["items"]]
     assert sorted(numbers) == [1, 2, 3, 4, 5]
+
+
+async def test_publish_checks_in_the_group_may_be_plain_or_coroutine_functions() -> None:
+    """A component's ``publish_check_in_group`` may be a plain function or a coroutine
+    function; both block publishing with their problems."""
+    import msgspec
+    from markupsafe import Markup
+
+    from plugins.website.components import Component, ComponentRegistry
+    from plugins.website.types import Node
+
+    class Props(msgspec.Struct):
+        ref: str = ""
+
+    def plain(props: Props, stores: object) -> list[str]:
+        return [f"plain: {props.ref} is not ours"]
+
+    async def coroutine(props: Props, stores: object) -> list[str]:
+        return [f"coroutine: {props.ref} is not ours"]
+
+    registry = ComponentRegistry()
+    for name, check in (("plain_ref", plain), ("async_ref", coroutine)):
+        registry.add(
+            Component(name, Props, lambda props, ctx: Markup(""), name,
+                      publish_check_in_group=check),
+            "test",
+        )  # fmt: skip
+    tree = [Node(id="a", type="plain_ref", props={"ref": "x"}),
+            Node(id="b", type="async_ref", props={"ref": "y"})]  # fmt: skip
+    problems = await registry.publish_problems(tree, stores=None)  # type: ignore[arg-type]
+    assert [p["problem"] for p in problems] == ["plain: x is not ours", "coroutine: y is not ours"]

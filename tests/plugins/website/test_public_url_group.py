@@ -4,6 +4,7 @@ domain), asked the way another plugin asks, through ``sdk.group_serving_url``.""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -100,6 +101,35 @@ async def test_the_first_plugin_that_knows_answers(creator_platform, web) -> Non
     assert await sdk.group_serving_url(app, f"{PLATFORM}/sites/alpha") == UUID(str(web.group_id))
     assert await sdk.group_serving_url(app, "https://partner.test/shop") == PARTNER
     assert await sdk.group_serving_url(app, "https://nobody.test/") is None
+
+
+class Broken:
+    """A plugin that fails, and one that answers with something that is not a group id."""
+
+    @hookimpl
+    async def public_url_group(self, url: str) -> UUID | None:
+        raise RuntimeError("the partner's directory is down")
+
+
+class Sloppy:
+    @hookimpl
+    def public_url_group(self, url: str) -> Any:
+        return str(PARTNER)
+
+
+@pytest.mark.creator_plugins("website", extra={"broken": Broken(), "sloppy": Sloppy()})
+async def test_a_plugin_that_fails_or_answers_no_group_is_skipped(
+    creator_platform, web, caplog
+) -> None:
+    """A public request never fails because one plugin does: its failure, or an answer
+    that is no group id, is logged and the next plugin asked."""
+    app = creator_platform.app
+    await web.site("alpha")
+    assert await sdk.group_serving_url(app, f"{PLATFORM}/sites/alpha") == UUID(str(web.group_id))
+    assert await sdk.group_serving_url(app, "https://nobody.test/") is None
+    logged = caplog.text
+    assert "'broken' failed in public_url_group" in logged
+    assert "'sloppy' answered public_url_group" in logged
 
 
 @pytest.mark.creator_plugins("clone")
