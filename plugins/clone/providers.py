@@ -193,18 +193,19 @@ def stem(word: str) -> str:
         word = word[:-2]
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
-    if word.endswith("er") and len(word) >= 7:
-        # one who does it, or more of it (Porter's -er), kept off short words where it is
-        # no suffix: member, order, offer, water
-        word = word[:-2]
-        if _DOUBLED.search(word):
-            word = word[:-1]  # beginner → begin
     for suffix in ("ingly", "edly", "ing", "ed", "ly"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
             if suffix in ("ing", "ed", "ingly", "edly") and _DOUBLED.search(word):
                 word = word[:-1]  # shipped, shipping → ship
             break
+    if word.endswith("er") and len(word) >= 7:
+        # one who does it, or more of it (Porter's -er), kept off short words where it is
+        # no suffix: member, order, offer, water. After -ed and -ing, so that deliver,
+        # delivered and delivering keep one stem.
+        word = word[:-2]
+        if _DOUBLED.search(word):
+            word = word[:-1]  # beginner → begin
     if word.endswith("e") and len(word) > 3:
         word = word[:-1]  # price, priced, pricing → pric
     return word

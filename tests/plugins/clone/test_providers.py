@@ -227,6 +227,9 @@ def test_sentences_and_stems() -> None:
     assert stem("beginners") == stem("beginning") == stem("begin")
     # short words whose -er is no suffix keep it, singular and plural alike
     assert stem("members") == stem("member") == "member" and stem("orders") == "order"
+    # -er goes after -ed and -ing, so a verb keeps one stem in every form
+    assert stem("deliver") == stem("delivered") == stem("delivering") == stem("delivers")
+    assert stem("register") == stem("registered") == stem("registering")
 
 
 # -- citations_in ----------------------------------------------------------------------------
