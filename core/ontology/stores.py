@@ -503,7 +503,14 @@ class Connections(_Store):
         """End the live ``type`` connection(s) from ``from_id`` to ``to_id``, if any, and
         make a new one with ``metadata``, in one transaction: the way to change a
         connection's metadata while its history (``include_ended``) keeps every version.
-        Concurrent replaces of the same (type, from, to) run one after the other."""
+        Concurrent replaces of the same (type, from, to) run one after the other.
+
+        Replacing a live connection does not check its ends again: what it records stays
+        true (a person who has since left the group still made the clone), and a deleted
+        thing's connections have ended already. With none live, the ends are checked as
+        :meth:`create` does. A caller that computes the new metadata from the old (a
+        counter) must read the old under a lock of its own taken before this call, such
+        as a lock on the ``from`` thing's row: this call's lock begins inside it."""
         decl = self.registry.connection_type(type)
         clean = self.registry.validate_metadata(type, dict(metadata or {}))
         async with self.session.transaction() as conn:
@@ -513,12 +520,13 @@ class Connections(_Store):
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                 f"connection:{self.group_id}:{type}:{from_id}:{to_id}",
             )
-            await self._check_ends(conn, decl, from_id, to_id)
             ended = await conn.fetch(
                 "UPDATE connections SET valid_to = now() WHERE group_id = $1 AND type = $2 "
                 "AND from_id = $3 AND to_id = $4 AND valid_to IS NULL RETURNING id",
                 self.group_id, type, from_id, to_id,
             )  # fmt: skip
+            if not ended:
+                await self._check_ends(conn, decl, from_id, to_id)
             payload = {"type": type, "from_id": str(from_id), "to_id": str(to_id)}
             for link in ended:
                 await self._scoped.events._insert(conn, "connection_deleted", payload, link["id"])

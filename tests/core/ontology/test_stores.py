@@ -557,6 +557,14 @@ async def test_replace_ends_the_live_connection_and_keeps_its_history(
         await o.connections.replace("bought", uuid.uuid4(), mug.id)
     live = await o.connections.list(type="bought", from_id=who)
     assert [c.id for c in live.items] == [second.id]
+    # A live connection records what happened: it can still be replaced after its person
+    # left the group; once none is live, the ends are checked again.
+    r = await owner.client.delete(f"/api/v1/groups/{owner.group.id}/members/{who}")
+    assert r.status_code == 204, r.text
+    third = await o.connections.replace("bought", who, mug.id, {"price_cents": 300})
+    await o.connections.delete(third.id)
+    with pytest.raises(NotFound):
+        await o.connections.replace("bought", who, mug.id, {"price_cents": 400})
 
 
 async def test_a_replace_rolls_back_with_its_transaction(

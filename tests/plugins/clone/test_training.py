@@ -281,17 +281,18 @@ async def test_each_training_counts_on_the_creators_connection(api, owner, docs,
     assert len([e for e in ended if e["payload"]["type"] == "clone_of"]) == 3
 
 
-async def test_a_creator_who_left_keeps_their_last_record(clone_platform, api, owner, docs):
+async def test_a_creator_who_left_is_still_the_clones_creator(clone_platform, api, owner, docs):
     colleague = await clone_platform.member(owner, "org_user")
     clone = await api.clone("Ada", creator_id=str(colleague.person.id))
     await api.text(clone["id"], "Refunds", docs["refunds"])
     await api.train(clone["id"])
     r = await owner.client.delete(f"/api/v1/groups/{owner.group.id}/members/{colleague.person.id}")
     assert r.status_code == 204, r.text
-    job = await api.train(clone["id"])  # training still works; the record stays theirs
+    await api.text(clone["id"], "Coaching", docs["coaching"])
+    job = await api.train(clone["id"])  # training still works and is still counted
     assert job["status"] == "complete" and job["clone"]["status"] == "active"
     assert job["clone"]["creator_id"] == str(colleague.person.id)
-    assert job["clone"]["training_version"] == 1
+    assert job["clone"]["training_version"] == 2
     assert [h["version"] for h in await clone_of(owner, clone["id"], include_ended=True)] == [
-        1, 0,
+        2, 1, 0,
     ]  # fmt: skip
