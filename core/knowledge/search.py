@@ -30,8 +30,11 @@ labels (all of them).
 
 Embedding the query is most of a search's time with the local model (about 10-25 ms of
 two cores), and a group's visitors ask the same questions again ("what does it cost?"), so
-each process keeps the vectors of the ``RECENT_QUERIES`` most recent queries, per group:
-whether a search answers faster never tells one group what another's visitors ask.
+each process keeps the vectors of its ``RECENT_QUERIES`` most recent queries, in one
+least-recently-used store keyed by group: one group's query never reuses another's
+vector, so a fast answer never tells one group what another's visitors asked. (What a
+cache shares anyway: within a group, a question asked recently answers faster; and a busy
+group pushes others' vectors out sooner.)
 """
 
 from __future__ import annotations
