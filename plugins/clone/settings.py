@@ -34,12 +34,14 @@ class CloneSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_upload_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 10 * 1024 * 1024
     #: The embed widget: how long an anonymous visitor's session lasts, how many new
     #: conversations one address may start with a clone per hour, how many questions a
-    #: session may ask per minute, and how many questions all visitors together may ask
-    #: one clone per UTC day, a ceiling on what anonymous use costs (``0``: no limit).
+    #: session may ask per minute, how many questions all visitors together may ask one
+    #: clone per UTC day, a ceiling on what anonymous use costs, and how many of those one
+    #: address may ask, so that one client cannot spend the whole day's (``0``: no limit).
     widget_session_hours: Annotated[int, Meta(ge=1, le=24 * 30)] = 24
     widget_sessions_per_hour: Annotated[int, Meta(ge=0, le=100_000)] = 20
     widget_messages_per_minute: Annotated[int, Meta(ge=0, le=10_000)] = 10
     widget_questions_per_day: Annotated[int, Meta(ge=0, le=10_000_000)] = 2000
+    widget_questions_per_address_per_day: Annotated[int, Meta(ge=0, le=10_000_000)] = 200
     #: Voice and appearance (``plugins/clone/voice.py``): the providers to use
     #: (``register_voice_providers`` / ``register_avatar_providers``); empty means the first
     #: one registered. The built-in ones exist only once their API key is set.

@@ -368,7 +368,8 @@ class WidgetController(Controller):
         stream: FromQuery[bool] = False,
     ) -> Response[Any]:
         """As the member API's ``messages`` route; limited per session
-        (``widget_messages_per_minute``) and per clone and UTC day
+        (``widget_messages_per_minute``), per clone, address and UTC day
+        (``widget_questions_per_address_per_day``) and per clone and UTC day
         (``widget_questions_per_day``)."""
         group, found = await _session(request, clone_id, session)
         service: Clones = clones(request)
@@ -377,6 +378,12 @@ class WidgetController(Controller):
             service.settings.widget_messages_per_minute, 60, "questions in a minute",
         )  # fmt: skip
         today, until_tomorrow = _utc_day()
+        # one address's share first: a client over it does not spend the clone's day
+        await _limit(
+            group.platform, f"day:{clone_id}:{_address(request)}:{today}",
+            service.settings.widget_questions_per_address_per_day, until_tomorrow,
+            "questions to this clone's chat from your address today",
+        )  # fmt: skip
         await _limit(
             group.platform, f"day:{clone_id}:{today}", service.settings.widget_questions_per_day,
             until_tomorrow, "questions to this clone's chat today",

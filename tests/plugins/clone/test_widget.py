@@ -256,6 +256,30 @@ async def test_a_clones_widget_answers_so_many_questions_a_day(
     assert r.status_code == 201, r.text
 
 
+@pytest.mark.clone_settings(plugin_settings={"clone": {"widget_questions_per_address_per_day": 2}})
+async def test_one_address_cannot_spend_a_clones_whole_day(
+    clone_platform, api, docs, problem
+) -> None:
+    """One address asks at most ``widget_questions_per_address_per_day`` of a clone's
+    daily questions, however many sessions it starts; what it is refused does not count
+    against the clone's day."""
+    clone = await active_clone(api, docs)
+    visitor = clone_platform.client
+    statuses = []
+    for _ in range(4):
+        started = await session(visitor, clone["id"])
+        r = await visitor.post(
+            widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+            headers={"X-Clone-Session": started["session"]},
+        )  # fmt: skip
+        statuses.append(r.status_code)
+    assert statuses == [201, 201, 429, 429]
+    assert "from your address today" in problem(r, 429, "rate_limited")["detail"]
+    today = datetime.now(UTC).date().isoformat()
+    spent = await clone_platform.platform.redis.get(f"clone:widget:day:{clone['id']}:{today}")
+    assert int(spent) == 2
+
+
 async def test_a_visitor_of_one_creator_never_reaches_anothers_knowledge(
     clone_platform, api, api_for, problem
 ) -> None:
