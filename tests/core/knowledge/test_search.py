@@ -111,6 +111,37 @@ async def test_fulltext_matches_a_question_in_plain_words(
         assert odd and odd[0].thing_id == things["camera"], mode
 
 
+async def test_fulltext_ranks_a_bounded_number_of_matches(
+    kplatform: CreatorPlatform, kowner: Tenant
+) -> None:
+    """Every-word matching ranks at most ``scan`` of a query's matches (a bound on the cost
+    when its words are common in a large group), never fewer than ``limit``, and keeps to
+    the things asked for however often it runs with other things (each run is planned for
+    its own parameters)."""
+    things = await ingest_docs(kplatform, kowner)
+    knowledge = kplatform.platform.knowledge
+    logs = []
+    for n in range(12):
+        thing = await kplatform.ontology(kowner).things.create("doc", name=f"kiln log {n}")
+        await knowledge.ingest(
+            kowner.scope, f"Kiln log {n}: the kiln was fired" + " and fired again" * (n % 3)
+        )
+        await knowledge.ingest(kowner.scope, f"Log {n}: kiln fired.", thing_id=thing.id)
+        logs.append(thing.id)
+    store = knowledge.store(kowner.scope)
+    for _ in range(4):  # past the five runs after which a statement may get a generic plan
+        for ids, found in ((logs[:3], 3), (logs, 12), ([things["camera"]], 0), ((), 24)):
+            hits = await store.fulltext_search("kiln fired", limit=50, thing_ids=ids)
+            assert len(hits) == found and all("kiln" in h.text.lower() for h in hits)
+            if ids:
+                assert {h.thing_id for h in hits} <= set(ids)
+    bounded = await store.fulltext_search("kiln fired", limit=3, scan=5)
+    assert len(bounded) == 3
+    assert [h.score for h in bounded] == sorted((h.score for h in bounded), reverse=True)
+    assert len(await store.fulltext_search("kiln fired", limit=8, scan=2)) == 8
+    assert len(await store.fulltext_search("kiln fired", limit=50, scan=5)) == 24
+
+
 def test_choose_words_prefers_rare_words_within_a_budget() -> None:
     # the whole group sampled (fewer chunks than the sample): every word present, rarest
     # first and weighing most; a word absent from the group is left out
