@@ -36,7 +36,7 @@ from core.events import EventHandler, HandlerContext
 from core.hookspecs import hookimpl, hookspec
 from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
-from core.knowledge.search import reusing_query_vectors
+from core.knowledge.search import embed_query, reusing_query_vectors
 from core.migrations import sql_migration
 from core.ontology.ids import uuid7
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
@@ -125,6 +125,7 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationFailed",
     "api_router",
+    "embed_query",
     "group_serving_url",
     "hookimpl",
     "hookspec",

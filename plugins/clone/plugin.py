@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
+from piccolo.conf.apps import AppConfig
 
 import sdk
 from plugins.clone import analytics, hookspecs, placements, voice_clients, voice_routes
@@ -78,6 +79,12 @@ GENERIC_LINKS = frozenset({"connection.create", "connection.delete"})
 @hookimpl
 def register_hookspecs(plugin_manager: sdk.PluginManager) -> None:
     plugin_manager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def register_migrations() -> list[AppConfig]:
+    # clone_sentence_vectors (plugins/clone/sentences.py says why a table of its own)
+    return [AppConfig(app_name="clone", migrations_folder_path=str(HERE / "migrations"))]
 
 
 @hookimpl

@@ -35,7 +35,7 @@ from uuid import UUID
 import msgspec
 
 import sdk
-from plugins.clone import extract, retrieval
+from plugins.clone import extract, retrieval, sentences
 from plugins.clone.providers import (
     OFFLINE_DONT_KNOW,
     AnswerRequest,
@@ -894,6 +894,11 @@ class Clones:
         if not passages and not tools:
             return Turn(clone, thread, question, [], None, None, started, {}, group.scope, visitor)
         assert provider is not None
+        closeness: sentences.Closeness = {}
+        if passages and getattr(provider, "reads_closeness", False):
+            closeness = await sentences.closeness(
+                self.platform, group.scope, content, [p.knowledge_id for p in passages]
+            )
         request = AnswerRequest(
             system_prompt=props.system_prompt,
             history=bounded_history(earlier.items, self.settings.history_tokens),
@@ -902,6 +907,7 @@ class Clones:
             model=props.model,
             temperature=props.temperature,
             tools=[tool.spec() for tool in tools.values()],
+            closeness=closeness,
         )
         return Turn(
             clone, thread, question, passages, provider, request, started, tools, group.scope,

@@ -7,11 +7,14 @@ source, so a search restricted to those ids is the clone's knowledge and nothing
 Training is incremental twice over: a source whose text (and title) hashes to the
 ``content_hash`` its ``trained_on`` connection recorded is skipped without touching the
 knowledge at all, and a changed source is re-ingested, which embeds only its chunks whose
-text changed. Each source's ``trained_on`` metadata then records ``chunk_count`` and
-``content_hash``; the clone ends ``active`` (or ``failed`` with ``training_error``),
-``clone_trained`` says how many sources, chunks and newly embedded chunks there were, and
-the clone's ``clone_of`` connection to its creator is replaced by one with the next
-``version`` and ``training_size`` = its chunks, in the same transaction.
+text changed. The sentences of every chunk are embedded too, once per embedding model
+(:mod:`plugins.clone.sentences`: what the offline provider quotes); an unchanged source
+whose sentences are done costs two reads. Each source's ``trained_on`` metadata then
+records ``chunk_count`` and ``content_hash``; the clone ends ``active`` (or ``failed``
+with ``training_error``), ``clone_trained`` says how many sources, chunks and newly
+embedded chunks there were, and the clone's ``clone_of`` connection to its creator is
+replaced by one with the next ``version`` and ``training_size`` = its chunks, in the
+same transaction.
 
 This module needs only the platform (a worker process runs it without the app's state).
 """
@@ -29,7 +32,7 @@ from uuid import UUID
 import msgspec
 
 import sdk
-from plugins.clone import extract
+from plugins.clone import extract, sentences
 from plugins.clone.types import CloneOfMeta, CloneTrained, TrainedOnMeta
 
 log = logging.getLogger("creator.clone")
@@ -141,7 +144,7 @@ async def train(
     total = len(links)
     if progress is not None:
         await progress(0, total)
-    sources = chunks = embedded = 0
+    sources = chunks = embedded = said = 0  # said: sentences embedded
     for done, link in enumerate(links, start=1):
         try:
             thing = await stores.things.get(link.to_id)
@@ -153,6 +156,8 @@ async def train(
             digest = training_hash(title, text)
             if digest == meta.content_hash:
                 count = meta.chunk_count
+                if count:  # trained before its sentences were, or by another model
+                    said += await sentences.learn_thing(platform, scope, thing.id)
             else:
                 if text.strip():
                     result = await platform.knowledge.ingest(
@@ -160,6 +165,9 @@ async def train(
                         metadata={"title": title, "source_type": thing.type},
                     )  # fmt: skip
                     count, embedded = len(result.items), embedded + result.embedded
+                    said += await sentences.learn(
+                        platform, scope, [(item.id, item.text) for item in result.items]
+                    )
                 else:
                     count = 0
                     await stores.knowledge.delete_for_thing(thing.id)
@@ -183,8 +191,8 @@ async def train(
         await record_training(o, clone_id, chunks)
         await o.events.emit("clone_trained", msgspec.to_builtins(report), target_id=clone_id)
     log.info(
-        "clone %s trained: %d sources, %d chunks, %d embedded in %.1f s",
-        clone_id, sources, chunks, embedded, seconds,
+        "clone %s trained: %d sources, %d chunks, %d embedded, %d sentences embedded in %.1f s",
+        clone_id, sources, chunks, embedded, said, seconds,
     )  # fmt: skip
     return report
 

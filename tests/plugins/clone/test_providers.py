@@ -179,6 +179,35 @@ async def test_offline_also_quotes_the_passage_closest_in_meaning() -> None:
     assert 3 not in last(await collect(OfflineProvider(), request(question, same))).cited
 
 
+async def test_offline_also_quotes_the_sentence_closest_by_its_vector() -> None:
+    """Given how close each sentence is to the question (``closeness``: vectors training
+    made), the closest one is quoted too, even when it shares no word with the question;
+    without it the answer is as it was on words alone."""
+    found = passages(
+        ("Studio", "The studio is in Lisbon. Members use the studio wheels during open hours."),
+        ("Cleaning", "Every Monday the doors stay shut so the kilns can be loaded."),
+    )
+    question = "When is the studio closed?"
+    words_only = await collect(OfflineProvider(), request(question, found))
+    assert last(words_only).cited == [1], text_of(words_only)
+
+    closeness = {"k1": {0: 0.81, 1: 0.80}, "k2": {0: 0.88}}
+    items = await collect(OfflineProvider(), replace(request(question, found), closeness=closeness))
+    assert text_of(items) == text_of(words_only) + (
+        " Every Monday the doors stay shut so the kilns can be loaded [2]."
+    )
+    assert last(items).cited == [1, 2]
+    # the closest sentence already quoted: nothing more; unknown passages are ignored
+    closest_chosen = {"k1": {0: 0.8, 1: 0.9}, "k2": {}, "other": {0: 0.99}}
+    items = await collect(
+        OfflineProvider(), replace(request(question, found), closeness=closest_chosen)
+    )
+    assert items == words_only
+    # no sentence shares a word with the question: it still does not know
+    unrelated = replace(request("Who won the match?", found), closeness=closeness)
+    assert text_of(await collect(OfflineProvider(), unrelated)) == OFFLINE_DONT_KNOW
+
+
 @pytest.mark.parametrize(
     "question",
     ["What is the capital of France?", "Who won the football match yesterday?", "Hello?", "?"],

@@ -4,8 +4,12 @@ changed; a website page is learned as it is live; failures leave the clone ``fai
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
+from plugins.clone import sentences
+from plugins.clone.providers import split_sentences
 from sdk import hookimpl
 
 pytestmark = pytest.mark.creator_plugins("clone")
@@ -296,3 +300,31 @@ async def test_a_creator_who_left_is_still_the_clones_creator(clone_platform, ap
     assert [h["version"] for h in await clone_of(owner, clone["id"], include_ended=True)] == [
         2, 1, 0,
     ]  # fmt: skip
+
+
+async def test_training_embeds_each_sentence_once(clone_platform, api, owner, docs) -> None:
+    """Training gives every sentence of the chunks a vector (what the offline provider
+    reads to quote the one closest to a question), once: retraining embeds none again; a
+    clone trained before they existed gets them at its next training, its chunks kept."""
+    platform = clone_platform.platform
+    clone = await api.clone("Ada")
+    refunds = await api.text(clone["id"], "Refunds", docs["refunds"])
+    await api.train(clone["id"])
+    kid = (await knowledge_of(owner, refunds["id"]))[0]["id"]
+    question = "Can I get my money back?"
+    close = (await sentences.closeness(platform, owner.scope, question, [kid]))[kid]
+    assert sorted(close) == list(range(len(split_sentences(docs["refunds"])))) == [0, 1, 2]
+    assert max(close, key=lambda n: close[n]) == 1  # "... you get all your money back."
+    assert all(-1.0 <= c <= 1.0 for c in close.values())
+    assert await sentences.learn_thing(platform, owner.scope, UUID(refunds["id"])) == 0
+
+    # another group sees none of them
+    other = await clone_platform.tenant(name="Elsewhere")
+    assert await sentences.closeness(platform, other.scope, question, [kid]) == {}
+
+    async with platform.ontology.scoped(owner.scope).session.transaction() as conn:
+        await conn.execute("DELETE FROM clone_sentence_vectors")  # as before they existed
+    again = await api.train(clone["id"])
+    assert again["result"]["embedded"] == 0  # no chunk embedded again
+    assert (await sentences.closeness(platform, owner.scope, question, [kid]))[kid] == close
+    assert await sentences.learn_thing(platform, owner.scope, UUID(refunds["id"])) == 0
