@@ -128,6 +128,20 @@ async def _replace_link(
     return True
 
 
+def reads_sentences(platform: sdk.Platform, clone: sdk.Thing) -> bool:
+    """Whether ``clone``'s LLM provider quotes sentences by their closeness to the
+    question (the offline provider): only then are sentence vectors worth making, which
+    costs as much embedding as the chunks themselves (and, with a hosted embedding
+    provider, as much money). A clone switched to such a provider gets them at its next
+    training, its chunks kept."""
+    from plugins.clone.plugin import collect_providers  # plugin.py imports this module
+    from plugins.clone.settings import load as load_settings
+
+    name = clone.properties.get("provider") or load_settings(platform).llm_provider
+    provider = collect_providers(platform).get(str(name))
+    return bool(getattr(provider, "reads_closeness", False))
+
+
 async def train(
     platform: sdk.Platform,
     scope: sdk.Scope,
@@ -139,7 +153,7 @@ async def train(
     ``active``; emits ``clone_trained``."""
     started = time.perf_counter()
     stores = platform.ontology.scoped(scope)
-    await stores.things.get(clone_id, type="ai_clone")
+    learns_sentences = reads_sentences(platform, await stores.things.get(clone_id, type="ai_clone"))
     links = await source_links(stores, clone_id)
     total = len(links)
     if progress is not None:
@@ -156,7 +170,8 @@ async def train(
             digest = training_hash(title, text)
             if digest == meta.content_hash:
                 count = meta.chunk_count
-                if count:  # trained before its sentences were, or by another model
+                if count and learns_sentences:  # trained before its sentences were, by
+                    # another model, or for a provider that did not read them
                     said += await sentences.learn_thing(platform, scope, thing.id)
             else:
                 if text.strip():
@@ -165,9 +180,10 @@ async def train(
                         metadata={"title": title, "source_type": thing.type},
                     )  # fmt: skip
                     count, embedded = len(result.items), embedded + result.embedded
-                    said += await sentences.learn(
-                        platform, scope, [(item.id, item.text) for item in result.items]
-                    )
+                    if learns_sentences:
+                        said += await sentences.learn(
+                            platform, scope, [(item.id, item.text) for item in result.items]
+                        )
                 else:
                     count = 0
                     await stores.knowledge.delete_for_thing(thing.id)

@@ -328,3 +328,23 @@ async def test_training_embeds_each_sentence_once(clone_platform, api, owner, do
     assert again["result"]["embedded"] == 0  # no chunk embedded again
     assert (await sentences.closeness(platform, owner.scope, question, [kid]))[kid] == close
     assert await sentences.learn_thing(platform, owner.scope, UUID(refunds["id"])) == 0
+
+
+async def test_a_clone_whose_provider_quotes_no_sentences_gets_no_sentence_vectors(
+    clone_platform, api, owner, docs
+) -> None:
+    """Sentence vectors cost as much embedding as the chunks: a clone answered by a model
+    (the ``openai`` provider) trains without them; switched to the offline provider, its
+    next training makes them, its chunks kept."""
+    platform = clone_platform.platform
+    clone = await api.clone("Ada", provider="openai")
+    refunds = await api.text(clone["id"], "Refunds", docs["refunds"])
+    await api.train(clone["id"])
+    kid = (await knowledge_of(owner, refunds["id"]))[0]["id"]
+    question = "Can I get my money back?"
+    assert await sentences.closeness(platform, owner.scope, question, [kid]) == {}
+    r = await api.client.patch(api.url(clone["id"]), json={"provider": "offline"})
+    assert r.status_code == 200, r.text
+    again = await api.train(clone["id"])
+    assert again["result"]["embedded"] == 0  # no chunk embedded again
+    assert len((await sentences.closeness(platform, owner.scope, question, [kid]))[kid]) == 3
