@@ -615,7 +615,10 @@ class Connections(_Store):
         include_ended: bool = False,
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
+        from_ids: Sequence[UUID] | None = None,
     ) -> Page[Connection]:
+        """Connections, newest first; ``from_ids`` keeps those from any of these (one
+        query for a page of things' connections)."""
         query = _Query(self.group_id)
         if not include_ended:
             query.clauses.append("valid_to IS NULL")
@@ -623,6 +626,8 @@ class Connections(_Store):
             query.add("type = {}", type)
         if from_id is not None:
             query.add("from_id = {}", from_id)
+        if from_ids is not None:
+            query.add("from_id = ANY({}::uuid[])", list(from_ids))
         if to_id is not None:
             query.add("to_id = {}", to_id)
         sql, limit = query.page(CONNECTION_COLUMNS, "connections", cursor, limit)

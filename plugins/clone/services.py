@@ -360,8 +360,13 @@ class Clones:
     ) -> sdk.Page[CloneView]:
         group.require("clone.read")
         page = await group.stores.things.list(type="ai_clone", cursor=cursor, limit=limit)
+        # the page's creators in one query (one live clone_of per clone)
+        links = await group.stores.connections.list(
+            type="clone_of", from_ids=[t.id for t in page.items], limit=max(1, len(page.items))
+        )
+        creators = {link.from_id: link for link in links.items}
         return sdk.Page(
-            items=[await self.view(group.stores, t) for t in page.items],
+            items=[self.clone_view(t, creators.get(t.id)) for t in page.items],
             next_cursor=page.next_cursor,
         )
 

@@ -412,6 +412,10 @@ async def test_list_and_end_connections(o: ScopedOntology) -> None:
     assert ids(await o.connections.list(to_id=cap.id)) == [related.id, to_cap.id]
     assert ids(await o.connections.list(type="related", from_id=mug.id)) == [related.id]
     assert ids(await o.connections.list(from_id=collection.id, to_id=mug.id)) == [to_mug.id]
+    both = await o.connections.list(from_ids=[collection.id, mug.id])
+    assert ids(both) == [related.id, to_cap.id, to_mug.id]
+    assert ids(await o.connections.list(from_ids=[mug.id, uuid.uuid4()])) == [related.id]
+    assert ids(await o.connections.list(from_ids=[])) == []
 
     await o.connections.delete(to_mug.id)
     ended = await o.connections.get(to_mug.id)  # history stays readable
