@@ -85,6 +85,17 @@ class Session:
         if frame.emitted:
             await self._dispatch(frame.emitted)
 
+    async def lock(self, *key: object) -> None:
+        """Hold an advisory lock on ``key`` (its parts joined: name what is guarded, e.g.
+        ``("clone_lead", group_id, thread_id, email)``) until this task's transaction
+        ends: a check-then-write another task repeats for the same key waits its turn."""
+        frame = self._frame()
+        if frame is None:
+            raise RuntimeError("Session.lock() is held by a transaction: call it inside one")
+        await frame.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ":".join(map(str, key))
+        )
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection for reads: the transaction's if one is open, else a pooled one."""

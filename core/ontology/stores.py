@@ -516,10 +516,7 @@ class Connections(_Store):
         async with self.session.transaction() as conn:
             # Held until commit: the next replace of this triple waits, then sees (and
             # ends) this one's connection instead of racing it into a duplicate.
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                f"connection:{self.group_id}:{type}:{from_id}:{to_id}",
-            )
+            await self.session.lock("connection", self.group_id, type, from_id, to_id)
             ended = await conn.fetch(
                 "UPDATE connections SET valid_to = now() WHERE group_id = $1 AND type = $2 "
                 "AND from_id = $3 AND to_id = $4 AND valid_to IS NULL RETURNING id",

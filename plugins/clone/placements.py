@@ -63,11 +63,8 @@ async def sync_page(event: sdk.Event, ctx: sdk.HandlerContext) -> None:
         page_id = UUID(str(event.payload.get("page_id")))
     except ValueError:
         return
-    async with stores.session.transaction() as conn:
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            f"clone_powers:{stores.scope.group_id}:{page_id}",
-        )
+    async with stores.session.transaction():
+        await stores.session.lock("clone_powers", stores.scope.group_id, page_id)
         await _sync(stores, page_id)
 
 

@@ -308,12 +308,11 @@ async def create_lead(ctx: ToolContext, args: LeadArgs) -> dict[str, Any]:
         raise sdk.Forbidden("leads cannot be recorded in this conversation")
     props = {"email": email.lower(), "clone_id": str(ctx.clone.id), "thread_id": str(ctx.thread.id)}
     name = " ".join(args.name.split())[:200] or email
-    async with ctx.stores.session.transaction() as conn:
+    async with ctx.stores.session.transaction():
         # Check then create under a lock on (group, conversation, email) held until commit:
         # two answers of one conversation at once (two tabs, a retried request) record one.
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            f"clone_lead:{ctx.scope.group_id}:{ctx.thread.id}:{props['email']}",
+        await ctx.stores.session.lock(
+            "clone_lead", ctx.scope.group_id, ctx.thread.id, props["email"]
         )
         existing = await ctx.stores.things.list(type="lead", where=props, limit=1)
         if existing.items:

@@ -697,11 +697,8 @@ class Websites:
         Everything that changes what the site serves — creating, publishing, deleting
         pages, changing the site's settings — holds it (site first, then a page's row), so
         those run one after the other and none works from a stale site."""
-        async with o.session.transaction() as conn:
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended('website:' || $1, 0))",
-                str(site_id),
-            )
+        async with o.session.transaction():
+            await o.session.lock("website", site_id)
         try:
             return await o.things.get(site_id, type="website")
         except sdk.NotFound:

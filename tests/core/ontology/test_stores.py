@@ -912,3 +912,23 @@ async def test_deleting_a_thing_takes_its_knowledge_out_of_search(o: ScopedOntol
     await o.things.delete(note.id)  # core's thing_deleted handler runs after the commit
     assert (await o.knowledge.list(thing_id=note.id)).items == []
     assert [k.text for k in (await o.knowledge.list()).items] == ["ships from Lisbon"]
+
+
+async def test_a_session_lock_makes_check_then_write_take_turns(o: ScopedOntology) -> None:
+    """``session.lock(key)`` holds until the transaction ends: two tasks that check,
+    wait and write under the same key never both see "nothing yet"."""
+    seen: list[int] = []
+
+    async def check_then_write() -> None:
+        async with o.session.transaction():
+            await o.session.lock("note-once", o.scope.group_id)
+            found = await o.things.list(type="note", where={"topic": "once"})
+            seen.append(len(found.items))
+            await asyncio.sleep(0.05)  # the other task arrives meanwhile
+            if not found.items:
+                await o.things.create("note", name="n", properties={"topic": "once"})
+
+    await asyncio.gather(check_then_write(), check_then_write())
+    assert sorted(seen) == [0, 1]
+    with pytest.raises(RuntimeError, match="inside one"):
+        await o.session.lock("note-once")
