@@ -122,16 +122,22 @@ async def test_without_the_website_there_is_no_component(clone_platform, api) ->
     assert clone["status"] == "draft"
 
 
-async def test_another_groups_website_may_not_frame_a_clone(clone_platform, api, api_for) -> None:
-    """Every website page shares the platform's origin, so frame-ancestors cannot stop
-    another creator showing this clone; the Referer of the framing page does."""
+async def widget_on_two_sites(clone_platform, api, api_for) -> str:
+    """A trained clone's widget page URL, with a website page of its own group ("mine")
+    and one of another group ("theirs") published."""
     clone = await api.clone("Ada")
     await api.text(clone["id"], "Refunds", "Refunds within 30 days of buying.")
     await api.train(clone["id"])
     other = api_for(await clone_platform.tenant(name="Other"))
     await page_with(api.tenant, "mine")
     await page_with(other.tenant, "theirs")
-    url = f"/clone/widget/{clone['id']}"
+    return f"/clone/widget/{clone['id']}"
+
+
+async def test_another_groups_website_may_not_frame_a_clone(clone_platform, api, api_for) -> None:
+    """Every website page shares the platform's origin, so frame-ancestors cannot stop
+    another creator showing this clone; the Referer of the framing page does."""
+    url = await widget_on_two_sites(clone_platform, api, api_for)
     visitor = clone_platform.client
     base = "http://testserver.local"
     for referer, status in (
@@ -155,13 +161,7 @@ async def test_behind_a_tls_proxy_another_groups_https_page_may_not_frame_a_clon
     """The platform is https (its public_url) but the request arrives as http (a TLS
     proxy whose X-Forwarded-Proto is not believed): the Referer of an https page of the
     platform is still checked. A Referer that is no URL is no page at all."""
-    clone = await api.clone("Ada")
-    await api.text(clone["id"], "Refunds", "Refunds within 30 days of buying.")
-    await api.train(clone["id"])
-    other = api_for(await clone_platform.tenant(name="Other"))
-    await page_with(api.tenant, "mine")
-    await page_with(other.tenant, "theirs")
-    url = f"/clone/widget/{clone['id']}"
+    url = await widget_on_two_sites(clone_platform, api, api_for)
     visitor = clone_platform.client
     for referer, status in (
         ("https://testserver.local/sites/theirs/home", 404),
