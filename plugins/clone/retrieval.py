@@ -91,7 +91,7 @@ async def retrieve(
     ``max(4 * limit, 40)`` nearest by meaning). No sources: no passages (never a search of
     the whole group)."""
     ids = list(dict.fromkeys(source_ids))
-    query = _query(question)
+    query = search_query(question)
     if not ids or not query:
         return []
     limit = max(1, min(int(limit), MAX_DEPTH))
@@ -223,7 +223,7 @@ def word_evidence(asked: frozenset[str], text: str) -> tuple[int, int]:
     return shared, in_sentence
 
 
-def _query(question: str) -> str:
+def search_query(question: str) -> str:
     """``question`` as a search query: trimmed, and cut at a word to what search takes."""
     query = " ".join(question.split())
     if len(query) > MAX_QUERY_CHARS:

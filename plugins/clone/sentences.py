@@ -108,7 +108,7 @@ async def closeness(
     ``knowledge_ids`` that training embedded with the current model (none for others).
     The question's vector is the one :func:`retrieval.retrieve` just made (core keeps a
     group's recent query vectors), not made again."""
-    query = retrieval._query(question)
+    query = retrieval.search_query(question)
     if not knowledge_ids or not query:
         return {}
     provider = platform.knowledge.provider
