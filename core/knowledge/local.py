@@ -7,14 +7,21 @@ front of documents and ``query:`` in front of searches; ``embed`` is the documen
 ``embed_queries`` the search side.
 
 The model loads on first use (about 0.1 s) and is shared by every provider instance of the
-process. The C engine parallelises with OpenMP; it runs on one dedicated thread (so the
-event loop keeps serving, and one OpenMP team is made and reused), with OpenMP's threads
-sleeping, not spinning, while they wait (``OMP_WAIT_POLICY=PASSIVE`` unless the operator
-set it). Spinning threads fight PostgreSQL and the web server for the same cores: on two
-busy cores a one-question embedding took 86-100 ms at the median that way, 19-25 ms with
-passive waiting on the dedicated thread (and 44 ms from ``asyncio.to_thread``'s pool,
-where each pool thread made an OpenMP team of its own). Documents go through the thread one
-batch per turn, so a question waits behind at most one batch of an ingest.
+process. The C engine runs on two dedicated threads of its own (so the event loop keeps
+serving), one per kind of work:
+
+* documents, one batch per turn, parallelised with OpenMP across the batch's texts, with
+  OpenMP's threads sleeping, not spinning, while they wait (``OMP_WAIT_POLICY=PASSIVE``
+  unless the operator set it). Spinning threads fight PostgreSQL and the web server for
+  the same cores: beside one busy process on two cores, a one-question embedding took
+  42-91 ms at the median with a bounded spin (``GOMP_SPINCOUNT`` 1,000-10,000), 22 ms
+  with passive waiting;
+* questions, on one OpenMP thread. A batch of 32 chunks takes seconds, and a question
+  once waited behind it; now it never waits for documents. One thread embeds a short
+  question as fast as two passive ones on an idle machine (20 ms at the median against
+  19) and faster beside a busy core (20 against 22): the engine's many small parallel
+  steps cost as much to hand out as they save. And while a search embeds its question
+  on one core, PostgreSQL runs its full-text leg on the other.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ BATCH_SIZE = 32
 
 _lock = threading.Lock()
 _models: dict[str, Any] = {}
-_executors: list[ThreadPoolExecutor] = []
+_lanes: dict[str, ThreadPoolExecutor] = {}
 
 
 def _model(variant: str = VARIANT) -> Any:
@@ -55,16 +62,24 @@ def _model(variant: str = VARIANT) -> Any:
         return model
 
 
-def _engine_thread() -> ThreadPoolExecutor:
-    """The one thread every call into the engine runs on (made on first use)."""
+def _lane(kind: str) -> ThreadPoolExecutor:
+    """The one thread every call of ``kind`` (``"documents"`` or ``"queries"``) into the
+    engine runs on (made on first use)."""
     with _lock:
-        if not _executors:
-            _executors.append(ThreadPoolExecutor(1, thread_name_prefix="embedding"))
-        return _executors[0]
+        lane = _lanes.get(kind)
+        if lane is None:
+            lane = _lanes[kind] = ThreadPoolExecutor(1, thread_name_prefix=f"embedding-{kind}")
+        return lane
 
 
 def _encode(texts: list[str], is_query: bool) -> list[list[float]]:
-    vectors: list[list[float]] = _model().encode(texts, is_query).tolist()
+    model = _model()
+    if is_query:
+        # OpenMP's team size is a setting of the calling thread: the queries' lane only
+        set_threads = getattr(model._lib, "omp_set_num_threads", None)
+        if set_threads is not None:
+            set_threads(1)
+    vectors: list[list[float]] = model.encode(texts, is_query).tolist()
     return vectors
 
 
@@ -79,10 +94,11 @@ class LocalEmbeddingProvider:
 
     async def _run(self, texts: Sequence[str], is_query: bool) -> list[list[float]]:
         loop = asyncio.get_running_loop()
+        lane = _lane("queries" if is_query else "documents")
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            vectors.extend(await loop.run_in_executor(_engine_thread(), _encode, batch, is_query))
+            vectors.extend(await loop.run_in_executor(lane, _encode, batch, is_query))
         EMBEDDINGS.labels(self.name).inc(len(texts))
         return vectors
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from typing import Any
 
+from core.knowledge import local
 from core.knowledge.local import DIMENSION, MODEL, LocalEmbeddingProvider
 from core.knowledge.providers import EmbeddingProvider, QueryEmbedder, TokenCounter
 
@@ -40,15 +42,37 @@ async def test_deterministic_across_calls_batches_and_instances() -> None:
         assert cosine(a, b) > 0.9999
 
 
-async def test_a_question_waits_for_one_batch_of_an_ingest_not_all_of_it() -> None:
+async def test_a_question_never_waits_for_documents() -> None:
     provider = LocalEmbeddingProvider(batch_size=4)
-    texts = [f"paragraph {i} of a long handbook about glazes and kilns" for i in range(40)]
-    ingest = asyncio.create_task(provider.embed(texts))
-    await asyncio.sleep(0)  # the ingest hands its first batch to the engine's thread
-    (question,) = await provider.embed_queries(["which glaze suits a gas kiln?"])
-    assert len(question) == DIMENSION
-    assert not ingest.done()  # nine batches still to go
-    assert len(await ingest) == 40
+    await provider.embed(["warm"])  # the documents' lane exists
+    held = threading.Event()
+    # the documents' lane busy for as long as the test likes (a batch of an ingest)
+    blocker = asyncio.get_running_loop().run_in_executor(local._lane("documents"), held.wait)
+    ingest = asyncio.create_task(
+        provider.embed([f"paragraph {i} of a handbook about glazes and kilns" for i in range(8)])
+    )
+    try:
+        (question,) = await asyncio.wait_for(
+            provider.embed_queries(["which glaze suits a gas kiln?"]), timeout=30
+        )
+        assert len(question) == DIMENSION
+        assert not ingest.done()  # its batches wait behind the held lane
+    finally:
+        held.set()
+    await blocker
+    assert len(await ingest) == 8
+
+
+async def test_documents_go_one_batch_per_turn() -> None:
+    """Two ingests share the documents' lane batch by batch: a small one is not queued
+    behind every batch of a large one."""
+    provider = LocalEmbeddingProvider(batch_size=2)
+    large = asyncio.create_task(provider.embed([f"long text number {i}" for i in range(40)]))
+    await asyncio.sleep(0)  # the large ingest hands its first batch to the lane
+    (small,) = await provider.embed(["a short note"])
+    assert len(small) == DIMENSION
+    assert not large.done()
+    assert len(await large) == 40
 
 
 async def test_queries_and_documents_differ_but_match() -> None:
