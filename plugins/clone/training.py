@@ -196,7 +196,7 @@ async def train(
     seconds = round(time.perf_counter() - started, 3)
     report = CloneTrained(
         clone_id=str(clone_id), sources=sources, chunks=chunks, embedded=embedded,
-        seconds=seconds,
+        seconds=seconds, sentences_embedded=said,
     )  # fmt: skip
     async with platform.ontology.transaction(scope) as o:
         await o.things.update(

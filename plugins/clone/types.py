@@ -157,6 +157,8 @@ class CloneTrained(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     chunks: int
     embedded: int
     seconds: float
+    #: sentences given a vector (for a clone whose provider reads them; 0 otherwise)
+    sentences_embedded: int = 0
 
 
 class MessageAnswered(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

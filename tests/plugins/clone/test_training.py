@@ -309,7 +309,8 @@ async def test_training_embeds_each_sentence_once(clone_platform, api, owner, do
     platform = clone_platform.platform
     clone = await api.clone("Ada")
     refunds = await api.text(clone["id"], "Refunds", docs["refunds"])
-    await api.train(clone["id"])
+    first = await api.train(clone["id"])
+    assert first["result"]["sentences_embedded"] == 3
     kid = (await knowledge_of(owner, refunds["id"]))[0]["id"]
     question = "Can I get my money back?"
     close = (await sentences.closeness(platform, owner.scope, question, [kid]))[kid]
@@ -326,6 +327,8 @@ async def test_training_embeds_each_sentence_once(clone_platform, api, owner, do
         await conn.execute("DELETE FROM clone_sentence_vectors")  # as before they existed
     again = await api.train(clone["id"])
     assert again["result"]["embedded"] == 0  # no chunk embedded again
+    assert again["result"]["sentences_embedded"] == 3
+    assert "sentences_embedded" not in (await api.train(clone["id"]))["result"]  # none: 0
     assert (await sentences.closeness(platform, owner.scope, question, [kid]))[kid] == close
     assert await sentences.learn_thing(platform, owner.scope, UUID(refunds["id"])) == 0
 
@@ -339,7 +342,7 @@ async def test_a_clone_whose_provider_quotes_no_sentences_gets_no_sentence_vecto
     platform = clone_platform.platform
     clone = await api.clone("Ada", provider="openai")
     refunds = await api.text(clone["id"], "Refunds", docs["refunds"])
-    await api.train(clone["id"])
+    assert "sentences_embedded" not in (await api.train(clone["id"]))["result"]
     kid = (await knowledge_of(owner, refunds["id"]))[0]["id"]
     question = "Can I get my money back?"
     assert await sentences.closeness(platform, owner.scope, question, [kid]) == {}
