@@ -28,8 +28,7 @@ from plugins.clone import analytics, hookspecs, placements, voice_clients, voice
 from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
-from plugins.clone.providers import LLMProvider, OfflineProvider, OpenAIChatProvider
-from plugins.clone.registry import collect_named
+from plugins.clone.providers import OfflineProvider, OpenAIChatProvider, collect_providers
 from plugins.clone.services import Clones
 from plugins.clone.settings import load as load_settings
 from plugins.clone.settings import openai_api_key
@@ -215,14 +214,6 @@ def register_templates() -> list[str]:
 @hookimpl
 def register_static() -> list[sdk.StaticFiles]:
     return [sdk.StaticFiles("/static/clone", HERE / "static")]
-
-
-def collect_providers(platform: sdk.Platform) -> dict[str, LLMProvider]:
-    """The LLM providers of the enabled plugins, by name."""
-    providers: dict[str, LLMProvider] = collect_named(
-        platform, "register_llm_providers", ("stream",)
-    )
-    return providers
 
 
 @hookimpl

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from plugins.clone.registry import collect_named
+
 if TYPE_CHECKING:
     import openai
     from openai import AsyncOpenAI
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
         ChatCompletionToolParam,
     )
     from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
+
+    import sdk
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,14 @@ class LLMProvider(Protocol):
         stop: the caller runs the tools and calls again with their results in
         ``history``), and one ``Finished`` last."""
         ...
+
+
+def collect_providers(platform: sdk.Platform) -> dict[str, LLMProvider]:
+    """The LLM providers of the enabled plugins, by name."""
+    providers: dict[str, LLMProvider] = collect_named(
+        platform, "register_llm_providers", ("stream",)
+    )
+    return providers
 
 
 # -- citations -----------------------------------------------------------------------------

@@ -33,6 +33,8 @@ import msgspec
 
 import sdk
 from plugins.clone import extract, sentences
+from plugins.clone.providers import collect_providers
+from plugins.clone.settings import load as load_settings
 from plugins.clone.types import CloneOfMeta, CloneTrained, TrainedOnMeta
 
 log = logging.getLogger("creator.clone")
@@ -134,9 +136,6 @@ def reads_sentences(platform: sdk.Platform, clone: sdk.Thing) -> bool:
     costs as much embedding as the chunks themselves (and, with a hosted embedding
     provider, as much money). A clone switched to such a provider gets them at its next
     training, its chunks kept."""
-    from plugins.clone.plugin import collect_providers  # plugin.py imports this module
-    from plugins.clone.settings import load as load_settings
-
     name = clone.properties.get("provider") or load_settings(platform).llm_provider
     provider = collect_providers(platform).get(str(name))
     return bool(getattr(provider, "reads_closeness", False))
