@@ -17,7 +17,7 @@ import psutil
 import pytest
 import redis
 
-from core.runtime import Runtime, pid_alive
+from core.runtime import TUNING_FILE, Runtime, machine_memory, pid_alive, tuned_settings
 from core.settings import load_settings
 
 
@@ -54,6 +54,15 @@ def test_embedded_servers_start_keep_data_and_stop(data_dir):
         await conn.close()
         return value
 
+    async def memory_settings(url):
+        conn = await asyncpg.connect(url)
+        sizes = {
+            name: await conn.fetchval(f"SELECT pg_size_bytes(current_setting('{name}'))")
+            for name in ("shared_buffers", "effective_cache_size", "maintenance_work_mem")
+        }
+        await conn.close()
+        return sizes
+
     with Runtime(settings) as runtime:
         assert runtime.embedded
         assert (data_dir / "postgres" / "PG_VERSION").exists()
@@ -65,11 +74,36 @@ def test_embedded_servers_start_keep_data_and_stop(data_dir):
         client.close()
     assert _wait_gone([pg_pid, redis_pid]) == []
 
+    expected = {
+        name: int(value.removesuffix("MB")) * 2**20
+        for name, value in tuned_settings(machine_memory()).items()
+    }
     with Runtime(settings) as runtime:
         assert asyncio.run(read(runtime.database_url)) == "still here"
+        assert asyncio.run(memory_settings(runtime.database_url)) == expected
+        conf = (data_dir / "postgres" / "postgresql.conf").read_text()
+        assert conf.count(f"include_if_exists = '{TUNING_FILE}'") == 1  # once, two starts
         client = redis.Redis.from_url(runtime.redis_url)
         assert client.get("queue-item") == b"kept"  # snapshot written on shutdown
         client.close()
+
+
+def test_memory_settings_follow_the_machine_within_bounds():
+    gb = 2**30
+    assert tuned_settings(1 * gb) == {
+        "shared_buffers": "256MB", "effective_cache_size": "512MB",
+        "maintenance_work_mem": "64MB",
+    }  # fmt: skip
+    assert tuned_settings(8 * gb) == {
+        "shared_buffers": "2048MB", "effective_cache_size": "4096MB",
+        "maintenance_work_mem": "512MB",
+    }  # fmt: skip
+    assert tuned_settings(256 * gb) == {
+        "shared_buffers": "4096MB", "effective_cache_size": "16384MB",
+        "maintenance_work_mem": "1024MB",
+    }  # fmt: skip
+    assert tuned_settings(256 * 2**20)["shared_buffers"] == "128MB"  # PostgreSQL's default
+    assert 0 < machine_memory() <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def test_configured_urls_start_nothing(creator_servers):
