@@ -24,7 +24,14 @@ from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
 import sdk
-from plugins.clone import analytics, hookspecs, placements, voice_clients, voice_routes
+from plugins.clone import (
+    analytics,
+    hookspecs,
+    placements,
+    sentences,
+    voice_clients,
+    voice_routes,
+)
 from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
@@ -136,7 +143,10 @@ def register_event_handlers() -> list[sdk.EventHandler]:
 
 @hookimpl
 def register_jobs() -> list[Job]:
-    return [Job(train_job, name=TRAIN_JOB, max_tries=TRAIN_MAX_TRIES)]
+    return [
+        Job(train_job, name=TRAIN_JOB, max_tries=TRAIN_MAX_TRIES),
+        Job(sentences.refresh_job, name=sentences.REFRESH_JOB, max_tries=3),
+    ]
 
 
 @hookimpl
@@ -230,6 +240,8 @@ async def startup(app: Litestar) -> None:
     app.state.clone = Clones(platform, settings, providers, {t.name: t for t in tools})
     app.state.clone_settings = settings
     app.state.clone_media = CloneMedia.collect(platform, settings)
+    # after a change of embedding model, the sentence vectors too (as core does the chunks)
+    await sentences.schedule_refresh(platform)
 
 
 @hookimpl

@@ -21,13 +21,16 @@ group-scoped table, and go with their chunk.
 A sentence's row is its position in :func:`plugins.clone.providers.split_sentences` of
 its chunk; ``embedded_as`` names the embedding model, its dimension and
 :data:`SPLITTER` (the splitter's version). Vectors of another model or splitter are
-not read: the offline provider then answers as without them, until the next training
-embeds them again.
+not read: the offline provider then answers as without them until they are embedded
+again, by the next training or by the ``clone.sentences_refresh`` job, which every start
+of a process queues (once) while any are stale (:func:`schedule_refresh`), as core does
+for the chunks after a change of embedding model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +41,13 @@ from plugins.clone.providers import split_sentences
 #: The version of ``split_sentences``: change it when the splitter cuts differently, so
 #: that positions recorded by the old one are embedded again, not misread.
 SPLITTER = 1
+
+#: The job embedding again the sentences another model or splitter embedded.
+REFRESH_JOB = "clone.sentences_refresh"
+#: Chunks whose sentences :func:`refresh` embeds per turn.
+REFRESH_BATCH = 32
+
+log = logging.getLogger("creator.clone")
 
 #: ``{knowledge_id: {sentence position: cosine similarity to the question}}``
 Closeness = Mapping[str, Mapping[int, float]]
@@ -124,3 +134,75 @@ async def closeness(
     for row in rows:
         found.setdefault(str(row["knowledge_id"]), {})[row["position"]] = float(row["cosine"])
     return found
+
+
+async def schedule_refresh(platform: sdk.Platform) -> str | None:
+    """Queue ``clone.sentences_refresh`` if any sentence vectors were made by another
+    model or splitter. The job id names the current kind, so every process that starts
+    queues the same job once. Returns its id, or ``None`` when nothing is stale."""
+    kind = embedded_as(platform.knowledge.provider)
+    async with platform.db.system() as conn:  # a cross-group existence check
+        stale = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM clone_sentence_vectors WHERE embedded_as <> $1)", kind
+        )
+    if not stale:
+        return None
+    job_id = f"{REFRESH_JOB}:{kind}"
+    await platform.jobs.enqueue(REFRESH_JOB, group_id=None, job_id=job_id)
+    log.info("sentence vectors of another embedding model: refresh queued as %s", job_id)
+    return job_id
+
+
+async def refresh(
+    platform: sdk.Platform,
+    *,
+    batch_size: int = REFRESH_BATCH,
+    progress: Callable[[int], Awaitable[None]] | None = None,
+) -> int:
+    """Embed again, with the current model and splitter, the sentences of every chunk
+    whose sentence vectors another one made, in every group; returns how many sentences.
+    ``progress`` hears the chunks done after each batch. Each chunk is visited once (in
+    key order), so a re-run after a failure picks up what is still stale."""
+    kind = embedded_as(platform.knowledge.provider)
+    async with platform.db.system() as conn:  # which groups: a cross-group read
+        groups = [
+            row["group_id"]
+            for row in await conn.fetch(
+                "SELECT DISTINCT group_id FROM clone_sentence_vectors WHERE embedded_as <> $1",
+                kind,
+            )
+        ]
+    said = done = 0
+    for group_id in groups:
+        scope = sdk.Scope.system(group_id)
+        session = platform.ontology.scoped(scope).session
+        after = UUID(int=0)
+        while True:
+            async with session.reading() as conn:
+                rows = await conn.fetch(
+                    "SELECT k.id, k.text FROM knowledge k WHERE k.group_id = $1 AND k.id IN ("
+                    "SELECT DISTINCT knowledge_id FROM clone_sentence_vectors "
+                    "WHERE group_id = $1 AND embedded_as <> $2 AND knowledge_id > $3 "
+                    "ORDER BY knowledge_id LIMIT $4) ORDER BY k.id",
+                    group_id, kind, after, batch_size,
+                )  # fmt: skip
+            if not rows:
+                break
+            after = rows[-1]["id"]
+            said += await learn(platform, scope, [(row["id"], row["text"]) for row in rows])
+            done += len(rows)
+            if progress is not None:
+                await progress(done)
+    log.info("sentence vectors refreshed: %d sentences of %d chunks", said, done)
+    return said
+
+
+async def refresh_job(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The ``clone.sentences_refresh`` job (every group), its progress in chunks."""
+    report_progress = ctx.get("progress")
+
+    async def progress(done: int) -> None:
+        if report_progress is not None:
+            await report_progress(done)
+
+    return {"sentences": await refresh(ctx["platform"], progress=progress)}

@@ -351,3 +351,46 @@ async def test_a_clone_whose_provider_quotes_no_sentences_gets_no_sentence_vecto
     again = await api.train(clone["id"])
     assert again["result"]["embedded"] == 0  # no chunk embedded again
     assert len((await sentences.closeness(platform, owner.scope, question, [kid]))[kid]) == 3
+
+
+async def test_stale_sentence_vectors_are_embedded_again_by_a_job(
+    clone_platform, api_for, owner, docs
+) -> None:
+    """After a change of embedding model (or splitter) every sentence vector is stale: a
+    starting process queues ``clone.sentences_refresh`` (one job, whichever process
+    asks), which embeds them again in every group without touching the chunks."""
+    from arq.jobs import Job as ArqJob
+
+    platform = clone_platform.platform
+    other = await clone_platform.tenant(name="Elsewhere")
+    chunk: dict[UUID, str] = {}  # each group's trained chunk
+    for tenant in (owner, other):
+        clone_api = api_for(tenant)
+        clone = await clone_api.clone("Ada")
+        refunds = await clone_api.text(clone["id"], "Refunds", docs["refunds"])
+        await clone_api.train(clone["id"])
+        chunk[tenant.group.id] = (await knowledge_of(tenant, refunds["id"]))[0]["id"]
+
+    async def closeness(tenant) -> dict[int, float]:
+        kid = chunk[tenant.group.id]
+        found = await sentences.closeness(platform, tenant.scope, "Can I get my money back?", [kid])
+        return found.get(kid, {})
+
+    before = await closeness(owner)
+    assert sorted(before) == [0, 1, 2]
+    assert await sentences.schedule_refresh(platform) is None  # nothing stale
+
+    async with platform.db.system() as conn:  # as another model had made them
+        await conn.execute("UPDATE clone_sentence_vectors SET embedded_as = 'older-model/384/s1'")
+    assert await closeness(owner) == {}
+    job_id = await sentences.schedule_refresh(platform)
+    kind = sentences.embedded_as(platform.knowledge.provider)
+    assert job_id == f"clone.sentences_refresh:{kind}"
+    assert await sentences.schedule_refresh(platform) == job_id  # the same job, not another
+    assert await ArqJob(job_id, platform.jobs.arq).result(timeout=60) == {"sentences": 6}
+
+    assert sorted(await closeness(other)) == [0, 1, 2]
+    after = await closeness(owner)
+    assert after.keys() == before.keys()
+    assert all(abs(after[n] - before[n]) < 1e-4 for n in before)
+    assert await sentences.refresh(platform) == 0  # nothing left
