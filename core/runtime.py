@@ -61,35 +61,61 @@ def machine_memory() -> int:
     return int(total)
 
 
-def tuned_settings(memory: int) -> dict[str, str]:
-    """The embedded PostgreSQL's memory settings for a machine of ``memory`` bytes, in
-    the proportions PostgreSQL's documentation suggests for a dedicated server: a quarter
-    for shared buffers, half as the planner's estimate of the cache, a sixteenth to build
-    an index. PostgreSQL's own defaults (128 MB of buffers, 64 MB to build an index) fit
-    a fraction of one creator's knowledge: 100,000 chunks are ~250 MB of rows and ~200 MB
-    of HNSW index, and an HNSW index built in 64 MB spills to a slow path. An operator's
-    own server (``database_url``) is theirs to tune."""
+def shared_memory_limit() -> int | None:
+    """Bytes of ``/dev/shm`` (where PostgreSQL puts the shared memory of parallel work,
+    such as a parallel HNSW build sized by ``maintenance_work_mem``); ``None`` if none."""
+    try:
+        stats = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    return int(stats.f_blocks * stats.f_frsize)
+
+
+def tuned_settings(memory: int, shm: int | None = None) -> dict[str, str]:
+    """The embedded PostgreSQL's memory settings for a machine of ``memory`` bytes: a
+    quarter for shared buffers (what PostgreSQL's documentation suggests for a dedicated
+    server; this one shares the machine with the app, so at most 4 GB), half as the
+    planner's estimate of the cache, and a sixteenth to build an index (at most 1 GB,
+    and half of ``/dev/shm``, ``shm`` bytes, if that is less: a container's 64 MB
+    ``/dev/shm`` fails a larger parallel build). Autovacuum gets at most 256 MB per
+    worker.
+
+    PostgreSQL's own defaults (128 MB of buffers, 64 MB to build an index) fit a
+    fraction of one creator's knowledge: 100,000 chunks are ~250 MB of rows and ~200 MB
+    of HNSW index, and an HNSW index over them took 272 s to build in 64 MB, 92 s in
+    1 GB. An operator's own server (``database_url``) is theirs to tune; on the embedded
+    one, ``ALTER SYSTEM`` overrides these."""
     mb = memory // _MB
 
     def clamp(value: int, low: int, high: int) -> str:
         return f"{max(low, min(high, value))}MB"
 
+    build_most = 1024 if shm is None else max(64, min(1024, shm // _MB // 2))
     return {
         "shared_buffers": clamp(mb // 4, 128, 4096),
         "effective_cache_size": clamp(mb // 2, 512, 16384),
-        "maintenance_work_mem": clamp(mb // 16, 64, 1024),
+        "maintenance_work_mem": clamp(mb // 16, 64, build_most),
+        "autovacuum_work_mem": clamp(mb // 32, 64, 256),
     }
 
 
 def write_tuning(pgdata: Path, settings: dict[str, str]) -> None:
-    """Write ``settings`` to ``pgdata/creator.conf`` and have ``postgresql.conf`` include
-    it (once). Read when the server starts: one already running keeps its settings."""
+    """Write ``settings`` to ``pgdata/creator.conf`` (readable by the server's user
+    whatever the umask) and have ``postgresql.conf`` include it (once). Read when the
+    server starts: one already running keeps its settings. ``postgresql.auto.conf``
+    (``ALTER SYSTEM``) is read after both, so it still wins."""
     lines = [f"{name} = '{value}'" for name, value in sorted(settings.items())]
-    (pgdata / TUNING_FILE).write_text(
+    target = pgdata / TUNING_FILE
+    written = target.with_name(TUNING_FILE + ".new")
+    written.write_text(
         "# Written by Creator Platform at each start (core/runtime.py: tuned_settings).\n"
-        + "\n".join(lines)
-        + "\n"
+        "# ALTER SYSTEM overrides it.\n" + "\n".join(lines) + "\n"
     )
+    written.chmod(0o644)
+    owner = pgdata.stat()
+    if os.geteuid() == 0 and (owner.st_uid, owner.st_gid) != (0, 0):
+        os.chown(written, owner.st_uid, owner.st_gid)  # root runs the server as its owner
+    os.replace(written, target)
     conf = pgdata / "postgresql.conf"
     include = f"include_if_exists = '{TUNING_FILE}'"
     if include not in conf.read_text():
@@ -117,7 +143,10 @@ class EmbeddedPostgres:
                 )
                 with server._lock:
                     server.ensure_pgdata_inited()
-                    write_tuning(Path(server.pgdata), tuned_settings(machine_memory()))
+                    write_tuning(
+                        Path(server.pgdata),
+                        tuned_settings(machine_memory(), shared_memory_limit()),
+                    )
                 server.start()
                 self._server = server
             except Exception as exc:

@@ -17,8 +17,18 @@ import psutil
 import pytest
 import redis
 
-from core.runtime import TUNING_FILE, Runtime, machine_memory, pid_alive, tuned_settings
+from core.runtime import (
+    TUNING_FILE,
+    Runtime,
+    machine_memory,
+    pid_alive,
+    shared_memory_limit,
+    tuned_settings,
+    write_tuning,
+)
 from core.settings import load_settings
+
+TUNED = ("shared_buffers", "effective_cache_size", "maintenance_work_mem", "autovacuum_work_mem")
 
 
 @pytest.fixture
@@ -58,7 +68,7 @@ def test_embedded_servers_start_keep_data_and_stop(data_dir):
         conn = await asyncpg.connect(url)
         sizes = {
             name: await conn.fetchval(f"SELECT pg_size_bytes(current_setting('{name}'))")
-            for name in ("shared_buffers", "effective_cache_size", "maintenance_work_mem")
+            for name in TUNED
         }
         await conn.close()
         return sizes
@@ -76,7 +86,7 @@ def test_embedded_servers_start_keep_data_and_stop(data_dir):
 
     expected = {
         name: int(value.removesuffix("MB")) * 2**20
-        for name, value in tuned_settings(machine_memory()).items()
+        for name, value in tuned_settings(machine_memory(), shared_memory_limit()).items()
     }
     with Runtime(settings) as runtime:
         assert asyncio.run(read(runtime.database_url)) == "still here"
@@ -89,21 +99,40 @@ def test_embedded_servers_start_keep_data_and_stop(data_dir):
 
 
 def test_memory_settings_follow_the_machine_within_bounds():
-    gb = 2**30
+    gb, mb = 2**30, 2**20
     assert tuned_settings(1 * gb) == {
         "shared_buffers": "256MB", "effective_cache_size": "512MB",
-        "maintenance_work_mem": "64MB",
+        "maintenance_work_mem": "64MB", "autovacuum_work_mem": "64MB",
     }  # fmt: skip
     assert tuned_settings(8 * gb) == {
         "shared_buffers": "2048MB", "effective_cache_size": "4096MB",
-        "maintenance_work_mem": "512MB",
+        "maintenance_work_mem": "512MB", "autovacuum_work_mem": "256MB",
     }  # fmt: skip
     assert tuned_settings(256 * gb) == {
         "shared_buffers": "4096MB", "effective_cache_size": "16384MB",
-        "maintenance_work_mem": "1024MB",
+        "maintenance_work_mem": "1024MB", "autovacuum_work_mem": "256MB",
     }  # fmt: skip
-    assert tuned_settings(256 * 2**20)["shared_buffers"] == "128MB"  # PostgreSQL's default
+    assert tuned_settings(256 * mb)["shared_buffers"] == "128MB"  # PostgreSQL's default
+    # a container's small /dev/shm bounds index builds (never below PostgreSQL's default)
+    assert tuned_settings(16 * gb, shm=512 * mb)["maintenance_work_mem"] == "256MB"
+    assert tuned_settings(16 * gb, shm=64 * mb)["maintenance_work_mem"] == "64MB"
     assert 0 < machine_memory() <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_the_tuning_file_is_readable_whatever_the_umask(data_dir):
+    conf = data_dir / "postgresql.conf"
+    conf.write_text("# initdb's\n")
+    old = os.umask(0o077)
+    try:
+        write_tuning(data_dir, {"shared_buffers": "256MB"})
+        write_tuning(data_dir, {"shared_buffers": "512MB"})  # the next start
+    finally:
+        os.umask(old)
+    tuning = data_dir / TUNING_FILE
+    assert tuning.stat().st_mode & 0o777 == 0o644
+    assert "shared_buffers = '512MB'" in tuning.read_text()
+    assert conf.read_text().count(f"include_if_exists = '{TUNING_FILE}'") == 1
+    assert sorted(p.name for p in data_dir.iterdir()) == [TUNING_FILE, "postgresql.conf"]
 
 
 def test_configured_urls_start_nothing(creator_servers):
