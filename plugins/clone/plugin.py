@@ -17,6 +17,7 @@ analytics, voice and the management UI.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,8 @@ OWN_TYPES = frozenset({"ai_clone", "clone_source", "ai_thread", "ai_message"})
 OWN_CONNECTIONS = frozenset({"trained_on", "powers", "clone_of"})
 GENERIC_WRITES = frozenset({"thing.create", "thing.update", "thing.delete"})
 GENERIC_LINKS = frozenset({"connection.create", "connection.delete"})
+
+log = logging.getLogger("creator.clone")
 
 
 @hookimpl
@@ -240,8 +243,10 @@ async def startup(app: Litestar) -> None:
     app.state.clone = Clones(platform, settings, providers, {t.name: t for t in tools})
     app.state.clone_settings = settings
     app.state.clone_media = CloneMedia.collect(platform, settings)
-    # after a change of embedding model, the sentence vectors too (as core does the chunks)
-    await sentences.schedule_refresh(platform)
+    try:  # after a change of embedding model, the sentence vectors too (as core: chunks)
+        await sentences.schedule_refresh(platform)
+    except Exception:  # the clone works without them; the next start asks again
+        log.warning("could not check for stale sentence vectors", exc_info=True)
 
 
 @hookimpl

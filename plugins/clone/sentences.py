@@ -30,13 +30,16 @@ for the chunks after a change of embedding model.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import sdk
 from plugins.clone import retrieval
-from plugins.clone.providers import split_sentences
+from plugins.clone.providers import collect_providers, split_sentences
+from plugins.clone.settings import load as load_settings
 
 #: The version of ``split_sentences``: change it when the splitter cuts differently, so
 #: that positions recorded by the old one are embedded again, not misread.
@@ -62,7 +65,7 @@ async def learn(
     platform: sdk.Platform, scope: sdk.Scope, chunks: Sequence[tuple[UUID, str]]
 ) -> int:
     """Embed (document side) the sentences of the ``(knowledge_id, text)`` chunks that
-    have none by the current model and splitter, replacing any older ones. Returns how
+    are not all by the current model and splitter, replacing any older ones. Returns how
     many sentences were embedded (0 when every chunk was done already)."""
     if not chunks:
         return 0
@@ -72,8 +75,9 @@ async def learn(
     group_id = scope.group_id
     async with stores.session.reading() as conn:
         found = await conn.fetch(
-            "SELECT DISTINCT knowledge_id FROM clone_sentence_vectors WHERE group_id = $1 "
-            "AND knowledge_id = ANY($2::uuid[]) AND embedded_as = $3",
+            "SELECT knowledge_id FROM clone_sentence_vectors WHERE group_id = $1 "
+            "AND knowledge_id = ANY($2::uuid[]) GROUP BY knowledge_id "
+            "HAVING bool_and(embedded_as = $3)",
             group_id, [kid for kid, _ in chunks], kind,
         )  # fmt: skip
     done = {row["knowledge_id"] for row in found}
@@ -139,11 +143,14 @@ async def closeness(
 async def schedule_refresh(platform: sdk.Platform) -> str | None:
     """Queue ``clone.sentences_refresh`` if any sentence vectors were made by another
     model or splitter. The job id names the current kind, so every process that starts
-    queues the same job once. Returns its id, or ``None`` when nothing is stale."""
+    queues the same job once. Returns its id, or ``None`` when nothing is stale (two
+    range scans of the ``embedded_as`` index, however large the table)."""
     kind = embedded_as(platform.knowledge.provider)
     async with platform.db.system() as conn:  # a cross-group existence check
         stale = await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM clone_sentence_vectors WHERE embedded_as <> $1)", kind
+            "SELECT EXISTS (SELECT 1 FROM clone_sentence_vectors "
+            "WHERE embedded_as < $1 OR embedded_as > $1)",
+            kind,
         )
     if not stale:
         return None
@@ -153,29 +160,92 @@ async def schedule_refresh(platform: sdk.Platform) -> str | None:
     return job_id
 
 
+@dataclass
+class Refreshed:
+    """What :func:`refresh` did: sentences embedded again, chunks visited, stale rows
+    dropped (of chunks no sentence-reading clone learns from), and whether it finished."""
+
+    sentences: int = 0
+    chunks: int = 0
+    dropped: int = 0
+    finished: bool = True
+
+
+def reads_sentences(platform: sdk.Platform, clone: sdk.Thing) -> bool:
+    """Whether ``clone``'s LLM provider quotes sentences by their closeness to the
+    question (the offline provider): only then are sentence vectors worth making, which
+    costs as much embedding as the chunks themselves (and, with a hosted embedding
+    provider, as much money). A clone switched to such a provider gets them at its next
+    training, its chunks kept."""
+    name = clone.properties.get("provider") or load_settings(platform).llm_provider
+    provider = collect_providers(platform).get(str(name))
+    return bool(getattr(provider, "reads_closeness", False))
+
+
+async def _read_sources(platform: sdk.Platform, scope: sdk.Scope) -> list[UUID]:
+    """The sources of the group's clones that read sentence vectors."""
+    stores = platform.ontology.scoped(scope)
+    readers: list[UUID] = []
+    cursor: str | None = None
+    while True:
+        page = await stores.things.list(type="ai_clone", cursor=cursor, limit=200)
+        readers += [clone.id for clone in page.items if reads_sentences(platform, clone)]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    sources: set[UUID] = set()
+    for start in range(0, len(readers), 50):
+        cursor = None
+        while True:
+            links = await stores.connections.list(
+                type="trained_on", from_ids=readers[start : start + 50], cursor=cursor, limit=200
+            )
+            sources.update(link.to_id for link in links.items)
+            cursor = links.next_cursor
+            if cursor is None:
+                break
+    return sorted(sources)
+
+
 async def refresh(
     platform: sdk.Platform,
     *,
     batch_size: int = REFRESH_BATCH,
     progress: Callable[[int], Awaitable[None]] | None = None,
-) -> int:
+    until: float | None = None,
+) -> Refreshed:
     """Embed again, with the current model and splitter, the sentences of every chunk
-    whose sentence vectors another one made, in every group; returns how many sentences.
-    ``progress`` hears the chunks done after each batch. Each chunk is visited once (in
-    key order), so a re-run after a failure picks up what is still stale."""
+    whose sentence vectors another one made and that a clone reading them (see
+    :func:`reads_sentences`) learns from, in every group; the other stale rows are
+    dropped (nobody reads them; a training makes them again when needed). ``progress``
+    hears the chunks done after each batch. With ``until`` (a ``time.monotonic()``), it
+    stops after the batch that passes it (so every run gets one batch done), ``finished``
+    false. Each chunk is visited once
+    (in key order), so a re-run picks up what is still stale."""
     kind = embedded_as(platform.knowledge.provider)
     async with platform.db.system() as conn:  # which groups: a cross-group read
         groups = [
             row["group_id"]
             for row in await conn.fetch(
-                "SELECT DISTINCT group_id FROM clone_sentence_vectors WHERE embedded_as <> $1",
+                "SELECT DISTINCT group_id FROM clone_sentence_vectors "
+                "WHERE embedded_as < $1 OR embedded_as > $1",
                 kind,
             )
         ]
-    said = done = 0
+    report = Refreshed()
     for group_id in groups:
         scope = sdk.Scope.system(group_id)
         session = platform.ontology.scoped(scope).session
+        sources = await _read_sources(platform, scope)
+        async with session.transaction() as conn:
+            dropped = await conn.fetchval(
+                "WITH gone AS (DELETE FROM clone_sentence_vectors s WHERE s.group_id = $1 "
+                "AND s.embedded_as <> $2 AND NOT EXISTS (SELECT 1 FROM thing_knowledge tk "
+                "WHERE tk.group_id = $1 AND tk.knowledge_id = s.knowledge_id "
+                "AND tk.thing_id = ANY($3::uuid[])) RETURNING 1) SELECT count(*) FROM gone",
+                group_id, kind, sources,
+            )  # fmt: skip
+            report.dropped += int(dropped)
         after = UUID(int=0)
         while True:
             async with session.reading() as conn:
@@ -189,20 +259,45 @@ async def refresh(
             if not rows:
                 break
             after = rows[-1]["id"]
-            said += await learn(platform, scope, [(row["id"], row["text"]) for row in rows])
-            done += len(rows)
+            report.sentences += await learn(
+                platform, scope, [(row["id"], row["text"]) for row in rows]
+            )
+            report.chunks += len(rows)
             if progress is not None:
-                await progress(done)
-    log.info("sentence vectors refreshed: %d sentences of %d chunks", said, done)
-    return said
+                await progress(report.chunks)
+            if until is not None and time.monotonic() > until:  # after a batch at least
+                report.finished = False
+                return report
+    log.info(
+        "sentence vectors refreshed: %d sentences of %d chunks, %d stale rows dropped",
+        report.sentences, report.chunks, report.dropped,
+    )  # fmt: skip
+    return report
 
 
-async def refresh_job(ctx: dict[str, Any]) -> dict[str, Any]:
-    """The ``clone.sentences_refresh`` job (every group), its progress in chunks."""
+#: Share of ``job_timeout_seconds`` one run of the job works before handing on.
+REFRESH_SHARE = 0.8
+
+
+async def refresh_job(ctx: dict[str, Any], part: int = 1) -> dict[str, Any]:
+    """The ``clone.sentences_refresh`` job (every group), its progress in chunks. It
+    works for most of the job timeout, then queues its next part and ends, so a knowledge
+    base of any size is refreshed in parts, none of them cut off by the timeout."""
+    platform: sdk.Platform = ctx["platform"]
     report_progress = ctx.get("progress")
 
     async def progress(done: int) -> None:
         if report_progress is not None:
             await report_progress(done)
 
-    return {"sentences": await refresh(ctx["platform"], progress=progress)}
+    until = time.monotonic() + REFRESH_SHARE * platform.settings.job_timeout_seconds
+    report = await refresh(platform, batch_size=REFRESH_BATCH, progress=progress, until=until)
+    result: dict[str, Any] = {
+        "sentences": report.sentences, "chunks": report.chunks, "dropped": report.dropped,
+    }  # fmt: skip
+    if not report.finished:
+        kind = embedded_as(platform.knowledge.provider)
+        result["next"] = await platform.jobs.enqueue(
+            REFRESH_JOB, part + 1, group_id=None, job_id=f"{REFRESH_JOB}:{kind}:{part + 1}"
+        )
+    return result

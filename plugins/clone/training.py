@@ -33,8 +33,6 @@ import msgspec
 
 import sdk
 from plugins.clone import extract, sentences
-from plugins.clone.providers import collect_providers
-from plugins.clone.settings import load as load_settings
 from plugins.clone.types import CloneOfMeta, CloneTrained, TrainedOnMeta
 
 log = logging.getLogger("creator.clone")
@@ -130,17 +128,6 @@ async def _replace_link(
     return True
 
 
-def reads_sentences(platform: sdk.Platform, clone: sdk.Thing) -> bool:
-    """Whether ``clone``'s LLM provider quotes sentences by their closeness to the
-    question (the offline provider): only then are sentence vectors worth making, which
-    costs as much embedding as the chunks themselves (and, with a hosted embedding
-    provider, as much money). A clone switched to such a provider gets them at its next
-    training, its chunks kept."""
-    name = clone.properties.get("provider") or load_settings(platform).llm_provider
-    provider = collect_providers(platform).get(str(name))
-    return bool(getattr(provider, "reads_closeness", False))
-
-
 async def train(
     platform: sdk.Platform,
     scope: sdk.Scope,
@@ -152,7 +139,9 @@ async def train(
     ``active``; emits ``clone_trained``."""
     started = time.perf_counter()
     stores = platform.ontology.scoped(scope)
-    learns_sentences = reads_sentences(platform, await stores.things.get(clone_id, type="ai_clone"))
+    learns_sentences = sentences.reads_sentences(
+        platform, await stores.things.get(clone_id, type="ai_clone")
+    )
     links = await source_links(stores, clone_id)
     total = len(links)
     if progress is not None:

@@ -353,44 +353,92 @@ async def test_a_clone_whose_provider_quotes_no_sentences_gets_no_sentence_vecto
     assert len((await sentences.closeness(platform, owner.scope, question, [kid]))[kid]) == 3
 
 
+async def trained_chunk(api, tenant, text: str) -> str:
+    """Train a new clone of ``tenant`` on ``text``; its one chunk's id."""
+    made = await api.clone("Ada")
+    source = await api.text(made["id"], "Refunds", text)
+    await api.train(made["id"])
+    return str((await knowledge_of(tenant, source["id"]))[0]["id"])
+
+
+async def closeness_of(platform, tenant, chunk: str) -> dict[int, float]:
+    found = await sentences.closeness(platform, tenant.scope, "Can I get my money back?", [chunk])
+    return found.get(chunk, {})
+
+
+async def make_stale(platform) -> None:
+    async with platform.db.system() as conn:  # as another model had made them
+        await conn.execute("UPDATE clone_sentence_vectors SET embedded_as = 'older-model/384/s1'")
+
+
 async def test_stale_sentence_vectors_are_embedded_again_by_a_job(
     clone_platform, api_for, owner, docs
 ) -> None:
     """After a change of embedding model (or splitter) every sentence vector is stale: a
-    starting process queues ``clone.sentences_refresh`` (one job, whichever process
-    asks), which embeds them again in every group without touching the chunks."""
+    starting process queues ``clone.sentences_refresh`` (the same job id, whichever
+    process asks), which embeds them again in every group without touching the chunks."""
     from arq.jobs import Job as ArqJob
 
     platform = clone_platform.platform
     other = await clone_platform.tenant(name="Elsewhere")
-    chunk: dict[UUID, str] = {}  # each group's trained chunk
-    for tenant in (owner, other):
-        clone_api = api_for(tenant)
-        clone = await clone_api.clone("Ada")
-        refunds = await clone_api.text(clone["id"], "Refunds", docs["refunds"])
-        await clone_api.train(clone["id"])
-        chunk[tenant.group.id] = (await knowledge_of(tenant, refunds["id"]))[0]["id"]
-
-    async def closeness(tenant) -> dict[int, float]:
-        kid = chunk[tenant.group.id]
-        found = await sentences.closeness(platform, tenant.scope, "Can I get my money back?", [kid])
-        return found.get(kid, {})
-
-    before = await closeness(owner)
+    chunks = {
+        t.group.id: await trained_chunk(api_for(t), t, docs["refunds"]) for t in (owner, other)
+    }
+    before = await closeness_of(platform, owner, chunks[owner.group.id])
     assert sorted(before) == [0, 1, 2]
     assert await sentences.schedule_refresh(platform) is None  # nothing stale
 
-    async with platform.db.system() as conn:  # as another model had made them
-        await conn.execute("UPDATE clone_sentence_vectors SET embedded_as = 'older-model/384/s1'")
-    assert await closeness(owner) == {}
+    await make_stale(platform)
+    assert await closeness_of(platform, owner, chunks[owner.group.id]) == {}
     job_id = await sentences.schedule_refresh(platform)
     kind = sentences.embedded_as(platform.knowledge.provider)
     assert job_id == f"clone.sentences_refresh:{kind}"
-    assert await sentences.schedule_refresh(platform) == job_id  # the same job, not another
-    assert await ArqJob(job_id, platform.jobs.arq).result(timeout=60) == {"sentences": 6}
+    result = await ArqJob(job_id, platform.jobs.arq).result(timeout=60)
+    assert result == {"sentences": 6, "chunks": 2, "dropped": 0}
 
-    assert sorted(await closeness(other)) == [0, 1, 2]
-    after = await closeness(owner)
+    assert sorted(await closeness_of(platform, other, chunks[other.group.id])) == [0, 1, 2]
+    after = await closeness_of(platform, owner, chunks[owner.group.id])
     assert after.keys() == before.keys()
     assert all(abs(after[n] - before[n]) < 1e-4 for n in before)
-    assert await sentences.refresh(platform) == 0  # nothing left
+    assert await sentences.schedule_refresh(platform) is None
+    assert await sentences.refresh(platform) == sentences.Refreshed()  # nothing left
+
+
+async def test_the_refresh_drops_what_no_clone_reads(clone_platform, api, owner, docs) -> None:
+    """Stale vectors of chunks that only clones answered by a model learn from are dropped,
+    not embedded again: nobody reads them."""
+    platform = clone_platform.platform
+    clone = await api.clone("Ada")
+    source = await api.text(clone["id"], "Refunds", docs["refunds"])
+    await api.train(clone["id"])
+    chunk = str((await knowledge_of(owner, source["id"]))[0]["id"])
+    r = await api.client.patch(api.url(clone["id"]), json={"provider": "openai"})
+    assert r.status_code == 200, r.text
+    await make_stale(platform)
+    assert await sentences.refresh(platform) == sentences.Refreshed(dropped=3)
+    assert await sentences.schedule_refresh(platform) is None
+    assert await closeness_of(platform, owner, chunk) == {}
+
+
+async def test_the_refresh_job_hands_on_in_parts(
+    clone_platform, api_for, owner, docs, monkeypatch
+) -> None:
+    """A job that runs out of its share of the job timeout queues its next part: a large
+    knowledge base is refreshed in parts, none cut off by the timeout."""
+    from arq.jobs import Job as ArqJob
+
+    platform = clone_platform.platform
+    other = await clone_platform.tenant(name="Elsewhere")
+    for tenant in (owner, other):
+        await trained_chunk(api_for(tenant), tenant, docs["refunds"])
+    await make_stale(platform)
+    monkeypatch.setattr(sentences, "REFRESH_SHARE", 0.0)  # out of time after each batch
+    monkeypatch.setattr(sentences, "REFRESH_BATCH", 1)
+    job_id = await sentences.schedule_refresh(platform)
+    parts = []
+    while job_id is not None:
+        parts.append(await ArqJob(job_id, platform.jobs.arq).result(timeout=60))
+        job_id = parts[-1].get("next")
+    assert sum(part["sentences"] for part in parts) == 6
+    assert [part["chunks"] for part in parts] == [1, 1, 0]  # one group's chunk, the other's
+    assert await sentences.schedule_refresh(platform) is None
