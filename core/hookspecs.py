@@ -125,7 +125,9 @@ def register_jobs() -> list[Job]:
     returns the job id, whose status ``GET /api/v1/groups/{group_id}/jobs/{job_id}``
     answers). ``ctx`` carries ``group_id``, ``ontology`` (stores scoped to that group as
     the system) and ``progress`` (``await ctx["progress"](done, total)``). A job that
-    raises is retried with exponential backoff up to its ``max_tries``.
+    raises, or runs longer than its ``timeout_seconds`` (unset: the
+    ``job_timeout_seconds`` setting), is retried with exponential backoff up to its
+    ``max_tries``.
     """
 
 

@@ -45,12 +45,15 @@ MAX_RESULT_CHARS = 2000
 @dataclass(frozen=True)
 class Job:
     """A coroutine ``function(ctx, *args)`` the worker runs; ``cron`` (an arq ``cron``
-    keyword dict such as ``{"minute": 0}``) also schedules it."""
+    keyword dict such as ``{"minute": 0}``) also schedules it. One try may run for
+    ``timeout_seconds`` (unset: the ``job_timeout_seconds`` setting); long work whose
+    retry continues where a try stopped (embedding a large knowledge base) sets more."""
 
     function: Callable[..., Any]
     name: str = ""
     cron: dict[str, Any] | None = None
     max_tries: int = 5
+    timeout_seconds: float | None = None
 
     @property
     def qualified_name(self) -> str:
@@ -120,6 +123,8 @@ class JobRegistry:
 
     def add(self, plugin: str, job: Job) -> None:
         name = job.qualified_name
+        if job.timeout_seconds is not None and not job.timeout_seconds > 0:
+            raise ValueError(f"plugin {plugin!r}: job {name!r} timeout_seconds must be positive")
         if name in self.jobs:
             raise DuplicateJobError(
                 f"job {name!r} is registered by both plugin {self.jobs[name][0]!r} "

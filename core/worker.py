@@ -45,13 +45,15 @@ async def _try(
     max_tries: int,
     work: Callable[[], Awaitable[Any]],
     give_up: Callable[[BaseException], Awaitable[None]] | None = None,
+    time_limit: float | None = None,
 ) -> Any:
-    """Run ``work`` as try ``attempt`` of ``max_tries``, within the job timeout. A failure,
-    a timeout included, is retried with backoff; after the last try ``give_up`` records
-    it (a durable handler's dead letter) and the error is raised."""
+    """Run ``work`` as try ``attempt`` of ``max_tries``, within ``time_limit`` (unset: the job
+    timeout setting). A failure, a timeout included, is retried with backoff; after the
+    last try ``give_up`` records it (a durable handler's dead letter) and the error is
+    raised."""
     settings = platform.settings
     try:
-        result = await asyncio.wait_for(work(), settings.job_timeout_seconds)
+        result = await asyncio.wait_for(work(), time_limit or settings.job_timeout_seconds)
     except Retry:  # the job asked for it
         JOBS.labels(name, "retried").inc()
         raise
@@ -90,8 +92,9 @@ def _job_function(platform: Platform, name: str, job: Job) -> Any:
         }
         attempt = int(ctx.get("job_try") or 1)
         return await _try(
-            platform, name, attempt, job.max_tries, lambda: job.function(ctx, *args, **kwargs)
-        )
+            platform, name, attempt, job.max_tries, lambda: job.function(ctx, *args, **kwargs),
+            time_limit=job.timeout_seconds,
+        )  # fmt: skip
 
     run.__qualname__ = run.__name__ = name
     return run
@@ -142,14 +145,15 @@ def build_worker(platform: Platform, *, burst: bool = False) -> Worker:
     cron_jobs: list[CronJob] = []
     for name, (_plugin, job) in platform.jobs.jobs.items():
         wrapped = _job_function(platform, name, job)
-        functions.append(func(wrapped, name=name, max_tries=job.max_tries + 1, timeout=arq_timeout))
+        timeout = (job.timeout_seconds or settings.job_timeout_seconds) + 60
+        functions.append(func(wrapped, name=name, max_tries=job.max_tries + 1, timeout=timeout))
         if job.cron is not None:
             cron_jobs.append(
                 cron(
                     wrapped,
                     name=f"cron:{name}",
                     max_tries=job.max_tries + 1,
-                    timeout=arq_timeout,
+                    timeout=timeout,
                     **job.cron,
                 )
             )

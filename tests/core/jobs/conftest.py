@@ -40,6 +40,10 @@ class JobsPlugin:
     async def nightly(self, ctx: dict[str, Any]) -> None:
         pass
 
+    async def nap(self, ctx: dict[str, Any], seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "rested"
+
     @hookimpl
     def register_jobs(self) -> list[Job]:
         return [
@@ -48,6 +52,8 @@ class JobsPlugin:
             Job(self.wait_for_release, name="wait_for_release"),
             Job(self.which_group, name="which_group"),
             Job(self.nightly, name="nightly", cron={"hour": 3, "minute": 0}),
+            Job(self.nap, name="nap_short", max_tries=1, timeout_seconds=0.2),
+            Job(self.nap, name="nap_long", max_tries=1, timeout_seconds=30),
         ]
 
 

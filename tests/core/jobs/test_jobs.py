@@ -93,6 +93,35 @@ async def test_in_progress_and_failed_jobs(
     assert JOBS.labels("always_fails", "failed")._value.get() == failed + 1
 
 
+async def test_a_job_may_run_longer_or_shorter_than_the_timeout_setting(
+    creator_platform_factory, jobs_plugin, fast_settings, until
+) -> None:
+    """``Job.timeout_seconds`` bounds each try of that job instead of the
+    ``job_timeout_seconds`` setting: long, resumable work is not cut off by a setting
+    made for quick jobs, and a job can be held shorter."""
+    cp = await creator_platform_factory(
+        plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}, worker=True,
+        job_timeout_seconds=0.5, **fast_settings,
+    )  # fmt: skip
+    alice = await cp.tenant()
+    long_nap = await cp.platform.jobs.enqueue("nap_long", 1.0, group_id=alice.group.id)
+    short_nap = await cp.platform.jobs.enqueue("nap_short", 1.0, group_id=alice.group.id)
+    status = await until(lambda: _complete(alice, long_nap))
+    assert status["status"] == "complete" and status["result"] == "rested"  # 1 s > 0.5 s
+    status = await until(lambda: _complete(alice, short_nap))
+    assert status["status"] == "failed" and status["error"].startswith("TimeoutError")
+
+
+def test_a_job_timeout_must_be_positive() -> None:
+    from core.jobs import Job, JobRegistry
+
+    async def work(ctx: dict) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="timeout_seconds must be positive"):
+        JobRegistry().add("someplugin", Job(work, name="work", timeout_seconds=0))
+
+
 async def test_without_a_worker_a_job_stays_queued(creator_platform_factory, jobs_plugin) -> None:
     cp = await creator_platform_factory(
         plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}
