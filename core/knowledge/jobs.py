@@ -48,7 +48,14 @@ async def reembed_job(
     return result
 
 
-JOBS = [Job(reembed_job, name="knowledge.reembed", max_tries=3)]
+#: How long one try of re-embedding may run: the local model embeds ~2 chunks a second
+#: on two cores, so the default job timeout (5 minutes) would stop it after ~600; each
+#: batch is saved as it is done, so a retry continues where a try stopped.
+REEMBED_TIMEOUT_SECONDS = 6 * 3600
+
+JOBS = [
+    Job(reembed_job, name="knowledge.reembed", max_tries=3, timeout_seconds=REEMBED_TIMEOUT_SECONDS)
+]
 
 
 def add_commands(cli: click.Group) -> None:

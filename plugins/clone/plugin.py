@@ -41,7 +41,7 @@ from plugins.clone.services import Clones
 from plugins.clone.settings import load as load_settings
 from plugins.clone.settings import openai_api_key
 from plugins.clone.tools import BUILTIN_TOOLS, CloneTool, collect_tools, offered
-from plugins.clone.training import TRAIN_JOB, TRAIN_MAX_TRIES, train_job
+from plugins.clone.training import TRAIN_JOB, TRAIN_MAX_TRIES, TRAIN_TIMEOUT_SECONDS, train_job
 from plugins.clone.types import (
     CloneEvent,
     CloneOfMeta,
@@ -147,7 +147,12 @@ def register_event_handlers() -> list[sdk.EventHandler]:
 @hookimpl
 def register_jobs() -> list[Job]:
     return [
-        Job(train_job, name=TRAIN_JOB, max_tries=TRAIN_MAX_TRIES),
+        Job(
+            train_job,
+            name=TRAIN_JOB,
+            max_tries=TRAIN_MAX_TRIES,
+            timeout_seconds=TRAIN_TIMEOUT_SECONDS,
+        ),
         Job(sentences.refresh_job, name=sentences.REFRESH_JOB, max_tries=3),
     ]
 
