@@ -19,6 +19,7 @@ from uuid import UUID
 
 from arq import Retry
 from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix
 from arq.cron import CronJob, cron
 from arq.worker import Function, Worker, func
 
@@ -31,11 +32,33 @@ from core.ontology.scope import Scope
 
 if TYPE_CHECKING:
     from core.platform import Platform
+    from core.settings import Settings
 
 log = logging.getLogger("creator.worker")
 
 #: How long a stopping worker waits for running jobs before cancelling them.
 STOP_GRACE_SECONDS = 10.0
+#: How often a job allowed longer than the job timeout setting renews arq's mark that it is
+#: running (see :func:`in_progress_seconds`).
+IN_PROGRESS_RENEW_SECONDS = 30.0
+
+
+def in_progress_seconds(settings: Settings) -> float:
+    """How long arq marks a job as running, so that no other worker takes it: the job
+    timeout setting plus arq's slack. arq would make it the longest job's timeout, for
+    every job: one job allowed 6 hours would leave any job of a crashed worker, a durable
+    event handler included, untaken for 6 hours. Jobs allowed longer renew their mark
+    while they run instead."""
+    return settings.job_timeout_seconds + 70
+
+
+async def _renew_in_progress(redis: Any, job_id: str, seconds: float) -> None:
+    """Keep arq's running mark of ``job_id`` for ``seconds`` more, every
+    ``IN_PROGRESS_RENEW_SECONDS`` (or a third of ``seconds``, if less), until cancelled."""
+    while True:
+        await asyncio.sleep(min(IN_PROGRESS_RENEW_SECONDS, seconds / 3))
+        with contextlib.suppress(Exception):  # a Redis blip: the next turn tries again
+            await redis.pexpire(in_progress_key_prefix + job_id, int(seconds * 1000))
 
 
 async def _try(
@@ -91,10 +114,20 @@ def _job_function(platform: Platform, name: str, job: Job) -> Any:
             "progress": progress,
         }
         attempt = int(ctx.get("job_try") or 1)
-        return await _try(
-            platform, name, attempt, job.max_tries, lambda: job.function(ctx, *args, **kwargs),
-            time_limit=job.timeout_seconds,
-        )  # fmt: skip
+        marked = in_progress_seconds(platform.settings)
+        renew = None
+        if job.timeout_seconds is not None and job.timeout_seconds + 60 > marked:
+            renew = asyncio.create_task(_renew_in_progress(ctx["redis"], job_id, marked))
+        try:
+            return await _try(
+                platform, name, attempt, job.max_tries,
+                lambda: job.function(ctx, *args, **kwargs), time_limit=job.timeout_seconds,
+            )  # fmt: skip
+        finally:
+            if renew is not None:
+                renew.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renew
 
     run.__qualname__ = run.__name__ = name
     return run
@@ -157,7 +190,7 @@ def build_worker(platform: Platform, *, burst: bool = False) -> Worker:
                     **job.cron,
                 )
             )
-    return Worker(
+    worker = Worker(
         functions=functions,
         cron_jobs=cron_jobs,
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
@@ -167,6 +200,8 @@ def build_worker(platform: Platform, *, burst: bool = False) -> Worker:
         ctx={"platform": platform},
         burst=burst,
     )
+    worker.in_progress_timeout_s = in_progress_seconds(settings)  # not the longest job's
+    return worker
 
 
 async def stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:

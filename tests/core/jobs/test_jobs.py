@@ -112,6 +112,34 @@ async def test_a_job_may_run_longer_or_shorter_than_the_timeout_setting(
     assert status["status"] == "failed" and status["error"].startswith("TimeoutError")
 
 
+async def test_a_long_job_keeps_its_running_mark_short_and_renews_it(
+    creator_platform_factory, jobs_plugin, fast_settings, until, monkeypatch
+) -> None:
+    """arq marks a running job as taken for as long as its longest job may run, for every
+    job, so one job allowed hours would leave a crashed worker's jobs untaken for hours.
+    The mark stays at the job timeout setting plus slack; a job allowed longer renews it."""
+    from arq.constants import in_progress_key_prefix
+
+    import core.worker
+
+    monkeypatch.setattr(core.worker, "IN_PROGRESS_RENEW_SECONDS", 0.1)
+    cp = await creator_platform_factory(
+        plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}, worker=True,
+        job_timeout_seconds=0.5, **fast_settings,
+    )  # fmt: skip
+    alice = await cp.tenant()
+    redis = cp.platform.jobs.arq
+    job_id = await cp.platform.jobs.enqueue("nap_long", 1.5, group_id=alice.group.id)
+    key = in_progress_key_prefix + job_id
+    await until(lambda: redis.exists(key))
+    first = await redis.pttl(key)
+    assert 0 < first <= 70_500  # the setting (0.5 s) + 70 s, not nap_long's 30 s + 70 s
+    await asyncio.sleep(0.6)
+    assert await redis.pttl(key) > first - 300  # renewed meanwhile, not 600 ms older
+    status = await until(lambda: _complete(alice, job_id))
+    assert status["status"] == "complete"
+
+
 def test_a_job_timeout_must_be_positive() -> None:
     from core.jobs import Job, JobRegistry
 
