@@ -76,9 +76,9 @@ def tuned_settings(memory: int, shm: int | None = None) -> dict[str, str]:
     quarter for shared buffers (what PostgreSQL's documentation suggests for a dedicated
     server; this one shares the machine with the app, so at most 4 GB), half as the
     planner's estimate of the cache, and a sixteenth to build an index (at most 1 GB,
-    and half of ``/dev/shm``, ``shm`` bytes, if that is less: a container's 64 MB
-    ``/dev/shm`` fails a larger parallel build). Autovacuum gets at most 256 MB per
-    worker.
+    and at most half of ``/dev/shm``, ``shm`` bytes, but never below PostgreSQL's own
+    64 MB: a container's 64 MB ``/dev/shm`` fails a larger parallel build). Autovacuum
+    gets at most 256 MB per worker.
 
     PostgreSQL's own defaults (128 MB of buffers, 64 MB to build an index) fit a
     fraction of one creator's knowledge: 100,000 chunks are ~250 MB of rows and ~200 MB
@@ -113,7 +113,7 @@ def write_tuning(pgdata: Path, settings: dict[str, str]) -> None:
     )
     written.chmod(0o644)
     owner = pgdata.stat()
-    if os.geteuid() == 0 and (owner.st_uid, owner.st_gid) != (0, 0):
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and (owner.st_uid, owner.st_gid) != (0, 0):
         os.chown(written, owner.st_uid, owner.st_gid)  # root runs the server as its owner
     os.replace(written, target)
     conf = pgdata / "postgresql.conf"

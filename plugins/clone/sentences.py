@@ -22,14 +22,16 @@ A sentence's row is its position in :func:`plugins.clone.providers.split_sentenc
 its chunk; ``embedded_as`` names the embedding model, its dimension and
 :data:`SPLITTER` (the splitter's version). Vectors of another model or splitter are
 not read: the offline provider then answers as without them until they are embedded
-again, by the next training or by the ``clone.sentences_refresh`` job, which every start
-of a process queues (once) while any are stale (:func:`schedule_refresh`), as core does
-for the chunks after a change of embedding model.
+again, by the next training or by the ``clone.sentences_refresh`` job, which a start of
+a process queues while any are stale (:func:`schedule_refresh`; one job id per model, so
+processes starting together queue it once), as core does for the chunks after a change
+of embedding model.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -155,7 +157,7 @@ async def schedule_refresh(platform: sdk.Platform) -> str | None:
     if not stale:
         return None
     job_id = f"{REFRESH_JOB}:{kind}"
-    await platform.jobs.enqueue(REFRESH_JOB, group_id=None, job_id=job_id)
+    await platform.jobs.enqueue(REFRESH_JOB, kind, group_id=None, job_id=job_id)
     log.info("sentence vectors of another embedding model: refresh queued as %s", job_id)
     return job_id
 
@@ -279,11 +281,18 @@ async def refresh(
 REFRESH_SHARE = 0.8
 
 
-async def refresh_job(ctx: dict[str, Any], part: int = 1) -> dict[str, Any]:
+async def refresh_job(
+    ctx: dict[str, Any], kind: str | None = None, chain: str | None = None, part: int = 1
+) -> dict[str, Any]:
     """The ``clone.sentences_refresh`` job (every group), its progress in chunks. It
-    works for most of the job timeout, then queues its next part and ends, so a knowledge
-    base of any size is refreshed in parts, none of them cut off by the timeout."""
+    works for most of the job timeout, then queues its next part (an id of its own chain,
+    so no result an earlier chain left behind is mistaken for it) and ends: a knowledge
+    base of any size is refreshed in parts, none of them cut off by the timeout. A worker
+    embedding with another model than ``kind`` (during a change of model) does nothing."""
     platform: sdk.Platform = ctx["platform"]
+    current = embedded_as(platform.knowledge.provider)
+    if kind is not None and kind != current:
+        return {"skipped": f"this worker embeds as {current}, not {kind}"}
     report_progress = ctx.get("progress")
 
     async def progress(done: int) -> None:
@@ -296,8 +305,9 @@ async def refresh_job(ctx: dict[str, Any], part: int = 1) -> dict[str, Any]:
         "sentences": report.sentences, "chunks": report.chunks, "dropped": report.dropped,
     }  # fmt: skip
     if not report.finished:
-        kind = embedded_as(platform.knowledge.provider)
+        chain = chain or secrets.token_hex(6)
         result["next"] = await platform.jobs.enqueue(
-            REFRESH_JOB, part + 1, group_id=None, job_id=f"{REFRESH_JOB}:{kind}:{part + 1}"
-        )
+            REFRESH_JOB, current, chain, part + 1, group_id=None,
+            job_id=f"{REFRESH_JOB}:{current}:{chain}:{part + 1}",
+        )  # fmt: skip
     return result

@@ -21,6 +21,7 @@ This module needs only the platform (a worker process runs it without the app's 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -232,13 +233,17 @@ async def train_job(ctx: dict[str, Any], clone_id: str) -> dict[str, Any]:
     except sdk.NotFound:
         return {"skipped": "the clone was deleted"}
     try:
-        report = await train(platform, scope, clone, ctx["progress"], job_id)
+        # inside the job's own limit, so running out of time is an error this try sees
+        # (and the last try records), not a cancellation from outside
+        async with asyncio.timeout(TRAIN_TIMEOUT_SECONDS - 30):
+            report = await train(platform, scope, clone, ctx["progress"], job_id)
     except sdk.PlatformError as exc:  # the sources themselves: trying again cannot help
         await mark_failed(platform, scope, clone, exc.detail)
         return {"error": exc.detail}
     except Exception as exc:
         if int(ctx.get("job_try") or 1) >= TRAIN_MAX_TRIES:
-            await mark_failed(platform, scope, clone, f"{type(exc).__name__}: {exc}")
+            reason = (str(exc) or "it ran out of time") if isinstance(exc, TimeoutError) else exc
+            await mark_failed(platform, scope, clone, f"{type(exc).__name__}: {reason}")
         raise
     result: dict[str, Any] = msgspec.to_builtins(report)
     return result

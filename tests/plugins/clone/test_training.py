@@ -4,11 +4,12 @@ changed; a website page is learned as it is live; failures leave the clone ``fai
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 import pytest
 
-from plugins.clone import sentences
+from plugins.clone import sentences, training
 from plugins.clone.providers import split_sentences
 from sdk import hookimpl
 
@@ -186,6 +187,39 @@ async def test_a_failing_training_marks_the_clone_failed(
     again = await api.train(clone["id"], wait=False)
     assert again["job_id"] != job["id"] and again["clone"]["status"] == "training"
     assert again["clone"]["training_error"] is None
+
+
+class SlowEmbeddings:
+    """An embedding provider that takes a second per call."""
+
+    name, model, dimension = "slow", "slow-1", 384
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        await asyncio.sleep(1.0)
+        return [[1.0] + [0.0] * 383 for _ in texts]
+
+    @hookimpl
+    def register_embedding_providers(self) -> list[object]:
+        return [self]
+
+
+async def test_a_training_out_of_time_marks_the_clone_failed(
+    creator_platform_factory, api_for, docs, monkeypatch
+) -> None:
+    """Running out of the job's time is an error the training sees (not a cancellation
+    from outside), so its last try still records why the clone failed."""
+    monkeypatch.setattr(training, "TRAIN_TIMEOUT_SECONDS", 30.2)  # 0.2 s inside the job
+    cp = await creator_platform_factory(
+        plugins=["clone"], extra_plugins={"slow": SlowEmbeddings()}, embedding_provider="slow",
+        worker=True, job_retry_base_seconds=0.02, worker_poll_delay_seconds=0.02,
+    )  # fmt: skip
+    api = api_for(await cp.tenant())
+    clone = await api.clone("Ada")
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    job = await api.train(clone["id"])
+    assert job["status"] == "failed" and job["attempts"] == 3
+    assert job["clone"]["status"] == "failed"
+    assert job["clone"]["training_error"] == "TimeoutError: it ran out of time"
 
 
 class Website:
@@ -442,3 +476,14 @@ async def test_the_refresh_job_hands_on_in_parts(
     assert sum(part["sentences"] for part in parts) == 6
     assert [part["chunks"] for part in parts] == [1, 1, 0]  # one group's chunk, the other's
     assert await sentences.schedule_refresh(platform) is None
+    chain = {job.rsplit(":", 2)[-2] for job in (part["next"] for part in parts[:-1])}
+    assert len(chain) == 1  # the parts' ids name their own chain: no earlier result matches
+
+
+async def test_a_worker_of_another_model_leaves_the_refresh_alone(clone_platform) -> None:
+    """During a change of model, a worker still embedding with the old one must not do
+    (or complete) the new model's refresh."""
+    result = await sentences.refresh_job(
+        {"platform": clone_platform.platform}, "some-newer-model/768/s1"
+    )
+    assert result["skipped"].endswith("not some-newer-model/768/s1")
