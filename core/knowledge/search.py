@@ -258,20 +258,25 @@ async def search(
         )
         return _hits(hits, cosine=True)
     depth = max(4 * limit, 40)
-    # The text leg needs no embedding: it runs while the query is embedded (one database
-    # call at a time, so it is safe inside a transaction too).
+
+    async def vector_leg() -> list[Hit]:
+        vector = await embed_query(provider, query, group_id=store.group_id)
+        return await store.vector_search(
+            vector,
+            model=provider.model,
+            dim=provider.dimension,
+            limit=depth,
+            ef_search=ef_search_for(depth),
+            **filters,
+        )
+
+    # The legs run at once, each in a task of its own: the text leg while the query is
+    # embedded, and beside the vector leg when the vector is known already. A task never
+    # joins another's transaction (see Session), so each reads on a pooled connection.
     async with asyncio.TaskGroup() as tasks:
         by_text_task = tasks.create_task(text_search(store, query, limit=depth, **filters))
-        vector_task = tasks.create_task(embed_query(provider, query, group_id=store.group_id))
-    by_vector = await store.vector_search(
-        vector_task.result(),
-        model=provider.model,
-        dim=provider.dimension,
-        limit=depth,
-        ef_search=ef_search_for(depth),
-        **filters,
-    )
-    return combine(by_vector, by_text_task.result(), limit)
+        by_vector_task = tasks.create_task(vector_leg())
+    return combine(by_vector_task.result(), by_text_task.result(), limit)
 
 
 # -- full text -----------------------------------------------------------------------------
