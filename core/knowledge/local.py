@@ -14,8 +14,8 @@ serving), one per kind of work:
   OpenMP's threads sleeping, not spinning, while they wait (``OMP_WAIT_POLICY=PASSIVE``
   unless the operator set it). Spinning threads fight PostgreSQL and the web server for
   the same cores: beside one busy process on two cores, a one-question embedding took
-  42-91 ms at the median with a bounded spin (``GOMP_SPINCOUNT`` 1,000-10,000), 22 ms
-  with passive waiting;
+  31-91 ms at the median with a bounded spin (``GOMP_SPINCOUNT`` 1,000-10,000), 22 ms
+  with passive waiting (measured, see benchmarks/README.md);
 * questions, on one OpenMP thread. A batch of 32 chunks takes seconds, and a question
   once waited behind it; now it never waits for documents. One thread embeds a short
   question as fast as two passive ones on an idle machine (20 ms at the median against
