@@ -48,6 +48,7 @@ from core.ontology.stores import (
     Ontology,
     ScopedOntology,
     Things,
+    every_item,
 )
 from core.ontology.types import PERSON, ConnectionType, EventType, ThingType
 from core.ontology.types import validate_object as validate_object
@@ -126,6 +127,7 @@ __all__ = [
     "ValidationFailed",
     "api_router",
     "embed_query",
+    "every_item",
     "group_serving_url",
     "hookimpl",
     "hookspec",

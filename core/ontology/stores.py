@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -33,6 +33,23 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+T = TypeVar("T")
+
+
+async def every_item(list_page: Callable[..., Awaitable[Page[T]]], /, **filters: Any) -> list[T]:
+    """Every item of a listing, read ``MAX_LIMIT`` at a time: ``list_page`` is a store's
+    ``list`` (``things.list``, ``connections.list``, ``knowledge.list``), ``filters`` its
+    keyword filters. For work that needs all of them, not for answering a request."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page = await list_page(**filters, cursor=cursor, limit=MAX_LIMIT)
+        items += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return items
+
 
 THING_COLUMNS = "id, group_id, type, name, status, properties, version, created_at, updated_at"
 CONNECTION_COLUMNS = "id, group_id, type, from_id, to_id, metadata, created_at, valid_to"

@@ -106,15 +106,8 @@ async def learn(
 async def learn_thing(platform: sdk.Platform, scope: sdk.Scope, thing_id: UUID) -> int:
     """:func:`learn` for every chunk of ``thing_id``'s knowledge."""
     knowledge = platform.ontology.scoped(scope).knowledge
-    chunks: list[tuple[UUID, str]] = []
-    cursor: str | None = None
-    while True:
-        page = await knowledge.list(thing_id=thing_id, kind="chunk", cursor=cursor, limit=200)
-        chunks += [(item.id, item.text) for item in page.items]
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    return await learn(platform, scope, chunks)
+    items = await sdk.every_item(knowledge.list, thing_id=thing_id, kind="chunk")
+    return await learn(platform, scope, [(item.id, item.text) for item in items])
 
 
 async def closeness(
@@ -173,39 +166,32 @@ class Refreshed:
     finished: bool = True
 
 
-def reads_sentences(platform: sdk.Platform, clone: sdk.Thing) -> bool:
+def reads_sentences(
+    platform: sdk.Platform, clone: sdk.Thing, providers: Mapping[str, Any] | None = None
+) -> bool:
     """Whether ``clone``'s LLM provider quotes sentences by their closeness to the
     question (the offline provider): only then are sentence vectors worth making, which
     costs as much embedding as the chunks themselves (and, with a hosted embedding
     provider, as much money). A clone switched to such a provider gets them at its next
-    training, its chunks kept."""
+    training, its chunks kept. ``providers``: the LLM providers by name, when the caller
+    has them already (else collected)."""
     name = clone.properties.get("provider") or load_settings(platform).llm_provider
-    provider = collect_providers(platform).get(str(name))
+    provider = (providers if providers is not None else collect_providers(platform)).get(str(name))
     return bool(getattr(provider, "reads_closeness", False))
 
 
 async def _read_sources(platform: sdk.Platform, scope: sdk.Scope) -> list[UUID]:
     """The sources of the group's clones that read sentence vectors."""
     stores = platform.ontology.scoped(scope)
-    readers: list[UUID] = []
-    cursor: str | None = None
-    while True:
-        page = await stores.things.list(type="ai_clone", cursor=cursor, limit=200)
-        readers += [clone.id for clone in page.items if reads_sentences(platform, clone)]
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    providers = collect_providers(platform)
+    clones = await sdk.every_item(stores.things.list, type="ai_clone")
+    readers = [clone.id for clone in clones if reads_sentences(platform, clone, providers)]
     sources: set[UUID] = set()
     for start in range(0, len(readers), 50):
-        cursor = None
-        while True:
-            links = await stores.connections.list(
-                type="trained_on", from_ids=readers[start : start + 50], cursor=cursor, limit=200
-            )
-            sources.update(link.to_id for link in links.items)
-            cursor = links.next_cursor
-            if cursor is None:
-                break
+        links = await sdk.every_item(
+            stores.connections.list, type="trained_on", from_ids=readers[start : start + 50]
+        )
+        sources.update(link.to_id for link in links)
     return sorted(sources)
 
 

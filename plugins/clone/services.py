@@ -502,14 +502,7 @@ class Clones:
 
     @staticmethod
     async def _ids(o: sdk.ScopedOntology, type: str, where: dict[str, Any]) -> list[UUID]:
-        ids: list[UUID] = []
-        cursor = None
-        while True:
-            page = await o.things.list(type=type, where=where, cursor=cursor, limit=200)
-            ids += [t.id for t in page.items]
-            cursor = page.next_cursor
-            if cursor is None:
-                return ids
+        return [t.id for t in await sdk.every_item(o.things.list, type=type, where=where)]
 
     # -- sources --------------------------------------------------------------------------
 

@@ -321,16 +321,7 @@ class Websites:
     # -- pages ----------------------------------------------------------------------------
 
     async def _site_pages(self, o: sdk.ScopedOntology, site_id: UUID) -> list[sdk.Thing]:
-        pages: list[sdk.Thing] = []
-        cursor = None
-        while True:
-            batch = await o.things.list(
-                type="page", where={"site_id": str(site_id)}, cursor=cursor, limit=200
-            )
-            pages += batch.items
-            cursor = batch.next_cursor
-            if cursor is None:
-                return pages
+        return await sdk.every_item(o.things.list, type="page", where={"site_id": str(site_id)})
 
     async def list_pages(
         self, group: sdk.GroupContext, site_id: UUID, cursor: str | None, limit: int

@@ -932,3 +932,23 @@ async def test_a_session_lock_makes_check_then_write_take_turns(o: ScopedOntolog
     assert sorted(seen) == [0, 1]
     with pytest.raises(RuntimeError, match="inside one"):
         await o.session.lock("note-once")
+
+
+async def test_every_item_reads_a_listing_page_after_page() -> None:
+    from core.ontology.records import Page
+    from core.ontology.stores import MAX_LIMIT, every_item
+
+    rows = list(range(2 * MAX_LIMIT + 3))
+    asked: list[tuple[str | None, int, str]] = []
+
+    async def list_page(*, kind: str, cursor: str | None, limit: int) -> Page[int]:
+        asked.append((cursor, limit, kind))
+        start = int(cursor or 0)
+        end = start + limit
+        return Page(rows[start:end], str(end) if end < len(rows) else None)
+
+    assert await every_item(list_page, kind="chunk") == rows
+    assert asked == [
+        (None, MAX_LIMIT, "chunk"), (str(MAX_LIMIT), MAX_LIMIT, "chunk"),
+        (str(2 * MAX_LIMIT), MAX_LIMIT, "chunk"),
+    ]  # fmt: skip
