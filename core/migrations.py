@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import io
 import os
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import Any
 import asyncpg
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.conf.apps import AppConfig
+
+from core.db import APP_ROLE
 
 _LOCK_KEY = 0x43524541544F52  # "CREATOR"
 _process_lock = threading.Lock()  # Piccolo's engine is process-global
@@ -81,6 +84,26 @@ def sql_migration(
         return manager
 
     return forwards
+
+
+def group_table_statements(table: str) -> list[str]:
+    """SQL that puts a plugin's own table under the same tenancy as core's tables: rows
+    visible only to the groups of the unit of work (row-level security on its
+    ``group_id`` column, which the table must have), and the app's role allowed to read
+    and write it. Add the statements after the ``CREATE TABLE``::
+
+        STATEMENTS = [
+            "CREATE TABLE IF NOT EXISTS hello_notes (group_id uuid NOT NULL ..., ...)",
+            *group_table_statements("hello_notes"),
+        ]
+
+    Both statements are idempotent, so a later migration may repeat them."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", table):
+        raise ValueError(f"{table!r} is not a plain lower-case table name")
+    return [
+        f"SELECT creator_enable_group_rls('{table}')",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}",
+    ]
 
 
 async def migrate(url: str, apps: Sequence[AppConfig]) -> list[MigrationReport]:

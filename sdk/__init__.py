@@ -37,7 +37,7 @@ from core.hookspecs import hookimpl, hookspec
 from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.search import embed_query, reusing_query_vectors
-from core.migrations import sql_migration
+from core.migrations import group_table_statements, sql_migration
 from core.ontology.ids import uuid7
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
 from core.ontology.scope import VISITOR_ROLE, Scope
@@ -129,6 +129,7 @@ __all__ = [
     "embed_query",
     "every_item",
     "group_serving_url",
+    "group_table_statements",
     "hookimpl",
     "hookspec",
     "parse_if_match",

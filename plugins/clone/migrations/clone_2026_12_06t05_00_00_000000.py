@@ -6,7 +6,7 @@ version that made it. Keyed by group first; row-level security like every group-
 table; a chunk's rows go with the chunk (and a group's with the group).
 """
 
-from sdk import sql_migration
+from sdk import group_table_statements, sql_migration
 
 ID = "2026-12-06T05:00:00:000000"
 VERSION = "1.38.0"
@@ -24,8 +24,7 @@ STATEMENTS = [
         FOREIGN KEY (group_id, knowledge_id) REFERENCES knowledge (group_id, id)
             ON DELETE CASCADE
     )""",
-    "SELECT creator_enable_group_rls('clone_sentence_vectors')",
-    "GRANT SELECT, INSERT, UPDATE, DELETE ON clone_sentence_vectors TO creator_app",
+    *group_table_statements("clone_sentence_vectors"),
 ]
 
 

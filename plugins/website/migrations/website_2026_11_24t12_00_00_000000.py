@@ -7,7 +7,7 @@ and need the bytes. Site slugs and custom domains are public names, unique acros
 platform: two partial expression indexes on ``things`` say so.
 """
 
-from sdk import sql_migration
+from sdk import group_table_statements, sql_migration
 
 ID = "2026-11-24T12:00:00:000000"
 VERSION = "1.38.0"
@@ -30,8 +30,7 @@ STATEMENTS = [
         UNIQUE (site_id, slug)
     )""",
     "CREATE INDEX IF NOT EXISTS website_live_pages_group ON website_live_pages (group_id)",
-    "SELECT creator_enable_group_rls('website_live_pages')",
-    "GRANT SELECT, INSERT, UPDATE, DELETE ON website_live_pages TO creator_app",
+    *group_table_statements("website_live_pages"),
     """
     CREATE UNIQUE INDEX IF NOT EXISTS website_site_slug ON things ((properties->>'slug'))
     WHERE type = 'website' AND deleted_at IS NULL""",
