@@ -39,8 +39,10 @@ from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.search import embed_query, reusing_query_vectors
 from core.migrations import group_table_statements, sql_migration
 from core.ontology.ids import uuid7
+from core.ontology.names import Names, NameTaken, PublicName, PublicNames, claim_names_statement
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
 from core.ontology.scope import VISITOR_ROLE, Scope
+from core.ontology.session import Isolation
 from core.ontology.stores import (
     Connections,
     Events,
@@ -94,9 +96,12 @@ __all__ = [
     "Group",
     "GroupContext",
     "HandlerContext",
+    "Isolation",
     "Job",
     "Knowledge",
     "KnowledgeItem",
+    "NameTaken",
+    "Names",
     "NotFound",
     "Ontology",
     "Page",
@@ -107,6 +112,8 @@ __all__ = [
     "PluginManager",
     "PluginPages",
     "PreconditionFailed",
+    "PublicName",
+    "PublicNames",
     "Quota",
     "QuotaContext",
     "QuotaExceeded",
@@ -126,6 +133,7 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationFailed",
     "api_router",
+    "claim_names_statement",
     "embed_query",
     "every_item",
     "group_serving_url",

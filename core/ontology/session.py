@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -24,15 +24,19 @@ from core.db import SET_GROUPS_SQL, Database
 from core.ontology.records import Event
 
 Dispatcher = Callable[[Sequence[Event]], Awaitable[None]]
+#: A transaction's isolation level, as asyncpg names them.
+Isolation = Literal["read_committed", "repeatable_read", "serializable"]
+_STRICTNESS: dict[str, int] = {"read_committed": 0, "repeatable_read": 1, "serializable": 2}
 
 
 class _Frame:
     """One task's open transaction: its connection and the events written in it."""
 
-    __slots__ = ("conn", "emitted")
+    __slots__ = ("conn", "emitted", "isolation")
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, isolation: Isolation) -> None:
         self.conn = conn
+        self.isolation = isolation
         self.emitted: list[Event] = []
 
 
@@ -67,16 +71,23 @@ class Session:
         return frame.emitted
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """Yield a connection inside a transaction; nested calls join the outer one."""
+    async def transaction(
+        self, *, isolation: Isolation = "read_committed"
+    ) -> AsyncIterator[asyncpg.Connection]:
+        """Yield a connection inside a transaction; nested calls join the outer one (a
+        nested call cannot ask for a stricter isolation than the outer one has)."""
         frame = self._frame()
         if frame is not None:
+            if _STRICTNESS[isolation] > _STRICTNESS[frame.isolation]:
+                raise RuntimeError(
+                    f"a {isolation} transaction cannot join an open {frame.isolation} one"
+                )
             yield frame.conn
             return
         task = asyncio.current_task()
-        async with self._db.pool.acquire() as conn, conn.transaction():
+        async with self._db.pool.acquire() as conn, conn.transaction(isolation=isolation):
             await conn.execute(SET_GROUPS_SQL, self.groups, True)  # for this transaction
-            frame = self._frames[task] = _Frame(conn)
+            frame = self._frames[task] = _Frame(conn, isolation)
             try:
                 yield conn
             finally:

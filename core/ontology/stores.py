@@ -7,9 +7,11 @@ and the cursor is simply the last id seen.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import math
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -23,9 +25,10 @@ from core.db import SET_GROUPS_SQL
 from core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from core.events import EventFailure
 from core.ontology.ids import uuid7
+from core.ontology.names import Names, PublicNames
 from core.ontology.records import Connection, Event, KnowledgeItem, Page, Thing
 from core.ontology.scope import Scope
-from core.ontology.session import Dispatcher, Session
+from core.ontology.session import Dispatcher, Isolation, Session
 from core.ontology.types import PERSON, ConnectionType, TypeRegistry
 
 if TYPE_CHECKING:
@@ -312,11 +315,19 @@ class Things(_Store):
             )
         return thing
 
-    async def get(self, thing_id: UUID, *, type: str | None = None) -> Thing:
-        async with self.session.reading() as conn:
+    async def get(
+        self, thing_id: UUID, *, type: str | None = None, for_update: bool = False
+    ) -> Thing:
+        """The live thing ``thing_id`` (of ``type``), or :class:`NotFound`. ``for_update``
+        locks its row until the transaction ends (it opens one if none is): another
+        ``for_update`` read or a write of the same thing waits, so a read-check-write
+        sequence runs on the latest version, one after the other."""
+        lock = " FOR UPDATE" if for_update else ""
+        context = self.session.transaction() if for_update else self.session.reading()
+        async with context as conn:
             row = await conn.fetchrow(
                 f"SELECT {THING_COLUMNS} FROM things "
-                "WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL",
+                f"WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL{lock}",
                 self.group_id, thing_id,
             )  # fmt: skip
         if row is None or (type is not None and row["type"] != type):
@@ -432,6 +443,10 @@ class Things(_Store):
             await conn.execute(
                 "UPDATE things SET deleted_at = now(), version = version + 1, updated_at = now() "
                 "WHERE group_id = $1 AND id = $2",
+                self.group_id, thing_id,
+            )  # fmt: skip
+            await conn.execute(  # its public names go with it
+                "DELETE FROM public_names WHERE group_id = $1 AND thing_id = $2",
                 self.group_id, thing_id,
             )  # fmt: skip
             ended = await conn.fetch(
@@ -776,6 +791,7 @@ class ScopedOntology:
         self.things = Things(self)
         self.connections = Connections(self)
         self.knowledge = Knowledge(self)
+        self.names = Names(self)
 
 
 class Ontology:
@@ -787,13 +803,46 @@ class Ontology:
         self.db = db
         self.registry = registry
         self._dispatch = dispatch
+        #: Public names and public things, looked up across groups.
+        self.names = PublicNames(db)
 
     def scoped(self, scope: Scope) -> ScopedOntology:
         session = Session(self.db, self._dispatch, groups=(scope.group_id,))
         return ScopedOntology(scope, self.registry, session)
 
     @asynccontextmanager
-    async def transaction(self, scope: Scope) -> AsyncIterator[ScopedOntology]:
+    async def transaction(
+        self, scope: Scope, *, isolation: Isolation = "read_committed"
+    ) -> AsyncIterator[ScopedOntology]:
+        """Stores whose calls share one transaction, committed when the block ends.
+        ``isolation="serializable"`` (or ``"repeatable_read"``) makes PostgreSQL refuse a
+        commit that concurrent work would have changed: use :meth:`retrying` with it, so
+        such a refusal runs the work again instead of failing the request."""
         scoped = self.scoped(scope)
-        async with scoped.session.transaction():
+        async with scoped.session.transaction(isolation=isolation):
             yield scoped
+
+    async def retrying(
+        self,
+        scope: Scope,
+        work: Callable[[ScopedOntology], Awaitable[T]],
+        *,
+        isolation: Isolation = "serializable",
+        attempts: int = 5,
+    ) -> T:
+        """Run ``await work(o)`` in a transaction of ``isolation``, again from the start
+        (after a short random pause) when PostgreSQL refuses to commit it for a
+        serialization failure or a deadlock, at most ``attempts`` times; the last refusal
+        is a :class:`Conflict`. ``work`` must be safe to run again: it only touches the
+        database through ``o`` (events are sent only after the commit that succeeds)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.transaction(scope, isolation=isolation) as o:
+                    return await work(o)
+            except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
+                if attempt == attempts:
+                    raise Conflict(
+                        "this change collided with concurrent changes too often; try again"
+                    ) from None
+                await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
+        raise AssertionError("unreachable")

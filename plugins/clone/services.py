@@ -185,6 +185,10 @@ def allowed_origins(values: list[str]) -> list[str]:
     return list(found)
 
 
+#: The statuses of a clone that may answer its audience (see :func:`answers`).
+ANSWERING_STATUSES = ("active", "training")
+
+
 def answers(clone: sdk.Thing) -> bool:
     """Whether a clone answers its audience: active, or retraining after an earlier
     training (it answers from what it knew until the new training ends)."""

@@ -44,7 +44,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 import sdk
 from plugins.clone.api import clones, respond
-from plugins.clone.services import Clones, answers
+from plugins.clone.services import ANSWERING_STATUSES, Clones, answers
 from plugins.clone.types import (
     CloneProps,
     FeedbackIn,
@@ -141,19 +141,12 @@ async def _public_clone(platform: sdk.Platform, clone_id: UUID) -> tuple[sdk.Sco
     """The clone ``clone_id`` of whichever group holds it, if it answers (active, or
     retraining after an earlier training), and a visitor scope there; 404 otherwise (a
     draft or failed clone is not public)."""
-    async with platform.db.system() as conn:
-        group_id = await conn.fetchval(
-            "SELECT group_id FROM things WHERE id = $1 AND type = 'ai_clone' "
-            "AND deleted_at IS NULL",
-            clone_id,
-        )
-    if group_id is None:
+    thing = await platform.ontology.names.locate(
+        clone_id, type="ai_clone", statuses=ANSWERING_STATUSES
+    )
+    if thing is None or not answers(thing):
         raise sdk.NotFound(f"clone {clone_id} not found")
-    scope = sdk.Scope.visitor(group_id)
-    thing = await platform.ontology.scoped(scope).things.get(clone_id, type="ai_clone")
-    if not answers(thing):
-        raise sdk.NotFound(f"clone {clone_id} not found")
-    return scope, thing
+    return sdk.Scope.visitor(thing.group_id), thing
 
 
 class OriginNotAllowed(sdk.Forbidden):

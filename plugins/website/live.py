@@ -1,20 +1,22 @@
 """What visitors see: published pages, rendered once, looked up by public name.
 
 Writes happen in the publisher's transaction (scoped by row-level security like any
-group-scoped table). Public reads are cross-group by nature — a visitor names a site,
-not a group — so they declare themselves with ``db.system()`` and return only published,
-public data.
+group-scoped table). A visitor names a site, not a group: its slug or custom domain is a
+public name (core's registry, ``ontology.names``), which says the site's group; the
+site and its pages are then read in that group alone, as a visitor.
 """
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 import sdk
 from plugins.website.types import SiteSettings
@@ -49,7 +51,9 @@ class LivePage:
     published_at: datetime
 
 
-_SITE_COLUMNS = "id, group_id, name, properties"
+#: The public names a site holds: its slug (``/sites/{slug}``) and its custom domain.
+SLUG_NAME = "website.slug"
+DOMAIN_NAME = "domain"
 _PAGE_COLUMNS = (
     "page_id, site_id, slug, title, description, noindex, revision, html, etag, published_at"
 )
@@ -59,14 +63,12 @@ def etag_for(html: str) -> str:
     return '"' + hashlib.blake2b(html.encode(), digest_size=12).hexdigest() + '"'
 
 
-def _site(row: asyncpg.Record) -> LiveSite:
-    import msgspec
-
-    props: dict[str, Any] = row["properties"]
+def _site(thing: sdk.Thing) -> LiveSite:
+    props: dict[str, Any] = thing.properties
     return LiveSite(
-        id=row["id"],
-        group_id=row["group_id"],
-        name=row["name"],
+        id=thing.id,
+        group_id=thing.group_id,
+        name=thing.name,
         slug=props["slug"],
         theme=props.get("theme", "classic"),
         custom_domain=props.get("custom_domain"),
@@ -79,8 +81,8 @@ def _site(row: asyncpg.Record) -> LiveSite:
 class LivePages:
     """The ``website_live_pages`` table and public lookups of sites."""
 
-    def __init__(self, db: Any) -> None:
-        self.db = db
+    def __init__(self, ontology: sdk.Ontology) -> None:
+        self.ontology = ontology
 
     # -- writes, in the caller's (group-scoped) transaction ------------------------------
 
@@ -140,54 +142,45 @@ class LivePages:
         )
         return [LivePage(**r) for r in rows]
 
-    # -- public reads (cross-group, published data only) ---------------------------------
+    # -- public reads (published data only) ----------------------------------------------
 
     async def site_by_slug(self, slug: str) -> LiveSite | None:
-        async with self.db.system() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {_SITE_COLUMNS} FROM things WHERE type = 'website' "
-                "AND deleted_at IS NULL AND properties->>'slug' = $1",
-                slug,
-            )
-        return _site(row) if row else None
+        return await self._site_holding(SLUG_NAME, slug)
 
     async def site_by_domain(self, domain: str) -> LiveSite | None:
-        async with self.db.system() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {_SITE_COLUMNS} FROM things WHERE type = 'website' "
-                "AND deleted_at IS NULL AND properties->>'custom_domain' IS NOT NULL "
-                "AND lower(properties->>'custom_domain') = $1",
-                domain.lower(),
-            )
-        return _site(row) if row else None
+        return await self._site_holding(DOMAIN_NAME, domain)
 
-    async def page(self, site_id: UUID, slug: str) -> LivePage | None:
-        async with self.db.system() as conn:
+    async def _site_holding(self, kind: str, name: str) -> LiveSite | None:
+        """The site holding the public name ``name`` of ``kind``, read in its group."""
+        held = await self.ontology.names.resolve(kind, name)
+        if held is None:
+            return None
+        stores = self.ontology.scoped(sdk.Scope.visitor(held.group_id))
+        try:
+            thing = await stores.things.get(held.thing_id, type="website")
+        except sdk.NotFound:
+            return None
+        return _site(thing)
+
+    async def page(self, site: LiveSite, slug: str) -> LivePage | None:
+        async with self._reading(site) as conn:
             row = await conn.fetchrow(
                 f"SELECT {_PAGE_COLUMNS} FROM website_live_pages "
-                "WHERE site_id = $1 AND slug = $2",
-                site_id, slug,
+                "WHERE group_id = $1 AND site_id = $2 AND slug = $3",
+                site.group_id, site.id, slug,
             )  # fmt: skip
         return LivePage(**row) if row else None
 
-    async def pages(self, site_id: UUID) -> list[LivePage]:
-        async with self.db.system() as conn:
-            return await self.of_site(conn, site_id)
+    async def pages(self, site: LiveSite) -> list[LivePage]:
+        async with self._reading(site) as conn:
+            return await self.of_site(conn, site.id)
+
+    def _reading(self, site: LiveSite) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A connection that sees only the site's group (row-level security)."""
+        return self.ontology.scoped(sdk.Scope.visitor(site.group_id)).session.reading()
 
     async def slug_taken(self, slug: str, *, except_id: UUID | None = None) -> bool:
-        async with self.db.system() as conn:
-            found = await conn.fetchval(
-                "SELECT id FROM things WHERE type = 'website' AND deleted_at IS NULL "
-                "AND properties->>'slug' = $1",
-                slug,
-            )
-        return found is not None and found != except_id
+        return await self.ontology.names.is_taken(SLUG_NAME, slug, by_other_than=except_id)
 
     async def domain_taken(self, domain: str, *, except_id: UUID | None = None) -> bool:
-        async with self.db.system() as conn:
-            found = await conn.fetchval(
-                "SELECT id FROM things WHERE type = 'website' AND deleted_at IS NULL "
-                "AND lower(properties->>'custom_domain') = $1",
-                domain.lower(),
-            )
-        return found is not None and found != except_id
+        return await self.ontology.names.is_taken(DOMAIN_NAME, domain, by_other_than=except_id)

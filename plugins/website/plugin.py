@@ -181,7 +181,7 @@ async def startup(app: Litestar) -> None:
     purge = PurgeListener(platform.redis, cache)
     library = media.MediaLibrary(platform, storage, settings)
     app.state.website = Websites(
-        platform, components, themes, LivePages(platform.db), purge, library
+        platform, components, themes, LivePages(platform.ontology), purge, library
     )
     app.state.website_settings = settings
     app.state.website_media = library

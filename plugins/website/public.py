@@ -118,7 +118,7 @@ async def serve_page(
     if site is None:
         cache.put(key, NOT_A_SITE, generation=generation)
         return _respond(request, NOT_A_SITE, HTML)
-    live = await service.live.page(site.id, page_slug or site.settings.home_page)
+    live = await service.live.page(site, page_slug or site.settings.home_page)
     if live is None:
         html = render.not_found_document(site_info(service, site), service.theme(site.theme))
         entry = CachedPage(site.id, html.encode(), etag_for(html), 404)
@@ -155,7 +155,7 @@ async def serve_file(
                 published_at=p.published_at,
                 updated_at=p.published_at,
             )
-            for p in await service.live.pages(site.id)
+            for p in await service.live.pages(site)
             if not p.noindex
         ]
         text = render.sitemap_xml(info, pages if site.settings.allow_indexing else [])

@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-import asyncpg
 import msgspec
 from markupsafe import Markup
 
@@ -24,7 +23,7 @@ import sdk
 from plugins.website import render
 from plugins.website.cache import PurgeListener
 from plugins.website.components import ComponentRegistry, MediaRef, RenderContext, walk_tree
-from plugins.website.live import LivePages
+from plugins.website.live import DOMAIN_NAME, SLUG_NAME, LivePages
 from plugins.website.themes import Theme
 from plugins.website.types import (
     ComponentIn,
@@ -192,10 +191,8 @@ class Websites:
         clean = sdk.validate_object(WebsiteProps, msgspec.to_builtins(props), "properties")
         async with self._transaction(group) as o:
             await self.platform.quotas.check(group.scope, "websites", within=o)
-            try:
-                thing = await o.things.create("website", name=data.name, properties=clean)
-            except asyncpg.UniqueViolationError:
-                raise self._name_taken(data.slug, data.custom_domain) from None
+            thing = await o.things.create("website", name=data.name, properties=clean)
+            await self._claim_public_names(o, thing.id, data.slug, data.custom_domain)
             await o.events.emit(
                 "website_created", {"site_id": str(thing.id), "slug": data.slug},
                 target_id=thing.id,
@@ -247,13 +244,11 @@ class Websites:
                 changed.insert(0, "name")
             if not changed:
                 return self.site_view(site)
-            try:
-                site = await o.things.update(
-                    site_id, name=name, properties=clean, replace_properties=True,
-                    expected_version=expected_version,
-                )  # fmt: skip
-            except asyncpg.UniqueViolationError:
-                raise self._name_taken(props.slug, props.custom_domain) from None
+            site = await o.things.update(
+                site_id, name=name, properties=clean, replace_properties=True,
+                expected_version=expected_version,
+            )  # fmt: skip
+            await self._claim_public_names(o, site_id, props.slug, props.custom_domain)
             await o.events.emit(
                 "website_updated",
                 {"site_id": str(site_id), "slug": props.slug, "changed": changed},
@@ -306,6 +301,21 @@ class Websites:
             raise self._name_taken(slug, None)
         if domain is not None and await self.live.domain_taken(domain, except_id=site_id):
             raise self._name_taken(None, domain)
+
+    async def _claim_public_names(
+        self, o: sdk.ScopedOntology, site_id: UUID, slug: str, domain: str | None
+    ) -> None:
+        """The site holds its slug and custom domain (if any) as public names, in the
+        transaction that sets them: a name another site took meanwhile is a conflict.
+        A domain stays ``pending``: serving does not wait for its verification yet."""
+        try:
+            await o.names.set(SLUG_NAME, site_id, slug, verified=True)
+        except sdk.NameTaken:
+            raise self._name_taken(slug, None) from None
+        try:
+            await o.names.set(DOMAIN_NAME, site_id, domain)
+        except sdk.NameTaken:
+            raise self._name_taken(None, domain) from None
 
     @staticmethod
     def _name_taken(slug: str | None, domain: str | None) -> sdk.Conflict:
@@ -601,15 +611,10 @@ class Websites:
         page_id: UUID,
         expected_version: int | None = None,
     ) -> sdk.Thing:
-        async with o.session.transaction() as conn:
+        try:
             # Row lock: two saves of one page run one after the other, each on the other's
             # result, so no edit is lost and revision numbers never repeat.
-            await conn.execute(
-                "SELECT 1 FROM things WHERE group_id = $1 AND id = $2 FOR UPDATE",
-                o.scope.group_id, page_id,
-            )  # fmt: skip
-        try:
-            page = await o.things.get(page_id, type="page")
+            page = await o.things.get(page_id, type="page", for_update=True)
         except sdk.NotFound:
             page = None
         if page is None or page.properties.get("site_id") != str(site_id):

@@ -3,15 +3,15 @@
 ``website_live_pages`` holds the HTML of each published page, rendered once at publish
 (public requests are served from it through an in-process cache). It is a table of its
 own, not a thing, because public requests look pages up across groups by (site, slug)
-and need the bytes. Site slugs and custom domains are public names, unique across the
-platform: two partial expression indexes on ``things`` say so.
+and need the bytes. (Site slugs and custom domains, unique across the platform, are
+core's public names: see the next migration.)
 """
 
 from sdk import group_table_statements, sql_migration
 
 ID = "2026-11-24T12:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "website: live pages, unique site slugs and custom domains"
+DESCRIPTION = "website: live pages"
 
 STATEMENTS = [
     """
@@ -31,13 +31,6 @@ STATEMENTS = [
     )""",
     "CREATE INDEX IF NOT EXISTS website_live_pages_group ON website_live_pages (group_id)",
     *group_table_statements("website_live_pages"),
-    """
-    CREATE UNIQUE INDEX IF NOT EXISTS website_site_slug ON things ((properties->>'slug'))
-    WHERE type = 'website' AND deleted_at IS NULL""",
-    """
-    CREATE UNIQUE INDEX IF NOT EXISTS website_site_domain
-    ON things ((lower(properties->>'custom_domain')))
-    WHERE type = 'website' AND deleted_at IS NULL AND properties->>'custom_domain' IS NOT NULL""",
 ]
 
 

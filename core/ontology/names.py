@@ -1,0 +1,245 @@
+"""Public names: names of a kind (a site's slug, a custom domain, a handle) that are
+unique across groups, each held by one thing.
+
+A visitor names a site, not a group, so the platform must know which group's thing a
+name points to, and no two groups may hold the same name. ``o.names`` (:class:`Names`,
+bound to a scope like every store) claims and releases the group's own names, in the
+caller's transaction, so a name changes together with the thing it names.
+``ontology.names`` (:class:`PublicNames`) resolves a name across groups for public
+requests, and :meth:`PublicNames.locate` finds which group holds a thing the public
+may see.
+
+Names are matched without regard to case (stored lower-cased). A claim is ``pending``
+until the plugin that owns the kind has checked whatever makes it trustworthy (a DNS
+record for a domain, say) and calls :meth:`Names.verify`; kinds that need no check are
+claimed ``verified=True``. Soft-deleting a thing releases its names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+from uuid import UUID
+
+import msgspec
+
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.ontology.records import Thing
+
+if TYPE_CHECKING:
+    from core.db import Database
+    from core.ontology.stores import ScopedOntology
+
+NameStatus = Literal["pending", "verified"]
+
+_KIND_RE = re.compile(r"[a-z][a-z0-9_.]{0,62}")
+#: Longest name: a DNS name's limit, far beyond any slug or handle.
+MAX_NAME_LENGTH = 253
+
+_COLUMNS = "kind, name, group_id, thing_id, status, claimed_at, verified_at"
+
+
+class PublicName(msgspec.Struct, frozen=True):
+    """A name of ``kind`` held by the thing ``thing_id`` of ``group_id``."""
+
+    kind: str
+    name: str
+    group_id: UUID
+    thing_id: UUID
+    status: NameStatus
+    claimed_at: datetime
+    verified_at: datetime | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "verified"
+
+
+class NameTaken(Conflict):
+    """Another thing, of this group or another, holds the name."""
+
+    code = "name_taken"
+    title = "Name taken"
+
+
+def normalize(kind: str, name: str) -> tuple[str, str]:
+    """``(kind, name)`` as stored: the kind checked, the name trimmed and lower-cased."""
+    if not _KIND_RE.fullmatch(kind):
+        raise ValueError(f"{kind!r} is not a name kind (lower-case letters, digits, _ and .)")
+    clean = name.strip().lower()
+    if not clean or len(clean) > MAX_NAME_LENGTH or "\x00" in clean:
+        raise ValidationFailed(f"a {kind} must be 1 to {MAX_NAME_LENGTH} characters", field="name")
+    return kind, clean
+
+
+class Names:
+    """The names a group holds (``o.names``), written in the scope's unit of work."""
+
+    def __init__(self, scoped: ScopedOntology) -> None:
+        self._scoped = scoped
+        self.session = scoped.session
+        self.group_id = scoped.scope.group_id
+
+    async def claim(
+        self, kind: str, name: str, thing_id: UUID, *, verified: bool = False
+    ) -> PublicName:
+        """Hold ``name`` for ``thing_id`` (a live thing of this group). Claiming a name the
+        same thing holds already returns it (made ``verified`` if asked); a name another
+        thing holds, in any group, is a :class:`NameTaken` conflict."""
+        kind, name = normalize(kind, name)
+        status: NameStatus = "verified" if verified else "pending"
+        async with self.session.transaction() as conn:
+            await self._scoped.things.get(thing_id)  # a live thing of this group, or 404
+            row = await conn.fetchrow(
+                f"INSERT INTO public_names (kind, name, group_id, thing_id, status, verified_at) "
+                f"VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'verified' THEN now() END) "
+                f"ON CONFLICT (kind, name) DO NOTHING RETURNING {_COLUMNS}",
+                kind, name, self.group_id, thing_id, status,
+            )  # fmt: skip
+            if row is not None:
+                return PublicName(**row)
+            held = await self._get(kind, name)  # row-level security: this group's only
+            if held is None or held.thing_id != thing_id:
+                raise NameTaken(f"the {kind} {name!r} is taken", kind=kind, name=name)
+            if verified and not held.verified:
+                return await self.verify(kind, name)
+            return held
+
+    async def set(
+        self, kind: str, thing_id: UUID, name: str | None, *, verified: bool = False
+    ) -> PublicName | None:
+        """Make ``name`` the one name of ``kind`` that ``thing_id`` holds, releasing any
+        other it held (``None``: release them all). For kinds a thing has at most one of,
+        such as a site's slug."""
+        async with self.session.transaction() as conn:
+            claim = None
+            if name is not None:
+                claim = await self.claim(kind, name, thing_id, verified=verified)
+            await conn.execute(
+                "DELETE FROM public_names WHERE group_id = $1 AND thing_id = $2 AND kind = $3 "
+                "AND name IS DISTINCT FROM $4",
+                self.group_id, thing_id, kind, claim.name if claim else None,
+            )  # fmt: skip
+        return claim
+
+    async def release(self, kind: str, name: str) -> bool:
+        """Give up ``name`` (held by a thing of this group); ``False`` if it held none."""
+        kind, name = normalize(kind, name)
+        async with self.session.transaction() as conn:
+            status: str = await conn.execute(
+                "DELETE FROM public_names WHERE group_id = $1 AND kind = $2 AND name = $3",
+                self.group_id, kind, name,
+            )  # fmt: skip
+        return status != "DELETE 0"
+
+    async def release_thing(self, thing_id: UUID) -> int:
+        """Give up every name ``thing_id`` holds (its deletion does this)."""
+        async with self.session.transaction() as conn:
+            status: str = await conn.execute(
+                "DELETE FROM public_names WHERE group_id = $1 AND thing_id = $2",
+                self.group_id, thing_id,
+            )  # fmt: skip
+        return int(status.split()[-1])
+
+    async def verify(self, kind: str, name: str, *, verified: bool = True) -> PublicName:
+        """Mark this group's claim on ``name`` verified (or back to pending)."""
+        kind, name = normalize(kind, name)
+        async with self.session.transaction() as conn:
+            row = await conn.fetchrow(
+                f"UPDATE public_names SET status = $4, "
+                f"verified_at = CASE WHEN $4 = 'verified' THEN now() END "
+                f"WHERE group_id = $1 AND kind = $2 AND name = $3 RETURNING {_COLUMNS}",
+                self.group_id, kind, name, "verified" if verified else "pending",
+            )  # fmt: skip
+        if row is None:
+            raise NotFound(f"this group holds no {kind} {name!r}")
+        return PublicName(**row)
+
+    async def of_thing(self, thing_id: UUID, kind: str | None = None) -> list[PublicName]:
+        """The names ``thing_id`` holds (of ``kind``), by kind then name."""
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM public_names WHERE group_id = $1 AND thing_id = $2 "
+                "AND ($3::text IS NULL OR kind = $3) ORDER BY kind, name",
+                self.group_id, thing_id, kind,
+            )  # fmt: skip
+        return [PublicName(**row) for row in rows]
+
+    async def _get(self, kind: str, name: str) -> PublicName | None:
+        async with self.session.reading() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_COLUMNS} FROM public_names WHERE group_id = $1 "
+                "AND kind = $2 AND name = $3",
+                self.group_id, kind, name,
+            )  # fmt: skip
+        return PublicName(**row) if row else None
+
+
+class PublicNames:
+    """Look-ups across groups for public requests (``ontology.names``): a visitor names a
+    site or a clone, not a group. They return only what is public by nature: who holds a
+    name, and where a published thing lives."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def resolve(
+        self, kind: str, name: str, *, verified_only: bool = False
+    ) -> PublicName | None:
+        """Who holds ``name`` of ``kind`` (``None``: nobody, or only a pending claim when
+        ``verified_only``)."""
+        try:
+            kind, name = normalize(kind, name)
+        except ValidationFailed:
+            return None  # a name that cannot be held is held by nobody
+        async with self._db.system() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_COLUMNS} FROM public_names WHERE kind = $1 AND name = $2", kind, name
+            )
+        if row is None or (verified_only and row["status"] != "verified"):
+            return None
+        return PublicName(**row)
+
+    async def is_taken(self, kind: str, name: str, *, by_other_than: UUID | None = None) -> bool:
+        """Whether a thing (other than ``by_other_than``) holds ``name``: a check before a
+        write, to answer with a clear conflict early; the claim itself stays the judge."""
+        held = await self.resolve(kind, name)
+        return held is not None and held.thing_id != by_other_than
+
+    async def locate(
+        self, thing_id: UUID, *, type: str, statuses: Sequence[str] = ("published",)
+    ) -> Thing | None:
+        """The thing ``thing_id`` of ``type``, in whichever group holds it, if its status
+        is one of ``statuses`` (those its type shows the public), else ``None``: how a
+        public surface that names a thing by id (a clone's widget) finds its group.
+        Nothing else is found, so nothing private leaks."""
+        from core.ontology.stores import THING_COLUMNS
+
+        async with self._db.system() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {THING_COLUMNS} FROM things WHERE id = $1 AND type = $2 "
+                "AND status = ANY($3::text[]) AND deleted_at IS NULL",
+                thing_id, type, list(statuses),
+            )  # fmt: skip
+        return Thing(**row) if row else None
+
+
+def claim_names_statement(kind: str, thing_type: str, prop: str, *, verified: bool) -> str:
+    """SQL for a plugin's migration that moves names its things kept in the property
+    ``prop`` onto the registry: each live thing of ``thing_type`` claims the value as a
+    name of ``kind`` (a name held already stays with its holder)."""
+    normalize(kind, "x")
+    for what, value in (("thing type", thing_type), ("property", prop)):
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+            raise ValueError(f"{value!r} is not a plain lower-case {what}")
+    status = "verified" if verified else "pending"
+    at = "now()" if verified else "NULL"
+    return (
+        "INSERT INTO public_names (kind, name, group_id, thing_id, status, verified_at) "
+        f"SELECT '{kind}', lower(btrim(properties->>'{prop}')), group_id, id, '{status}', {at} "
+        f"FROM things WHERE type = '{thing_type}' AND deleted_at IS NULL "
+        f"AND coalesce(btrim(properties->>'{prop}'), '') <> '' "
+        "ON CONFLICT (kind, name) DO NOTHING"
+    )
