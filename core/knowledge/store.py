@@ -18,8 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from core.errors import NotFound
-from core.ontology.records import KnowledgeItem
-from core.ontology.stores import KNOWLEDGE_COLUMNS, Knowledge, ScopedOntology
+from core.ontology.stores import Knowledge, ScopedOntology
 
 #: pgvector indexes ``vector`` up to 2,000 dimensions and ``halfvec`` up to 4,000.
 MAX_VECTOR_INDEX_DIM = 2000
@@ -192,17 +191,6 @@ class KnowledgeStore(Knowledge):
                 self.group_id, list(ids),
             )  # fmt: skip
         return int(status.split()[-1])
-
-    async def get_many(self, ids: Sequence[UUID]) -> list[KnowledgeItem]:
-        """Rows by id, in the order of ``ids`` (missing ones left out)."""
-        async with self.session.reading() as conn:
-            rows = await conn.fetch(
-                f"SELECT {KNOWLEDGE_COLUMNS} FROM knowledge "
-                "WHERE group_id = $1 AND id = ANY($2::uuid[])",
-                self.group_id, list(ids),
-            )  # fmt: skip
-        by_id = {row["id"]: KnowledgeItem(**row) for row in rows}
-        return [by_id[i] for i in ids if i in by_id]
 
     # -- search -------------------------------------------------------------------------
 

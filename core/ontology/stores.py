@@ -739,6 +739,26 @@ class Knowledge(_Store):
             raise NotFound(f"knowledge {knowledge_id} not found")
         return KnowledgeItem(**row)
 
+    async def get_many(
+        self, knowledge_ids: Sequence[UUID], *, of_things: Sequence[UUID] | None = None
+    ) -> list[KnowledgeItem]:
+        """The items among ``knowledge_ids`` that exist, in the order given; with
+        ``of_things``, only those linked to one of these things (a missing one is left
+        out, not an error: for work on batches of ids read elsewhere)."""
+        if len(knowledge_ids) > 10 * MAX_LIMIT:
+            raise ValidationFailed(f"at most {10 * MAX_LIMIT} ids at once", field="ids")
+        async with self.session.reading() as conn:
+            rows = await conn.fetch(
+                f"SELECT {KNOWLEDGE_COLUMNS} FROM knowledge k "
+                "WHERE group_id = $1 AND id = ANY($2::uuid[]) AND ($3::uuid[] IS NULL OR "
+                "EXISTS (SELECT 1 FROM thing_knowledge tk WHERE tk.group_id = $1 "
+                "AND tk.knowledge_id = k.id AND tk.thing_id = ANY($3::uuid[])))",
+                self.group_id, list(knowledge_ids),
+                list(of_things) if of_things is not None else None,
+            )  # fmt: skip
+        by_id = {row["id"]: KnowledgeItem(**row) for row in rows}
+        return [by_id[i] for i in knowledge_ids if i in by_id]
+
     async def list(
         self,
         *,
@@ -805,6 +825,15 @@ class Ontology:
         self._dispatch = dispatch
         #: Public names and public things, looked up across groups.
         self.names = PublicNames(db)
+
+    @asynccontextmanager
+    async def across_groups(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection that sees the rows of every group, for a plugin's maintenance of
+        its *own* group-scoped tables across the platform (a job that finds which groups
+        have work). Core's tables are never read this way by a plugin: through stores
+        bound to a scope, group by group (the boundary tests enforce it)."""
+        async with self.db.system() as conn:
+            yield conn
 
     def scoped(self, scope: Scope) -> ScopedOntology:
         session = Session(self.db, self._dispatch, groups=(scope.group_id,))

@@ -141,7 +141,7 @@ async def schedule_refresh(platform: sdk.Platform) -> str | None:
     queues the same job once. Returns its id, or ``None`` when nothing is stale (two
     range scans of the ``embedded_as`` index, however large the table)."""
     kind = embedded_as(platform.knowledge.provider)
-    async with platform.db.system() as conn:  # a cross-group existence check
+    async with platform.ontology.across_groups() as conn:  # our own table, every group
         stale = await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM clone_sentence_vectors "
             "WHERE embedded_as < $1 OR embedded_as > $1)",
@@ -211,7 +211,7 @@ async def refresh(
     false. Each chunk is visited once
     (in key order), so a re-run picks up what is still stale."""
     kind = embedded_as(platform.knowledge.provider)
-    async with platform.db.system() as conn:  # which groups: a cross-group read
+    async with platform.ontology.across_groups() as conn:  # our own table, every group
         groups = [
             row["group_id"]
             for row in await conn.fetch(
@@ -223,34 +223,38 @@ async def refresh(
     report = Refreshed()
     for group_id in groups:
         scope = sdk.Scope.system(group_id)
-        session = platform.ontology.scoped(scope).session
+        stores = platform.ontology.scoped(scope)
         sources = await _read_sources(platform, scope)
-        async with session.transaction() as conn:
-            dropped = await conn.fetchval(
-                "WITH gone AS (DELETE FROM clone_sentence_vectors s WHERE s.group_id = $1 "
-                "AND s.embedded_as <> $2 AND NOT EXISTS (SELECT 1 FROM thing_knowledge tk "
-                "WHERE tk.group_id = $1 AND tk.knowledge_id = s.knowledge_id "
-                "AND tk.thing_id = ANY($3::uuid[])) RETURNING 1) SELECT count(*) FROM gone",
-                group_id, kind, sources,
-            )  # fmt: skip
-            report.dropped += int(dropped)
         after = UUID(int=0)
         while True:
-            async with session.reading() as conn:
-                rows = await conn.fetch(
-                    "SELECT k.id, k.text FROM knowledge k WHERE k.group_id = $1 AND k.id IN ("
-                    "SELECT DISTINCT knowledge_id FROM clone_sentence_vectors "
-                    "WHERE group_id = $1 AND embedded_as <> $2 AND knowledge_id > $3 "
-                    "ORDER BY knowledge_id LIMIT $4) ORDER BY k.id",
-                    group_id, kind, after, batch_size,
-                )  # fmt: skip
-            if not rows:
+            async with stores.session.reading() as conn:
+                stale = [
+                    row["knowledge_id"]
+                    for row in await conn.fetch(
+                        "SELECT DISTINCT knowledge_id FROM clone_sentence_vectors "
+                        "WHERE group_id = $1 AND embedded_as <> $2 AND knowledge_id > $3 "
+                        "ORDER BY knowledge_id LIMIT $4",
+                        group_id, kind, after, batch_size,
+                    )
+                ]  # fmt: skip
+            if not stale:
                 break
-            after = rows[-1]["id"]
+            after = stale[-1]
+            read = await stores.knowledge.get_many(stale, of_things=sources)
+            unread = sorted(set(stale) - {item.id for item in read})
+            if unread:  # chunks no sentence-reading clone learns from (or gone)
+                async with stores.session.transaction() as conn:
+                    dropped = await conn.fetchval(
+                        "WITH gone AS (DELETE FROM clone_sentence_vectors WHERE group_id = $1 "
+                        "AND knowledge_id = ANY($2::uuid[]) AND embedded_as <> $3 RETURNING 1) "
+                        "SELECT count(*) FROM gone",
+                        group_id, unread, kind,
+                    )  # fmt: skip
+                report.dropped += int(dropped)
             report.sentences += await learn(
-                platform, scope, [(row["id"], row["text"]) for row in rows]
+                platform, scope, [(item.id, item.text) for item in read]
             )
-            report.chunks += len(rows)
+            report.chunks += len(read)
             if progress is not None:
                 await progress(report.chunks)
             if until is not None and time.monotonic() > until:  # after a batch at least
