@@ -41,7 +41,9 @@ def register_hookspecs(plugin_manager: PluginManager) -> None:
     Call ``plugin_manager.add_hookspecs(module_or_class)`` with a module of functions
     decorated with ``sdk.hookspec``. Called once, after every enabled plugin is registered;
     other plugins' implementations of your hooks are checked against your specs then.
-    Call your hooks through ``plugin_manager.hook.<name>(...)``.
+    Call your hooks through ``plugin_manager.hook.<name>(...)``. The specs are recorded
+    as yours (``plugin_manager.hookspec_sources()``): ``docs/plugin-hooks.md`` shows them
+    with their docstrings, and each needs a test named ``test_hook_<name>``.
     """
 
 

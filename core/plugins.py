@@ -67,6 +67,9 @@ class PluginManager:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        # who declared which hooks: the docs page and the hook tests read it
+        self._hookspec_sources: dict[str, list[ModuleType | type]] = {"core": [hookspecs]}
+        self._adding_hookspecs_for: str | None = None
         wanted = None if enabled is None else list(dict.fromkeys(enabled))
 
         for name, module_name in BUILTIN_PLUGINS:
@@ -103,6 +106,7 @@ class PluginManager:
             self._register(name, plugin, module_name, version=None, builtin=False)
 
         for plugin_name, call in self.callers("register_hookspecs", plugin_manager=self):
+            self._adding_hookspecs_for = plugin_name
             try:
                 call()
             except pluggy.PluginValidationError as exc:
@@ -110,6 +114,8 @@ class PluginManager:
                     f"plugin {self._name_of(exc.plugin)!r} does not match the hook "
                     f"specifications plugin {plugin_name!r} added: {exc}"
                 ) from exc
+            finally:
+                self._adding_hookspecs_for = None
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -147,9 +153,25 @@ class PluginManager:
     def hook(self) -> Any:
         return self.pm.hook
 
-    def add_hookspecs(self, module_or_class: ModuleType | type) -> None:
-        """For ``register_hookspecs``: add another plugin's hook specifications."""
+    def add_hookspecs(self, module_or_class: ModuleType | type, *, plugin: str = "") -> None:
+        """For ``register_hookspecs``: add a plugin's own hook specifications.
+
+        Recorded as the plugin's whose ``register_hookspecs`` is running (or ``plugin``,
+        when called from elsewhere) for :meth:`hookspec_sources`."""
+        owner = plugin or self._adding_hookspecs_for
+        if not owner:
+            raise PluginError(
+                "add_hookspecs outside register_hookspecs: name the plugin (plugin=...)"
+            )
         self.pm.add_hookspecs(module_or_class)
+        sources = self._hookspec_sources.setdefault(owner, [])
+        if module_or_class not in sources:
+            sources.append(module_or_class)
+
+    def hookspec_sources(self) -> dict[str, list[ModuleType | type]]:
+        """``{plugin: [module or class, ...]}``: where each hook specification was declared,
+        core's own first, then each plugin's in registration order."""
+        return {plugin: list(sources) for plugin, sources in self._hookspec_sources.items()}
 
     def enabled_names(self) -> list[str]:
         return [info.name for info in self.infos.values() if info.enabled]

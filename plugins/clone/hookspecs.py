@@ -6,11 +6,18 @@ Implement them with ``sdk.hookimpl`` like any core hook; they are listed on the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sdk import Platform, hookspec
+
+if TYPE_CHECKING:  # the hooks' own modules import the plugin's services, which import these
+    from plugins.clone.providers import LLMProvider
+    from plugins.clone.tools import CloneTool
+    from plugins.clone.voice import AvatarProvider, VoiceProvider
 
 
 @hookspec
-def register_llm_providers(platform: Platform) -> list[object]:
+def register_llm_providers(platform: Platform) -> list[LLMProvider]:
     """Return :class:`plugins.clone.providers.LLMProvider` objects that write a clone's
     answers. Built in: ``offline`` (answers extractively from the best passages, with
     citations; no model needed) and ``openai`` (any OpenAI-compatible chat completions
@@ -20,7 +27,7 @@ def register_llm_providers(platform: Platform) -> list[object]:
 
 
 @hookspec
-def register_clone_tools(platform: Platform) -> list[object]:
+def register_clone_tools(platform: Platform) -> list[CloneTool]:
     """Return :class:`plugins.clone.tools.CloneTool` objects: functions a clone's model may
     call while answering (with providers that support tools, such as ``openai``). Each has
     a name, a description the model reads, a msgspec struct of its arguments (the model's
@@ -35,7 +42,7 @@ def register_clone_tools(platform: Platform) -> list[object]:
 
 
 @hookspec
-def register_voice_providers(platform: Platform) -> list[object]:
+def register_voice_providers(platform: Platform) -> list[VoiceProvider]:
     """Return :class:`plugins.clone.voice.VoiceProvider` objects that give clones a voice:
     ``clone_voice(name, samples)`` makes a voice from recordings of the creator and returns
     its id; ``speak(voice_id, text)`` returns the audio and its media type. Built in:
@@ -47,7 +54,7 @@ def register_voice_providers(platform: Platform) -> list[object]:
 
 
 @hookspec
-def register_avatar_providers(platform: Platform) -> list[object]:
+def register_avatar_providers(platform: Platform) -> list[AvatarProvider]:
     """Return :class:`plugins.clone.voice.AvatarProvider` objects that give clones a face:
     ``create_appearance(photo)`` returns an appearance id for a photo of the creator;
     ``render(appearance_id, script)`` starts a talking-head video of a text (or of audio in

@@ -37,10 +37,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.enums import ScopeType
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Template
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 import sdk
 from plugins.clone.api import clones, respond
@@ -217,8 +218,13 @@ async def _preflight(scope: Scope, send: Send) -> None:
         )
         headers = [(b"content-type", b"application/problem+json")]
     headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": headers,
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def cors_middleware(app: ASGIApp) -> ASGIApp:
@@ -226,7 +232,7 @@ def cors_middleware(app: ASGIApp) -> ASGIApp:
     every response (errors too) of a request whose origin the handler accepted."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "OPTIONS":
             await _preflight(scope, send)
             return
 

@@ -8,6 +8,7 @@ against the registered components on every save, so what is stored always render
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -70,7 +71,8 @@ class Component:
     coroutine function)."""
 
     type: str
-    props: type[msgspec.Struct]
+    # builtins.type: the field above shadows the builtin in the class body
+    props: builtins.type[msgspec.Struct]
     render: RenderFunction
     label: str
     description: str = ""

@@ -10,9 +10,8 @@ again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -65,12 +64,10 @@ def _uuid(value: str, field: str) -> UUID:
         raise sdk.ValidationFailed(f"{field} is not a valid id", field=field) from None
 
 
-@dataclass
-class MediaLookup:
-    """Turns media asset ids into public URLs (the media module fills it in)."""
+class MediaLookup(Protocol):
+    """Turns media asset ids into public URLs (the media module's library is one)."""
 
-    async def refs(self, stores: sdk.ScopedOntology, ids: set[str]) -> dict[str, MediaRef]:
-        return {}
+    async def refs(self, stores: sdk.ScopedOntology, ids: set[str]) -> dict[str, MediaRef]: ...
 
 
 class Websites:

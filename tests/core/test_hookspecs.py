@@ -1,8 +1,11 @@
 """The hook contract stays documented and tested (as Datasette checks its plugin hooks).
 
-* every hook in ``core/hookspecs.py`` has a docstring, and ``docs/plugin-hooks.md`` shows
-  its signature and that docstring — the page must be exactly what
-  ``docs/generate_hooks_doc.py`` writes, so a changed docstring with a stale page fails;
+The hooks are core's (``core/hookspecs.py``) and those every installed plugin adds through
+``register_hookspecs`` (``PluginManager.hookspec_sources``), third parties' included:
+
+* every hook has a docstring, and ``docs/plugin-hooks.md`` shows its signature and that
+  docstring — the page must be exactly what ``docs/generate_hooks_doc.py`` writes, so a
+  changed docstring with a stale page fails;
 * every hook has a test named ``test_hook_<name>`` somewhere under ``tests/``.
 """
 
@@ -13,9 +16,12 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+import pluggy
 import pytest
 
 from core import hookspecs
+from core.hookspecs import hookimpl, hookspec
+from core.plugins import PluginManager
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
@@ -35,7 +41,7 @@ def _generator() -> ModuleType:
 generator = _generator()
 HOOKS = generator.hookspecs(hookspecs)
 HOOK_NAMES = [name for name, _ in HOOKS]
-#: Hooks built-in plugins add: documented on the same page and tested the same way.
+#: Hooks installed plugins add: documented on the same page and tested the same way.
 PLUGIN_HOOKS = [spec for _, specs in generator.plugin_hookspecs() for spec in specs]
 ALL_HOOKS = HOOKS + PLUGIN_HOOKS
 ALL_HOOK_NAMES = [name for name, _ in ALL_HOOKS]
@@ -43,14 +49,43 @@ ALL_HOOK_NAMES = [name for name, _ in ALL_HOOKS]
 
 def test_hookspecs_are_found() -> None:
     # the generator finds exactly the functions pluggy knows as specs
-    import pluggy
-
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     callers = vars(pm.hook).items()
     known = {name for name, caller in callers if isinstance(caller, pluggy.HookCaller)}
     assert set(HOOK_NAMES) == known
     assert len(HOOK_NAMES) >= 14
+
+
+def test_every_installed_plugins_hooks_are_found() -> None:
+    # nothing a plugin declares escapes the page and the checks below
+    pm = PluginManager()
+    callers = vars(pm.hook).items()
+    known = {
+        name
+        for name, caller in callers
+        if isinstance(caller, pluggy.HookCaller) and caller.has_spec()
+    }
+    assert set(ALL_HOOK_NAMES) == known
+    assert {"website", "clone"} <= {plugin for plugin, _ in generator.plugin_hookspecs()}
+
+
+class _ThirdPartySpecs:
+    @hookspec
+    def hooktest_third_party_hook(self) -> list[str]:  # type: ignore[empty-body]
+        """A hook a third-party plugin declares for others to implement."""
+
+
+class _ThirdParty:
+    @hookimpl
+    def register_hookspecs(self, plugin_manager: PluginManager) -> None:
+        plugin_manager.add_hookspecs(_ThirdPartySpecs)
+
+
+def test_a_third_partys_hooks_are_found() -> None:
+    pm = PluginManager([], extra={"thirdparty": _ThirdParty()})
+    found = dict(generator.plugin_hookspecs(pm))
+    assert [name for name, _ in found["thirdparty"]] == ["hooktest_third_party_hook"]
 
 
 @pytest.mark.parametrize(("name", "function"), ALL_HOOKS, ids=ALL_HOOK_NAMES)

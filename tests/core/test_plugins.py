@@ -21,6 +21,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 from piccolo.conf.apps import AppConfig
 
+from core import hookspecs
 from core.app import create_app
 from core.auth.permissions import Permissions, Resource
 from core.jobs import DuplicateJobError
@@ -100,6 +101,26 @@ def test_hook_register_hookspecs() -> None:
     pm = PluginManager([], extra={"impl": SpecImplementer(), "owner": SpecOwner()})
     assert pm.hook.plugintest_greetings(name="Ada") == [["hello Ada"]]
     assert "impl" in pm.implementers("plugintest_greetings")
+
+
+def test_hookspec_sources_name_who_declared_each_spec() -> None:
+    pm = PluginManager([], extra={"owner": SpecOwner(), "impl": SpecImplementer()})
+    sources = pm.hookspec_sources()
+    assert list(sources) == ["core", "owner"]  # core's own first
+    assert sources["core"] == [hookspecs]
+    assert sources["owner"] == [GreetingSpecs]
+    # a copy: callers cannot change what the manager recorded
+    sources["owner"].clear()
+    assert pm.hookspec_sources()["owner"] == [GreetingSpecs]
+
+
+def test_add_hookspecs_outside_register_hookspecs_names_the_plugin() -> None:
+    pm = PluginManager([])
+    with pytest.raises(PluginError, match="plugin="):
+        pm.add_hookspecs(GreetingSpecs)
+    pm.add_hookspecs(GreetingSpecs, plugin="embedder")
+    assert pm.hookspec_sources()["embedder"] == [GreetingSpecs]
+    assert pm.hook.plugintest_greetings(name="Ada") == []
 
 
 def test_register_hookspecs_unknown_hook_names_the_plugin() -> None:

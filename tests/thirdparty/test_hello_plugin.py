@@ -17,7 +17,7 @@ from uuid import UUID
 
 import pytest
 
-from core.errors import UnknownType
+from sdk import UnknownType
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = Path(__file__).resolve().parent / "creator-hello"
