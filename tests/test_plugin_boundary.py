@@ -29,21 +29,7 @@ CORE = ROOT / "core"
 #: Plugin files that still reach core's tables or ``db.system()`` (path -> why). Remove an
 #: entry when its file is fixed; never add one.
 KNOWN_VIOLATIONS: dict[str, str] = {
-    "plugins/clone/widget.py": (
-        "resolves a clone's group across groups with db.system() and SQL on things"
-    ),
-    "plugins/clone/sentences.py": (
-        "cross-group existence check and sentence refresh read things, knowledge and "
-        "thing_knowledge with db.system()"
-    ),
     "plugins/clone/analytics.py": "aggregates over things and events with raw SQL",
-    "plugins/website/live.py": (
-        "locates published sites by slug or domain across groups with db.system()"
-    ),
-    "plugins/website/services.py": "locks a site row with a hand-written SELECT ... FOR UPDATE",
-    "plugins/website/migrations/website_2026_11_24t12_00_00_000000.py": (
-        "unique indexes on things for site slugs and custom domains"
-    ),
 }
 
 IMPORT_ADVICE = (
