@@ -26,6 +26,7 @@ from core.errors import (
     PlatformError,
     PreconditionFailed,
     QuotaExceeded,
+    RateLimited,
     Unauthorized,
     UnknownType,
     UnsupportedMediaType,
@@ -37,6 +38,7 @@ from core.hookspecs import hookimpl, hookspec
 from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.search import embed_query, reusing_query_vectors
+from core.limits import RateLimiter, RateLimitResult
 from core.migrations import group_table_statements, sql_migration
 from core.ontology.ids import uuid7
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
@@ -64,6 +66,7 @@ from core.quotas import (
     QuotaUsage,
     ThingCount,
 )
+from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
 
 
@@ -75,6 +78,7 @@ def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
 
 
 __all__ = [
+    "NO_API_RATE_LIMIT",
     "PERSON",
     "VISITOR_ROLE",
     "Actor",
@@ -113,6 +117,9 @@ __all__ = [
     "QuotaReport",
     "QuotaUsage",
     "Quotas",
+    "RateLimitResult",
+    "RateLimited",
+    "RateLimiter",
     "Resource",
     "Scope",
     "ScopedOntology",
