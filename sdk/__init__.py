@@ -18,6 +18,7 @@ from core.api.things import parse_if_match
 from core.api.uploads import read_upload
 from core.auth.permissions import Permissions, Resource
 from core.auth.tokens import Actor, Directory
+from core.commands import with_platform
 from core.errors import (
     Conflict,
     Forbidden,
@@ -149,4 +150,5 @@ __all__ = [
     "ui_headers",
     "uuid7",
     "validate_object",
+    "with_platform",
 ]
