@@ -1,6 +1,7 @@
-"""The ``creator`` command line: serve, migrate, plugins, people, version.
+"""The ``creator`` command line: serve, migrate, plugins, worker, events, people, version.
 
-Plugins add commands through the ``register_commands(cli)`` hook.
+Plugins add commands through the ``register_commands(cli)`` hook, on the same footing as
+these (:mod:`core.commands`: settings, embedded servers, ``with_platform``).
 """
 
 from __future__ import annotations
@@ -10,65 +11,19 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import click
 import msgspec
 
 from core import __version__
-from core.settings import Settings, SettingsError, load_settings
+from core.commands import command_settings, embedded_services, load_platform, with_platform
+from core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from core.platform import Platform
-
-
-class _Stop(Exception):
-    """SIGTERM: unwind so embedded servers are stopped, not orphaned."""
-
-
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _Stop()
-
-
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    try:
-        return load_settings(config_file=ctx.find_root().params.get("config"), **overrides)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@contextlib.contextmanager
-def _services(settings: Settings, *, quiet: bool = False) -> Iterator[Settings]:
-    """Settings with database/Redis URLs, starting embedded servers if none are set."""
-    from core.runtime import Runtime, RuntimeStartError
-
-    runtime = Runtime(settings)
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
-    try:
-        if not quiet and not (settings.database_url and settings.redis_url):
-            click.echo(
-                f"Starting embedded PostgreSQL and Redis in {settings.data_dir} ...", err=True
-            )
-        try:
-            runtime.start()
-        except RuntimeStartError as exc:
-            raise click.ClickException(str(exc)) from None
-        # The handler stays while serving: uvicorn swaps in its own and, after a graceful
-        # shutdown, restores ours and re-raises the signal, which lands here.
-        yield msgspec.structs.replace(
-            settings, database_url=runtime.database_url, redis_url=runtime.redis_url
-        )
-    except (_Stop, KeyboardInterrupt):
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        embedded = runtime.embedded
-        runtime.stop()
-        if embedded and not quiet:
-            click.echo("Stopped embedded PostgreSQL and Redis.", err=True)
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -83,17 +38,6 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": True,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
-
-
-def _platform(settings: Settings) -> Platform:
-    from core.ontology.types import DuplicateTypeError
-    from core.platform import Platform
-    from core.plugins import PluginError
-
-    try:
-        return Platform.load(settings)
-    except (PluginError, DuplicateTypeError) as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,12 +85,12 @@ def serve(
 
     from core.app import create_app
 
-    settings = _settings(ctx, host=host, port=port, data_dir=data_dir, worker=with_worker)
-    _platform(settings)  # fail on a bad plugin before starting any server
+    settings = command_settings(ctx, host=host, port=port, data_dir=data_dir, worker=with_worker)
+    load_platform(settings)  # fail on a bad plugin before starting any server
     if settings.worker is None:  # decided before the embedded servers fill in the URLs
         embedded = not (settings.database_url and settings.redis_url)
         settings = msgspec.structs.replace(settings, worker=embedded)
-    with _services(settings) as running:
+    with embedded_services(settings) as running:
         app = create_app(running)
         plugins = ", ".join(app.state.platform.plugins.enabled_names())
         worker_note = "with a job worker" if running.worker else "no job worker"
@@ -167,9 +111,9 @@ def migrate(ctx: click.Context, check: bool, data_dir: Path | None) -> None:
     from core.migrations import migrate as run_migrations
     from core.migrations import pending_migrations
 
-    settings = _settings(ctx, data_dir=data_dir)
-    platform = _platform(settings)
-    with _services(settings) as running:
+    settings = command_settings(ctx, data_dir=data_dir)
+    platform = load_platform(settings)
+    with embedded_services(settings) as running:
         apps = platform.migration_apps()
         assert running.database_url
         if check:
@@ -198,7 +142,7 @@ def plugins_list(ctx: click.Context, as_json: bool) -> None:
     """Installed plugins, which are enabled, and what each registers."""
     from core.introspect import describe_plugins
 
-    platform = _platform(_settings(ctx))
+    platform = load_platform(command_settings(ctx))
     described = describe_plugins(platform)
     if as_json:
         click.echo(json.dumps(described, indent=2))
@@ -227,8 +171,8 @@ def worker(ctx: click.Context, data_dir: Path | None) -> None:
     the running jobs finish."""
     from core.worker import run_worker
 
-    settings = _settings(ctx, data_dir=data_dir)
-    platform = _platform(settings)
+    settings = command_settings(ctx, data_dir=data_dir)
+    platform = load_platform(settings)
 
     async def run(running: Settings) -> None:
         from core.logs import configure_logging
@@ -246,7 +190,7 @@ def worker(ctx: click.Context, data_dir: Path | None) -> None:
         )
         await run_worker(platform, stop)
 
-    with _services(settings) as running:
+    with embedded_services(settings) as running:
         asyncio.run(run(running))
 
 
@@ -255,38 +199,26 @@ def events() -> None:
     """Inspect the event log's delivery."""
 
 
-@events.command("failed")
-@click.option("--group", "group_id", help="Only this group's (a group id).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-@click.pass_context
-def events_failed(
-    ctx: click.Context, group_id: str | None, limit: int, as_json: bool, data_dir: Path | None
-) -> None:
-    """Events a handler gave up on (after its last retry), newest first."""
-    from uuid import UUID
-
-    from core.events import list_failures
-
+def _group_id(ctx: click.Context, param: click.Parameter, value: str | None) -> UUID | None:
     try:
-        group = UUID(group_id) if group_id else None
+        return UUID(value) if value else None
     except ValueError:
         raise click.BadParameter("not a group id", param_hint="--group") from None
-    settings = _settings(ctx, data_dir=data_dir)
-    platform = _platform(settings)
 
-    async def run(running: Settings) -> list[Any]:
-        platform.settings = running
-        await platform.start()
-        try:
-            async with platform.db.system() as conn:  # an operator's view across groups
-                return await list_failures(conn, group_id=group, limit=limit)
-        finally:
-            await platform.stop()
 
-    with _services(settings, quiet=True) as running:
-        failures = asyncio.run(run(running))
+@events.command("failed")
+@click.option("--group", "group_id", callback=_group_id, help="Only this group's (a group id).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@with_platform
+async def events_failed(
+    platform: Platform, group_id: UUID | None, limit: int, as_json: bool
+) -> None:
+    """Events a handler gave up on (after its last retry), newest first."""
+    from core.events import list_failures
+
+    async with platform.db.system() as conn:  # an operator's view across groups
+        failures = await list_failures(conn, group_id=group_id, limit=limit)
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(failures), indent=2).decode())
         return
@@ -309,34 +241,13 @@ def people() -> None:
 @click.argument("email")
 @click.option("--name", default="", help="Display name.")
 @click.option("--platform-owner", is_flag=True, help="Grant the platform_owner role.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-@click.pass_context
-def people_create(
-    ctx: click.Context, email: str, name: str, platform_owner: bool, data_dir: Path | None
-) -> None:
+@with_platform
+async def people_create(platform: Platform, email: str, name: str, platform_owner: bool) -> None:
     """Create a person and print an API token for them (shown once)."""
-    from core.errors import PlatformError
-
-    settings = _settings(ctx, data_dir=data_dir)
-    platform = _platform(settings)
-
-    async def run(running: Settings) -> str:
-        platform.settings = running
-        await platform.start()
-        try:
-            person = await platform.directory.create_person(
-                email, name, platform_role="platform_owner" if platform_owner else None
-            )
-            _, token = await platform.directory.issue_token(person.id, "cli")
-            return token
-        finally:
-            await platform.stop()
-
-    with _services(settings, quiet=True) as running:
-        try:
-            token = asyncio.run(run(running))
-        except PlatformError as exc:
-            raise click.ClickException(exc.detail) from None
+    person = await platform.directory.create_person(
+        email, name, platform_role="platform_owner" if platform_owner else None
+    )
+    _, token = await platform.directory.issue_token(person.id, "cli")
     click.echo(token)
 
 
@@ -346,18 +257,31 @@ def version() -> None:
     click.echo(f"creator-platform {__version__}")
 
 
-def _add_plugin_commands() -> None:
+def _config_option(args: list[str]) -> str | None:
+    """The root command's ``--config`` in ``args``, read before click parses them (the
+    plugins it enables decide which commands exist)."""
+    for n, arg in enumerate(args):
+        if arg == "--config" and n + 1 < len(args):
+            return args[n + 1]
+        if arg.startswith("--config="):
+            return arg.partition("=")[2]
+        if not arg.startswith("-"):
+            return None  # the subcommand: its options are its own
+    return None
+
+
+def _add_plugin_commands(args: list[str]) -> None:
     """Let enabled plugins add commands. A broken plugin must not hide --help: its
     error is reported when a command that loads plugins runs."""
     from core.plugins import PluginManager
 
     with contextlib.suppress(Exception):
-        settings = load_settings()
+        settings = load_settings(config_file=_config_option(args))
         PluginManager(settings.plugins).hook.register_commands(cli=cli)
 
 
 def main() -> None:
-    _add_plugin_commands()
+    _add_plugin_commands(sys.argv[1:])
     cli(prog_name="creator")
 
 

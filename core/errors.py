@@ -102,6 +102,19 @@ class QuotaExceeded(PlatformError):
     title = "Quota exceeded"
 
 
+class RateLimited(PlatformError):
+    """Too many requests of one kind (:mod:`core.limits`). The client may try again in
+    ``retry_after`` seconds: the response says so in ``Retry-After`` and in the body."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
 class Problem(msgspec.Struct, omit_defaults=True):
     """The problem+json body (RFC 9457) plus our stable ``code``."""
 

@@ -28,6 +28,7 @@ from core.events import EventBus
 from core.jobs import JobRegistry
 from core.knowledge.registry import Embedders, collect_embedders
 from core.knowledge.service import KnowledgeService
+from core.limits import RateLimiter
 from core.migrations import migrate
 from core.ontology.stores import Ontology
 from core.ontology.types import TypeRegistry
@@ -70,6 +71,7 @@ class Platform:
         self._knowledge: KnowledgeService | None = None
         self._db: Database | None = None
         self._redis: aioredis.Redis | None = None
+        self._limits: RateLimiter | None = None
         self._ontology: Ontology | None = None
         self._directory: Directory | None = None
         self._accounts: Accounts | None = None
@@ -108,7 +110,8 @@ class Platform:
         self.bus.connect(self._redis, self.jobs, self.settings)
         self.quotas.bind(self._ontology)
         self._directory = Directory(self._db)
-        self._accounts = Accounts(self._db, AttemptLimiter(self._redis))
+        self._limits = RateLimiter(self._redis)
+        self._accounts = Accounts(self._db, AttemptLimiter(self._limits))
         self._members = Members(self._ontology)
         self._knowledge = KnowledgeService(self._ontology, self.embedders, self.settings)
         self._sessions = Sessions(
@@ -145,6 +148,11 @@ class Platform:
     @property
     def redis(self) -> aioredis.Redis:
         return _running(self._redis)
+
+    @property
+    def limits(self) -> RateLimiter:
+        """Named rate limits in Redis, shared by every process (:mod:`core.limits`)."""
+        return _running(self._limits)
 
     @property
     def ontology(self) -> Ontology:

@@ -2,7 +2,8 @@
 
 * The limit is ``rate_limit_per_minute`` requests per client per minute (``0`` turns it
   off); ``/health``, ``/ready``, ``/metrics`` and ``/schema`` are never limited, nor is a
-  route whose handler has ``opt={"exclude_from_rate_limit": True}`` — for content served
+  route whose handler has ``opt=NO_API_RATE_LIMIT`` (``sdk.NO_API_RATE_LIMIT``; with other
+  options, ``opt={"public": True, **NO_API_RATE_LIMIT}``) — for content served
   to the public (a published page), where one address may be a whole office or a CDN and
   a request costs a memory lookup, not an API call.
 * A client is a hash of its bearer token when it sends one, else its address.
@@ -27,9 +28,11 @@ With any other store it behaves exactly like Litestar's.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import timedelta
 from time import time
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
 
 from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.rate_limit import (
@@ -55,6 +58,8 @@ STORE_NAME = "rate_limit"
 EXCLUDE = ["^/health$", "^/ready$", "^/metrics$", "^/schema"]
 #: A route handler's ``opt`` key that exempts it from the API rate limit.
 EXEMPT_OPT_KEY = "exclude_from_rate_limit"
+#: A route handler's ``opt`` (or part of it) that exempts it from the API rate limit.
+NO_API_RATE_LIMIT: Final[Mapping[str, bool]] = MappingProxyType({EXEMPT_OPT_KEY: True})
 
 # Lease ``ARGV[1]`` requests of the window's count at once; the key dies with the window.
 _LEASE_SCRIPT = b"""

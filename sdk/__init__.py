@@ -18,6 +18,7 @@ from core.api.things import parse_if_match
 from core.api.uploads import read_upload
 from core.auth.permissions import Permissions, Resource
 from core.auth.tokens import Actor, Directory
+from core.commands import with_platform
 from core.errors import (
     Conflict,
     Forbidden,
@@ -26,6 +27,7 @@ from core.errors import (
     PlatformError,
     PreconditionFailed,
     QuotaExceeded,
+    RateLimited,
     Unauthorized,
     UnknownType,
     UnsupportedMediaType,
@@ -37,6 +39,7 @@ from core.hookspecs import hookimpl, hookspec
 from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.search import embed_query, reusing_query_vectors
+from core.limits import RateLimiter, RateLimitResult
 from core.migrations import group_table_statements, sql_migration
 from core.ontology.ids import uuid7
 from core.ontology.names import Names, NameTaken, PublicName, PublicNames, claim_names_statement
@@ -66,6 +69,7 @@ from core.quotas import (
     QuotaUsage,
     ThingCount,
 )
+from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
 
 
@@ -77,6 +81,7 @@ def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
 
 
 __all__ = [
+    "NO_API_RATE_LIMIT",
     "PERSON",
     "VISITOR_ROLE",
     "Actor",
@@ -120,6 +125,9 @@ __all__ = [
     "QuotaReport",
     "QuotaUsage",
     "Quotas",
+    "RateLimitResult",
+    "RateLimited",
+    "RateLimiter",
     "Resource",
     "Scope",
     "ScopedOntology",
@@ -150,4 +158,5 @@ __all__ = [
     "ui_headers",
     "uuid7",
     "validate_object",
+    "with_platform",
 ]

@@ -10,7 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from core.errors import PROBLEM_CONTENT_TYPE, PlatformError, problem_body
+from core.errors import PROBLEM_CONTENT_TYPE, PlatformError, RateLimited, problem_body
 
 log = logging.getLogger("creator.api")
 
@@ -39,6 +39,8 @@ def platform_error(request: Request[Any, Any, Any], exc: PlatformError) -> Respo
     response = _problem(request, exc.status, body)
     if exc.status == 401:  # RFC 9110 15.5.2: a 401 must say how to authenticate
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -10,17 +10,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import click
 import msgspec
 
+from core.commands import with_platform
 from core.jobs import Job
 from core.knowledge.service import REEMBED_BATCH, ReembedProgress
+
+if TYPE_CHECKING:
+    from core.platform import Platform
 
 log = logging.getLogger("creator.knowledge")
 
@@ -68,17 +70,9 @@ def add_commands(cli: click.Group) -> None:
     @knowledge.command()
     @click.option("--group", "group_id", type=click.UUID, help="Only this group's rows.")
     @click.option("--batch-size", type=click.IntRange(1, 2048), default=REEMBED_BATCH)
-    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-    @click.pass_context
-    def reembed(
-        ctx: click.Context, group_id: UUID | None, batch_size: int, data_dir: Path | None
-    ) -> None:
+    @with_platform
+    async def reembed(platform: Platform, group_id: UUID | None, batch_size: int) -> None:
         """Embed again every row another model embedded, with the configured provider."""
-        from core.cli import _platform, _services, _settings
-        from core.settings import Settings
-
-        settings = _settings(ctx, data_dir=data_dir)
-        platform = _platform(settings)
 
         def show(state: ReembedProgress) -> None:
             percent = 100.0 * state.done / state.total if state.total else 100.0
@@ -88,21 +82,9 @@ def add_commands(cli: click.Group) -> None:
                 err=True,
             )
 
-        async def run(running: Settings) -> Any:
-            platform.settings = running
-            await platform.start()
-            try:
-                return await platform.knowledge.reembed(
-                    group_id=group_id, batch_size=batch_size, progress=show
-                )
-            finally:
-                await platform.stop()
-
-        report = None
-        with _services(settings, quiet=True) as running:
-            report = asyncio.run(run(running))
-        if report is None:  # stopped by a signal
-            raise SystemExit(1)
+        report = await platform.knowledge.reembed(
+            group_id=group_id, batch_size=batch_size, progress=show
+        )
         click.echo(
             f"re-embedded {report.reembedded} rows in {report.groups} group(s) "
             f"with {report.model} in {report.seconds:.1f} s"

@@ -17,9 +17,10 @@ page is on the platform's origin, the visitor's site never sees the conversation
   in the clone's group: they chat with active clones, see only their own conversation,
   read what is published (tools) and may leave their details (``create_lead``).
 * **Limits.** New sessions per address and clone per hour, questions per session per
-  minute, and questions of all visitors to one clone per UTC day, counted in Redis (every
-  process shares them); over a limit: 429 ``rate_limited`` with ``Retry-After`` (for the
-  daily one: until the next UTC day). The creator's own chat is not limited here.
+  minute, and questions of all visitors to one clone per UTC day, on ``platform.limits``
+  (Redis: every process shares them); over a limit: 429 ``rate_limited`` with
+  ``Retry-After`` (for the daily one: until the next UTC day). The creator's own chat is
+  not limited here.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import ScopeType
-from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Template
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
@@ -262,20 +262,7 @@ def _session_key(token: str) -> str:
 
 async def _limit(platform: sdk.Platform, key: str, limit: int, seconds: int, what: str) -> None:
     """Count one against ``key`` in a fixed window of ``seconds``; 429 past ``limit``."""
-    if limit <= 0:
-        return
-    redis = platform.redis
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(_KEY + key, 0, ex=seconds, nx=True)
-        pipe.incr(_KEY + key)
-        pipe.ttl(_KEY + key)
-        _, count, ttl = await pipe.execute()
-    if int(count) > limit:
-        wait = max(1, int(ttl))
-        raise TooManyRequestsException(
-            detail=f"too many {what}; try again in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
+    await platform.limits.enforce(_KEY + key, limit, seconds, what=what)
 
 
 def _utc_day() -> tuple[str, int]:
@@ -419,7 +406,7 @@ def _embed_js() -> bytes:
     return EMBED_JS.read_bytes()
 
 
-@get("/clone/embed.js", include_in_schema=False, opt={"exclude_from_rate_limit": True})
+@get("/clone/embed.js", include_in_schema=False, opt=sdk.NO_API_RATE_LIMIT)
 async def embed_script() -> Response[bytes]:
     """The script a site includes to show a clone's chat bubble."""
     return Response(

@@ -646,7 +646,7 @@ def _stat_file(path: Path) -> os.stat_result | None:
     "/media/{key:path}",
     summary="An uploaded file (public: published pages show it)",
     tags=["public sites"],
-    opt={"public": True, "exclude_from_rate_limit": True},
+    opt={"public": True, **sdk.NO_API_RATE_LIMIT},
 )
 async def serve_media(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
     key = key.lstrip("/")

@@ -182,7 +182,7 @@ _PUBLIC = {
     "tags": ["public sites"],
     "include_in_schema": True,
     # Public pages come from memory: the API's per-client budget is not for them.
-    "opt": {"public": True, "exclude_from_rate_limit": True},
+    "opt": {"public": True, **sdk.NO_API_RATE_LIMIT},
 }
 
 

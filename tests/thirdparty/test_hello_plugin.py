@@ -7,6 +7,7 @@ Needs ``pip install -e tests/thirdparty/creator-hello``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -165,3 +166,42 @@ def test_writing_plugins_guide_quotes_the_hello_plugin():
     for source, block in quoted:
         path = DIST / source if (DIST / source).exists() else ROOT / source
         assert block in path.read_text(), f"docs/writing-plugins.md quotes {source} wrongly"
+
+
+@pytest.mark.creator_plugins("hello")
+async def test_hello_command_runs_on_a_started_platform(creator_platform, tmp_path):
+    """``creator --config FILE hello count GROUP``, as an operator runs it: the command
+    (``sdk.with_platform``) gets the platform started from the file's settings."""
+    tenant = await creator_platform.tenant()
+    for name in ("Ada", "Bo"):
+        r = await tenant.client.post(_greet_url(tenant.group.id), json={"name": name})
+        assert r.status_code == 201, r.text
+    settings = creator_platform.platform.settings
+    config = tmp_path / "creator.toml"
+    config.write_text(
+        f'database_url = "{settings.database_url}"\nredis_url = "{settings.redis_url}"\n'
+        'plugins = ["hello"]\nmigrate_on_start = false\n'
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CREATOR_")}
+    environ["CREATOR_DATA_DIR"] = str(tmp_path / "data")
+    # this checkout's plugin source, whichever checkout the distribution was installed from
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(DIST), environ.get("PYTHONPATH")]))
+
+    def count(*args: str, config: Path = config) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "core.cli", "--config", str(config), "hello", "count"]
+        return subprocess.run(
+            [*command, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+        )
+
+    result = await asyncio.to_thread(count, str(tenant.group.id))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2\n"
+    other = await creator_platform.tenant()
+    assert (await asyncio.to_thread(count, str(other.group.id))).stdout == "0\n"
+    refused = await asyncio.to_thread(count, "not-a-group")
+    assert refused.returncode == 2 and "not a valid UUID" in refused.stderr
+    # the plugins --config enables decide which commands there are
+    core_only = tmp_path / "core-only.toml"
+    core_only.write_text("plugins = []\n")
+    missing = await asyncio.to_thread(count, str(tenant.group.id), config=core_only)
+    assert missing.returncode == 2 and "No such command 'hello'" in missing.stderr

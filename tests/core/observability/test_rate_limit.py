@@ -12,8 +12,8 @@ import httpx
 import pytest
 from litestar import get
 
-from core.throttle import EXEMPT_OPT_KEY, STORE_NAME, PlatformRedisStore
-from sdk import hookimpl
+from core.throttle import STORE_NAME, PlatformRedisStore
+from sdk import NO_API_RATE_LIMIT, hookimpl
 from sdk.testing import PlatformFactory
 
 
@@ -93,7 +93,7 @@ class PublicContent:
 
     @hookimpl
     def register_routes(self) -> list[Any]:
-        @get("/public-content", opt={EXEMPT_OPT_KEY: True}, sync_to_thread=False)
+        @get("/public-content", opt=NO_API_RATE_LIMIT, sync_to_thread=False)
         def public_content() -> str:
             return "hello"
 

@@ -1,6 +1,8 @@
-"""The ``hello`` plugin: greetings as things, a "greeted" event, one route, one handler.
+"""The ``hello`` plugin: greetings as things, a "greeted" event, one route, one handler,
+one command.
 
-Everything here comes from ``sdk`` (and Litestar/msgspec), as for any third-party plugin.
+Everything here comes from ``sdk`` (and Litestar, msgspec, click), as for any third-party
+plugin.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import click
 import msgspec
 from litestar import Response, post
 from litestar.di import NamedDependency
@@ -85,3 +88,19 @@ def register_routes() -> list[Any]:
 @hookimpl
 def register_event_handlers() -> list[EventHandler]:
     return [EventHandler("greeted", acknowledge, name="hello.acknowledge")]
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.group()
+    def hello() -> None:
+        """The hello plugin's greetings."""
+
+    @hello.command("count")
+    @click.argument("group_id", type=click.UUID)
+    @sdk.with_platform
+    async def count(platform: sdk.Platform, group_id: UUID) -> None:
+        """Print how many greetings the group GROUP_ID was sent."""
+        stores = platform.ontology.scoped(sdk.Scope.system(group_id))
+        greetings = await sdk.every_item(stores.things.list, type="greeting")
+        click.echo(len(greetings))
