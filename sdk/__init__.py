@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Router
 
 from core.account_ui import ui_headers
-from core.api.deps import GroupContext, provide_actor, provide_group
+from core.api.deps import GroupContext, from_app_state, provide_actor, provide_group
 from core.api.things import parse_if_match
 from core.api.uploads import read_upload
 from core.auth.permissions import Permissions, Resource
@@ -144,6 +144,7 @@ __all__ = [
     "claim_names_statement",
     "embed_query",
     "every_item",
+    "from_app_state",
     "group_serving_url",
     "group_table_statements",
     "hookimpl",

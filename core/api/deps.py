@@ -107,3 +107,25 @@ def dependencies(platform: Platform) -> dict[str, Provide]:
         "group_scope": Provide(provide_scope),
         "group": Provide(provide_group),
     }
+
+
+def from_app_state(attribute: str) -> Provide:
+    """A dependency providing ``app.state.<attribute>``: how a plugin's service, built in
+    its ``startup`` hook, reaches its handlers, which then name it as a parameter::
+
+        ROUTES = [sdk.api_router("website", [WebsiteController],
+                                 dependencies={"websites": sdk.from_app_state("website")})]
+
+        async def list_sites(self, websites: Websites, ...) -> ...
+
+    A handler asking for it before ``startup`` ran gets a clear error, not ``None``."""
+
+    def provide(request: Request[Any, Any, Any]) -> Any:
+        try:
+            return getattr(request.app.state, attribute)
+        except AttributeError:
+            raise RuntimeError(
+                f"app.state.{attribute} is not set: the plugin's startup hook has not run"
+            ) from None
+
+    return Provide(provide, sync_to_thread=False)
