@@ -39,6 +39,7 @@ from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.search import embed_query, reusing_query_vectors
 from core.migrations import group_table_statements, sql_migration
 from core.ontology.ids import uuid7
+from core.ontology.queries import AggregateRow, Bucket, Metric, Range, bucket
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
 from core.ontology.scope import VISITOR_ROLE, Scope
 from core.ontology.stores import (
@@ -78,6 +79,8 @@ __all__ = [
     "PERSON",
     "VISITOR_ROLE",
     "Actor",
+    "AggregateRow",
+    "Bucket",
     "Conflict",
     "Connection",
     "ConnectionCount",
@@ -97,6 +100,7 @@ __all__ = [
     "Job",
     "Knowledge",
     "KnowledgeItem",
+    "Metric",
     "NotFound",
     "Ontology",
     "Page",
@@ -113,6 +117,7 @@ __all__ = [
     "QuotaReport",
     "QuotaUsage",
     "Quotas",
+    "Range",
     "Resource",
     "Scope",
     "ScopedOntology",
@@ -126,6 +131,7 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationFailed",
     "api_router",
+    "bucket",
     "embed_query",
     "every_item",
     "group_serving_url",
