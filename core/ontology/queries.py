@@ -331,7 +331,7 @@ class Query:
     def sorted_page(
         self, columns: str, order_by: str, cursor: str | None, limit: int
     ) -> tuple[str, int, Callable[[list[Any]], Page[Any]]]:
-        """A page ordered by ``order_by`` (a time column or a property, ``-`` first for
+        """A page ordered by ``order_by`` (a column or a property, ``-`` first for
         descending), ties by id, with a keyset cursor carrying the last row's sort value
         and id. Missing properties sort as JSON null: first ascending, last descending.
         Returns the SQL, the limit, and how to make the page from its records."""
@@ -341,12 +341,11 @@ class Query:
         sql, kind = self.field(field, arg="order_by")
         if kind == "json":
             sql, cast = f"coalesce({sql}, 'null'::jsonb)", "jsonb"
-        elif kind == "time":
-            cast = "timestamptz"
+        elif kind in ("time", "text"):
+            cast = "timestamptz" if kind == "time" else "text"
         else:
             raise ValidationFailed(
-                "order_by is a time column or a property, - first for descending",
-                field="order_by",
+                "order_by is a column or a property, - first for descending", field="order_by"
             )
         direction, compare = ("DESC", "<") if descending else ("ASC", ">")
         if cursor:
@@ -457,11 +456,17 @@ class Query:
         elif function in ("min", "max") and field in self._table().columns:
             sql = f"{function}({field})"
         elif function == "percentile":
+            if metric.fraction is None or not 0 <= metric.fraction <= 1:
+                raise ValidationFailed(
+                    "a percentile's fraction is between 0 and 1", field="metrics"
+                )
             number = self.number(field, arg="metrics")
             fraction = self.param(metric.fraction)
             sql = f"percentile_cont({fraction}::float8) WITHIN GROUP (ORDER BY {number})"
-        else:
+        elif function in ("sum", "avg", "min", "max"):
             sql = f"{function}({self.number(field, arg='metrics')})"
+        else:
+            raise ValidationFailed(f"{function!r} is not a metric", field="metrics")
         if metric.where:
             sql += f" FILTER (WHERE {self._table().json} @> {self.param(metric.where)}::jsonb)"
         if function in ("count", "count_distinct"):

@@ -329,12 +329,13 @@ class Things(_Store):
         ranges: Mapping[str, Range | tuple[Any, Any]] | None = None,
         missing: Sequence[str] = (),
     ) -> Page[Thing]:
-        """Newest first, or by ``order_by`` (``created_at``, ``updated_at`` or
-        ``properties.<name>``, ``-`` first for descending; the cursor keeps the order).
-        ``where`` matches property equality (uses the GIN index); ``since <= created_at <
-        until``; ``ranges`` bound fields (:class:`Range`); ``missing`` properties are
-        absent. ``include_subgroups`` adds the things of every group below this one (a
-        role in a group applies to its sub-groups)."""
+        """Newest first, or by ``order_by`` (``created_at``, ``updated_at``, ``name``,
+        ``status``, ``type`` or ``properties.<name>``, ``-`` first for descending; the
+        cursor keeps the order). ``where`` matches property equality (uses the GIN
+        index); ``since <= created_at < until``; ``ranges`` bound fields
+        (:class:`Range`); ``missing`` properties are absent. ``include_subgroups`` adds
+        the things of every group below this one (a role in a group applies to its
+        sub-groups)."""
         query = self._query(type, status, where)
         if include_subgroups:
             query.clauses[0] = "group_id = ANY($1)"  # $1 becomes the tree's ids below

@@ -76,6 +76,8 @@ async def test_sorted_by_a_property_with_pages(o: ScopedOntology) -> None:
 
     everything = await _all_pages(o.things.list, order_by="properties.price_cents", limit=4)
     assert everything[0].name == "unsorted"  # a missing property sorts first ascending
+    named = await _all_pages(o.things.list, type="product", order_by="name", limit=5)
+    assert [t.name for t in named] == sorted(f"p{n}" for n in range(len(prices)))
     texts = await _all_pages(o.things.list, type="product", order_by="-properties.sku", limit=5)
     assert [t.properties["sku"] for t in texts] == sorted(
         (f"sku-{n:02d}" for n in range(len(prices))), reverse=True
@@ -160,6 +162,8 @@ async def test_bad_fields_are_refused(o: ScopedOntology) -> None:
         ("metrics", o.things.aggregate([Metric.count(), Metric.count()])),
         ("order_by", o.things.aggregate([Metric.count()], order_by=["-nothing"])),
         ("limit", o.things.aggregate([Metric.count()], limit=0)),
+        ("metrics", o.things.aggregate([Metric("evil(", "x", "properties.a")])),  # type: ignore[arg-type]
+        ("metrics", o.things.aggregate([Metric("percentile", "x", "properties.a", 2.0)])),
         ("group_by", o.events.aggregate([Metric.count()], group_by=["properties.x"])),
     ]
     for field, call in refused:
