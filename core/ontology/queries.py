@@ -333,7 +333,8 @@ class Query:
     ) -> tuple[str, int, Callable[[list[Any]], Page[Any]]]:
         """A page ordered by ``order_by`` (a column or a property, ``-`` first for
         descending), ties by id, with a keyset cursor carrying the last row's sort value
-        and id. Missing properties sort as JSON null: first ascending, last descending.
+        and id. Property values sort as PostgreSQL orders JSON: by type (null, strings,
+        numbers, booleans, ...) then by value; a missing one sorts as null.
         Returns the SQL, the limit, and how to make the page from its records."""
         table = self._table()
         descending = order_by.startswith("-")

@@ -5,8 +5,9 @@ clone could not answer) with a suggestion of what content to add.
 Everything is aggregated in PostgreSQL through core's aggregate reads
 (``stores.things.aggregate``, ``stores.events.aggregate``), so a clone with many messages
 is never read into Python: counts, latency percentiles and the grouping of questions
-happen in the database, under the caller's group, and only the groups shown come back.
-The figures are read from what chat records:
+happen in the database, under the caller's group, and only groups come back (the
+:data:`MAX_GROUPS` most asked: the most common questions and the content-gap pages are
+taken from them). The figures are read from what chat records:
 
 * ``ai_message`` things (role, latency, feedback, ``unanswered``) of the clone, created in
   the window: a message's *current* feedback counts, so a changed rating counts once;
