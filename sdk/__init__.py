@@ -43,6 +43,7 @@ from core.limits import RateLimiter, RateLimitResult
 from core.migrations import group_table_statements, sql_migration
 from core.ontology.ids import uuid7
 from core.ontology.names import Names, NameTaken, PublicName, PublicNames, claim_names_statement
+from core.ontology.queries import AggregateRow, Bucket, Metric, Range, bucket
 from core.ontology.records import Connection, Event, Group, KnowledgeItem, Page, Thing
 from core.ontology.scope import VISITOR_ROLE, Scope
 from core.ontology.session import Isolation
@@ -85,6 +86,8 @@ __all__ = [
     "PERSON",
     "VISITOR_ROLE",
     "Actor",
+    "AggregateRow",
+    "Bucket",
     "Conflict",
     "Connection",
     "ConnectionCount",
@@ -105,6 +108,7 @@ __all__ = [
     "Job",
     "Knowledge",
     "KnowledgeItem",
+    "Metric",
     "NameTaken",
     "Names",
     "NotFound",
@@ -125,6 +129,7 @@ __all__ = [
     "QuotaReport",
     "QuotaUsage",
     "Quotas",
+    "Range",
     "RateLimitResult",
     "RateLimited",
     "RateLimiter",
@@ -141,6 +146,7 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationFailed",
     "api_router",
+    "bucket",
     "claim_names_statement",
     "embed_query",
     "every_item",

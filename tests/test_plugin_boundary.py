@@ -6,10 +6,8 @@
   literal name. ``sdk`` is the contract; core's modules may change under a plugin.
 * No plugin runs SQL on core's tables (the list is read from the ``CREATE TABLE``
   statements of core's migrations) or opens ``db.system()``, which sets row-level
-  security aside: both tie a plugin to core's schema and tenancy internals.
-
-Files that still break the second rule are listed in ``KNOWN_VIOLATIONS`` with the reason;
-the list may only shrink (a test fails when an entry no longer violates).
+  security aside: both tie a plugin to core's schema and tenancy internals. A plugin's
+  SQL on its *own* tables is fine.
 """
 
 from __future__ import annotations
@@ -26,11 +24,6 @@ PLUGINS = ROOT / "plugins"
 THIRDPARTY = ROOT / "tests" / "thirdparty"
 CORE = ROOT / "core"
 
-#: Plugin files that still reach core's tables or ``db.system()`` (path -> why). Remove an
-#: entry when its file is fixed; never add one.
-KNOWN_VIOLATIONS: dict[str, str] = {
-    "plugins/clone/analytics.py": "aggregates over things and events with raw SQL",
-}
 
 IMPORT_ADVICE = (
     "plugins import only `sdk`, never `core`: use the name `sdk` re-exports (see "
@@ -186,19 +179,8 @@ def test_core_tables_come_from_core_migrations() -> None:
 
 @pytest.mark.parametrize("path", PLUGIN_FILES, ids=_relative)
 def test_plugins_do_not_touch_core_tables(path: Path) -> None:
-    if _relative(path) in KNOWN_VIOLATIONS:
-        pytest.skip(f"known violation: {KNOWN_VIOLATIONS[_relative(path)]}")
     found = [f"{_relative(path)}:{line}: {what}" for line, what in core_table_uses(_parse(path))]
     assert not found, "\n".join(found)
-
-
-@pytest.mark.parametrize("relative", sorted(KNOWN_VIOLATIONS))
-def test_known_violations_still_violate(relative: str) -> None:
-    path = ROOT / relative
-    assert path.exists() and list(core_table_uses(_parse(path))), (
-        f"{relative} no longer reaches core's tables: remove it from KNOWN_VIOLATIONS in "
-        "tests/test_plugin_boundary.py (the list may only shrink)"
-    )
 
 
 # -- the checks themselves -------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import builtins
+import functools
 import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -26,6 +28,22 @@ from core.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from core.events import EventFailure
 from core.ontology.ids import uuid7
 from core.ontology.names import Names, PublicNames
+from core.ontology.queries import (
+    DEFAULT_GROUPS,
+    EVENTS,
+    THINGS,
+    AggregateRow,
+    Bucket,
+    Metric,
+    Range,
+)
+from core.ontology.queries import DEFAULT_LIMIT as DEFAULT_LIMIT
+from core.ontology.queries import MAX_LIMIT as MAX_LIMIT
+from core.ontology.queries import Query as _Query
+from core.ontology.queries import check_limit as check_limit
+from core.ontology.queries import decode_cursor as decode_cursor
+from core.ontology.queries import encode_cursor as encode_cursor
+from core.ontology.queries import page_of as _page
 from core.ontology.records import Connection, Event, KnowledgeItem, Page, Thing
 from core.ontology.scope import Scope
 from core.ontology.session import Dispatcher, Isolation, Session
@@ -33,9 +51,6 @@ from core.ontology.types import PERSON, ConnectionType, TypeRegistry
 
 if TYPE_CHECKING:
     from core.db import Database
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 
 T = TypeVar("T")
 
@@ -66,60 +81,6 @@ SUBGROUPS_SQL = (
     "UNION ALL SELECT g.id, t.depth + 1 FROM groups g JOIN tree t ON g.parent_id = t.id "
     "WHERE t.depth < 32) SELECT id FROM tree"
 )
-
-
-def encode_cursor(last_id: UUID) -> str:
-    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> UUID | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return UUID(bytes=raw)
-    except (ValueError, binascii.Error):
-        raise ValidationFailed("cursor is not one this API returned", field="cursor") from None
-
-
-def check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-    return limit
-
-
-class _Query:
-    """A WHERE clause built from optional filters, numbering parameters as it goes."""
-
-    def __init__(self, group_id: UUID) -> None:
-        self.args: list[Any] = [group_id]
-        self.clauses = ["group_id = $1"]
-
-    def add(self, clause: str, *values: Any) -> None:
-        placeholders = []
-        for value in values:
-            self.args.append(value)
-            placeholders.append(f"${len(self.args)}")
-        self.clauses.append(clause.format(*placeholders))
-
-    def page(self, columns: str, table: str, cursor: str | None, limit: int) -> tuple[str, int]:
-        after = decode_cursor(cursor)
-        if after is not None:
-            self.add("id < {}", after)
-        limit = check_limit(limit)
-        self.args.append(limit + 1)
-        sql = (
-            f"SELECT {columns} FROM {table} WHERE {' AND '.join(self.clauses)} "
-            f"ORDER BY id DESC LIMIT ${len(self.args)}"
-        )
-        return sql, limit
-
-
-def _page(records: list[Any], limit: int) -> Page[Any]:
-    if len(records) > limit:
-        records = records[:limit]
-        return Page(items=records, next_cursor=encode_cursor(records[-1].id))
-    return Page(items=records)
 
 
 class _Store:
@@ -268,24 +229,54 @@ class Events(_Store):
         *,
         type: str | None = None,
         target_id: UUID | None = None,
+        actor_id: UUID | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> Page[Event]:
-        query = _Query(self.group_id)
-        if type is not None:
-            query.add("type = {}", type)
-        if target_id is not None:
-            query.add("target_id = {}", target_id)
-        if since is not None:
-            query.add("occurred_at >= {}", since)
-        if until is not None:
-            query.add("occurred_at < {}", until)
+        """Newest first; ``since <= occurred_at < until``."""
+        query = self._query(type=type, target_id=target_id, actor_id=actor_id)
+        query.filter(since=since, until=until)
         sql, limit = query.page(EVENT_COLUMNS, "events", cursor, limit)
         async with self.session.reading() as conn:
             rows = await conn.fetch(sql, *query.args)
         return _page([Event(**row) for row in rows], limit)
+
+    async def aggregate(
+        self,
+        metrics: Sequence[Metric],
+        *,
+        group_by: Sequence[str | Bucket] = (),
+        type: str | None = None,
+        target_id: UUID | None = None,
+        actor_id: UUID | None = None,
+        where: Mapping[str, Any] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ranges: Mapping[str, Range | tuple[Any, Any]] | None = None,
+        missing: Sequence[str] = (),
+        order_by: Sequence[str] = (),
+        limit: int = DEFAULT_GROUPS,
+    ) -> builtins.list[AggregateRow]:
+        """``metrics`` per group of ``group_by`` (``payload.<name>``, ``type``,
+        ``actor_id``, ``target_id`` or a :class:`Bucket` of ``occurred_at``) over the
+        events the filters keep (``where``: payload equality; ``missing``: payload keys
+        absent); see :mod:`core.ontology.queries`."""
+        query = self._query(type=type, target_id=target_id, actor_id=actor_id)
+        if where:
+            query.add("payload @> {}", dict(where))
+        query.filter(since=since, until=until, ranges=ranges, missing=missing)
+        sql, read = query.aggregate(metrics, group_by, order_by, limit)
+        async with self.session.reading() as conn:
+            return read(await conn.fetch(sql, *query.args))
+
+    def _query(self, **columns: Any) -> _Query:
+        query = _Query(self.group_id, EVENTS)
+        for column, value in columns.items():
+            if value is not None:
+                query.add(f"{column} = {{}}", value)
+        return query
 
 
 class Things(_Store):
@@ -343,21 +334,30 @@ class Things(_Store):
         include_subgroups: bool = False,
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
+        order_by: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ranges: Mapping[str, Range | tuple[Any, Any]] | None = None,
+        missing: Sequence[str] = (),
     ) -> Page[Thing]:
-        """Newest first. ``where`` matches property equality (uses the GIN index).
-        ``include_subgroups`` adds the things of every group below this one (a role in a
-        group applies to its sub-groups)."""
-        query = _Query(self.group_id)
+        """Newest first, or by ``order_by`` (``created_at``, ``updated_at``, ``name``,
+        ``status``, ``type`` or ``properties.<name>``, ``-`` first for descending; the
+        cursor keeps the order). ``where`` matches property equality (uses the GIN
+        index); ``since <= created_at < until``; ``ranges`` bound fields
+        (:class:`Range`); ``missing`` properties are absent. ``include_subgroups`` adds
+        the things of every group below this one (a role in a group applies to its
+        sub-groups)."""
+        query = self._query(type, status, where)
         if include_subgroups:
             query.clauses[0] = "group_id = ANY($1)"  # $1 becomes the tree's ids below
-        query.clauses.append("deleted_at IS NULL")
-        if type is not None:
-            query.add("type = {}", type)
-        if status is not None:
-            query.add("status = {}", status)
-        if where:
-            query.add("properties @> {}", dict(where))
-        sql, limit = query.page(THING_COLUMNS, "things", cursor, limit)
+        query.filter(since=since, until=until, ranges=ranges, missing=missing)
+        if order_by is None:
+            sql, limit = query.page(THING_COLUMNS, "things", cursor, limit)
+            make_page: Callable[[builtins.list[Any]], Page[Any]] = functools.partial(
+                _page, limit=limit
+            )
+        else:
+            sql, limit, make_page = query.sorted_page(THING_COLUMNS, order_by, cursor, limit)
         async with self.session.reading() as conn:
             if include_subgroups:
                 # The tree's ids, then widen what this connection may see to exactly them.
@@ -367,7 +367,44 @@ class Things(_Store):
                 await conn.execute(SET_GROUPS_SQL, ",".join(map(str, tree)), local)
                 query.args[0] = tree
             rows = await conn.fetch(sql, *query.args)
-        return _page([Thing(**row) for row in rows], limit)
+        return make_page([Thing(**row) for row in rows])
+
+    async def aggregate(
+        self,
+        metrics: Sequence[Metric],
+        *,
+        group_by: Sequence[str | Bucket] = (),
+        type: str | None = None,
+        status: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ranges: Mapping[str, Range | tuple[Any, Any]] | None = None,
+        missing: Sequence[str] = (),
+        order_by: Sequence[str] = (),
+        limit: int = DEFAULT_GROUPS,
+    ) -> builtins.list[AggregateRow]:
+        """``metrics`` per group of ``group_by`` (``properties.<name>``, a column, or a
+        :class:`Bucket` of ``created_at``) over the things :meth:`list` would return for
+        the same filters; see :mod:`core.ontology.queries`."""
+        query = self._query(type, status, where)
+        query.filter(since=since, until=until, ranges=ranges, missing=missing)
+        sql, read = query.aggregate(metrics, group_by, order_by, limit)
+        async with self.session.reading() as conn:
+            return read(await conn.fetch(sql, *query.args))
+
+    def _query(
+        self, type: str | None, status: str | None, where: Mapping[str, Any] | None
+    ) -> _Query:
+        query = _Query(self.group_id, THINGS)
+        query.clauses.append("deleted_at IS NULL")
+        if type is not None:
+            query.add("type = {}", type)
+        if status is not None:
+            query.add("status = {}", status)
+        if where:
+            query.add("properties @> {}", dict(where))
+        return query
 
     async def update(
         self,

@@ -2,27 +2,34 @@
 and down, response times, the most common questions and the content gaps (questions the
 clone could not answer) with a suggestion of what content to add.
 
-Everything is aggregated in PostgreSQL, so a clone with many messages is never read into
-Python: counts, ``percentile_cont`` latencies and the grouping of questions happen in SQL,
-and only the rows shown come back. The figures are read from what chat records:
+Everything is aggregated in PostgreSQL through core's aggregate reads
+(``stores.things.aggregate``, ``stores.events.aggregate``), so a clone with many messages
+is never read into Python: counts, latency percentiles and the grouping of questions
+happen in the database, under the caller's group, and only groups come back (the
+:data:`MAX_GROUPS` most asked: the most common questions and the content-gap pages are
+taken from them). The figures are read from what chat records:
 
 * ``ai_message`` things (role, latency, feedback, ``unanswered``) of the clone, created in
   the window: a message's *current* feedback counts, so a changed rating counts once;
-* ``ai_message`` questions, grouped as below, for the most common questions;
-* ``message_answered`` events with ``unanswered`` (they carry the question) for the gaps.
+* ``ai_message`` questions, grouped by their ``question_key``, for the most common
+  questions;
+* ``message_answered`` events with ``unanswered`` (they carry the question and its key)
+  for the gaps.
 
-Core's stores have no aggregate reads, so these queries run on the request's own scoped
-connection (``stores.session.reading()``): row-level security there shows only the
-caller's group, whatever a statement says, and each statement filters ``group_id`` too.
+The summary, the questions and the gaps are separate reads, so a message stored while
+they run may count in one and not yet in another.
 
-Questions are grouped by their *content words*: PostgreSQL's English stems with the stop
-words dropped, in any order, plus the question words and negations (what, how, not, ...)
-that English full-text search drops but that change a question. So "What is your refund
-policy?", "what's your REFUND policy" and "What are your refund policies" count as one
-question, and "When are coaching calls?" and "Where are coaching calls?" (or "Do you offer
-refunds?" and "Don't you offer refunds?") as two. A question of stop words
-only is grouped by its text (case, spaces and punctuation ignored). Each group shows its
-most frequent wording.
+Questions are grouped by their key (see ``plugins.clone.questions``): their content
+words, in any order, plus the question words and negations that change a question. So
+"What is your refund policy?", "what's your REFUND policy" and "What are your refund
+policies" count as one question, and "When are coaching calls?" and "Where are coaching
+calls?" as two. Each group shows its most frequent wording.
+
+Chat stores the key with each question. Questions stored before it did have none: for
+those the distinct texts are counted in the database and keyed here, the
+:data:`MAX_GROUPS` most asked of them, and merged with the keyed groups. No job rewrites
+old messages (a ``message_answered`` event cannot be rewritten anyway); since a window is
+at most a year, keyless questions leave every window within one.
 """
 
 from __future__ import annotations
@@ -30,8 +37,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -42,6 +49,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, Parameter
 
 import sdk
+from plugins.clone.questions import question_key
 from plugins.clone.retrieval import STOP_WORDS, content_words
 from plugins.clone.services import quote
 from plugins.clone.training import source_links
@@ -57,93 +65,94 @@ QUOTED_CHARS = 120
 MAX_TERMS = 4
 SUGGESTION_PASSAGES = 5
 
-# -- SQL -----------------------------------------------------------------------------------
+# -- figures -------------------------------------------------------------------------------
 
-#: Words English full-text search drops that change what a question asks.
-KEPT_WORDS = (
-    "what", "when", "where", "who", "whom", "whose", "why", "how", "which",
-    "not", "no", "nor", "never", "t",
-)  # fmt: skip
+#: Question groups read per listing (most asked first), keyed and keyless each.
+MAX_GROUPS = 1000
 
-
-def _kept_words(words: str) -> str:
-    """SQL: the :data:`KEPT_WORDS` in the ``simple`` tsvector ``words`` (cheap lookups in a
-    sorted vector; a regular expression over the text costs as much as stemming it)."""
-    present = " || ".join(f"CASE WHEN {words} @@ '{w}'::tsquery THEN ' {w}' ELSE '' END"
-                          for w in KEPT_WORDS)  # fmt: skip
-    return f"CASE WHEN {words} @@ '{' | '.join(KEPT_WORDS)}'::tsquery THEN {present} ELSE '' END"
-
-
-def _grouped(rows: str, having: str = "TRUE") -> str:
-    """SQL: the questions of ``rows`` (columns ``text``, ``at``) grouped (see the module's
-    docstring), most asked first, then most recently; ``$5`` groups. Each distinct text is
-    stemmed once, so repeated questions cost a hash lookup."""
-    return f"""
-WITH asked AS ({rows}),
-exact AS (
-    SELECT text, count(*) AS n, max(at) AS at FROM asked WHERE text <> '' GROUP BY text
-),
-keyed AS (
-    SELECT e.text, e.n, e.at, CASE
-        WHEN length(v.stems) = 0
-        THEN btrim(regexp_replace(lower(e.text), '[^[:alnum:]]+', ' ', 'g'))
-        ELSE v.stems::text || {_kept_words("v.words")}
-    END AS key
-    FROM exact e CROSS JOIN LATERAL (
-        SELECT strip(to_tsvector('english', e.text)) AS stems,
-            to_tsvector('simple', e.text) AS words
-        OFFSET 0  -- computed once per text, not once per use
-    ) v
-)
-SELECT key, sum(n)::bigint AS count, max(at) AS last_asked,
-    (array_agg(text ORDER BY n DESC, at DESC))[1] AS question
-FROM keyed
-GROUP BY key
-HAVING {having}
-ORDER BY count DESC, last_asked DESC, key DESC
-LIMIT $5
-"""
+ASKED = {"role": "user"}
+ANSWERED = {"role": "assistant"}
+#: Counts, feedback and latency percentiles of a clone's messages.
+SUMMARY = [
+    sdk.Metric.count_distinct("properties.thread_id", where=ASKED, name="conversations"),
+    sdk.Metric.count(where=ASKED, name="questions"),
+    sdk.Metric.count(where=ANSWERED, name="answers"),
+    sdk.Metric.count(where={**ANSWERED, "unanswered": True}, name="unanswered"),
+    sdk.Metric.count(where={**ANSWERED, "feedback": "up"}, name="up"),
+    sdk.Metric.count(where={**ANSWERED, "feedback": "down"}, name="down"),
+    sdk.Metric.percentile("properties.latency_ms", 0.5, where=ANSWERED, name="p50"),
+    sdk.Metric.percentile("properties.latency_ms", 0.95, where=ANSWERED, name="p95"),
+]
 
 
-#: Counts, feedback and latency percentiles of the clone's messages in [$3, $4).
-SUMMARY_SQL = """
-SELECT
-    count(DISTINCT thread_id) FILTER (WHERE role = 'user') AS conversations,
-    count(*) FILTER (WHERE role = 'user') AS questions,
-    count(*) FILTER (WHERE role = 'assistant') AS answers,
-    count(*) FILTER (WHERE role = 'assistant' AND unanswered) AS unanswered,
-    count(*) FILTER (WHERE role = 'assistant' AND feedback = 'up') AS up,
-    count(*) FILTER (WHERE role = 'assistant' AND feedback = 'down') AS down,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)
-        FILTER (WHERE role = 'assistant') AS p50,
-    percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
-        FILTER (WHERE role = 'assistant') AS p95
-FROM (
-    SELECT properties->>'role' AS role, properties->>'thread_id' AS thread_id,
-        properties->>'feedback' AS feedback, (properties->>'latency_ms')::float8 AS latency_ms,
-        coalesce((properties->>'unanswered')::boolean, false) AS unanswered
-    FROM things
-    WHERE group_id = $1 AND type = 'ai_message' AND deleted_at IS NULL
-        AND properties @> $2 AND created_at >= $3 AND created_at < $4
-    OFFSET 0  -- each property read once per message
-) messages
-"""
+@dataclass
+class QuestionGroup:
+    """Questions with one key: how often and when last asked, and the wording shown
+    (``shown`` times asked in that wording, or the group's count for a keyed group)."""
 
-#: The clone's questions ($2: its id and role user) in [$3, $4), grouped; $5 groups.
-TOP_QUESTIONS_SQL = _grouped(
-    "SELECT properties->>'content' AS text, created_at AS at FROM things "
-    "WHERE group_id = $1 AND type = 'ai_message' AND deleted_at IS NULL "
-    "AND properties @> $2 AND created_at >= $3 AND created_at < $4"
-)
+    key: str
+    count: int
+    last_asked: datetime
+    question: str
+    shown: int
 
-#: The clone's unanswered questions ($2) in [$3, $4), grouped, after the keyset
-#: ($6, $7, $8) = (count, last asked, key) when $6 is given; $5 groups.
-GAPS_SQL = _grouped(
-    "SELECT payload->>'question' AS text, occurred_at AS at FROM events "
-    "WHERE group_id = $1 AND type = 'message_answered' AND payload @> $2 "
-    "AND occurred_at >= $3 AND occurred_at < $4",
-    having="$6::bigint IS NULL OR (sum(n)::bigint, max(at), key) < ($6, $7::timestamptz, $8::text)",
-)
+    @property
+    def order(self) -> tuple[int, datetime, str]:
+        """Most asked first, then most recently asked (descending)."""
+        return self.count, self.last_asked, self.key
+
+    def add(self, count: int, last_asked: datetime, question: str) -> None:
+        if count > self.shown:
+            self.question, self.shown = question, count
+        self.count += count
+        self.last_asked = max(self.last_asked, last_asked)
+
+
+async def question_groups(
+    aggregate: Callable[..., Awaitable[list[sdk.AggregateRow]]],
+    fields: str,
+    text: str,
+    at: str,
+    **filters: Any,
+) -> list[QuestionGroup]:
+    """The questions ``aggregate`` (``things.aggregate`` or ``events.aggregate``) finds
+    with ``filters``, grouped by ``<fields>.question_key``, most asked first: ``text``
+    is the question's field and ``at`` its time."""
+    metrics = [
+        sdk.Metric.count(),
+        sdk.Metric.max(at, name="last_asked"),
+        sdk.Metric.most_common(text, name="question"),
+    ]
+    order = ["-count", "-last_asked"]
+    rows = await aggregate(
+        metrics, group_by=[f"{fields}.question_key"], order_by=order, limit=MAX_GROUPS, **filters
+    )
+    groups: dict[str, QuestionGroup] = {}
+    keyless = False
+    for row in rows:
+        [key], values = row.key, row.values
+        if key is None:
+            keyless = True
+            continue
+        count = int(values["count"])
+        groups[key] = QuestionGroup(key, count, values["last_asked"], values["question"], count)
+    if keyless:  # stored before chat kept keys: count each text there, key it here
+        texts = await aggregate(
+            metrics[:2], group_by=[text], missing=["question_key"], order_by=order,
+            limit=MAX_GROUPS, **filters,
+        )  # fmt: skip
+        for row in texts:
+            [question], values = row.key, row.values
+            if not isinstance(question, str) or not question.strip():
+                continue
+            count, at_ = int(values["count"]), values["last_asked"]
+            key = question_key(question)
+            if key in groups:
+                groups[key].add(count, at_, question)
+            else:
+                groups[key] = QuestionGroup(key, count, at_, question, count)
+    return sorted(groups.values(), key=lambda g: g.order, reverse=True)
+
 
 # -- payloads ------------------------------------------------------------------------------
 
@@ -230,15 +239,6 @@ def _decode_cursor(cursor: str) -> tuple[int, datetime, str]:
     return count, at, key
 
 
-@asynccontextmanager
-async def _reading(group: sdk.GroupContext) -> AsyncIterator[Any]:
-    """A read-only snapshot on the request's scoped connection (see the module's
-    docstring): the figures of one answer agree with each other."""
-    async with group.stores.session.reading() as conn:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            yield conn
-
-
 async def _clone(group: sdk.GroupContext, clone_id: UUID) -> sdk.Thing:
     group.require("clone.read")
     try:
@@ -247,17 +247,37 @@ async def _clone(group: sdk.GroupContext, clone_id: UUID) -> sdk.Thing:
         raise sdk.NotFound(f"clone {clone_id} not found") from None
 
 
+async def _asked(
+    group: sdk.GroupContext, clone_id: UUID, since: datetime, until: datetime
+) -> list[QuestionGroup]:
+    """The clone's questions in ``[since, until)``, grouped, most asked first."""
+    return await question_groups(
+        group.stores.things.aggregate, "properties", "properties.content", "created_at",
+        type="ai_message", where={"clone_id": str(clone_id), **ASKED}, since=since, until=until,
+    )  # fmt: skip
+
+
+async def _unanswered(
+    group: sdk.GroupContext, clone_id: UUID, since: datetime, until: datetime
+) -> list[QuestionGroup]:
+    """The clone's unanswered questions in ``[since, until)``, grouped, most asked first."""
+    return await question_groups(
+        group.stores.events.aggregate, "payload", "payload.question", "occurred_at",
+        type="message_answered", where={"clone_id": str(clone_id), "unanswered": True},
+        since=since, until=until,
+    )  # fmt: skip
+
+
 async def analytics(group: sdk.GroupContext, clone_id: UUID, days: int = 30) -> CloneAnalytics:
     """The clone's figures over the last ``days`` days."""
     since, until = _window(days)
     await _clone(group, clone_id)
-    messages = {"clone_id": str(clone_id)}
-    questions = {"clone_id": str(clone_id), "role": "user"}
-    window = (group.group_id, messages, since, until)
-    async with _reading(group) as conn:
-        row = await conn.fetchrow(SUMMARY_SQL, *window)
-        top = await conn.fetch(TOP_QUESTIONS_SQL, group.group_id, questions, since, until, TOP)
-        gaps = await conn.fetch(GAPS_SQL, *_gap_args(group, clone_id, since, until, TOP, None))
+    [summary] = await group.stores.things.aggregate(
+        SUMMARY, type="ai_message", where={"clone_id": str(clone_id)}, since=since, until=until
+    )
+    row = summary.values
+    top = (await _asked(group, clone_id, since, until))[:TOP]
+    gaps = (await _unanswered(group, clone_id, since, until))[:TOP]
     up, down, answers = int(row["up"]), int(row["down"]), int(row["answers"])
     return CloneAnalytics(
         clone_id=str(clone_id),
@@ -272,8 +292,7 @@ async def analytics(group: sdk.GroupContext, clone_id: UUID, days: int = 30) -> 
         unanswered=int(row["unanswered"]),
         unanswered_rate=_rate(int(row["unanswered"]), answers),
         top_questions=[
-            QuestionCount(question=quote(r["question"], SHOWN_CHARS), count=int(r["count"]))
-            for r in top
+            QuestionCount(question=quote(g.question, SHOWN_CHARS), count=g.count) for g in top
         ],
         content_gaps=await _gaps(group, clone_id, gaps),
     )
@@ -294,47 +313,31 @@ async def content_gaps(
         raise sdk.ValidationFailed("limit must be between 1 and 200", field="limit")
     after = _decode_cursor(cursor) if cursor else None
     await _clone(group, clone_id)
-    async with _reading(group) as conn:
-        rows = await conn.fetch(
-            GAPS_SQL, *_gap_args(group, clone_id, since, until, limit + 1, after)
-        )
+    groups = await _unanswered(group, clone_id, since, until)
+    if after is not None:
+        groups = [g for g in groups if g.order < after]
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = _encode_cursor(int(last["count"]), last["last_asked"], last["key"])
-    return sdk.Page(items=await _gaps(group, clone_id, rows), next_cursor=next_cursor)
+    if len(groups) > limit:
+        groups = groups[:limit]
+        next_cursor = _encode_cursor(*groups[-1].order)
+    return sdk.Page(items=await _gaps(group, clone_id, groups), next_cursor=next_cursor)
 
 
-def _gap_args(
-    group: sdk.GroupContext,
-    clone_id: UUID,
-    since: datetime,
-    until: datetime,
-    limit: int,
-    after: tuple[int, datetime, str] | None,
-) -> tuple[Any, ...]:
-    unanswered = {"clone_id": str(clone_id), "unanswered": True}
-    keyset = after if after is not None else (None, None, None)
-    return (group.group_id, unanswered, since, until, limit, *keyset)
-
-
-async def _gaps(group: sdk.GroupContext, clone_id: UUID, rows: list[Any]) -> list[ContentGap]:
-    if not rows:
+async def _gaps(
+    group: sdk.GroupContext, clone_id: UUID, groups: list[QuestionGroup]
+) -> list[ContentGap]:
+    if not groups:
         return []
     source_ids = [link.to_id for link in await source_links(group.stores, clone_id)]
-    gaps = []
-    for row in rows:
-        question = row["question"]
-        gaps.append(
-            ContentGap(
-                question=quote(question, SHOWN_CHARS),
-                count=int(row["count"]),
-                last_asked=row["last_asked"].isoformat(),
-                suggestion=await suggest(group, source_ids, question),
-            )
+    return [
+        ContentGap(
+            question=quote(g.question, SHOWN_CHARS),
+            count=g.count,
+            last_asked=g.last_asked.isoformat(),
+            suggestion=await suggest(group, source_ids, g.question),
         )
-    return gaps
+        for g in groups
+    ]
 
 
 # -- suggestions ---------------------------------------------------------------------------

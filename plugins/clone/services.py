@@ -47,6 +47,7 @@ from plugins.clone.providers import (
     TextDelta,
     ToolRequest,
 )
+from plugins.clone.questions import question_key
 from plugins.clone.settings import CloneSettings
 from plugins.clone.tools import (
     CloneTool,
@@ -872,7 +873,8 @@ class Clones:
             question = await o.things.create(
                 "ai_message", name=quote(content, 80),
                 properties={"thread_id": str(thread_id), "clone_id": str(clone_id),
-                            "role": "user", "content": content},
+                            "role": "user", "content": content,
+                            "question_key": question_key(content)},
             )  # fmt: skip
             if not thread.properties.get("title"):
                 thread = await o.things.update(
@@ -1047,6 +1049,7 @@ class Clones:
         }  # fmt: skip
         if unanswered:  # a content gap: what visitors ask that the clone cannot answer
             event["question"] = turn.text[:2000]
+            event["question_key"] = question_key(turn.text)
         async with self._transaction(group) as o:
             message = await o.things.create("ai_message", name=quote(text, 80), properties=props)
             event["message_id"] = str(message.id)

@@ -102,6 +102,8 @@ class MessageProps(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     feedback: Literal["up", "down"] | None = None
     #: The knowledge base had nothing relevant: the clone said it did not know.
     unanswered: bool = False
+    #: A visitor's question's key (``plugins.clone.questions``): analytics groups by it.
+    question_key: Annotated[str, Meta(max_length=500)] = ""
     provider: str = ""
     model: str = ""
 
@@ -169,6 +171,7 @@ class MessageAnswered(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     citations: int
     unanswered: bool = False
     question: Annotated[str, Meta(max_length=2000)] = ""
+    question_key: Annotated[str, Meta(max_length=500)] = ""
 
 
 class ToolCalled(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

@@ -247,6 +247,35 @@ async def test_near_duplicate_questions_count_together(api, owner, arrange) -> N
         assert question["count"] == len(group)
 
 
+async def test_questions_stored_without_a_key_count_with_keyed_ones(
+    clone_platform, api, owner, docs, arrange
+) -> None:
+    """Chat stores each question's key; questions stored before it did (arranged here
+    without one) are keyed when counted, and count with the keyed ones."""
+    clone = await trained_clone(api, docs)
+    cid = clone["id"]
+    thread = await api.thread(cid)
+    asked = await api.ask(cid, thread["id"], MONGOLIA)
+    assert asked["answer"]["unanswered"] is True
+    stores = clone_platform.platform.ontology.scoped(owner.scope)
+    question = await stores.things.get(UUID(asked["question"]["id"]))
+    assert question.properties["question_key"] == "capital mongolia | what"
+    [answered] = (await stores.events.list(type="message_answered")).items
+    assert answered.payload["question_key"] == "capital mongolia | what"
+
+    arranged = arrange(owner, cid)
+    old_thread = await arranged.thread()
+    for wording in ("what's the capital of MONGOLIA", "What is the capital of Mongolia?"):
+        await arranged.exchange(old_thread, wording, unanswered=True)
+    await arranged.exchange(old_thread, REFUND_QUESTION)
+
+    body = await read(api, cid)
+    assert [(q["question"], q["count"]) for q in body["top_questions"]] == [
+        (MONGOLIA, 3), (REFUND_QUESTION, 1),
+    ]  # fmt: skip
+    assert [(g["question"], g["count"]) for g in body["content_gaps"]] == [(MONGOLIA, 3)]
+
+
 async def test_an_empty_clone(api) -> None:
     clone = await api.clone("Ada")
     body = await read(api, clone["id"], days=7)
