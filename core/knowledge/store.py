@@ -1,6 +1,6 @@
 """The knowledge SQL of ingest, search and re-embedding: :class:`KnowledgeStore` extends the
 scoped :class:`~core.ontology.stores.Knowledge` store, so it is bound to one scope and
-every query filters by the scope's group (DESIGN.md, tenancy in one place).
+every query filters by the scope's group (tenancy is decided in one place, the scope).
 
 Vector search uses the expression each partial HNSW index is built on,
 ``(embedding::vector(D)) <=> $q`` with ``embedding_dim = D``; ``D`` is written into the SQL

@@ -11,9 +11,8 @@ offline answer may take 200 ms), so training embeds every sentence of a trained 
 once (:func:`learn`), and an answer reads their cosines to the question with one query
 (:func:`closeness`), reusing the vector its retrieval made.
 
-They live in a table of the plugin's own, ``clone_sentence_vectors`` (the exception
-DESIGN.md allows for a measured need): several vectors per knowledge row, looked up by
-the rows an answer was given, which no ontology store holds (a knowledge row per
+They live in a table of the plugin's own, ``clone_sentence_vectors``: several vectors
+per knowledge row, looked up by the rows an answer was given, which no ontology store holds (a knowledge row per
 sentence would put every sentence into the clone's search, and a thing per sentence is
 no entity). Rows are keyed by group first under row-level security like any
 group-scoped table, and go with their chunk.
