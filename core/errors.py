@@ -78,12 +78,6 @@ class PreconditionFailed(PlatformError):
     title = "Precondition failed"
 
 
-class PreconditionRequired(PlatformError):
-    status = 428
-    code = "precondition_required"
-    title = "Precondition required"
-
-
 class PayloadTooLarge(PlatformError):
     status = 413
     code = "payload_too_large"

@@ -137,9 +137,9 @@ def register_jobs() -> list[Job]:
 def register_migrations() -> list[AppConfig]:
     """Return Piccolo ``AppConfig`` objects whose migrations create this plugin's tables.
 
-    Only for a dedicated table justified by a measured need (DESIGN.md); most plugins add
-    types, not tables. Migrations run in plugin order, core's first, on ``creator
-    migrate`` and at start-up.
+    Only for a dedicated table, when the six dimensions cannot hold the data well (a
+    measured need); most plugins add types, not tables. Migrations run in plugin order,
+    core's first, on ``creator migrate`` and at start-up.
     """
 
 

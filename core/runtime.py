@@ -81,10 +81,10 @@ def tuned_settings(memory: int, shm: int | None = None) -> dict[str, str]:
     gets at most 256 MB per worker.
 
     PostgreSQL's own defaults (128 MB of buffers, 64 MB to build an index) fit a
-    fraction of one creator's knowledge: 100,000 chunks are ~250 MB of rows and ~200 MB
-    of HNSW index, and an HNSW index over them took 272 s to build in 64 MB, 92 s in
-    1 GB. An operator's own server (``database_url``) is theirs to tune; on the embedded
-    one, ``ALTER SYSTEM`` overrides these."""
+    fraction of one creator's knowledge: 100,000 chunks are hundreds of MB of rows and
+    HNSW index, and an HNSW index builds several times faster in 1 GB than in 64 MB
+    (figures: ``benchmarks/README.md``). An operator's own server (``database_url``) is
+    theirs to tune; on the embedded one, ``ALTER SYSTEM`` overrides these."""
     mb = memory // _MB
 
     def clamp(value: int, low: int, high: int) -> str:

@@ -104,8 +104,8 @@ class Servers:
     async def checkout_database(self) -> str:
         """A database equal to the migrated template: a recycled one, else a new copy.
 
-        Recycling (``TRUNCATE``, ~20 ms) is an order of magnitude cheaper than copying the
-        template (~250 ms), which is most of a database test's cost."""
+        Recycling (``TRUNCATE``) is an order of magnitude cheaper than copying the
+        template, which is most of a database test's cost."""
         return self.spare.pop() if self.spare else await self.create_database()
 
     async def checkin_database(self, name: str, *, reusable: bool) -> None:
@@ -483,7 +483,7 @@ async def creator_browser() -> AsyncIterator[Browser]:
 
     Skips the test when Playwright or Chromium is missing (see ``_chromium_or_install``
     for when it is installed instead). Function-scoped: Playwright's objects belong to the
-    event loop that made them, and each test has its own loop; a launch takes ~1 s."""
+    event loop that made them, and each test has its own loop."""
     try:
         from playwright.async_api import async_playwright
     except ImportError:

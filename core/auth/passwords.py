@@ -39,7 +39,7 @@ def _verify(stored_hash: str | None, password: str) -> bool:
         return False
 
 
-# Argon2 is ~100 ms of CPU by design: run it in a worker thread, never on the event loop.
+# Argon2 is CPU-heavy by design: run it in a worker thread, never on the event loop.
 async def hash_password(password: str) -> str:
     return await anyio.to_thread.run_sync(_hash, password)
 

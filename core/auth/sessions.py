@@ -94,6 +94,3 @@ class Sessions:
         await self.db.pool.execute(
             "DELETE FROM sessions WHERE id = $1", _digest(self._secret(cookie))
         )
-
-    async def close_all(self, person_id: UUID) -> None:
-        await self.db.pool.execute("DELETE FROM sessions WHERE person_id = $1", person_id)

@@ -112,15 +112,6 @@ class Directory:
             raise Conflict(f"a person with email {email!r} already exists") from None
         return Actor(**row)
 
-    async def person_by_email(self, email: str) -> Actor:
-        row = await self.db.pool.fetchrow(
-            "SELECT id, email, name, platform_role FROM people WHERE lower(email) = lower($1)",
-            email,
-        )
-        if row is None:
-            raise NotFound(f"no person with email {email!r}")
-        return Actor(**row)
-
     async def issue_token(self, person_id: UUID, name: str = "api") -> tuple[ApiToken, str]:
         """Create a token; the clear text is returned here and never again."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -50,9 +50,10 @@ async def reembed_job(
     return result
 
 
-#: How long one try of re-embedding may run: the local model embeds ~2 chunks a second
-#: on two cores, so the default job timeout (5 minutes) would stop it after ~600; each
-#: batch is saved as it is done, so a retry continues where a try stopped.
+#: How long one try of re-embedding may run: the local model embeds a few chunks a second
+#: (``docs/knowledge.md``), so the default job timeout (5 minutes) would stop a large
+#: knowledge base early; each batch is saved as it is done, so a retry continues where a
+#: try stopped.
 REEMBED_TIMEOUT_SECONDS = 6 * 3600
 
 JOBS = [

@@ -6,22 +6,22 @@ quality, install weight and speed: see ``docs/knowledge.md``. e5 expects ``passa
 front of documents and ``query:`` in front of searches; ``embed`` is the document side and
 ``embed_queries`` the search side.
 
-The model loads on first use (about 0.1 s) and is shared by every provider instance of the
+The model loads on first use (quickly) and is shared by every provider instance of the
 process. The C engine runs on two dedicated threads of its own (so the event loop keeps
 serving), one per kind of work:
 
 * documents, one batch per turn, parallelised with OpenMP across the batch's texts, with
   OpenMP's threads sleeping, not spinning, while they wait (``OMP_WAIT_POLICY=PASSIVE``
   unless the operator set it). Spinning threads fight PostgreSQL and the web server for
-  the same cores: beside one busy process on two cores, a one-question embedding took
-  31-91 ms at the median with a bounded spin (``GOMP_SPINCOUNT`` 1,000-10,000), 22 ms
-  with passive waiting (measured, see benchmarks/README.md);
+  the same cores: beside one busy process on two cores, a one-question embedding is
+  several times slower with a bounded spin (``GOMP_SPINCOUNT``) than with passive
+  waiting (figures: the clone's section of ``benchmarks/README.md``);
 * questions, on one OpenMP thread. A batch of 32 chunks takes seconds, and a question
   once waited behind it; now it never waits for documents. One thread embeds a short
-  question as fast as two passive ones on an idle machine (20 ms at the median against
-  19) and faster beside a busy core (20 against 22): the engine's many small parallel
-  steps cost as much to hand out as they save. And while a search embeds its question
-  on one core, PostgreSQL runs its full-text leg on the other.
+  question about as fast as two passive ones on an idle machine and faster beside a busy
+  core: the engine's many small parallel steps cost as much to hand out as they save.
+  And while a search embeds its question on one core, PostgreSQL runs its full-text leg
+  on the other.
 """
 
 from __future__ import annotations

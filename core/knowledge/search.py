@@ -14,29 +14,29 @@
   bounded. A query using search syntax (a quoted phrase, ``-word``), or made only of
   common words, is matched by ``websearch_to_tsquery('english', q)`` (every word), ranked
   by ``ts_rank_cd``: at most ``MAX_SCANNED`` (500) of its matches, since common words can
-  match thousands of a large group's chunks (4,900 matches among a clone's 90,000 chunks
-  took 40-77 ms; ranking 500 of them, 10-12 ms).
+  match thousands of a large group's chunks and ranking reads each match's row (figures:
+  ``docs/knowledge.md``).
 * **hybrid** takes the top ``max(4 * limit, 40)`` of each and adds, per row, its cosine
   scaled to 0..1 over the vector results and ``TEXT_WEIGHT`` (0.3) times its text score
   over the best text score (:func:`combine`). The text leg runs while the query is
   embedded.
 
-Measured on the clone's evaluation corpus (``tests/plugins/clone/test_retrieval_quality.py``:
-24 documents, 61 paraphrased questions), passage hit@5 / MRR: vector 0.869 / 0.704,
-fulltext 0.787 / 0.614, hybrid 0.918 / 0.794 (reciprocal-rank fusion of the same two lists:
-0.918 / 0.723; the text weight was chosen on half of the questions and held on the other).
-Over 100,000 chunks: ``benchmarks/knowledge_search.py``.
+Hybrid finds the answer passage more often than either leg alone, and ranks it higher
+than reciprocal-rank fusion of the same two lists, on the clone's evaluation corpus
+(``tests/plugins/clone/test_retrieval_quality.py``; the text weight was chosen on half of
+the questions and held on the other). The figures are in ``docs/knowledge.md``; over
+100,000 chunks, ``benchmarks/knowledge_search.py``.
 
 Every query is filtered by the scope's group, and optionally by thing ids (any of them) and
 labels (all of them).
 
-Embedding the query is most of a search's time with the local model (about 10-25 ms of
-two cores), and a group's visitors ask the same questions again ("what does it cost?"), so
-each process keeps the vectors of its ``RECENT_QUERIES`` most recent queries, in one
-least-recently-used store keyed by group: one group's query never reuses another's
-vector, so a fast answer never tells one group what another's visitors asked. (What a
-cache shares anyway: within a group, a question asked recently answers faster; and a busy
-group pushes others' vectors out sooner.)
+Embedding the query is most of a search's time with the local model, and a group's
+visitors ask the same questions again ("what does it cost?"), so each process keeps the
+vectors of its ``RECENT_QUERIES`` most recent queries, in one least-recently-used store
+keyed by group: one group's query never reuses another's vector, so a fast answer never
+tells one group what another's visitors asked. (What a cache shares anyway: within a
+group, a question asked recently answers faster; and a busy group pushes others' vectors
+out sooner.)
 """
 
 from __future__ import annotations

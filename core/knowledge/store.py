@@ -1,6 +1,6 @@
 """The knowledge SQL of ingest, search and re-embedding: :class:`KnowledgeStore` extends the
 scoped :class:`~core.ontology.stores.Knowledge` store, so it is bound to one scope and
-every query filters by the scope's group (DESIGN.md, tenancy in one place).
+every query filters by the scope's group (tenancy is decided in one place, the scope).
 
 Vector search uses the expression each partial HNSW index is built on,
 ``(embedding::vector(D)) <=> $q`` with ``embedding_dim = D``; ``D`` is written into the SQL
@@ -225,7 +225,7 @@ class KnowledgeStore(Knowledge):
         ``thing_ids``): every one is compared, exactly. Many: the partial HNSW index of
         ``dim`` with pgvector's iterative scan, planned for these very parameters. (An index
         scan that must skip most rows, or a generic plan cached for another list of things,
-        costs seconds at 100,000 rows; see benchmarks/clone.py.)"""
+        is slow at 100,000 rows: ``benchmarks/README.md``, the clone's "Plans".)"""
         dim = int(dim)
         expr, _ = vector_expr(dim, "k.embedding")
         args: list[Any] = [self.group_id, list(vector), model]
@@ -302,7 +302,7 @@ class KnowledgeStore(Knowledge):
         At most ``scan`` matching chunks are ranked: every word of a question can be common
         in a large group, and ranking reads each match's row. The bound also keeps the plan
         on the index's matches, each one's thing checked by key, rather than hashing every
-        chunk of the things (90,000 in a benchmark clone: 20-40 ms). Which matches are
+        chunk of the things (figures: ``docs/knowledge.md``). Which matches are
         ranked when more match is arbitrary (the index's order). The plan is made for these
         very parameters: a generic plan cannot see how many rows the query matches or the
         things hold, and hashed the things' chunks even for a query matching two."""

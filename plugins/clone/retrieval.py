@@ -23,15 +23,12 @@ words); the word evidence separates a passage that is about the question's subje
 one that is merely about the same business. Calibrated on the clone's evaluation corpus
 (``tests/plugins/clone/corpus``: 24 documents of one creator, 61 paraphrased answerable
 questions, 16 on-topic unanswerable ones) with core's default 500-token chunks; see
-``tests/plugins/clone/test_retrieval_quality.py`` for the figures. Its limits, measured
-there: on-topic questions the sources do not answer ("Do you offer glassblowing
+``tests/plugins/clone/test_retrieval_quality.py`` (figures in ``docs/clone.md``). Its
+limit: on-topic questions the sources do not answer ("Do you offer glassblowing
 classes?") score about as high as paraphrased ones they do answer, so no cosine or
-word-overlap rule separates them well with this model. With core's current hybrid search
-and 24 questions added later (never tuned on), this one keeps the answer passage for 88%
-of the 79 answerable questions whose answer was retrieved and turns away 36% of the 22
-unanswerable ones (50% of the 16 it was calibrated on, none of the 6 added) and every
-off-topic one; cross-validated on the first set (weights and threshold chosen on 4/5,
-measured on the rest) it was 85% and 46%. An LLM provider is told to say it does not
+word-overlap rule separates them well with this model; it keeps the answer passage of
+most answerable questions and turns away only some of the unanswerable ones (and every
+off-topic one). An LLM provider is told to say it does not
 know when the passages do not answer (the rest of the unanswerable questions), but then
 no content gap is recorded.
 
@@ -192,7 +189,7 @@ def _stem(word: str) -> str:
 
 
 # Cached: the same passages and their sentences come back question after question, and
-# stemming them again was most of relevant()'s 4 ms (benchmarks/clone.py --profile).
+# stemming them again was most of relevant()'s time (benchmarks/clone.py --profile).
 @functools.lru_cache(maxsize=16384)
 def content_words(text: str) -> frozenset[str]:
     """The stems of ``text``'s words that carry meaning (no stop words, no single

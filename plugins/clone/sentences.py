@@ -3,20 +3,18 @@
 The offline provider quotes sentences of the retrieved passages. Chosen by the words
 they share with the question, it misses the answers of paraphrases ("Can I get my money
 back?" for a sentence about refunds). Also quoting the sentence closest to the question
-by embedding cites the answer more often: on the clone's evaluation corpus
-(``tests/plugins/clone/test_retrieval_quality.py``) 0.823 of the 79 answerable questions
-(65; 0.833 of the 18 held out) instead of 0.797 (63; 0.778), above the 0.8 aimed at.
-Embedding the passages' ~100 sentences while answering costs 1.5-4 s on two cores (an
-offline answer may take 200 ms), so training embeds every sentence of a trained chunk
+by embedding cites the answer more often on the clone's evaluation corpus
+(``tests/plugins/clone/test_retrieval_quality.py``; figures in ``docs/clone.md``).
+Embedding the passages' sentences while answering would cost many times an offline
+answer's whole time, so training embeds every sentence of a trained chunk
 once (:func:`learn`), and an answer reads their cosines to the question with one query
 (:func:`closeness`), reusing the vector its retrieval made.
 
-They live in a table of the plugin's own, ``clone_sentence_vectors`` (the exception
-DESIGN.md allows for a measured need): several vectors per knowledge row, looked up by
-the rows an answer was given, which no ontology store holds (a knowledge row per
-sentence would put every sentence into the clone's search, and a thing per sentence is
-no entity). Rows are keyed by group first under row-level security like any
-group-scoped table, and go with their chunk.
+They live in a table of the plugin's own, ``clone_sentence_vectors``: several vectors per
+knowledge row, looked up by the rows an answer was given, which no ontology store holds
+(a knowledge row per sentence would put every sentence into the clone's search, and a
+thing per sentence is no entity). Rows are keyed by group first under row-level security
+like any group-scoped table, and go with their chunk.
 
 A sentence's row is its position in :func:`plugins.clone.providers.split_sentences` of
 its chunk; ``embedded_as`` names the embedding model, its dimension and

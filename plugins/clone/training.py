@@ -42,9 +42,9 @@ TRAIN_JOB = "clone.train"
 #: Tries of a training job that fails unexpectedly (a database or embedding API blip);
 #: a problem with the sources themselves fails it at once.
 TRAIN_MAX_TRIES = 3
-#: How long one try of a training may run. The local embedding model trains ~1-2 chunks
-#: a second on two cores, so the default job timeout (5 minutes) would cut off any clone
-#: of more than a few hundred new chunks; a retry skips the sources a try finished.
+#: How long one try of a training may run. The local embedding model trains a few chunks
+#: a second (``docs/clone.md``), so the default job timeout (5 minutes) would cut off any
+#: clone of more than a few hundred new chunks; a retry skips the sources a try finished.
 TRAIN_TIMEOUT_SECONDS = 3 * 3600
 #: Most sources one clone may have (``trained_on`` connections listed in one page).
 MAX_SOURCES = 200

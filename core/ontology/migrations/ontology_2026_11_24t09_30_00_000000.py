@@ -1,4 +1,5 @@
-"""The six dimensions (DESIGN.md), plus API tokens so the API can say who is acting.
+"""The six dimensions (groups, people, things, connections, events, knowledge), plus
+API tokens so the API can say who is acting.
 
 Raw DDL because Piccolo's column types cannot express pgvector, a generated tsvector,
 partial unique indexes or HNSW; Piccolo still runs and records the migration.
