@@ -40,8 +40,6 @@ from core.metrics import EMBEDDINGS
 VARIANT = "original"
 MODEL = "multilingual-e5-small-q4"
 DIMENSION = 384
-#: e5-small reads at most 512 tokens; longer texts are cut by the engine.
-MAX_TOKENS = 512
 BATCH_SIZE = 32
 
 _lock = threading.Lock()

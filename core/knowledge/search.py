@@ -50,7 +50,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -60,7 +60,6 @@ from core.knowledge.providers import EmbeddingProvider, QueryEmbedder
 from core.knowledge.store import Hit, KnowledgeStore
 from core.metrics import QUERY_VECTORS
 
-Mode = Literal["hybrid", "vector", "fulltext"]
 MODES: tuple[str, ...] = ("hybrid", "vector", "fulltext")
 #: Weight of the text ranking beside the vector ranking's 1 in hybrid search (see
 #: :func:`combine`).

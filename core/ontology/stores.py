@@ -482,10 +482,7 @@ class Things(_Store):
                 "WHERE group_id = $1 AND id = $2",
                 self.group_id, thing_id,
             )  # fmt: skip
-            await conn.execute(  # its public names go with it
-                "DELETE FROM public_names WHERE group_id = $1 AND thing_id = $2",
-                self.group_id, thing_id,
-            )  # fmt: skip
+            await self._scoped.names.release_thing(thing_id)  # its public names go with it
             ended = await conn.fetch(
                 "UPDATE connections SET valid_to = now() WHERE group_id = $1 "
                 "AND (from_id = $2 OR to_id = $2) AND valid_to IS NULL "
