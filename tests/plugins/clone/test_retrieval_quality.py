@@ -48,8 +48,8 @@ from uuid import UUID
 import msgspec
 import pytest
 
-from plugins.clone import providers, retrieval, sentences
-from plugins.clone.providers import AnswerRequest, Finished, Passage
+from plugins.clone import retrieval, sentences
+from plugins.clone.providers import AnswerRequest, Finished, OfflineProvider, Passage
 from sdk import ThingType, hookimpl
 
 pytestmark = pytest.mark.creator_plugins()
@@ -287,11 +287,8 @@ async def test_retrieve_passages(creator_platform_factory: Any) -> None:
 
 
 async def test_offline_provider_cites_the_answer(creator_platform_factory: Any) -> None:
-    offline = getattr(providers, "OfflineProvider", None)
-    if offline is None or offline.__module__ != providers.__name__:
-        pytest.skip("plugins.clone.providers.OfflineProvider is not implemented yet")
     m = await measure(creator_platform_factory)
-    provider = offline()
+    provider = OfflineProvider()
 
     async def cites_answer(
         q: dict[str, Any], passages: list[Passage], with_closeness: bool = True
