@@ -31,7 +31,7 @@ from plugins.clone.voice import (
     Speech,
     VoiceProvider,
 )
-from plugins.clone.voice_types import (
+from plugins.clone.voice.types import (
     AppearanceCloned,
     MediaState,
     MediaStatus,
