@@ -7,20 +7,23 @@ from __future__ import annotations
 import functools
 import re
 
-#: English function words and words any question may use; they are no evidence.
+#: English function words, words any question may use, and what is left of a contraction
+#: cut at its apostrophe (``don``, ``t``, ``ll``): they are no evidence.
 STOP_WORDS = frozenset(
     """
-    a about above after again against all also am an and any are aren as at be because been
-    before being below between both but by can cannot could couldn did didn do does doesn
-    doing don down during each either else ever every few for from further get gets got had
-    hadn has hasn have haven having he her here hers herself him himself his how however i
-    if in into is isn it its itself just know let like ll me might more most much must
-    mustn my myself need no nor not now of off on once one only or other ought our ours
-    ourselves out over own please re really same say shall shan she should shouldn so some
-    such tell than thank thanks that the their theirs them themselves then there these they
-    this those through to too under until up upon us ve very via want was wasn way we were
-    weren what whats when where whether which while who whom whose why will with within
-    without won would wouldn yes yet you your yours yourself yourselves
+    a about above after again against all also am an and another any anyone anything
+    anywhere are aren as at be because been before being below between both but by can
+    cannot could couldn d dear did didn do does doesn doing don done down during each
+    either else even ever every few for from further get gets getting got had hadn has
+    hasn have haven having he hello her here hers herself hi him himself his how however
+    i if in into is isn it its itself just kind know let like ll lot m many may me might
+    mine more most much must mustn my myself need no nor not now of off ok okay on once
+    one only or other ought our ours ourselves out over own please re really s same say
+    shall shan she should shouldn so some someone something somewhere still such t tell
+    than thank thanks that the their theirs them themselves then there these they thing
+    things this those through to too under until up upon us ve very via want was wasn
+    way we well were weren what whats when where whether which while who whom whose why
+    will with within without won would wouldn yes yet you your yours yourself yourselves
     """.split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
