@@ -42,8 +42,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, Parameter
 
 import sdk
-from plugins.clone.retrieval import STOP_WORDS, content_words
+from plugins.clone.retrieval import content_words
 from plugins.clone.services import quote
+from plugins.clone.text import STOP_WORDS
 from plugins.clone.training import source_links
 
 Days = Annotated[int, Parameter(ge=1, le=365)]
