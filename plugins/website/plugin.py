@@ -171,14 +171,10 @@ async def public_url_group(app: Litestar, url: str) -> UUID | None:
 async def startup(app: Litestar) -> None:
     platform: sdk.Platform = app.state.platform
     settings = load_settings(platform)
-    components = ComponentRegistry()
-    for plugin, component in platform.plugins.collect("register_components"):
-        components.add(component, plugin)
-    themes: dict[str, Theme] = {}
-    for plugin, theme in platform.plugins.collect("register_themes"):
-        if theme.name in themes:
-            raise sdk.PlatformError(f"theme {theme.name!r} is registered twice ({plugin})")
-        themes[theme.name] = theme
+    components = ComponentRegistry.collect(platform)
+    themes: dict[str, Theme] = platform.plugins.collect_unique(
+        "register_themes", key=lambda theme: theme.name, what="theme", error=sdk.PlatformError
+    )
     storage = storage_for(platform, settings, media_dir(platform, settings))
     cache = PageCache(settings.cache_pages)
     purge = PurgeListener(platform.redis, cache)

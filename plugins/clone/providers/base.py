@@ -101,7 +101,7 @@ class LLMProvider(Protocol):
 def collect_providers(platform: sdk.Platform) -> dict[str, LLMProvider]:
     """The LLM providers of the enabled plugins, by name."""
     providers: dict[str, LLMProvider] = collect_named(
-        platform, "register_llm_providers", ("stream",)
+        platform, "register_llm_providers", ("stream",), "LLM provider"
     )
     return providers
 

@@ -153,28 +153,28 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def _refuse_non_storage(plugin: str, backend: object) -> None:
+    if not (isinstance(backend, type) and issubclass(backend, MediaStorage)):
+        raise sdk.PlatformError(
+            f"plugin {plugin!r}: register_media_storage must return MediaStorage "
+            f"subclasses, not {backend!r}"
+        )
+
+
 def storage_for(platform: sdk.Platform, settings: WebsiteSettings, directory: Path) -> MediaStorage:
     """The backend ``settings.media_storage`` names, among those plugins register through
     ``register_media_storage``, built with its ``create(platform, settings, directory)``."""
-    backends: dict[str, tuple[str, type[MediaStorage]]] = {}
-    for plugin, backend in platform.plugins.collect("register_media_storage"):
-        if not (isinstance(backend, type) and issubclass(backend, MediaStorage)):
-            raise sdk.PlatformError(
-                f"plugin {plugin!r}: register_media_storage must return MediaStorage "
-                f"subclasses, not {backend!r}"
-            )
-        if not backend.name:
-            raise sdk.PlatformError(f"plugin {plugin!r}: media storage {backend!r} has no name")
-        if backend.name in backends and backends[backend.name][1] is not backend:
-            raise sdk.PlatformError(
-                f"media storage {backend.name!r} is registered by both plugin "
-                f"{backends[backend.name][0]!r} and plugin {plugin!r}"
-            )
-        backends[backend.name] = (plugin, backend)
+    backends: dict[str, type[MediaStorage]] = platform.plugins.collect_unique(
+        "register_media_storage",
+        key=lambda backend: backend.name,
+        what="media storage",
+        error=sdk.PlatformError,
+        check=_refuse_non_storage,
+    )
     chosen = backends.get(settings.media_storage)
     if chosen is None:
         raise sdk.PlatformError(
             f"plugin_settings.website.media_storage is {settings.media_storage!r}, which no "
             f"enabled plugin provides; available: {', '.join(sorted(backends)) or 'none'}"
         )
-    return chosen[1].create(platform, settings, directory)
+    return chosen.create(platform, settings, directory)
