@@ -79,9 +79,10 @@ from core.knowledge.local import MODEL
 from core.knowledge.search import ef_search_for, forget_recent_queries
 from core.ontology.ids import uuid7
 from plugins.clone import retrieval, training
-from plugins.clone.providers import collect_providers, split_sentences
+from plugins.clone.providers import collect_providers
 from plugins.clone.services import Clones
 from plugins.clone.settings import load as load_clone_settings
+from plugins.clone.text import split_sentences
 from plugins.clone.types import CloneIn, MessageIn, MessageView, SourceIn, ThreadIn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -61,7 +61,7 @@ class Job:
 
 
 class DuplicateJobError(Exception):
-    pass
+    """Two plugins registered a job of the same name."""
 
 
 class UnknownJobError(LookupError):
@@ -125,12 +125,7 @@ class JobRegistry:
         name = job.qualified_name
         if job.timeout_seconds is not None and not job.timeout_seconds > 0:
             raise ValueError(f"plugin {plugin!r}: job {name!r} timeout_seconds must be positive")
-        if name in self.jobs:
-            raise DuplicateJobError(
-                f"job {name!r} is registered by both plugin {self.jobs[name][0]!r} "
-                f"and plugin {plugin!r}"
-            )
-        self.jobs[name] = (plugin, job)
+        self.jobs[name] = (plugin, job)  # unique: the platform uses collect_unique
 
     def by_plugin(self, plugin: str) -> list[str]:
         return sorted(name for name, (owner, _) in self.jobs.items() if owner == plugin)

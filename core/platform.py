@@ -25,13 +25,13 @@ from core.auth.sessions import Sessions
 from core.auth.tokens import Directory
 from core.db import Database
 from core.events import EventBus
-from core.jobs import JobRegistry
+from core.jobs import DuplicateJobError, JobRegistry
 from core.knowledge.registry import Embedders, collect_embedders
 from core.knowledge.service import KnowledgeService
 from core.limits import RateLimiter
 from core.migrations import migrate
 from core.ontology.stores import Ontology
-from core.ontology.types import TypeRegistry
+from core.ontology.types import DuplicateTypeError, TypeRegistry
 from core.plugins import PluginManager
 from core.quotas import Quotas
 from core.settings import Settings
@@ -47,23 +47,35 @@ def _running(value: T | None) -> T:
     return value
 
 
+def _name(declaration: object) -> object:
+    return getattr(declaration, "name", None)
+
+
 class Platform:
     def __init__(self, settings: Settings, plugins: PluginManager) -> None:
         self.settings = settings
         self.plugins = plugins
         self.registry = TypeRegistry()
-        for plugin, decl in plugins.collect("register_thing_types"):
-            self.registry.add_thing_type(decl, plugin)
-        for plugin, decl in plugins.collect("register_connection_types"):
-            self.registry.add_connection_type(decl, plugin)
-        for plugin, decl in plugins.collect("register_event_types"):
-            self.registry.add_event_type(decl, plugin)
+        for hook, kind, add in (
+            ("register_thing_types", "thing type", self.registry.add_thing_type),
+            ("register_connection_types", "connection type", self.registry.add_connection_type),
+            ("register_event_types", "event type", self.registry.add_event_type),
+        ):
+            declared = plugins.collect_unique(hook, key=_name, what=kind, error=DuplicateTypeError)
+            for name, decl in declared.items():
+                add(decl, declared.owner(name))
         self.bus = EventBus()
         for plugin, handler in plugins.collect("register_event_handlers"):
             self.bus.add(plugin, handler)
         self.jobs = JobRegistry()
-        for plugin, job in plugins.collect("register_jobs"):
-            self.jobs.add(plugin, job)
+        jobs = plugins.collect_unique(
+            "register_jobs",
+            key=lambda job: getattr(job, "qualified_name", None),
+            what="job",
+            error=DuplicateJobError,
+        )
+        for name, job in jobs.items():
+            self.jobs.add(jobs.owner(name), job)
         self.permissions = Permissions(plugins)
         self.quotas = Quotas(plugins, self.registry)
         #: Embedding providers by name (``register_embedding_providers``).

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import pluggy
@@ -38,6 +38,21 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
 
 class PluginError(Exception):
     """A plugin could not be loaded or the enable list names something unknown."""
+
+
+T = TypeVar("T")
+
+
+class Collected(dict[str, T]):
+    """What :meth:`PluginManager.collect_unique` gathered: ``{name: item}`` in plugin
+    order, and :meth:`owner` of each name, the plugin that registered it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owners: dict[str, str] = {}
+
+    def owner(self, name: str) -> str:
+        return self.owners[name]
 
 
 @dataclass
@@ -192,6 +207,40 @@ class PluginManager:
                 )
             collected.extend((plugin, item) for item in value)
         return collected
+
+    def collect_unique(
+        self,
+        hook_name: str,
+        *,
+        key: Callable[[Any], object],
+        what: str,
+        error: type[Exception] = PluginError,
+        check: Callable[[str, Any], None] | None = None,
+        **kwargs: Any,
+    ) -> Collected[Any]:
+        """:meth:`collect` keyed by name: ``{key(item): item}``, each name once.
+
+        ``check(plugin, item)``, if given, runs first on each item and raises the caller's
+        own error for one it refuses (``key`` may assume a checked item). An item whose
+        ``key`` is not a non-empty string, and a name two plugins register, raise
+        ``error`` naming the plugin, or both: ``theme 'x' is registered by both plugin
+        'a' and plugin 'b'``. ``what`` names the kind of item in those messages.
+        """
+        found: Collected[Any] = Collected()
+        for plugin, item in self.collect(hook_name, **kwargs):
+            if check is not None:
+                check(plugin, item)
+            name = key(item)
+            if not isinstance(name, str) or not name:
+                raise error(f"plugin {plugin!r}: {hook_name} returned a {what} with no name")
+            if name in found:
+                raise error(
+                    f"{what} {name!r} is registered by both plugin {found.owner(name)!r} "
+                    f"and plugin {plugin!r}"
+                )
+            found[name] = item
+            found.owners[name] = plugin
+        return found
 
     def implementers(self, hook_name: str) -> list[str]:
         return [impl.plugin_name for impl in getattr(self.pm.hook, hook_name).get_hookimpls()]

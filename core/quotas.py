@@ -176,29 +176,33 @@ _FULLEST_PARENT_SQL = (  # per-parent usage for the report: the highest count
 _EVENTS_SQL = "SELECT count(*) FROM events WHERE group_id = $1 AND type = $2"
 
 
+def _refuse_non_quota(plugin: str, quota: object) -> None:
+    if not isinstance(quota, Quota):
+        raise QuotaDeclarationError(
+            f"plugin {plugin!r}: register_quotas must return Quota objects, "
+            f"not {type(quota).__name__}"
+        )
+
+
 class Quotas:
     """The quotas every enabled plugin declared: ``platform.quotas``."""
 
     def __init__(self, plugins: PluginManager, registry: TypeRegistry | None = None) -> None:
         self.quotas: dict[str, tuple[str, Quota]] = {}
-        for plugin, quota in plugins.collect("register_quotas"):
-            self.add(plugin, quota, registry)
+        declared = plugins.collect_unique(
+            "register_quotas",
+            key=lambda quota: quota.name,
+            what="quota",
+            error=QuotaDeclarationError,
+            check=_refuse_non_quota,
+        )
+        for name, quota in declared.items():
+            self.add(declared.owner(name), quota, registry)
         self._ontology: Ontology | None = None
 
     def add(self, plugin: str, quota: Quota, registry: TypeRegistry | None = None) -> None:
-        if not isinstance(quota, Quota):
-            raise QuotaDeclarationError(
-                f"plugin {plugin!r}: register_quotas must return Quota objects, "
-                f"not {type(quota).__name__}"
-            )
+        """Check and keep ``plugin``'s ``quota`` (its name is new: see ``__init__``)."""
         where = f"quota {quota.name!r} of plugin {plugin!r}"
-        if not quota.name:
-            raise QuotaDeclarationError(f"plugin {plugin!r} declares a quota with no name")
-        if quota.name in self.quotas:
-            raise QuotaDeclarationError(
-                f"quota {quota.name!r} is declared by both plugin "
-                f"{self.quotas[quota.name][0]!r} and plugin {plugin!r}"
-            )
         counts = quota.counts
         if counts is None or not (
             isinstance(counts, ThingCount | ConnectionCount | EventCount) or callable(counts)

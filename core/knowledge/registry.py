@@ -10,7 +10,7 @@ from core.knowledge.providers import Configurable, EmbeddingProvider
 from core.plugins import PluginError
 
 if TYPE_CHECKING:
-    from core.plugins import PluginManager
+    from core.plugins import Collected, PluginManager
 
 
 class EmbeddingProviderError(PluginError):
@@ -18,32 +18,28 @@ class EmbeddingProviderError(PluginError):
     ``embedding_provider`` setting names none that is registered."""
 
 
+def _refuse_non_provider(plugin: str, provider: object) -> None:
+    if not isinstance(provider, EmbeddingProvider):
+        raise EmbeddingProviderError(
+            f"plugin {plugin!r}: register_embedding_providers returned {provider!r}, which "
+            "lacks name, model, dimension or an async embed(texts)"
+        )
+
+
 class Embedders(Mapping[str, EmbeddingProvider]):
     """``name → provider`` over every enabled plugin; ``owner(name)`` is who registered it."""
 
-    def __init__(self) -> None:
-        self._providers: dict[str, EmbeddingProvider] = {}
-        self._owners: dict[str, str] = {}
-
-    def add(self, plugin: str, provider: Any) -> None:
-        if not isinstance(provider, EmbeddingProvider):
-            raise EmbeddingProviderError(
-                f"plugin {plugin!r}: register_embedding_providers returned {provider!r}, which "
-                "lacks name, model, dimension or an async embed(texts)"
-            )
-        name = provider.name
-        if not isinstance(name, str) or not name:
-            raise EmbeddingProviderError(f"plugin {plugin!r}: an embedding provider needs a name")
-        if name in self._providers:
-            raise EmbeddingProviderError(
-                f"embedding provider {name!r} is registered by both plugin "
-                f"{self._owners[name]!r} and plugin {plugin!r}"
-            )
-        self._providers[name] = provider
-        self._owners[name] = plugin
+    def __init__(self, plugins: PluginManager) -> None:
+        self._providers: Collected[EmbeddingProvider] = plugins.collect_unique(
+            "register_embedding_providers",
+            key=lambda provider: provider.name,
+            what="embedding provider",
+            error=EmbeddingProviderError,
+            check=_refuse_non_provider,
+        )
 
     def owner(self, name: str) -> str:
-        return self._owners[name]
+        return self._providers.owner(name)
 
     def __getitem__(self, name: str) -> EmbeddingProvider:
         return self._providers[name]
@@ -78,9 +74,7 @@ class Embedders(Mapping[str, EmbeddingProvider]):
 
 def collect_embedders(plugins: PluginManager, settings: Any) -> Embedders:
     """Every plugin's providers, configured with ``settings``; the chosen one is checked."""
-    embedders = Embedders()
-    for plugin, provider in plugins.collect("register_embedding_providers"):
-        embedders.add(plugin, provider)
+    embedders = Embedders(plugins)
     for provider in embedders.values():
         if isinstance(provider, Configurable):
             provider.configure(settings)

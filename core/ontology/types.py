@@ -172,13 +172,8 @@ class TypeRegistry:
     connections: dict[str, _Registered] = field(default_factory=dict)
     events: dict[str, _Registered] = field(default_factory=dict)
 
-    def _add(self, table: dict[str, _Registered], kind: str, decl: Any, plugin: str) -> None:
-        existing = table.get(decl.name)
-        if existing is not None:
-            raise DuplicateTypeError(
-                f"{kind} type {decl.name!r} is registered by both plugin "
-                f"{existing.plugin!r} and plugin {plugin!r}"
-            )
+    def _add(self, table: dict[str, _Registered], decl: Any, plugin: str) -> None:
+        # Names are unique per kind: the platform collects them with collect_unique.
         table[decl.name] = _Registered(decl, plugin)
 
     def add_thing_type(self, decl: ThingType, plugin: str) -> None:
@@ -188,13 +183,13 @@ class TypeRegistry:
                 "reserves: in a connection type's from_types/to_types it means a member of "
                 "the group; give the thing type another name"
             )
-        self._add(self.things, "thing", decl, plugin)
+        self._add(self.things, decl, plugin)
 
     def add_connection_type(self, decl: ConnectionType, plugin: str) -> None:
-        self._add(self.connections, "connection", decl, plugin)
+        self._add(self.connections, decl, plugin)
 
     def add_event_type(self, decl: EventType, plugin: str) -> None:
-        self._add(self.events, "event", decl, plugin)
+        self._add(self.events, decl, plugin)
 
     def thing_type(self, name: str) -> ThingType:
         found = self.things.get(name)

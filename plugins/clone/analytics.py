@@ -50,8 +50,9 @@ from litestar.params import FromPath, FromQuery, Parameter
 
 import sdk
 from plugins.clone.questions import question_key
-from plugins.clone.retrieval import STOP_WORDS, content_words
+from plugins.clone.retrieval import content_words
 from plugins.clone.services import quote
+from plugins.clone.text import STOP_WORDS
 from plugins.clone.training import source_links
 
 Days = Annotated[int, Parameter(ge=1, le=365)]

@@ -25,14 +25,7 @@ from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
 import sdk
-from plugins.clone import (
-    analytics,
-    hookspecs,
-    placements,
-    sentences,
-    voice_clients,
-    voice_routes,
-)
+from plugins.clone import analytics, hookspecs, placements, sentences
 from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
@@ -57,8 +50,10 @@ from plugins.clone.types import (
     ToolCalled,
     TrainedOnMeta,
 )
-from plugins.clone.voice_service import CloneMedia
-from plugins.clone.voice_types import AppearanceCloned, VoiceCloned
+from plugins.clone.voice import clients as voice_clients
+from plugins.clone.voice import routes as voice_routes
+from plugins.clone.voice.service import CloneMedia
+from plugins.clone.voice.types import AppearanceCloned, VoiceCloned
 from plugins.clone.widget import WIDGET_ROUTES
 from sdk import (
     PERSON,

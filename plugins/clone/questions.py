@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from plugins.clone.providers import content_words
+from plugins.clone.text import content_words
 
 #: Words a stop-word list drops that change what a question asks.
 KEPT_WORDS = frozenset(

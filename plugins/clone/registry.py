@@ -9,13 +9,14 @@ from typing import Any
 import sdk
 
 
-def collect_named(platform: sdk.Platform, hook: str, methods: Sequence[str]) -> dict[str, Any]:
+def collect_named(
+    platform: sdk.Platform, hook: str, methods: Sequence[str], what: str
+) -> dict[str, Any]:
     """What every enabled plugin returns from ``hook``, by name, in registration order.
     Start-up stops, naming the plugin, on an object without a name or one of ``methods``,
-    and on a name registered twice."""
-    found: dict[str, Any] = {}
-    owners: dict[str, str] = {}
-    for plugin, item in platform.plugins.collect(hook, platform=platform):
+    and, naming both plugins, on a ``what`` (``voice provider``) registered twice."""
+
+    def check(plugin: str, item: object) -> None:
         name = getattr(item, "name", None)
         if (
             not isinstance(name, str)
@@ -26,9 +27,12 @@ def collect_named(platform: sdk.Platform, hook: str, methods: Sequence[str]) -> 
                 f"plugin {plugin!r}: {item!r} from {hook} needs a name and "
                 + ", ".join(f"{m}()" for m in methods)
             )
-        if name in found:
-            raise sdk.PlatformError(
-                f"{hook}: {name!r} is registered by both plugin {owners[name]!r} and {plugin!r}"
-            )
-        found[name], owners[name] = item, plugin
-    return found
+
+    return platform.plugins.collect_unique(
+        hook,
+        key=lambda item: item.name,
+        what=what,
+        error=sdk.PlatformError,
+        check=check,
+        platform=platform,
+    )

@@ -16,21 +16,21 @@ How ``relevant`` decides, per passage::
     evidence = cosine + 0.015 * min(shared, 4) + 0.01 * min(shared_in_one_sentence, 4)
     keep if evidence >= 0.842        (multilingual-e5-small, core's ``local`` provider)
 
-``shared`` counts the question's content words (stop words dropped, light stemming, a
-common 6-letter prefix matches) found in the passage, ``shared_in_one_sentence`` the most
-of them found in one of its sentences. The cosine carries meaning (paraphrases share few
-words); the word evidence separates a passage that is about the question's subject from
-one that is merely about the same business. Calibrated on the clone's evaluation corpus
-(``tests/plugins/clone/corpus``: 24 documents of one creator, 61 paraphrased answerable
-questions, 16 on-topic unanswerable ones) with core's default 500-token chunks; see
+``shared`` counts the question's content words (stop words dropped, stemmed: both
+:mod:`plugins.clone.text`; a common 6-letter prefix matches) found in the passage,
+``shared_in_one_sentence`` the most of them found in one of its sentences. The cosine
+carries meaning (paraphrases share few words); the word evidence separates a passage
+that is about the question's subject from one that is merely about the same business.
+Calibrated on the clone's evaluation corpus (``tests/plugins/clone/corpus``: 24
+documents of one creator, 61 paraphrased answerable questions, 16 on-topic unanswerable
+ones) with core's default 500-token chunks; see
 ``tests/plugins/clone/test_retrieval_quality.py`` (figures in ``docs/clone.md``). Its
 limit: on-topic questions the sources do not answer ("Do you offer glassblowing
-classes?") score about as high as paraphrased ones they do answer, so no cosine or
-word-overlap rule separates them well with this model; it keeps the answer passage of
-most answerable questions and turns away only some of the unanswerable ones (and every
-off-topic one). An LLM provider is told to say it does not
-know when the passages do not answer (the rest of the unanswerable questions), but then
-no content gap is recorded.
+classes?") score about as high as paraphrased ones they do answer, so no cosine or word-
+overlap rule separates them well with this model; it keeps the answer passage of most
+answerable questions and turns away only some of the unanswerable ones (and every off-
+topic one). An LLM provider is told to say it does not know when the passages do not
+answer (the rest of the unanswerable questions), but then no content gap is recorded.
 
 The threshold belongs to an embedding model: cosines of other models sit on other scales
 (OpenAI's ``text-embedding-3-small`` gives ~0.3-0.6 for good matches), so for a model
@@ -51,6 +51,7 @@ from typing import Any
 from uuid import UUID
 
 from plugins.clone.providers import Passage
+from plugins.clone.text import STOP_WORDS, split_sentences, stem
 from sdk import reusing_query_vectors
 
 #: Per embedding model (``provider.model``): the ``evidence`` a passage needs to be kept.
@@ -158,34 +159,7 @@ def evidence(cosine: float, shared: int, in_sentence: int) -> float:
 # -- words ---------------------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_SUFFIXES = ("ings", "ing", "ies", "ied", "ed", "es", "s")
 PREFIX = 6
-
-#: English function words and words any question may use; they are no evidence.
-STOP_WORDS = frozenset(
-    """
-    a about above after again against all also am an and another any anyone anything
-    anywhere are as at be been before being below between both but by can cannot could
-    did do does doing done down during each either else even ever every few for from get
-    gets getting got had has have having he her here hers him his how i if in into is it
-    its itself just kind know let like lot many may me might mine more most much must my
-    myself need no nor not now of off ok okay on once one only or other our ours out over
-    own please really same shall she should so some someone something somewhere still such
-    tell than thank thanks that the their theirs them then there these they thing things
-    this those through to too under until up us very want was way we well were what when
-    where whether which while who whom whose why will with would yes yet you your yours
-    hi hello dear s t d ll ve re m
-    """.split()
-)
-
-
-@functools.lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
 
 
 # Cached: the same passages and their sentences come back question after question, and
@@ -195,7 +169,7 @@ def content_words(text: str) -> frozenset[str]:
     """The stems of ``text``'s words that carry meaning (no stop words, no single
     letters)."""
     words = _WORD.findall(text.lower().replace("\u2019", "'"))
-    return frozenset(_stem(w) for w in words if len(w) > 1 and w not in STOP_WORDS)
+    return frozenset(stem(w) for w in words if len(w) > 1 and w not in STOP_WORDS)
 
 
 def _found(word: str, stems: frozenset[str], prefixes: frozenset[str]) -> bool:
@@ -214,7 +188,7 @@ def word_evidence(asked: frozenset[str], text: str) -> tuple[int, int]:
     if not shared:
         return 0, 0
     in_sentence = max(
-        (_count(asked, content_words(s)) for s in _SENTENCE.split(text) if s.strip()),
+        (_count(asked, content_words(s)) for s in split_sentences(text)),
         default=0,
     )
     return shared, in_sentence

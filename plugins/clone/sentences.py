@@ -16,7 +16,7 @@ knowledge row, looked up by the rows an answer was given, which no ontology stor
 thing per sentence is no entity). Rows are keyed by group first under row-level security
 like any group-scoped table, and go with their chunk.
 
-A sentence's row is its position in :func:`plugins.clone.providers.split_sentences` of
+A sentence's row is its position in :func:`plugins.clone.text.split_sentences` of
 its chunk; ``embedded_as`` names the embedding model, its dimension and
 :data:`SPLITTER` (the splitter's version). Vectors of another model or splitter are
 not read: the offline provider then answers as without them until they are embedded
@@ -38,8 +38,9 @@ from uuid import UUID
 
 import sdk
 from plugins.clone import retrieval
-from plugins.clone.providers import collect_providers, split_sentences
+from plugins.clone.providers import collect_providers
 from plugins.clone.settings import load as load_settings
+from plugins.clone.text import split_sentences
 
 #: The version of ``split_sentences``: change it when the splitter cuts differently, so
 #: that positions recorded by the old one are embedded again, not misread.

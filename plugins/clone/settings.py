@@ -42,7 +42,7 @@ class CloneSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     widget_messages_per_minute: Annotated[int, Meta(ge=0, le=10_000)] = 10
     widget_questions_per_day: Annotated[int, Meta(ge=0, le=10_000_000)] = 2000
     widget_questions_per_address_per_day: Annotated[int, Meta(ge=0, le=10_000_000)] = 200
-    #: Voice and appearance (``plugins/clone/voice.py``): the providers to use
+    #: Voice and appearance (``plugins/clone/voice/``): the providers to use
     #: (``register_voice_providers`` / ``register_avatar_providers``); empty means the first
     #: one registered. The built-in ones exist only once their API key is set.
     voice_provider: Annotated[str, Meta(max_length=100)] = ""

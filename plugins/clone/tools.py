@@ -118,7 +118,7 @@ def arguments_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
 
 def collect_tools(platform: sdk.Platform) -> dict[str, CloneTool]:
     """Every tool the enabled plugins register, by name (names must be unique)."""
-    tools = collect_named(platform, "register_clone_tools", ("run", "spec"))
+    tools = collect_named(platform, "register_clone_tools", ("run", "spec"), "clone tool")
     for tool in tools.values():
         if not isinstance(tool, CloneTool):
             raise sdk.PlatformError(f"register_clone_tools: {tool!r} is not a CloneTool")

@@ -33,7 +33,7 @@ class CloneProps(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     welcome_message: Annotated[str, Meta(max_length=1000)] = "Hi! Ask me anything."
     voice_id: Annotated[str, Meta(max_length=200)] = ""
     appearance_id: Annotated[str, Meta(max_length=200)] = ""
-    #: Readiness of the voice and the appearance (``plugins/clone/voice.py``): the provider
+    #: Readiness of the voice and the appearance (``plugins/clone/voice/``): the provider
     #: holding each id, ``none``, ``processing``, ``ready`` or ``failed``, the last failure.
     voice_provider: Annotated[str, Meta(max_length=100)] = ""
     voice_state: Literal["none", "processing", "ready", "failed"] = "none"

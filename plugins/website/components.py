@@ -312,23 +312,38 @@ class _Registered:
     plugin: str
 
 
+def _refuse_non_component(plugin: str, component: object) -> None:
+    if not isinstance(component, Component):
+        raise sdk.PlatformError(
+            f"plugin {plugin!r}: register_components must return Component objects"
+        )
+
+
 class ComponentRegistry:
     """Every component of the enabled plugins; validates and walks page trees."""
 
     def __init__(self) -> None:
         self._by_type: dict[str, _Registered] = {}
 
+    @classmethod
+    def collect(cls, platform: sdk.Platform) -> ComponentRegistry:
+        """The components every enabled plugin registers; start-up stops on one that is
+        not a :class:`Component` and on a type two plugins register, naming them."""
+        found = platform.plugins.collect_unique(
+            "register_components",
+            key=lambda component: component.type,
+            what="component",
+            error=ValueError,
+            check=_refuse_non_component,
+        )
+        registry = cls()
+        for name, component in found.items():
+            registry.add(component, found.owner(name))
+        return registry
+
     def add(self, component: Component, plugin: str) -> None:
-        if not isinstance(component, Component):
-            raise sdk.PlatformError(
-                f"plugin {plugin!r}: register_components must return Component objects"
-            )
-        existing = self._by_type.get(component.type)
-        if existing is not None:
-            raise ValueError(
-                f"component {component.type!r} is registered by both plugin "
-                f"{existing.plugin!r} and plugin {plugin!r}"
-            )
+        """Keep ``plugin``'s ``component``, replacing one of the same type (:meth:`collect`
+        refuses such clashes between plugins)."""
         self._by_type[component.type] = _Registered(component, plugin)
 
     def __iter__(self) -> Iterator[tuple[Component, str]]:

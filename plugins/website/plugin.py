@@ -18,12 +18,15 @@ from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
 import sdk
-from plugins.website import hookspecs, media
+from plugins.website import hookspecs
 from plugins.website.api import ROUTES as API_ROUTES
 from plugins.website.builder import BUILDER_ROUTES
 from plugins.website.cache import PageCache, PurgeListener
 from plugins.website.components import BUILTIN_COMPONENTS, ComponentRegistry
 from plugins.website.live import LivePages
+from plugins.website.media.library import MediaLibrary
+from plugins.website.media.routes import MEDIA_ROUTES
+from plugins.website.media.storage import LocalStorage, storage_for
 from plugins.website.public import PUBLIC_ROUTES, group_serving
 from plugins.website.services import Websites, platform_hosts
 from plugins.website.settings import load as load_settings
@@ -130,7 +133,7 @@ def register_themes() -> list[Any]:
 
 @hookimpl
 def register_media_storage() -> list[Any]:
-    return [media.LocalStorage]
+    return [LocalStorage]
 
 
 @hookimpl
@@ -146,7 +149,7 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [*API_ROUTES, *media.MEDIA_ROUTES, *PUBLIC_ROUTES, *BUILDER_ROUTES]
+    return [*API_ROUTES, *MEDIA_ROUTES, *PUBLIC_ROUTES, *BUILDER_ROUTES]
 
 
 @hookimpl
@@ -168,18 +171,14 @@ async def public_url_group(app: Litestar, url: str) -> UUID | None:
 async def startup(app: Litestar) -> None:
     platform: sdk.Platform = app.state.platform
     settings = load_settings(platform)
-    components = ComponentRegistry()
-    for plugin, component in platform.plugins.collect("register_components"):
-        components.add(component, plugin)
-    themes: dict[str, Theme] = {}
-    for plugin, theme in platform.plugins.collect("register_themes"):
-        if theme.name in themes:
-            raise sdk.PlatformError(f"theme {theme.name!r} is registered twice ({plugin})")
-        themes[theme.name] = theme
-    storage = media.storage_for(platform, settings, media_dir(platform, settings))
+    components = ComponentRegistry.collect(platform)
+    themes: dict[str, Theme] = platform.plugins.collect_unique(
+        "register_themes", key=lambda theme: theme.name, what="theme", error=sdk.PlatformError
+    )
+    storage = storage_for(platform, settings, media_dir(platform, settings))
     cache = PageCache(settings.cache_pages)
     purge = PurgeListener(platform.redis, cache)
-    library = media.MediaLibrary(platform, storage, settings)
+    library = MediaLibrary(platform, storage, settings)
     app.state.website = Websites(
         platform, components, themes, LivePages(platform.ontology), purge, library
     )

@@ -140,6 +140,58 @@ def test_register_hookspecs_mismatched_arguments_name_both_plugins() -> None:
     assert "mood" in str(err.value)
 
 
+# -- collect_unique -----------------------------------------------------------------------
+
+
+class PoliteImplementer:
+    @hookimpl
+    def plugintest_greetings(self, name: str) -> list[str]:
+        return [f"good day {name}", f"farewell {name}"]
+
+
+class NamelessImplementer:
+    @hookimpl
+    def plugintest_greetings(self, name: str) -> list[str]:
+        return [" "]
+
+
+def _first_word(greeting: str) -> str:
+    return greeting.split(" ")[0]
+
+
+def test_collect_unique_keys_items_by_name_and_names_both_plugins_in_a_clash() -> None:
+    pm = PluginManager(
+        [], extra={"owner": SpecOwner(), "impl": SpecImplementer(), "polite": PoliteImplementer()}
+    )
+    found = pm.collect_unique("plugintest_greetings", key=_first_word, what="greeting", name="Ada")
+    assert found == {"hello": "hello Ada", "good": "good day Ada", "farewell": "farewell Ada"}
+    assert list(found) == ["hello", "good", "farewell"]  # plugin order
+    assert found.owner("hello") == "impl" and found.owner("farewell") == "polite"
+
+    def no_farewells(plugin: str, greeting: str) -> None:
+        if greeting.startswith("farewell"):
+            raise LookupError(f"plugin {plugin!r} says farewell")
+
+    with pytest.raises(LookupError, match="plugin 'polite' says farewell"):
+        pm.collect_unique(
+            "plugintest_greetings", key=_first_word, what="greeting", check=no_farewells, name="Ada"
+        )
+
+    twice = PluginManager(
+        [], extra={"owner": SpecOwner(), "one": SpecImplementer(), "two": SpecImplementer()}
+    )
+    with pytest.raises(ValueError) as err:
+        twice.collect_unique(
+            "plugintest_greetings", key=_first_word, what="greeting", error=ValueError, name="Ada"
+        )
+    assert str(err.value) == "greeting 'hello' is registered by both plugin 'one' and plugin 'two'"
+
+    nameless = PluginManager([], extra={"owner": SpecOwner(), "blank": NamelessImplementer()})
+    with pytest.raises(PluginError) as err:
+        nameless.collect_unique("plugintest_greetings", key=str.strip, what="greeting", name="Ada")
+    assert str(err.value) == "plugin 'blank': plugintest_greetings returned a greeting with no name"
+
+
 # -- types --------------------------------------------------------------------------------
 
 

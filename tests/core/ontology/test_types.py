@@ -81,21 +81,6 @@ def test_good_type_names(name: str) -> None:
 # -- the registry -------------------------------------------------------------------------
 
 
-def test_duplicate_thing_type_names_both_plugins(registry: TypeRegistry) -> None:
-    with pytest.raises(DuplicateTypeError) as info:
-        registry.add_thing_type(ThingType("product"), "othershop")
-    message = str(info.value)
-    assert "'product'" in message and "'shop'" in message and "'othershop'" in message
-    assert registry.things["product"].plugin == "shop"  # the first registration stands
-
-
-def test_duplicate_connection_and_event_types(registry: TypeRegistry) -> None:
-    with pytest.raises(DuplicateTypeError, match=r"connection type 'tagged'.*'shop'.*'x'"):
-        registry.add_connection_type(ConnectionType("tagged"), "x")
-    with pytest.raises(DuplicateTypeError, match=r"event type 'viewed'.*'analytics'.*'y'"):
-        registry.add_event_type(EventType("viewed"), "y")
-
-
 def test_no_thing_type_may_be_named_person(registry: TypeRegistry) -> None:
     """``person`` means a member of the group in a connection type's ends."""
     with pytest.raises(DuplicateTypeError, match=r"'crm'.*'person'.*member of the group"):

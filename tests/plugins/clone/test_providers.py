@@ -31,9 +31,8 @@ from plugins.clone.providers import (
     ToolSpec,
     build_messages,
     citations_in,
-    split_sentences,
-    stem,
 )
+from plugins.clone.text import split_sentences, stem
 
 REFUNDS = (
     "Refund policy. If a course is not right for you, ask for a refund within 30 days of "

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from plugins.clone import sentences, training
-from plugins.clone.providers import split_sentences
+from plugins.clone.text import split_sentences
 from sdk import hookimpl
 
 pytestmark = pytest.mark.creator_plugins("clone")

@@ -92,3 +92,14 @@ async def test_hook_register_themes(creator_platform):
     assert {"classic", "ocean"} <= {th["name"] for th in themes.json()}
     _, site = await _site(t, "ocean-site", theme="ocean")
     assert site["theme"] == "ocean"
+
+
+async def test_a_theme_two_plugins_register_stops_start_up_naming_both(
+    creator_platform_factory,
+) -> None:
+    with pytest.raises(
+        Exception, match="theme 'ocean' is registered by both plugin 'ocean' and plugin 'copy'"
+    ):
+        await creator_platform_factory(
+            plugins=["website"], extra_plugins={"ocean": Ocean(), "copy": Ocean()}
+        )

@@ -8,10 +8,10 @@ talking-head videos. Both built-ins exist only once their API key is set; withou
 routes answer a 409 problem saying what to configure. Nothing here works offline.
 
 This module is the contract plugins implement through ``register_voice_providers`` and
-``register_avatar_providers``. The rest lives beside it: ``voice_clients`` (the two hosted
-clients), ``voice_types`` (event payloads, bodies, views), ``voice_service`` (choosing
-providers and what clones do with them), ``voice_uploads`` (reading recordings and
-photos) and ``voice_routes`` (the API).
+``register_avatar_providers``. The rest of the package: ``clients`` (the two hosted
+clients), ``types`` (event payloads, bodies, views), ``service`` (choosing providers and
+what clones do with them), ``uploads`` (reading recordings and photos) and ``routes``
+(the API).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from plugins.clone.voice import (
     Speech,
     VoiceProvider,
 )
-from plugins.clone.voice_types import (
+from plugins.clone.voice.types import (
     AppearanceCloned,
     MediaState,
     MediaStatus,
@@ -131,11 +131,14 @@ class CloneMedia:
 
     @classmethod
     def collect(cls, platform: sdk.Platform, settings: CloneSettings) -> CloneMedia:
-        voices = collect_named(platform, "register_voice_providers", ("clone_voice", "speak"))
+        voices = collect_named(
+            platform, "register_voice_providers", ("clone_voice", "speak"), "voice provider"
+        )
         avatars = collect_named(
             platform,
             "register_avatar_providers",
             ("create_appearance", "render", "render_status"),
+            "avatar provider",
         )
         return cls(platform, settings, voices, avatars)
 

@@ -16,9 +16,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 import sdk
-from plugins.clone.voice_service import CloneMedia
-from plugins.clone.voice_types import MediaStatus, SpeechIn, VideoIn, VideoView
-from plugins.clone.voice_uploads import read_photo, read_samples
+from plugins.clone.voice.service import CloneMedia
+from plugins.clone.voice.types import MediaStatus, SpeechIn, VideoIn, VideoView
+from plugins.clone.voice.uploads import read_photo, read_samples
 
 #: What a multipart body may add around its files: boundaries and part headers.
 MULTIPART_SLACK = 64 * 1024
