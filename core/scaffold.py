@@ -2,7 +2,7 @@
 layout, ready to install, test and type-check.
 
 The files are ``core/scaffold_template/**.tmpl`` with ``@@placeholders@@`` (the plugin's
-name, package, distribution, title, class prefix and migration id) filled in, in paths
+name, package, distribution, title and migration id) filled in, in paths
 and contents alike. Placeholders rather than Jinja because the templates hold Jinja
 templates of their own.
 """
@@ -51,11 +51,16 @@ def check_name(name: str, taken: Iterable[str]) -> None:
         raise ScaffoldError(f"a plugin named {name!r} is already installed; choose another name")
 
 
+def distribution_name(name: str) -> str:
+    """``creator-meal-plans`` for the plugin ``meal_plans``."""
+    return f"creator-{name.replace('_', '-')}"
+
+
 def placeholders(name: str, now: datetime) -> dict[str, str]:
     return {
         "@@name@@": name,
         "@@package@@": f"creator_{name}",
-        "@@dist@@": f"creator-{name.replace('_', '-')}",
+        "@@dist@@": distribution_name(name),
         "@@Title@@": name.replace("_", " ").capitalize(),
         "@@migration_id@@": now.strftime("%Y-%m-%dT%H:%M:%S:%f"),
         "@@migration_stamp@@": now.strftime("%Y_%m_%dt%H_%M_%S_%f"),
@@ -69,7 +74,8 @@ def _fill(text: str, values: dict[str, str]) -> str:
 
 
 def default_directory(name: str) -> Path:
-    return Path.cwd() / placeholders(name, datetime.now(UTC))["@@dist@@"]
+    """Where ``creator new-plugin NAME`` writes without ``--dir``."""
+    return Path.cwd() / distribution_name(name)
 
 
 def write_plugin(

@@ -14,7 +14,7 @@ from litestar import get
 
 from core.throttle import EXEMPT_OPT_KEY, STORE_NAME, PlatformRedisStore
 from sdk import hookimpl
-from sdk.testing import PlatformFactory, assert_problem
+from sdk.testing import PlatformFactory, assert_problem, wait_until
 
 
 async def test_over_the_limit_is_a_429_with_retry_after(
@@ -128,9 +128,8 @@ async def served(harness: Any) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(harness.app, **options))
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            assert not task.done(), task.result()
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: server.started or task.done(), message="the server")
+        assert not task.done(), task.result()
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
