@@ -2,9 +2,9 @@
 layout, ready to install, test and type-check.
 
 The files are ``core/scaffold_template/**.tmpl`` with ``@@placeholders@@`` (the plugin's
-name, package, distribution, title and migration id) filled in, in paths
-and contents alike. Placeholders rather than Jinja because the templates hold Jinja
-templates of their own.
+name, package, distribution, title and migration id) filled in, in paths and contents
+alike. Placeholders rather than Jinja because the templates hold Jinja templates of
+their own.
 """
 
 from __future__ import annotations
