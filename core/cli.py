@@ -1,4 +1,5 @@
-"""The ``creator`` command line: serve, migrate, plugins, worker, events, people, version.
+"""The ``creator`` command line: serve, migrate, plugins, worker, events, people,
+new-plugin, version.
 
 Plugins add commands through the ``register_commands(cli)`` hook, on the same footing as
 these (:mod:`core.commands`: settings, embedded servers, ``with_platform``).
@@ -249,6 +250,39 @@ async def people_create(platform: Platform, email: str, name: str, platform_owne
     )
     _, token = await platform.directory.issue_token(person.id, "cli")
     click.echo(token)
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write it into (new or empty; default ./creator-NAME).",
+)
+def new_plugin(name: str, directory: Path | None) -> None:
+    """Write a new plugin NAME: an installable distribution in the built-in plugins' layout
+    (entry point, hooks, types, service, API, page, settings, migration, tests)."""
+    from core.scaffold import ScaffoldError, default_directory, write_plugin
+
+    target = directory if directory is not None else default_directory(name)
+    try:
+        written = write_plugin(name, target)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Wrote the plugin {name!r} in {target}:")
+    for path in written:
+        click.echo(f"  {path}")
+    click.echo(
+        "\nNext:\n"
+        f"  cd {target}\n"
+        "  pip install -e '.[test]'   # next to the platform; the plugin is then enabled\n"
+        "  python -m pytest           # its tests, on real PostgreSQL and Redis\n"
+        "  python -m mypy             # strict type checks\n"
+        "  creator plugins list       # what it registers\n"
+        f"  creator serve              # then open /{name}\n"
+        "See README.md there, and docs/writing-plugins.md."
+    )
 
 
 @cli.command()

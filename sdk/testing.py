@@ -24,15 +24,39 @@ these fixtures with no set-up. The same fixtures test Creator Platform itself.
     (from the log-in redirect through sign-up and back) and ``await
     assert_accessible(page, "where")`` (no serious or critical axe-core violation).
 
+* for any test, plain helpers:
+
+  - ``await creator_platform.client_as("org_user", group=tenant)``: a new person with
+    that role (``org_owner``, ``org_user`` or ``customer``) in ``group`` (a
+    :class:`Tenant` or a group; none: a new group with an owner of its own), returned as
+    a :class:`Tenant` whose ``client`` sends their API token; with ``session=True`` the
+    client is signed in with a browser session cookie instead and sends its CSRF token
+    (what HTML pages and cookie-authenticated writes need). ``tenant()`` (a new owner of
+    a new group) and ``member(of, role)`` are the same with the role fixed first;
+  - ``body = assert_problem(response, 404, "not_found", field="slug")``: the response is
+    an RFC 9457 problem (``application/problem+json``, ``type``, ``title``, ``status``
+    equal to the HTTP status, a stable ``code`` that ``type`` ends with), not a server
+    error unless ``status`` says so, with the given status, code and field (each
+    optional); returns the body for further checks;
+  - ``value = await wait_until(lambda: condition, within=10, message="job done")``:
+    polls a sync or async callable until it returns something truthy and returns that;
+    an ``AssertionError`` raised by the callable counts as "not yet". At the deadline it
+    fails naming ``message`` (or the callable), the last value and the last assertion.
+    For what completes in the background: jobs, event handlers, caches.
+
 Choose plugins with ``@pytest.mark.creator_plugins("website", "clone")`` (no names: only
 core); without the marker every installed plugin is enabled. Pass plugin objects that
 are not installed with ``creator_plugins(extra={"name": module})``.
+
+This is one module past the usual size because it is the pytest plugin third parties
+install: its fixtures and helpers are imported from ``sdk.testing`` alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import re
 import shutil
@@ -54,10 +78,12 @@ import pytest_asyncio
 from litestar import Litestar
 
 from core.app import create_app
+from core.auth.sessions import COOKIE_NAME, CSRF_HEADER
 from core.auth.tokens import Actor
+from core.errors import PROBLEM_CONTENT_TYPE
 from core.migrations import migrate
 from core.ontology.records import Group
-from core.ontology.scope import Scope
+from core.ontology.scope import GROUP_ROLES, Scope
 from core.ontology.stores import ScopedOntology
 from core.platform import Platform
 from core.runtime import Runtime
@@ -188,6 +214,8 @@ class Tenant:
     group: Group
     role: str
     client: httpx.AsyncClient
+    #: With a session-signed-in client: the session's CSRF token (the client sends it).
+    csrf_token: str | None = None
 
     @property
     def scope(self) -> Scope:
@@ -232,19 +260,51 @@ class CreatorPlatform:
         _, token = await self.platform.directory.issue_token(actor.id, "test")
         return actor, token
 
-    async def tenant(self, slug: str | None = None, *, name: str | None = None) -> Tenant:
-        """A new person owning a new group (``org_owner``)."""
+    async def tenant(
+        self, slug: str | None = None, *, name: str | None = None, session: bool = False
+    ) -> Tenant:
+        """A new person owning a new group (``org_owner``); ``session`` as in
+        :meth:`client_as`."""
         actor, token = await self.person()
         slug = slug or f"group-{uuid.uuid4().hex[:10]}"
         group = await self.platform.directory.create_group(actor, slug=slug, name=name or slug)
-        return Tenant(actor, token, group, "org_owner", self.authed(token))
+        return await self._signed_in(actor, token, group, "org_owner", session=session)
 
-    async def member(self, of: Tenant | Group, role: str) -> Tenant:
-        """A new person with ``role`` in the group of ``of``."""
+    async def member(self, of: Tenant | Group, role: str, *, session: bool = False) -> Tenant:
+        """A new person with ``role`` in the group of ``of``; ``session`` as in
+        :meth:`client_as`."""
         group = of.group if isinstance(of, Tenant) else of
         actor, token = await self.person()
         await self.platform.directory.add_member(group.id, actor.id, role)
-        return Tenant(actor, token, group, role, self.authed(token))
+        return await self._signed_in(actor, token, group, role, session=session)
+
+    async def client_as(
+        self, role: str, *, group: Tenant | Group | None = None, session: bool = False
+    ) -> Tenant:
+        """A new person with ``role`` (one of ``GROUP_ROLES``) in ``group``, and a client
+        signed in as them.
+
+        Without ``group``: a new group, owned by this person when ``role`` is
+        ``org_owner``, else by another new person. The client sends the person's API
+        token; with ``session=True`` it carries a browser session cookie and its CSRF
+        token instead, as a person who logged in through the pages does."""
+        if role not in GROUP_ROLES:
+            raise ValueError(f"role must be one of {', '.join(GROUP_ROLES)}, not {role!r}")
+        if group is None:
+            if role == "org_owner":
+                return await self.tenant(session=session)
+            group = await self.tenant()
+        return await self.member(group, role, session=session)
+
+    async def _signed_in(
+        self, actor: Actor, token: str, group: Group, role: str, *, session: bool
+    ) -> Tenant:
+        if not session:
+            return Tenant(actor, token, group, role, self.authed(token))
+        cookie, csrf_token = await self.platform.sessions.open(actor.id, user_agent="test")
+        client = self._client({CSRF_HEADER: csrf_token})
+        client.cookies.set(COOKIE_NAME, cookie, domain=urlsplit(BASE_URL).hostname or "")
+        return Tenant(actor, token, group, role, client, csrf_token)
 
     def authed(self, token: str) -> httpx.AsyncClient:
         """A client sending ``Authorization: Bearer <token>``."""
@@ -368,6 +428,85 @@ def pytest_configure(config: pytest.Config) -> None:
         "creator_plugins(*names, extra=None): plugins enabled for the creator_platform "
         "fixture (no names: core only); extra maps names to plugin objects to register.",
     )
+
+
+# -- assertions and waiting ---------------------------------------------------------------
+
+_PROBLEM_KEYS = ("type", "title", "status", "code")
+
+
+def assert_problem(
+    response: httpx.Response,
+    status: int | None = None,
+    code: str | None = None,
+    *,
+    field: str | None = None,
+) -> dict[str, Any]:
+    """``response`` is an RFC 9457 problem as every platform route answers errors, with
+    ``status``, our stable ``code`` and the offending ``field`` when given; returns its
+    body.
+
+    Always checked: ``application/problem+json``; ``type``, ``title``, ``status`` and
+    ``code`` present; the body's ``status`` equal to the HTTP status; ``code`` a
+    non-empty string that ``type`` ends with; and no server error (5xx) unless
+    ``status`` names one (a plugin answers 502 when a provider it calls fails)."""
+    context = (response.request.method, str(response.request.url), response.status_code)
+    if status is None:
+        assert response.status_code < 500, (*context, response.text[:500])
+    content_type = response.headers.get("content-type", "")
+    shown = (*context, content_type, response.text[:500])
+    assert content_type.startswith(PROBLEM_CONTENT_TYPE), shown
+    body = response.json()
+    assert isinstance(body, dict), (*context, body)
+    for key in _PROBLEM_KEYS:
+        assert key in body, (*context, f"no {key!r}", body)
+    assert body["status"] == response.status_code, (*context, body)
+    assert isinstance(body["code"], str) and body["code"], (*context, body)
+    assert isinstance(body["title"], str) and body["title"], (*context, body)
+    assert str(body["type"]).endswith(body["code"].replace("_", "-")), (*context, body)
+    if status is not None:
+        assert response.status_code == status, (*context, f"expected {status}", body)
+    if code is not None:
+        assert body["code"] == code, (*context, f"expected code {code!r}", body)
+    if field is not None:
+        assert body.get("field") == field, (*context, f"expected field {field!r}", body)
+    return body
+
+
+async def wait_until(
+    condition: Callable[[], Any],
+    *,
+    within: float = 10.0,
+    interval: float = 0.02,
+    message: str | None = None,
+) -> Any:
+    """Call ``condition`` (sync, or returning an awaitable) every ``interval`` seconds
+    until it returns something truthy, and return that.
+
+    An ``AssertionError`` from ``condition`` means "not yet" (so it may assert what it
+    waits for). After ``within`` seconds fail with an ``AssertionError`` naming
+    ``message`` (or the callable), the last value it returned and the last assertion it
+    raised."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last_value: Any = None
+    last_error: AssertionError | None = None
+    while True:
+        try:
+            value = condition()
+            if inspect.isawaitable(value):
+                value = await value
+        except AssertionError as error:
+            last_error = error
+        else:
+            if value:
+                return value
+            last_value, last_error = value, None
+        if loop.time() >= deadline:
+            what = message or getattr(condition, "__qualname__", repr(condition))
+            last = f"assertion: {last_error}" if last_error else f"value: {last_value!r}"
+            raise AssertionError(f"waited {within:g} s for {what}; last {last}") from last_error
+        await asyncio.sleep(interval)
 
 
 # -- browser tests ------------------------------------------------------------------------

@@ -7,10 +7,6 @@ so the plugin lives here and reaches the tests through fixtures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import httpx
 import msgspec
 import pytest
 import pytest_asyncio
@@ -122,35 +118,3 @@ async def typed_platform(
 async def owner(typed_platform: CreatorPlatform) -> Tenant:
     """A person owning a fresh group on ``typed_platform``."""
     return await typed_platform.tenant()
-
-
-PROBLEM_KEYS = ("type", "title", "status", "code")
-
-
-def check_problem(
-    response: httpx.Response, status: int | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """Assert ``response`` is an RFC 9457 problem (with our ``code``) and return its body."""
-    assert response.headers["content-type"].startswith("application/problem+json"), (
-        response.status_code,
-        response.headers.get("content-type"),
-        response.text[:500],
-    )
-    body = response.json()
-    assert isinstance(body, dict), body
-    for key in PROBLEM_KEYS:
-        assert key in body, (key, body)
-    assert body["status"] == response.status_code, body
-    assert isinstance(body["code"], str) and body["code"], body
-    assert body["type"].endswith(body["code"].replace("_", "-")), body
-    if status is not None:
-        assert response.status_code == status, (response.status_code, body)
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
-@pytest.fixture
-def problem() -> Callable[..., dict[str, Any]]:
-    """``problem(response, status=None, code=None)``: assert an RFC 9457 body, return it."""
-    return check_problem

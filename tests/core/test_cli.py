@@ -27,7 +27,7 @@ def run(*args, env=None):
 def test_help_reads_well():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for command in ("serve", "migrate", "plugins", "people", "version"):
+    for command in ("serve", "migrate", "plugins", "people", "new-plugin", "version"):
         assert command in result.output
     serve_help = CliRunner().invoke(cli, ["serve", "--help"])
     for option in ("--host", "--port", "--data-dir"):

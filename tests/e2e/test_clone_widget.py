@@ -9,7 +9,6 @@ that site's origin is allowed. axe-core checks the chat panel. Screenshots land 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +22,14 @@ pytest.importorskip("playwright")
 
 from playwright.async_api import Browser, Page, expect
 
-from sdk.testing import CreatorPlatform, Tenant, assert_accessible, open_page, real_errors
+from sdk.testing import (
+    CreatorPlatform,
+    Tenant,
+    assert_accessible,
+    open_page,
+    real_errors,
+    wait_until,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEOUT = 20_000
@@ -86,11 +92,12 @@ async def trained_clone(owner: Tenant) -> str:
     )
     assert r.status_code == 201, r.text
     job = (await owner.client.post(f"{base}/{clone_id}/train")).json()["job_id"]
-    for _ in range(600):
+
+    async def ended() -> bool:
         status = (await owner.client.get(owner.url(f"/jobs/{job}"))).json()["status"]
-        if status in ("complete", "failed"):
-            break
-        await asyncio.sleep(0.05)
+        return status in ("complete", "failed")
+
+    await wait_until(ended, within=30, message="the training job to end")
     clone = (await owner.client.get(f"{base}/{clone_id}")).json()
     assert clone["status"] == "active", clone
     return clone_id

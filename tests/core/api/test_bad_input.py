@@ -12,14 +12,14 @@ from typing import Any
 
 import httpx
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_problem
 
 
-def _check(problem, r: httpx.Response, allowed: tuple[int, ...], label: object) -> None:
+def _check(r: httpx.Response, allowed: tuple[int, ...], label: object) -> None:
     assert r.status_code < 500, (label, r.status_code, r.text[:500])
     assert r.status_code in allowed, (label, r.status_code, r.text[:500])
     if r.status_code >= 400:
-        problem(r)
+        assert_problem(r)
 
 
 async def _arrange(tenant: Tenant, platform: CreatorPlatform) -> dict[str, str]:
@@ -37,7 +37,7 @@ async def _arrange(tenant: Tenant, platform: CreatorPlatform) -> dict[str, str]:
 
 
 async def test_malformed_and_wrongly_shaped_bodies(
-    typed_platform: CreatorPlatform, owner: Tenant, problem
+    typed_platform: CreatorPlatform, owner: Tenant
 ) -> None:
     ids = await _arrange(owner, typed_platform)
     things, product = owner.url("/things"), owner.url(f"/things/{ids['product']}")
@@ -78,7 +78,7 @@ async def test_malformed_and_wrongly_shaped_bodies(
     ]  # fmt: skip
     for method, path, body in json_bodies:
         r = await owner.client.request(method, path, json=body)
-        _check(problem, r, (400, 409, 422), (method, path, body))
+        _check(r, (400, 409, 422), (method, path, body))
 
     raw_bodies = [
         b"{",
@@ -101,7 +101,7 @@ async def test_malformed_and_wrongly_shaped_bodies(
             r = await owner.client.request(
                 method, path, content=raw, headers={"Content-Type": "application/json"}
             )
-            _check(problem, r, (400, 422), (method, path, raw[:60]))
+            _check(r, (400, 422), (method, path, raw[:60]))
 
     for raw in (b"{", b"{bad json}", b'{"name": "x",}'):
         r = await owner.client.post(
@@ -116,7 +116,7 @@ async def test_malformed_and_wrongly_shaped_bodies(
 
 
 async def test_values_postgresql_cannot_store(
-    typed_platform: CreatorPlatform, owner: Tenant, problem
+    typed_platform: CreatorPlatform, owner: Tenant
 ) -> None:
     """NUL characters and out-of-range times pass msgspec but not PostgreSQL: a 422."""
     ids = await _arrange(owner, typed_platform)
@@ -142,27 +142,27 @@ async def test_values_postgresql_cannot_store(
     ]  # fmt: skip
     for method, path, body, params in cases:
         r = await owner.client.request(method, path, json=body, params=params)
-        _check(problem, r, (422,), (method, path, body, params))
+        _check(r, (422,), (method, path, body, params))
     # The extremes that do fit are fine.
     for params in ({"since": "0001-01-01T00:00:00Z"}, {"until": "9999-12-31T23:59:59Z"}):
         r = await owner.client.get(owner.url("/events"), params=params)
         assert r.status_code == 200, (params, r.text)
 
 
-async def test_a_body_over_the_limit_is_413(creator_platform_factory, problem) -> None:
+async def test_a_body_over_the_limit_is_413(creator_platform_factory) -> None:
     platform = await creator_platform_factory(plugins=[], max_body_bytes=1000)
     tenant = await platform.tenant()
     small = {"slug": "small", "name": "x" * 100}
     assert (await tenant.client.post("/api/v1/groups", json=small)).status_code == 201
     big = {"slug": "big", "name": "x" * 400, "settings": {"pad": "y" * 1000}}
     r = await tenant.client.post("/api/v1/groups", json=big)
-    problem(r, 413, "payload_too_large")
+    assert_problem(r, 413, "payload_too_large")
     r = await tenant.client.post(
         tenant.url("/things"),
         content=b"{" + b" " * 5000 + b"}",
         headers={"Content-Type": "application/json"},
     )
-    problem(r, 413, "payload_too_large")
+    assert_problem(r, 413, "payload_too_large")
     # The same without a Content-Length (a streamed body) is refused too.
 
     async def stream():
@@ -172,14 +172,12 @@ async def test_a_body_over_the_limit_is_413(creator_platform_factory, problem) -
     r = await tenant.client.post(
         "/api/v1/groups", content=stream(), headers={"Content-Type": "application/json"}
     )
-    problem(r, 413, "payload_too_large")
+    assert_problem(r, 413, "payload_too_large")
     slugs = [g["slug"] for g in (await tenant.client.get("/api/v1/groups")).json()["items"]]
     assert "big" not in slugs
 
 
-async def test_bad_path_and_query_values(
-    typed_platform: CreatorPlatform, owner: Tenant, problem
-) -> None:
+async def test_bad_path_and_query_values(typed_platform: CreatorPlatform, owner: Tenant) -> None:
     ids = await _arrange(owner, typed_platform)
     base = owner.url()
     not_found = [
@@ -197,7 +195,7 @@ async def test_bad_path_and_query_values(
     ]
     for method, path in not_found:
         r = await owner.client.request(method, path, json={} if method == "PATCH" else None)
-        _check(problem, r, (404,), (method, path))
+        _check(r, (404,), (method, path))
 
     queries = [
         ("/things", {"limit": "0"}),
@@ -225,7 +223,7 @@ async def test_bad_path_and_query_values(
     ]
     for path, params in queries:
         r = await owner.client.get(owner.url(path), params=params)
-        _check(problem, r, (200, 400, 422), (path, params))
+        _check(r, (200, 400, 422), (path, params))
         if "cursor" in params or "limit" in params:
             assert r.status_code == 422, (path, params, r.text)
     # A valid-looking cursor from nowhere just starts past an id: a page, not an error.
@@ -233,10 +231,10 @@ async def test_bad_path_and_query_values(
     assert r.status_code == 200 and r.json()["items"] == []
     # Repeated parameters do not confuse the handler.
     r = await owner.client.get(owner.url("/things?limit=1&limit=2&type=note&type=product"))
-    _check(problem, r, (200, 400, 422), "repeated parameters")
+    _check(r, (200, 400, 422), "repeated parameters")
 
 
-async def test_wrong_content_type_method_and_route(owner: Tenant, problem) -> None:
+async def test_wrong_content_type_method_and_route(owner: Tenant) -> None:
     things = owner.url("/things")
     for content_type, content in (
         ("application/x-www-form-urlencoded", b"type=note&name=x"),
@@ -247,12 +245,12 @@ async def test_wrong_content_type_method_and_route(owner: Tenant, problem) -> No
         ("application/json; charset=latin-1", b'{"type": "note", "name": "\xe9"}'),
     ):  # fmt: skip
         r = await owner.client.post(things, content=content, headers={"Content-Type": content_type})
-        _check(problem, r, (400, 415, 422), content_type)
+        _check(r, (400, 415, 422), content_type)
     # JSON under a generic content type is understood (or refused cleanly).
     r = await owner.client.post(
         things, content=b'{"type": "note", "name": "x"}', headers={"Content-Type": "text/plain"}
     )
-    _check(problem, r, (201, 415), "json as text/plain")
+    _check(r, (201, 415), "json as text/plain")
 
     for method, path, status in (
         ("PUT", things, 405),
@@ -269,7 +267,7 @@ async def test_wrong_content_type_method_and_route(owner: Tenant, problem) -> No
         ("GET", "/api/v1/groups/../../etc/passwd", 404),
     ):
         r = await owner.client.request(method, path)
-        _check(problem, r, (status,), (method, path))
+        _check(r, (status,), (method, path))
         if status == 405:
             assert r.headers.get("allow"), (method, path)
 
@@ -325,7 +323,7 @@ def _mangle(rng: random.Random, raw: bytes) -> bytes:
 
 
 async def test_random_mutations_never_make_a_500(
-    typed_platform: CreatorPlatform, owner: Tenant, problem
+    typed_platform: CreatorPlatform, owner: Tenant
 ) -> None:
     ids = await _arrange(owner, typed_platform)
     rng = random.Random(20261124)
@@ -402,6 +400,6 @@ async def test_random_mutations_never_make_a_500(
         statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
         assert r.status_code < 500, (i, label, r.text[:500])
         if r.status_code >= 400:
-            problem(r)
+            assert_problem(r)
     # The mutations exercised both acceptance and refusal.
     assert any(s < 300 for s in statuses) and any(s >= 400 for s in statuses), statuses

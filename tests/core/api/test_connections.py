@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_problem
 
 
 async def _thing(tenant: Tenant, type: str, name: str, **properties) -> str:
@@ -68,7 +68,7 @@ async def test_list_filters_and_pagination(owner: Tenant) -> None:
     assert seen == list(reversed(links))
 
 
-async def test_end_a_connection(owner: Tenant, problem) -> None:
+async def test_end_a_connection(owner: Tenant) -> None:
     summer = await _thing(owner, "collection", "Summer")
     mug = await _thing(owner, "product", "Mug")
     link = (await _connect(owner, "contains", summer, mug)).json()
@@ -83,34 +83,40 @@ async def test_end_a_connection(owner: Tenant, problem) -> None:
         await owner.client.get(owner.url("/connections"), params={"include_ended": "true"})
     ).json()
     assert [c["id"] for c in listed["items"]] == [link["id"]]
-    problem(await owner.client.delete(url), 404, "not_found")
-    problem(await owner.client.delete(owner.url(f"/connections/{uuid.uuid4()}")), 404, "not_found")
-    problem(await owner.client.get(owner.url(f"/connections/{uuid.uuid4()}")), 404, "not_found")
+    assert_problem(await owner.client.delete(url), 404, "not_found")
+    assert_problem(
+        await owner.client.delete(owner.url(f"/connections/{uuid.uuid4()}")), 404, "not_found"
+    )
+    assert_problem(
+        await owner.client.get(owner.url(f"/connections/{uuid.uuid4()}")), 404, "not_found"
+    )
     # Once ended, the same pair may be connected again.
     assert (await _connect(owner, "contains", summer, mug)).status_code == 201
 
 
-async def test_refusals(owner: Tenant, problem) -> None:
+async def test_refusals(owner: Tenant) -> None:
     summer = await _thing(owner, "collection", "Summer")
     mug = await _thing(owner, "product", "Mug")
     note = await _thing(owner, "note", "n")
     assert (await _connect(owner, "contains", summer, mug)).status_code == 201
 
-    err = problem(await _connect(owner, "contains", summer, mug), 409, "conflict")
+    err = assert_problem(await _connect(owner, "contains", summer, mug), 409, "conflict")
     assert "already exists" in err["detail"]
-    err = problem(await _connect(owner, "contains", mug, summer), 422, "validation_failed")
+    err = assert_problem(await _connect(owner, "contains", mug, summer), 422, "validation_failed")
     assert err["field"] == "from_id"
-    err = problem(await _connect(owner, "contains", summer, note), 422, "validation_failed")
+    err = assert_problem(await _connect(owner, "contains", summer, note), 422, "validation_failed")
     assert err["field"] == "to_id"
-    err = problem(await _connect(owner, "likes", summer, mug), 422, "unknown_type")
+    err = assert_problem(await _connect(owner, "likes", summer, mug), 422, "unknown_type")
     assert err["field"] == "type"
-    err = problem(await _connect(owner, "contains", summer, mug, rank=1), 422)
+    err = assert_problem(await _connect(owner, "contains", summer, mug, rank=1), 422)
     assert err["field"] == "metadata.rank"
-    err = problem(await _connect(owner, "contains", summer, mug, position="top"), 422)
+    err = assert_problem(await _connect(owner, "contains", summer, mug, position="top"), 422)
     assert err["field"] == "metadata.position"
-    err = problem(await _connect(owner, "contains", summer, str(uuid.uuid4())), 404, "not_found")
+    err = assert_problem(
+        await _connect(owner, "contains", summer, str(uuid.uuid4())), 404, "not_found"
+    )
     assert err["field"] == "to_id"
-    err = problem(await _connect(owner, "contains", "not-a-uuid", mug), 422)
+    err = assert_problem(await _connect(owner, "contains", "not-a-uuid", mug), 422)
     assert err["field"] == "from_id"
     listed = (await owner.client.get(owner.url("/connections"))).json()["items"]
     assert len(listed) == 1
@@ -131,7 +137,7 @@ async def test_deleting_a_thing_ends_its_connections(owner: Tenant) -> None:
         assert body["valid_to"] is not None
 
 
-async def test_roles_and_tenancy(typed_platform: CreatorPlatform, owner: Tenant, problem) -> None:
+async def test_roles_and_tenancy(typed_platform: CreatorPlatform, owner: Tenant) -> None:
     summer = await _thing(owner, "collection", "Summer")
     mug = await _thing(owner, "product", "Mug")
     cap = await _thing(owner, "product", "Cap")
@@ -140,25 +146,27 @@ async def test_roles_and_tenancy(typed_platform: CreatorPlatform, owner: Tenant,
 
     link = (await _connect(user, "contains", summer, mug)).json()  # an org_user may connect
     url = owner.url(f"/connections/{link['id']}")
-    problem(await _connect(customer, "contains", summer, cap), 403, "forbidden")
-    problem(await customer.client.get(owner.url("/connections")), 403, "forbidden")
-    problem(await customer.client.get(url), 403, "forbidden")
-    problem(await customer.client.delete(url), 403, "forbidden")
+    assert_problem(await _connect(customer, "contains", summer, cap), 403, "forbidden")
+    assert_problem(await customer.client.get(owner.url("/connections")), 403, "forbidden")
+    assert_problem(await customer.client.get(url), 403, "forbidden")
+    assert_problem(await customer.client.delete(url), 403, "forbidden")
 
     other = await typed_platform.tenant()
-    problem(await other.client.get(url), 404, "not_found")
-    problem(await other.client.get(other.url(f"/connections/{link['id']}")), 404, "not_found")
-    problem(await other.client.delete(other.url(f"/connections/{link['id']}")), 404)
+    assert_problem(await other.client.get(url), 404, "not_found")
+    assert_problem(
+        await other.client.get(other.url(f"/connections/{link['id']}")), 404, "not_found"
+    )
+    assert_problem(await other.client.delete(other.url(f"/connections/{link['id']}")), 404)
     # Things of another group cannot be connected from one's own group.
     theirs = await _thing(other, "collection", "Theirs")
-    err = problem(await _connect(other, "contains", theirs, cap), 404, "not_found")
+    err = assert_problem(await _connect(other, "contains", theirs, cap), 404, "not_found")
     assert err["field"] == "to_id"
 
     assert (await owner.client.get(url)).json()["valid_to"] is None
     assert (await user.client.delete(url)).status_code == 204
 
 
-async def test_a_member_as_an_end(typed_platform: CreatorPlatform, owner: Tenant, problem) -> None:
+async def test_a_member_as_an_end(typed_platform: CreatorPlatform, owner: Tenant) -> None:
     """Connection types with a person's end (``bought``: a member to a product) work
     through the generic API, validated as the stores validate them."""
     mug = await _thing(owner, "product", "Mug")
@@ -175,17 +183,17 @@ async def test_a_member_as_an_end(typed_platform: CreatorPlatform, owner: Tenant
     assert [c["id"] for c in listed.json()["items"]] == [link["id"]]
     assert (await _connect(owner, "assigned", note, str(owner.person.id))).status_code == 201
 
-    problem(await _connect(owner, "bought", buyer, mug), 409, "conflict")
-    err = problem(await _connect(owner, "bought", note, mug), 422, "validation_failed")
+    assert_problem(await _connect(owner, "bought", buyer, mug), 409, "conflict")
+    err = assert_problem(await _connect(owner, "bought", note, mug), 422, "validation_failed")
     assert err["field"] == "from_id" and "person" in err["detail"]
-    err = problem(await _connect(owner, "bought", buyer, mug, price_cents="x"), 422)
+    err = assert_problem(await _connect(owner, "bought", buyer, mug, price_cents="x"), 422)
     assert err["field"] == "metadata.price_cents"
-    err = problem(await _connect(owner, "made_by", mug, str(uuid.uuid4())), 404, "not_found")
+    err = assert_problem(await _connect(owner, "made_by", mug, str(uuid.uuid4())), 404, "not_found")
     assert err["field"] == "to_id"
 
 
 async def test_a_person_of_another_group_is_not_found(
-    typed_platform: CreatorPlatform, owner: Tenant, problem
+    typed_platform: CreatorPlatform, owner: Tenant
 ) -> None:
     mug = await _thing(owner, "product", "Mug")
     other = await typed_platform.tenant()
@@ -193,7 +201,7 @@ async def test_a_person_of_another_group_is_not_found(
     nobody = str(uuid.uuid4())
     answers = []
     for person in (stranger, nobody):
-        err = problem(await _connect(owner, "made_by", mug, person), 404, "not_found")
+        err = assert_problem(await _connect(owner, "made_by", mug, person), 404, "not_found")
         assert err["field"] == "to_id"
         answers.append(err["detail"].replace(person, "<id>"))
     assert answers[0] == answers[1]  # another group's member reads as no one
@@ -202,6 +210,8 @@ async def test_a_person_of_another_group_is_not_found(
     link = (await _connect(other, "made_by", theirs, stranger)).json()
     listed = await owner.client.get(owner.url("/connections"), params={"to_id": stranger})
     assert listed.status_code == 200 and listed.json()["items"] == []
-    problem(await owner.client.get(owner.url(f"/connections/{link['id']}")), 404, "not_found")
+    assert_problem(
+        await owner.client.get(owner.url(f"/connections/{link['id']}")), 404, "not_found"
+    )
     listed = await other.client.get(other.url("/connections"), params={"to_id": stranger})
     assert [c["id"] for c in listed.json()["items"]] == [link["id"]]

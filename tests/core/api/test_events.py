@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_problem
 
 
 async def _events(tenant: Tenant, **params) -> list[dict]:
@@ -78,7 +78,7 @@ async def test_since_is_inclusive_and_until_exclusive(owner: Tenant) -> None:
     assert await _events(owner, since=naive.isoformat()) == []
 
 
-async def test_refusals(owner: Tenant, problem) -> None:
+async def test_refusals(owner: Tenant) -> None:
     for params, field in (
         ({"since": "yesterday"}, "since"),
         ({"until": "2024-13-01T00:00:00Z"}, "until"),
@@ -89,20 +89,20 @@ async def test_refusals(owner: Tenant, problem) -> None:
         ({"cursor": "%%%"}, "cursor"),
     ):
         r = await owner.client.get(owner.url("/events"), params=params)
-        err = problem(r, 422, "validation_failed")
+        err = assert_problem(r, 422, "validation_failed")
         assert err.get("field") == field, (params, err)
-    problem(await owner.client.get(owner.url(f"/events/{uuid.uuid4()}")), 404, "not_found")
+    assert_problem(await owner.client.get(owner.url(f"/events/{uuid.uuid4()}")), 404, "not_found")
 
 
-async def test_roles_and_tenancy(typed_platform: CreatorPlatform, owner: Tenant, problem) -> None:
+async def test_roles_and_tenancy(typed_platform: CreatorPlatform, owner: Tenant) -> None:
     await owner.client.post(owner.url("/things"), json={"type": "note", "name": "n"})
     (event,) = await _events(owner)
     user = await typed_platform.member(owner, "org_user")
     assert [e["id"] for e in await _events(user)] == [event["id"]]
     customer = await typed_platform.member(owner, "customer")
-    problem(await customer.client.get(owner.url("/events")), 403, "forbidden")
-    problem(await customer.client.get(owner.url(f"/events/{event['id']}")), 403, "forbidden")
+    assert_problem(await customer.client.get(owner.url("/events")), 403, "forbidden")
+    assert_problem(await customer.client.get(owner.url(f"/events/{event['id']}")), 403, "forbidden")
     other = await typed_platform.tenant()
-    problem(await other.client.get(owner.url("/events")), 404, "not_found")
-    problem(await other.client.get(other.url(f"/events/{event['id']}")), 404, "not_found")
+    assert_problem(await other.client.get(owner.url("/events")), 404, "not_found")
+    assert_problem(await other.client.get(other.url(f"/events/{event['id']}")), 404, "not_found")
     assert await _events(other) == []

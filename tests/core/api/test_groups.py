@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_problem
 
 pytestmark = pytest.mark.creator_plugins()
 
 
-async def test_create_and_read_a_group(creator_platform: CreatorPlatform, problem) -> None:
+async def test_create_and_read_a_group(creator_platform: CreatorPlatform) -> None:
     _, token = await creator_platform.person()
     client = creator_platform.authed(token)
     r = await client.post(
@@ -35,10 +35,10 @@ async def test_create_and_read_a_group(creator_platform: CreatorPlatform, proble
     assert listed["next_cursor"] is None
 
 
-async def test_create_refusals(creator_platform: CreatorPlatform, owner_client, problem) -> None:
+async def test_create_refusals(creator_platform: CreatorPlatform, owner_client) -> None:
     client = owner_client
     assert (await client.post("/api/v1/groups", json={"slug": "taken", "name": "A"})).is_success
-    err = problem(
+    err = assert_problem(
         await client.post("/api/v1/groups", json={"slug": "taken", "name": "B"}), 409, "conflict"
     )
     assert err["field"] == "slug"
@@ -54,9 +54,11 @@ async def test_create_refusals(creator_platform: CreatorPlatform, owner_client, 
         ({"slug": "ok", "name": "x", "parent_id": "nope"}, "parent_id"),
         ({"slug": "ok", "name": "x", "owner": "me"}, "owner"),
     ):
-        err = problem(await client.post("/api/v1/groups", json=body), 422, "validation_failed")
+        err = assert_problem(
+            await client.post("/api/v1/groups", json=body), 422, "validation_failed"
+        )
         assert err.get("field") == field, (body, err)
-    plan = problem(
+    plan = assert_problem(
         await client.post(
             "/api/v1/groups", json={"slug": "free", "name": "x", "settings": {"plan": "pro"}}
         ),
@@ -68,7 +70,7 @@ async def test_create_refusals(creator_platform: CreatorPlatform, owner_client, 
     assert [g["slug"] for g in listed] == ["taken"]
 
 
-async def test_sub_groups(creator_platform: CreatorPlatform, problem) -> None:
+async def test_sub_groups(creator_platform: CreatorPlatform) -> None:
     parent = await creator_platform.tenant("parent-org")
     r = await parent.client.post(
         "/api/v1/groups",
@@ -87,7 +89,7 @@ async def test_sub_groups(creator_platform: CreatorPlatform, problem) -> None:
         "/api/v1/groups",
         json={"slug": "launch", "name": "Again", "parent_id": str(parent.group.id)},
     )
-    problem(r, 409, "conflict")
+    assert_problem(r, 409, "conflict")
     r = await parent.client.post("/api/v1/groups", json={"slug": "launch", "name": "Top level"})
     assert r.status_code == 201
     # Only a member of the parent may add a sub-group; to others it does not exist.
@@ -95,14 +97,14 @@ async def test_sub_groups(creator_platform: CreatorPlatform, problem) -> None:
     r = await stranger.client.post(
         "/api/v1/groups", json={"slug": "sneaky", "name": "S", "parent_id": str(parent.group.id)}
     )
-    assert problem(r, 404, "not_found")["field"] == "parent_id"
+    assert assert_problem(r, 404, "not_found")["field"] == "parent_id"
     r = await stranger.client.post(
         "/api/v1/groups", json={"slug": "sneaky", "name": "S", "parent_id": str(uuid.uuid4())}
     )
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
 
 
-async def test_list_groups_pages(creator_platform: CreatorPlatform, owner_client, problem) -> None:
+async def test_list_groups_pages(creator_platform: CreatorPlatform, owner_client) -> None:
     made = []
     for i in range(5):
         r = await owner_client.post("/api/v1/groups", json={"slug": f"g{i}-x", "name": f"G{i}"})
@@ -118,7 +120,7 @@ async def test_list_groups_pages(creator_platform: CreatorPlatform, owner_client
             break
     assert seen == list(reversed(made))
     for params, field in (({"limit": 0}, "limit"), ({"cursor": "???"}, "cursor")):
-        err = problem(await owner_client.get("/api/v1/groups", params=params), 422)
+        err = assert_problem(await owner_client.get("/api/v1/groups", params=params), 422)
         assert err["field"] == field
     # Another person's groups are not listed.
     other = await creator_platform.tenant()
@@ -157,7 +159,7 @@ def _group_routes(base: str, thing_id: str, connection_id: str, event_id: str):
 
 
 async def test_a_group_you_are_not_in_is_404_on_every_route(
-    typed_platform: CreatorPlatform, owner: Tenant, problem
+    typed_platform: CreatorPlatform, owner: Tenant
 ) -> None:
     o = typed_platform.ontology(owner)
     note = await o.things.create("note", name="top-secret")
@@ -177,11 +179,11 @@ async def test_a_group_you_are_not_in_is_404_on_every_route(
     stranger = await typed_platform.tenant()
     for method, path, body in routes:
         r = await stranger.client.request(method, path, json=body)
-        problem(r, 404, "not_found")
+        assert_problem(r, 404, "not_found")
         assert "top-secret" not in r.text
     # A group that does not exist at all answers exactly the same.
     for method, path, body in _group_routes(f"/api/v1/groups/{uuid.uuid4()}", *ids):
-        problem(await owner.client.request(method, path, json=body), 404, "not_found")
+        assert_problem(await owner.client.request(method, path, json=body), 404, "not_found")
     # And nothing changed.
     assert (await o.things.get(note.id)).name == "top-secret"
     assert (await o.connections.get(link.id)).valid_to is None
@@ -189,7 +191,7 @@ async def test_a_group_you_are_not_in_is_404_on_every_route(
 
 
 async def test_bad_or_revoked_tokens_get_401_on_group_routes(
-    typed_platform: CreatorPlatform, owner: Tenant, problem
+    typed_platform: CreatorPlatform, owner: Tenant
 ) -> None:
     note = await typed_platform.ontology(owner).things.create("note", name="n")
     token = (await owner.client.post("/api/v1/me/tokens", json={"name": "second"})).json()
@@ -205,6 +207,6 @@ async def test_bad_or_revoked_tokens_get_401_on_group_routes(
     for label, client in clients.items():
         for method, path, body in routes:
             r = await client.request(method, path, json=body)
-            problem(r, 401, "unauthorized")
+            assert_problem(r, 401, "unauthorized")
             assert r.headers["www-authenticate"].startswith("Bearer"), (label, method, path)
     assert (await owner.client.get(owner.url(f"/things/{note.id}"))).status_code == 200

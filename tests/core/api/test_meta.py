@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from sdk.testing import CreatorPlatform
+from sdk.testing import CreatorPlatform, assert_problem
 
 pytestmark = pytest.mark.creator_plugins()
 
@@ -19,7 +19,7 @@ async def test_health_and_ready(creator_platform: CreatorPlatform) -> None:
     assert r.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-async def test_me(creator_platform: CreatorPlatform, problem) -> None:
+async def test_me(creator_platform: CreatorPlatform) -> None:
     person, token = await creator_platform.person("Ada@Example.test")
     r = await creator_platform.authed(token).get("/api/v1/me")
     assert r.status_code == 200
@@ -39,7 +39,7 @@ async def test_me(creator_platform: CreatorPlatform, problem) -> None:
         {"Authorization": "Bearer cp_unknown"},
     ):
         r = await creator_platform.client.get("/api/v1/me", headers=headers)
-        problem(r, 401, "unauthorized")
+        assert_problem(r, 401, "unauthorized")
         assert r.headers["www-authenticate"].startswith("Bearer"), headers
     # The scheme is case-insensitive.
     r = await creator_platform.client.get(
@@ -48,7 +48,7 @@ async def test_me(creator_platform: CreatorPlatform, problem) -> None:
     assert r.status_code == 200
 
 
-async def test_create_use_and_revoke_tokens(creator_platform: CreatorPlatform, problem) -> None:
+async def test_create_use_and_revoke_tokens(creator_platform: CreatorPlatform) -> None:
     person, token = await creator_platform.person()
     client = creator_platform.authed(token)
     r = await client.post("/api/v1/me/tokens", json={"name": "ci"})
@@ -65,38 +65,36 @@ async def test_create_use_and_revoke_tokens(creator_platform: CreatorPlatform, p
 
     r = await client.delete(f"/api/v1/me/tokens/{created['id']}")
     assert r.status_code == 204 and r.content == b""
-    problem(await second.get("/api/v1/me"), 401, "unauthorized")
+    assert_problem(await second.get("/api/v1/me"), 401, "unauthorized")
     # The token that revoked it still works; revoking again is a 404.
     assert (await client.get("/api/v1/me")).status_code == 200
-    problem(await client.delete(f"/api/v1/me/tokens/{created['id']}"), 404, "not_found")
-    problem(await client.delete(f"/api/v1/me/tokens/{uuid.uuid4()}"), 404, "not_found")
+    assert_problem(await client.delete(f"/api/v1/me/tokens/{created['id']}"), 404, "not_found")
+    assert_problem(await client.delete(f"/api/v1/me/tokens/{uuid.uuid4()}"), 404, "not_found")
     listed = (await client.get("/api/v1/me/tokens")).json()
     assert [t["name"] for t in listed] == ["api", "ci", "test"]
     assert [t["revoked_at"] is not None for t in listed] == [False, True, False]
     assert all("token" not in t and "token_hash" not in t for t in listed)
 
 
-async def test_a_token_can_revoke_itself(creator_platform: CreatorPlatform, problem) -> None:
+async def test_a_token_can_revoke_itself(creator_platform: CreatorPlatform) -> None:
     _, token = await creator_platform.person()
     client = creator_platform.authed(token)
     own = (await client.post("/api/v1/me/tokens", json={"name": "self"})).json()
     self_client = creator_platform.authed(own["token"])
     assert (await self_client.delete(f"/api/v1/me/tokens/{own['id']}")).status_code == 204
-    problem(await self_client.get("/api/v1/me"), 401)
-    problem(await self_client.post("/api/v1/me/tokens", json={}), 401)
+    assert_problem(await self_client.get("/api/v1/me"), 401)
+    assert_problem(await self_client.post("/api/v1/me/tokens", json={}), 401)
 
 
-async def test_nobody_revokes_another_persons_token(
-    creator_platform: CreatorPlatform, problem
-) -> None:
+async def test_nobody_revokes_another_persons_token(creator_platform: CreatorPlatform) -> None:
     alice = await creator_platform.tenant()
     bob = await creator_platform.tenant()
     bobs = (await bob.client.post("/api/v1/me/tokens", json={"name": "bob"})).json()
-    problem(await alice.client.delete(f"/api/v1/me/tokens/{bobs['id']}"), 404, "not_found")
+    assert_problem(await alice.client.delete(f"/api/v1/me/tokens/{bobs['id']}"), 404, "not_found")
     assert (await creator_platform.authed(bobs["token"]).get("/api/v1/me")).status_code == 200
 
 
-async def test_token_refusals(creator_platform: CreatorPlatform, problem) -> None:
+async def test_token_refusals(creator_platform: CreatorPlatform) -> None:
     tenant = await creator_platform.tenant()
     for body, field in (
         ({"name": ""}, "name"),
@@ -105,9 +103,9 @@ async def test_token_refusals(creator_platform: CreatorPlatform, problem) -> Non
         ({"label": "x"}, "label"),
     ):
         r = await tenant.client.post("/api/v1/me/tokens", json=body)
-        assert problem(r, 422, "validation_failed").get("field") == field, body
-    problem(await creator_platform.client.post("/api/v1/me/tokens", json={}), 401)
-    problem(await tenant.client.delete("/api/v1/me/tokens/not-a-uuid"), 404)
+        assert assert_problem(r, 422, "validation_failed").get("field") == field, body
+    assert_problem(await creator_platform.client.post("/api/v1/me/tokens", json={}), 401)
+    assert_problem(await tenant.client.delete("/api/v1/me/tokens/not-a-uuid"), 404)
 
 
 async def test_types_lists_core_event_types(creator_platform: CreatorPlatform) -> None:

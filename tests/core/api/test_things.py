@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_problem
 
 
 async def _create(tenant: Tenant, **body):
@@ -71,29 +71,29 @@ CREATE_REFUSALS = [
 ]  # fmt: skip
 
 
-async def test_create_refusals_name_the_field(owner: Tenant, problem) -> None:
+async def test_create_refusals_name_the_field(owner: Tenant) -> None:
     for body, code, field in CREATE_REFUSALS:
         r = await owner.client.post(owner.url("/things"), json=body)
-        err = problem(r, 422, code or "validation_failed")
+        err = assert_problem(r, 422, code or "validation_failed")
         assert err.get("field") == field, (body, err)
         assert err["detail"], body
     listed = await owner.client.get(owner.url("/things"))
     assert listed.json()["items"] == []
 
 
-async def test_get_missing_and_soft_deleted(owner: Tenant, problem) -> None:
-    problem(await owner.client.get(owner.url(f"/things/{uuid.uuid4()}")), 404, "not_found")
+async def test_get_missing_and_soft_deleted(owner: Tenant) -> None:
+    assert_problem(await owner.client.get(owner.url(f"/things/{uuid.uuid4()}")), 404, "not_found")
     thing = await _create(owner)
     r = await owner.client.delete(owner.url(f"/things/{thing['id']}"))
     assert r.status_code == 204 and r.content == b""
-    problem(await owner.client.get(owner.url(f"/things/{thing['id']}")), 404, "not_found")
-    problem(await owner.client.delete(owner.url(f"/things/{thing['id']}")), 404, "not_found")
+    assert_problem(await owner.client.get(owner.url(f"/things/{thing['id']}")), 404, "not_found")
+    assert_problem(await owner.client.delete(owner.url(f"/things/{thing['id']}")), 404, "not_found")
     r = await owner.client.patch(owner.url(f"/things/{thing['id']}"), json={"name": "x"})
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
     assert (await owner.client.get(owner.url("/things"))).json()["items"] == []
 
 
-async def test_list_pages_through_everything_with_next_cursor(owner: Tenant, problem) -> None:
+async def test_list_pages_through_everything_with_next_cursor(owner: Tenant) -> None:
     created = [(await _create(owner, type="note", name=f"n{i}"))["id"] for i in range(13)]
     seen, cursor, pages = [], None, 0
     while True:
@@ -161,10 +161,10 @@ LIST_REFUSALS = [
 ]
 
 
-async def test_list_refusals_name_the_parameter(owner: Tenant, problem) -> None:
+async def test_list_refusals_name_the_parameter(owner: Tenant) -> None:
     for params, code, field in LIST_REFUSALS:
         r = await owner.client.get(owner.url("/things"), params=params)
-        err = problem(r, 422, code)
+        err = assert_problem(r, 422, code)
         assert err.get("field") == field, (params, err)
 
 
@@ -195,7 +195,7 @@ async def test_update_null_removes_and_replace_properties(owner: Tenant) -> None
     assert r.status_code == 200 and r.json()["version"] == 3
 
 
-async def test_update_refusals(owner: Tenant, problem) -> None:
+async def test_update_refusals(owner: Tenant) -> None:
     thing = await _create(owner)
     url = owner.url(f"/things/{thing['id']}")
     for body, field in (
@@ -206,12 +206,12 @@ async def test_update_refusals(owner: Tenant, problem) -> None:
         ({"name": ""}, "name"),
         ({"version": 0}, "version"),
     ):
-        err = problem(await owner.client.patch(url, json=body), 422, "validation_failed")
+        err = assert_problem(await owner.client.patch(url, json=body), 422, "validation_failed")
         assert err.get("field") == field, (body, err)
     assert (await owner.client.get(url)).json()["version"] == 1
 
 
-async def test_if_match_guards_updates_and_deletes(owner: Tenant, problem) -> None:
+async def test_if_match_guards_updates_and_deletes(owner: Tenant) -> None:
     thing = await _create(owner)
     url = owner.url(f"/things/{thing['id']}")
     first = await owner.client.get(url)
@@ -223,10 +223,12 @@ async def test_if_match_guards_updates_and_deletes(owner: Tenant, problem) -> No
 
     # Our change, made against the old ETag, is refused rather than lost.
     r = await owner.client.patch(url, json={"name": "ours"}, headers={"If-Match": etag})
-    err = problem(r, 412, "version_mismatch")
+    err = assert_problem(r, 412, "version_mismatch")
     assert err["current_version"] == 2
     assert (await owner.client.get(url)).json()["name"] == "theirs"
-    problem(await owner.client.delete(url, headers={"If-Match": etag}), 412, "version_mismatch")
+    assert_problem(
+        await owner.client.delete(url, headers={"If-Match": etag}), 412, "version_mismatch"
+    )
 
     # Reload, retry with the fresh ETag: it goes through. A weak ETag is understood too.
     fresh = (await owner.client.get(url)).headers["etag"]
@@ -234,37 +236,39 @@ async def test_if_match_guards_updates_and_deletes(owner: Tenant, problem) -> No
     assert r.status_code == 200 and r.json()["version"] == 3
     r = await owner.client.patch(url, json={"name": "again"}, headers={"If-Match": 'W/"3"'})
     assert r.status_code == 200 and r.json()["version"] == 4
-    problem(await owner.client.patch(url, json={"name": "z"}, headers={"If-Match": '"0"'}), 412)
+    assert_problem(
+        await owner.client.patch(url, json={"name": "z"}, headers={"If-Match": '"0"'}), 412
+    )
     r = await owner.client.delete(url, headers={"If-Match": r.headers["etag"]})
     assert r.status_code == 204
-    problem(await owner.client.get(url), 404)
+    assert_problem(await owner.client.get(url), 404)
 
 
-async def test_version_in_the_body_guards_updates(owner: Tenant, problem) -> None:
+async def test_version_in_the_body_guards_updates(owner: Tenant) -> None:
     thing = await _create(owner, type="note", name="n")
     url = owner.url(f"/things/{thing['id']}")
     assert (await owner.client.patch(url, json={"name": "a", "version": 1})).status_code == 200
-    err = problem(await owner.client.patch(url, json={"name": "b", "version": 1}), 412)
+    err = assert_problem(await owner.client.patch(url, json={"name": "b", "version": 1}), 412)
     assert err["code"] == "version_mismatch" and err["current_version"] == 2
     r = await owner.client.patch(url, json={"name": "b", "version": 2}, headers={"If-Match": '"2"'})
     assert r.status_code == 200
     r = await owner.client.patch(url, json={"name": "c", "version": 3}, headers={"If-Match": '"2"'})
-    assert problem(r, 422, "validation_failed")["field"] == "version"
+    assert assert_problem(r, 422, "validation_failed")["field"] == "version"
 
 
-async def test_unusable_if_match(owner: Tenant, problem) -> None:
+async def test_unusable_if_match(owner: Tenant) -> None:
     thing = await _create(owner, type="note", name="n")
     url = owner.url(f"/things/{thing['id']}")
     for value in ("*", "abc", '"1", "2"', '"-1"', '"1.0"', "W/", '""', '"\u00b2"'):
         raw = value.encode("latin-1")  # '²' is a digit to str.isdigit, not to int()
         r = await owner.client.patch(url, json={"name": "x"}, headers={"If-Match": raw})
-        assert problem(r, 422, "validation_failed")["field"] == "If-Match", value
+        assert assert_problem(r, 422, "validation_failed")["field"] == "If-Match", value
         r = await owner.client.delete(url, headers={"If-Match": raw})
-        assert problem(r, 422, "validation_failed")["field"] == "If-Match", value
+        assert assert_problem(r, 422, "validation_failed")["field"] == "If-Match", value
     assert (await owner.client.get(url)).json()["version"] == 1
 
 
-async def test_roles(typed_platform: CreatorPlatform, owner: Tenant, problem) -> None:
+async def test_roles(typed_platform: CreatorPlatform, owner: Tenant) -> None:
     user = await typed_platform.member(owner, "org_user")
     customer = await typed_platform.member(owner, "customer")
     made = await _create(user, name="by a user")  # an org_user may create...
@@ -275,11 +279,11 @@ async def test_roles(typed_platform: CreatorPlatform, owner: Tenant, problem) ->
 
     # A customer may not create, change, delete or browse things in the group.
     body = {"type": "product", "name": "x", "properties": {"sku": "x"}}
-    problem(await customer.client.post(owner.url("/things"), json=body), 403, "forbidden")
-    problem(await customer.client.patch(url, json={"name": "mine"}), 403, "forbidden")
-    problem(await customer.client.delete(url), 403, "forbidden")
-    problem(await customer.client.get(owner.url("/things")), 403, "forbidden")
-    problem(await customer.client.get(url), 403, "forbidden")
+    assert_problem(await customer.client.post(owner.url("/things"), json=body), 403, "forbidden")
+    assert_problem(await customer.client.patch(url, json={"name": "mine"}), 403, "forbidden")
+    assert_problem(await customer.client.delete(url), 403, "forbidden")
+    assert_problem(await customer.client.get(owner.url("/things")), 403, "forbidden")
+    assert_problem(await customer.client.get(url), 403, "forbidden")
     assert (await owner.client.get(url)).json()["name"] == "renamed"
     assert len((await owner.client.get(owner.url("/things"))).json()["items"]) == 1
 
@@ -287,7 +291,7 @@ async def test_roles(typed_platform: CreatorPlatform, owner: Tenant, problem) ->
 
 
 async def test_other_tenants_and_strangers_get_404(
-    typed_platform: CreatorPlatform, owner: Tenant, problem
+    typed_platform: CreatorPlatform, owner: Tenant
 ) -> None:
     thing = await _create(owner)
     other = await typed_platform.tenant()
@@ -298,12 +302,12 @@ async def test_other_tenants_and_strangers_get_404(
         ("DELETE", f"/things/{thing['id']}", None),
     ):
         r = await other.client.request(method, other.url(path), json=body)
-        problem(r, 404, "not_found")
+        assert_problem(r, 404, "not_found")
     # Through the owner's group URL: the group is not theirs (404, never 403).
     r = await other.client.get(owner.url(f"/things/{thing['id']}"))
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
     r = await other.client.post(owner.url("/things"), json={"type": "note", "name": "x"})
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
     assert (await owner.client.get(owner.url(f"/things/{thing['id']}"))).json() == thing
     # Anonymous: 401.
-    problem(await typed_platform.client.get(owner.url("/things")), 401, "unauthorized")
+    assert_problem(await typed_platform.client.get(owner.url("/things")), 401, "unauthorized")

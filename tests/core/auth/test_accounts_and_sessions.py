@@ -3,6 +3,8 @@
 import asyncpg
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins()
 
 PASSWORD = "correct horse battery"
@@ -51,16 +53,16 @@ async def test_cookie_writes_need_the_csrf_token(creator_platform):
     assert session.json()["csrf_token"] == csrf
 
 
-async def test_bad_sign_ups_are_refused_with_the_field(creator_platform, problem):
+async def test_bad_sign_ups_are_refused_with_the_field(creator_platform):
     client = creator_platform.client
     short = await _sign_up(client, password="short")
-    problem(short, 422, "validation_failed")
+    assert_problem(short, 422, "validation_failed")
     assert short.json()["field"] == "password"
     bad_email = await _sign_up(client, email="not-an-email")
     assert bad_email.json()["field"] == "email"
     assert (await _sign_up(client)).status_code == 201
     duplicate = await _sign_up(creator_platform.authed("none"), email="ADA@example.test")
-    problem(duplicate, 409, "conflict")
+    assert_problem(duplicate, 409, "conflict")
 
 
 async def test_log_in_log_out(creator_platform):
@@ -108,7 +110,7 @@ async def test_tampered_cookie_is_refused(creator_platform):
     assert answer.status_code == 401 and "WWW-Authenticate" in answer.headers
 
 
-async def test_log_in_attempts_are_limited_per_account(creator_platform, problem):
+async def test_log_in_attempts_are_limited_per_account(creator_platform):
     await _sign_up(creator_platform.client)
     client = creator_platform.client
     answers = []
@@ -120,7 +122,7 @@ async def test_log_in_attempts_are_limited_per_account(creator_platform, problem
             )
         )
     assert [a.status_code for a in answers[:10]] == [401] * 10
-    problem(answers[10], 429, "rate_limited")
+    assert_problem(answers[10], 429, "rate_limited")
     assert answers[10].json()["retry_after"] > 0
     # even the right password waits out the window: guessing cannot be spread thin
     blocked = await client.post(

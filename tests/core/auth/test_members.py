@@ -4,6 +4,8 @@ import asyncio
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins()
 
 
@@ -56,23 +58,23 @@ async def test_an_invitation_is_for_its_email_only(creator_platform):
     assert unknown.status_code == 404
 
 
-async def test_roles_change_and_the_last_owner_stays(creator_platform, problem):
+async def test_roles_change_and_the_last_owner_stays(creator_platform):
     owner = await creator_platform.tenant()
     editor = await creator_platform.member(owner, "org_user")
     path = owner.url(f"/members/{editor.person.id}")
     promoted = await owner.client.patch(path, json={"role": "org_owner"})
     assert promoted.status_code == 200 and promoted.json()["role"] == "org_owner"
     bad = await owner.client.patch(path, json={"role": "emperor"})
-    problem(bad, 422, "validation_failed")
+    assert_problem(bad, 422, "validation_failed")
     # two owners now: the first may step down; then the second is the last and may not
     demote = await editor.client.patch(
         owner.url(f"/members/{owner.person.id}"), json={"role": "org_user"}
     )
     assert demote.status_code == 200
     last = await editor.client.patch(path, json={"role": "customer"})
-    problem(last, 409, "conflict")
+    assert_problem(last, 409, "conflict")
     leave = await editor.client.delete(path)
-    problem(leave, 409, "conflict")
+    assert_problem(leave, 409, "conflict")
     assert "member_role_changed" in await _event_types(creator_platform, owner)
 
 

@@ -6,7 +6,6 @@ stream that never ends)."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,28 +135,6 @@ def crashed_ontology(evt: CreatorPlatform) -> Ontology:
     outbox, as if the emitting process had died after the commit."""
     platform = evt.platform
     return Ontology(platform.db, platform.registry, _no_dispatch)
-
-
-async def _holds(predicate: Callable[[], Any]) -> bool:
-    result = predicate()
-    if inspect.isawaitable(result):
-        result = await result
-    return bool(result)
-
-
-async def wait_for(predicate: Callable[[], Any], within: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await _holds(predicate):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-def until() -> Callable[..., Any]:
-    """``await until(lambda: condition, within=10)``: poll until true (the lambda may
-    return an awaitable), fail at the deadline."""
-    return wait_for
 
 
 # -- server-sent events straight from the ASGI app ---------------------------------------

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from core.metrics import EVENT_HANDLER_FAILURES, EVENTS_RELAYED
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, wait_until
 
 
 def _failed(tenant: Tenant):
@@ -18,7 +18,7 @@ def _failed(tenant: Tenant):
 
 
 async def test_a_failing_in_process_handler_blocks_nothing_and_is_recorded(
-    evt: CreatorPlatform, alice: Tenant, events_plugin, until
+    evt: CreatorPlatform, alice: Tenant, events_plugin
 ) -> None:
     relayed = EVENTS_RELAYED.labels("ping")._value.get()
     failures = EVENT_HANDLER_FAILURES.labels("evt.boom")._value.get()
@@ -34,14 +34,14 @@ async def test_a_failing_in_process_handler_blocks_nothing_and_is_recorded(
     assert failure["event_id"] == str(event.id) and failure["handler"] == "evt.boom"
     assert failure["attempts"] == 1 and failure["error"] == "RuntimeError: boom on 5"
     assert failure["event_type"] == "ping" and failure["group_id"] == str(alice.group.id)
-    await until(lambda: event.id in events_plugin.flaky_done)
+    await wait_until(lambda: event.id in events_plugin.flaky_done)
 
 
 async def test_durable_handler_retries_with_the_same_idempotency_key(
-    evt: CreatorPlatform, alice: Tenant, events_plugin, until
+    evt: CreatorPlatform, alice: Tenant, events_plugin
 ) -> None:
     event = await evt.ontology(alice).events.emit("ping", {"n": 1})
-    await until(lambda: events_plugin.flaky_done == [event.id])
+    await wait_until(lambda: events_plugin.flaky_done == [event.id])
     key = f"{event.id}:evt.flaky"
     assert events_plugin.flaky_attempts == [(event.id, 1, key), (event.id, 2, key),
                                             (event.id, 3, key)]  # fmt: skip
@@ -50,26 +50,26 @@ async def test_durable_handler_retries_with_the_same_idempotency_key(
 
 
 async def test_a_durable_handler_that_hangs_is_retried_not_lost(
-    evt: CreatorPlatform, alice: Tenant, events_plugin, until
+    evt: CreatorPlatform, alice: Tenant, events_plugin
 ) -> None:
     await evt.ontology(alice).events.emit("stall", {"n": 1})
-    await until(lambda: events_plugin.stalled == [1, 2])  # timed out, then tried again
+    await wait_until(lambda: events_plugin.stalled == [1, 2])  # timed out, then tried again
     assert [f["handler"] for f in (await _failed(alice)).json()["items"]] == []
 
 
 async def test_redelivery_of_an_event_enqueues_its_durable_handlers_once(
-    evt: CreatorPlatform, alice: Tenant, events_plugin, until
+    evt: CreatorPlatform, alice: Tenant, events_plugin
 ) -> None:
     event = await evt.ontology(alice).events.emit("doom", {"n": 1})
     await evt.platform.bus.deliver([event])  # as a relay would after a crash
     await evt.platform.bus.deliver([event])
-    await until(lambda: len(events_plugin.doomed) == 3)  # three tries, for one job
-    await until(lambda: events_plugin.steady == [event.id])
+    await wait_until(lambda: len(events_plugin.doomed) == 3)  # three tries, for one job
+    await wait_until(lambda: events_plugin.steady == [event.id])
     assert len(events_plugin.seen) == 3  # in-process handlers are at-least-once
 
 
 async def test_a_handler_that_never_works_is_dead_lettered_after_its_last_try(
-    evt: CreatorPlatform, alice: Tenant, events_plugin, until
+    evt: CreatorPlatform, alice: Tenant, events_plugin
 ) -> None:
     other = await evt.tenant()
     event = await evt.ontology(alice).events.emit("doom", {"n": 9})
@@ -77,7 +77,7 @@ async def test_a_handler_that_never_works_is_dead_lettered_after_its_last_try(
     async def dead() -> list[dict]:
         return (await _failed(alice)).json()["items"]
 
-    await until(dead)
+    await wait_until(dead)
     (failure,) = await dead()
     assert failure["event_id"] == str(event.id)
     assert failure["handler"] == "evt.doom"

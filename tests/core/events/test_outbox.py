@@ -20,7 +20,7 @@ from core.app import create_app
 from core.events import OutboxRelay
 from core.ontology.scope import Scope
 from core.settings import load_settings
-from sdk.testing import CreatorPlatform, Servers, Tenant, database_url
+from sdk.testing import CreatorPlatform, Servers, Tenant, database_url, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -79,7 +79,7 @@ async def test_concurrent_relays_share_the_work_without_repeats(
 
 
 async def test_the_running_relay_picks_up_abandoned_rows(
-    creator_platform_factory, events_plugin, settings_fast, until
+    creator_platform_factory, events_plugin, settings_fast
 ) -> None:
     settings_fast["relay_grace_seconds"] = 0.0
     cp = await creator_platform_factory(
@@ -93,7 +93,7 @@ async def test_the_running_relay_picks_up_abandoned_rows(
 
     crashed = Ontology(cp.platform.db, cp.platform.registry, never)
     event = await crashed.scoped(tenant.scope).events.emit("doom", {"n": 7})
-    await until(lambda: [e.id for e in events_plugin.seen] == [event.id])
+    await wait_until(lambda: [e.id for e in events_plugin.seen] == [event.id])
 
 
 CRASHING_SCRIPT = textwrap.dedent(
@@ -174,10 +174,7 @@ async def test_sigkill_between_commit_and_dispatch_loses_nothing(
         restarted = create_app(settings, extra_plugins={"evt": events_plugin})
         async with restarted.lifespan():
             platform = restarted.state.platform
-            deadline = asyncio.get_running_loop().time() + 15
-            while not events_plugin.seen:
-                assert asyncio.get_running_loop().time() < deadline, "never delivered"
-                await asyncio.sleep(0.02)
+            await wait_until(lambda: events_plugin.seen, within=15, message="the delivery")
             (delivered,) = events_plugin.seen
             assert str(delivered.id) == event_id  # exactly the event the dead process wrote
             assert delivered.type == "thing_created" and delivered.group_id == group.id

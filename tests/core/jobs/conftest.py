@@ -69,23 +69,3 @@ FAST = {"job_retry_base_seconds": 0.02, "worker_poll_delay_seconds": 0.02}
 @pytest.fixture
 def fast_settings() -> dict[str, Any]:
     return dict(FAST)
-
-
-async def _until(predicate: Any, within: float = 10.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-def until() -> Any:
-    """``await until(predicate)``: poll (sync or async predicate) until truthy; return it."""
-    return _until

@@ -16,7 +16,7 @@ import pytest
 from core.jobs import UnknownJobError
 from core.metrics import JOBS
 from core.worker import build_worker
-from sdk.testing import CreatorPlatform
+from sdk.testing import CreatorPlatform, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -28,7 +28,7 @@ async def _status(tenant, job_id: str) -> dict:
 
 
 async def test_a_job_runs_and_reports_status_progress_and_result(
-    creator_platform_factory, jobs_plugin, fast_settings, until
+    creator_platform_factory, jobs_plugin, fast_settings
 ) -> None:
     cp: CreatorPlatform = await creator_platform_factory(
         plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}, worker=True,
@@ -38,7 +38,7 @@ async def test_a_job_runs_and_reports_status_progress_and_result(
     completed = JOBS.labels("count_to", "complete")._value.get()
 
     job_id = await cp.platform.jobs.enqueue("count_to", 10, group_id=alice.group.id, step=5)
-    done = await until(lambda: _complete(alice, job_id))
+    done = await wait_until(lambda: _complete(alice, job_id))
     assert done["id"] == job_id and done["name"] == "count_to"
     assert done["result"] == {"counted": 10, "group": str(alice.group.id)}
     assert done["progress"] == {"done": 10, "total": 10}
@@ -55,7 +55,7 @@ async def test_a_job_runs_and_reports_status_progress_and_result(
 
     # the job's ctx carries the group and stores scoped to it
     await cp.platform.jobs.enqueue("which_group", group_id=bob.group.id)
-    await until(lambda: jobs_plugin.groups)
+    await wait_until(lambda: jobs_plugin.groups)
     assert jobs_plugin.groups == [(bob.group.id, bob.group.id)]
 
     with pytest.raises(UnknownJobError):
@@ -68,7 +68,7 @@ async def _complete(tenant, job_id: str) -> dict | None:
 
 
 async def test_in_progress_and_failed_jobs(
-    creator_platform_factory, jobs_plugin, fast_settings, until
+    creator_platform_factory, jobs_plugin, fast_settings
 ) -> None:
     cp = await creator_platform_factory(
         plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}, worker=True,
@@ -81,12 +81,12 @@ async def test_in_progress_and_failed_jobs(
     assert status["status"] == "in_progress"
     assert status["progress"] == {"done": 1, "total": 2}
     jobs_plugin.release.set()
-    status = await until(lambda: _complete(alice, waiting))
+    status = await wait_until(lambda: _complete(alice, waiting))
     assert status["status"] == "complete" and status["result"] == "released"
 
     failed = JOBS.labels("always_fails", "failed")._value.get()
     job_id = await cp.platform.jobs.enqueue("always_fails", group_id=alice.group.id)
-    status = await until(lambda: _complete(alice, job_id))
+    status = await wait_until(lambda: _complete(alice, job_id))
     assert status["status"] == "failed"
     assert status["error"] == "RuntimeError: try 2 failed"  # retried once, max_tries=2
     assert status["attempts"] == 2 and status["result"] is None
@@ -94,7 +94,7 @@ async def test_in_progress_and_failed_jobs(
 
 
 async def test_a_job_may_run_longer_or_shorter_than_the_timeout_setting(
-    creator_platform_factory, jobs_plugin, fast_settings, until
+    creator_platform_factory, jobs_plugin, fast_settings
 ) -> None:
     """``Job.timeout_seconds`` bounds each try of that job instead of the
     ``job_timeout_seconds`` setting: long, resumable work is not cut off by a setting
@@ -106,14 +106,14 @@ async def test_a_job_may_run_longer_or_shorter_than_the_timeout_setting(
     alice = await cp.tenant()
     long_nap = await cp.platform.jobs.enqueue("nap_long", 1.0, group_id=alice.group.id)
     short_nap = await cp.platform.jobs.enqueue("nap_short", 1.0, group_id=alice.group.id)
-    status = await until(lambda: _complete(alice, long_nap))
+    status = await wait_until(lambda: _complete(alice, long_nap))
     assert status["status"] == "complete" and status["result"] == "rested"  # 1 s > 0.5 s
-    status = await until(lambda: _complete(alice, short_nap))
+    status = await wait_until(lambda: _complete(alice, short_nap))
     assert status["status"] == "failed" and status["error"].startswith("TimeoutError")
 
 
 async def test_a_long_job_keeps_its_running_mark_short_and_renews_it(
-    creator_platform_factory, jobs_plugin, fast_settings, until, monkeypatch
+    creator_platform_factory, jobs_plugin, fast_settings, monkeypatch
 ) -> None:
     """arq marks a running job as taken for as long as its longest job may run, for every
     job, so one job allowed hours would leave a crashed worker's jobs untaken for hours.
@@ -131,12 +131,12 @@ async def test_a_long_job_keeps_its_running_mark_short_and_renews_it(
     redis = cp.platform.jobs.arq
     job_id = await cp.platform.jobs.enqueue("nap_long", 1.5, group_id=alice.group.id)
     key = in_progress_key_prefix + job_id
-    await until(lambda: redis.exists(key))
+    await wait_until(lambda: redis.exists(key))
     first = await redis.pttl(key)
     assert 0 < first <= 70_500  # the setting (0.5 s) + 70 s, not nap_long's 30 s + 70 s
     await asyncio.sleep(0.6)
     assert await redis.pttl(key) > first - 300  # renewed meanwhile, not 600 ms older
-    status = await until(lambda: _complete(alice, job_id))
+    status = await wait_until(lambda: _complete(alice, job_id))
     assert status["status"] == "complete"
 
 
@@ -203,7 +203,7 @@ def _fake_distribution(root: Path, name: str, module: str) -> None:
 
 
 async def test_creator_worker_command_runs_jobs_and_stops_on_sigterm(
-    creator_platform_factory, tmp_path, until, monkeypatch
+    creator_platform_factory, tmp_path, monkeypatch
 ) -> None:
     site = tmp_path / "site"
     site.mkdir()
@@ -229,7 +229,7 @@ async def test_creator_worker_command_runs_jobs_and_stops_on_sigterm(
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        status = await until(lambda: _complete(alice, job_id), within=30)
+        status = await wait_until(lambda: _complete(alice, job_id), within=30)
         assert status["status"] == "complete" and status["result"] == "HI"
         assert status["progress"] == {"done": 1, "total": 1}
     finally:

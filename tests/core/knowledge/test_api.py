@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_problem
 
 TEXT = (
     "Refund policy: email us within 30 days of purchase and we return your money in full."
@@ -67,9 +67,7 @@ async def test_ingest_list_search_get_delete(kplatform: CreatorPlatform, kowner:
     assert again.status_code == 404
 
 
-async def test_bad_input_names_the_field(
-    kplatform: CreatorPlatform, kowner: Tenant, problem
-) -> None:
+async def test_bad_input_names_the_field(kplatform: CreatorPlatform, kowner: Tenant) -> None:
     post_cases = [
         ({}, "text"),
         ({"text": ""}, "text"),
@@ -84,12 +82,12 @@ async def test_bad_input_names_the_field(
     ]
     for body, field in post_cases:
         r = await kowner.client.post(kowner.url("/knowledge"), json=body)
-        err = problem(r, 422, "validation_failed")
+        err = assert_problem(r, 422, "validation_failed")
         assert err.get("field") == field, (body, err)
     r = await kowner.client.post(
         kowner.url("/knowledge"), json={"text": "x", "thing_id": str(uuid.uuid4())}
     )
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
 
     search_cases = [
         ({}, "q"),
@@ -103,17 +101,17 @@ async def test_bad_input_names_the_field(
     ]
     for params, field in search_cases:
         r = await kowner.client.get(kowner.url("/knowledge/search"), params=params)
-        err = problem(r, 422)
+        err = assert_problem(r, 422)
         assert err.get("field") == field, (params, err)
     r = await kowner.client.get(kowner.url("/knowledge"), params={"limit": 500})
-    assert problem(r, 422).get("field") == "limit"
+    assert assert_problem(r, 422).get("field") == "limit"
     r = await kowner.client.get(kowner.url("/knowledge"), params={"cursor": "!!"})
-    assert problem(r, 422).get("field") == "cursor"
+    assert assert_problem(r, 422).get("field") == "cursor"
     r = await kowner.client.get(kowner.url(f"/knowledge/{uuid.uuid4()}"))
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
 
 
-async def test_permissions_and_tenancy(kplatform: CreatorPlatform, kowner: Tenant, problem):
+async def test_permissions_and_tenancy(kplatform: CreatorPlatform, kowner: Tenant):
     r = await kowner.client.post(kowner.url("/knowledge"), json={"text": "Secret recipe."})
     item = r.json()["items"][0]
     stranger = await kplatform.tenant()
@@ -121,19 +119,19 @@ async def test_permissions_and_tenancy(kplatform: CreatorPlatform, kowner: Tenan
     r = await stranger.client.get(kowner.url("/knowledge/search"), params={"q": "recipe"})
     assert r.status_code in (403, 404)
     r = await stranger.client.get(stranger.url(f"/knowledge/{item['id']}"))
-    problem(r, 404)
+    assert_problem(r, 404)
     r = await stranger.client.delete(stranger.url(f"/knowledge/{item['id']}"))
-    problem(r, 404)
+    assert_problem(r, 404)
     r = await stranger.client.get(stranger.url("/knowledge/search"), params={"q": "recipe"})
     assert r.status_code == 200 and r.json()["items"] == []
 
     customer = await kplatform.member(kowner, "customer")
     r = await customer.client.get(kowner.url("/knowledge/search"), params={"q": "recipe"})
-    problem(r, 403, "forbidden")
+    assert_problem(r, 403, "forbidden")
     r = await customer.client.post(kowner.url("/knowledge"), json={"text": "x"})
-    problem(r, 403, "forbidden")
+    assert_problem(r, 403, "forbidden")
     user = await kplatform.member(kowner, "org_user")
     r = await user.client.get(kowner.url("/knowledge/search"), params={"q": "recipe"})
     assert r.status_code == 200 and r.json()["items"][0]["knowledge_id"] == item["id"]
     r = await kplatform.client.get(kowner.url("/knowledge"))
-    problem(r, 401)
+    assert_problem(r, 401)

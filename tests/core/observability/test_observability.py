@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from litestar import get
 from core.logs import JsonFormatter, RequestIdFilter, TextFormatter, request_id_var
 from core.settings import SettingsError, load_settings
 from sdk import hookimpl
-from sdk.testing import CreatorPlatform, PlatformFactory, Tenant
+from sdk.testing import CreatorPlatform, PlatformFactory, Tenant, assert_problem
 
 ROUTE = "/api/v1/groups/{group_id}/things"
 
@@ -56,14 +55,12 @@ async def test_an_insane_request_id_is_replaced(core_platform: CreatorPlatform, 
     assert len(response.headers["x-request-id"]) == 32
 
 
-async def test_errors_carry_the_request_id_too(
-    core_platform: CreatorPlatform, problem: Callable[..., dict[str, Any]]
-) -> None:
+async def test_errors_carry_the_request_id_too(core_platform: CreatorPlatform) -> None:
     client = core_platform.client
     headers = {"X-Request-ID": "err-1"}
     for path, status in (("/no/such/path", 404), ("/api/v1/me", 401)):
         response = await client.get(path, headers=headers)
-        problem(response, status)
+        assert_problem(response, status)
         assert response.headers["x-request-id"] == "err-1"
     response = await client.delete("/health", headers=headers)  # no such method
     assert response.status_code == 405 and response.headers["x-request-id"] == "err-1"

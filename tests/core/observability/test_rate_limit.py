@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,11 +14,11 @@ from litestar import get
 
 from core.throttle import STORE_NAME, PlatformRedisStore
 from sdk import NO_API_RATE_LIMIT, hookimpl
-from sdk.testing import PlatformFactory
+from sdk.testing import PlatformFactory, assert_problem, wait_until
 
 
 async def test_over_the_limit_is_a_429_with_retry_after(
-    creator_platform_factory: PlatformFactory, problem: Callable[..., dict[str, Any]]
+    creator_platform_factory: PlatformFactory,
 ) -> None:
     harness = await creator_platform_factory(plugins=[], rate_limit_per_minute=3)
     alice = await harness.tenant()
@@ -28,7 +28,7 @@ async def test_over_the_limit_is_a_429_with_retry_after(
         assert response.headers["ratelimit-limit"] == "3"
         assert response.headers["ratelimit-remaining"] == str(2 - n)
     response = await alice.client.get("/api/v1/me", headers={"X-Request-ID": "limited"})
-    body = problem(response, 429, "rate_limited")
+    body = assert_problem(response, 429, "rate_limited")
     assert "3 requests per minute" in body["detail"]
     assert 1 <= int(response.headers["retry-after"]) <= 60
     assert response.headers["ratelimit-remaining"] == "0"
@@ -128,9 +128,8 @@ async def served(harness: Any) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(harness.app, **options))
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
-        while not server.started:
-            assert not task.done(), task.result()
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: server.started or task.done(), message="the server")
+        assert not task.done(), task.result()
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True

@@ -9,7 +9,6 @@ custom usage function, with routes that create through the check-then-insert pat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from sdk import (
     ThingType,
     hookimpl,
 )
-from sdk.testing import CreatorPlatform, PlatformFactory, Tenant
+from sdk.testing import CreatorPlatform, PlatformFactory, Tenant, assert_problem
 
 PLUGIN = "quotatest"
 
@@ -128,16 +127,14 @@ def sites_url(tenant: Tenant) -> str:
     return f"/api/v1/quotatest/groups/{tenant.group.id}/sites"
 
 
-async def test_hook_register_quotas(
-    quota_platform: CreatorPlatform, creator: Tenant, problem: Callable[..., dict[str, Any]]
-) -> None:
+async def test_hook_register_quotas(quota_platform: CreatorPlatform, creator: Tenant) -> None:
     assert quota_platform.platform.quotas.get("sites").limits["free"] == 2
     assert quota_platform.platform.quotas.plugin_of("sites") == PLUGIN
     for n in range(2):
         response = await creator.client.post(sites_url(creator), json={"name": f"s{n}"})
         assert response.status_code == 201, response.text
     response = await creator.client.post(sites_url(creator), json={"name": "one too many"})
-    body = problem(response, 429, "quota_exceeded")
+    body = assert_problem(response, 429, "quota_exceeded")
     assert body["quota"] == "sites"
     assert body["limit"] == 2
     assert body["plan"] == "free"
@@ -184,7 +181,7 @@ async def test_deleted_things_free_their_slot_and_other_groups_do_not_count(
 
 
 async def test_per_parent_quota_counts_connections_from_the_parent(
-    quota_platform: CreatorPlatform, creator: Tenant, problem: Callable[..., dict[str, Any]]
+    quota_platform: CreatorPlatform, creator: Tenant
 ) -> None:
     stores = quota_platform.ontology(creator)
     site_a = await stores.things.create("site", name="a")
@@ -193,7 +190,9 @@ async def test_per_parent_quota_counts_connections_from_the_parent(
     for n in range(3):
         response = await creator.client.post(pages_a, json={"name": f"p{n}"})
         assert response.status_code == 201, response.text
-    body = problem(await creator.client.post(pages_a, json={"name": "p4"}), 429, "quota_exceeded")
+    body = assert_problem(
+        await creator.client.post(pages_a, json={"name": "p4"}), 429, "quota_exceeded"
+    )
     assert (body["quota"], body["limit"], body["usage"]) == ("pages", 3, 3)
     assert body["parent_id"] == str(site_a.id)
     # another site has its own allowance
@@ -270,7 +269,7 @@ async def test_the_plan_comes_from_group_settings(
 
 
 async def test_quotas_api_reports_usage_and_limits(
-    quota_platform: CreatorPlatform, creator: Tenant, problem: Callable[..., dict[str, Any]]
+    quota_platform: CreatorPlatform, creator: Tenant
 ) -> None:
     stores = quota_platform.ontology(creator)
     site = await stores.things.create("site", name="a")
@@ -293,8 +292,8 @@ async def test_quotas_api_reports_usage_and_limits(
     customer = await quota_platform.member(creator, "customer")
     assert (await customer.client.get(creator.url("/quotas"))).status_code == 200
     stranger = await quota_platform.tenant()
-    problem(await stranger.client.get(creator.url("/quotas")), 404)
-    problem(await quota_platform.client.get(creator.url("/quotas")), 401)
+    assert_problem(await stranger.client.get(creator.url("/quotas")), 404)
+    assert_problem(await quota_platform.client.get(creator.url("/quotas")), 401)
 
 
 # -- declarations -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Fixtures of the clone plugin's tests: the platform with a job worker, a small client for
 the clone API as one tenant sees it, documents to learn from (a hand-written PDF with
-text), a problem+json checker, an event reader and a polling helper.
+text) and an event reader.
 
 Test modules do not import from each other (pytest runs with ``--import-mode=importlib``),
 so every shared helper reaches the tests through a fixture.
@@ -8,7 +8,6 @@ so every shared helper reaches the tests through a fixture.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from collections.abc import Awaitable, Callable
@@ -18,9 +17,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, wait_until
 
-PROBLEM_KEYS = ("type", "title", "status", "code")
 #: Quick job retries and worker polling.
 FAST = {"job_retry_base_seconds": 0.02, "worker_poll_delay_seconds": 0.02}
 
@@ -33,31 +31,6 @@ COACHING = (
     "Coaching sessions. One-to-one coaching calls happen on Tuesdays and Thursdays over "
     "video. Each session lasts 45 minutes and can be booked from the members area."
 )
-
-
-def check_problem(
-    response: httpx.Response, status: int | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """Assert ``response`` is an RFC 9457 problem with our ``code``; return its body."""
-    assert response.status_code < 500 or response.status_code == 502, (
-        response.status_code,
-        response.text[:500],
-    )
-    assert response.headers.get("content-type", "").startswith("application/problem+json"), (
-        response.status_code,
-        response.headers.get("content-type"),
-        response.text[:500],
-    )
-    body = response.json()
-    assert isinstance(body, dict), body
-    for key in PROBLEM_KEYS:
-        assert key in body, (key, body)
-    assert body["status"] == response.status_code, body
-    if status is not None:
-        assert response.status_code == status, (response.status_code, body)
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 def parse_sse(text: str) -> list[tuple[str, Any]]:
@@ -114,21 +87,6 @@ def blank_pdf(password: str | None = None) -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
-
-
-async def poll(predicate: Callable[[], Any], within: float = 30.0) -> Any:
-    """Poll ``predicate`` (sync or async) until it is truthy; return its value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 class CloneApi:
@@ -194,7 +152,7 @@ class CloneApi:
             status = await self.job(started["job_id"])
             return status if status["status"] in ("complete", "failed") else None
 
-        status = await poll(ended)
+        status = await wait_until(ended, within=30, message="training to end")
         status["clone"] = await self.get(clone_id)
         return status
 
@@ -218,12 +176,6 @@ class CloneApi:
 
 
 @pytest.fixture
-def problem() -> Callable[..., dict[str, Any]]:
-    """``problem(response, status=None, code=None)``: assert an RFC 9457 body, return it."""
-    return check_problem
-
-
-@pytest.fixture
 def sse() -> Callable[[str], list[tuple[str, Any]]]:
     """``sse(text)``: the ``(event, data)`` pairs of a server-sent events body."""
     return parse_sse
@@ -239,12 +191,6 @@ def pdfs() -> Any:
         blank = staticmethod(blank_pdf)
 
     return Pdfs
-
-
-@pytest.fixture
-def until() -> Callable[..., Awaitable[Any]]:
-    """``await until(predicate, within=30)``: poll until truthy; return the value."""
-    return poll
 
 
 @pytest.fixture

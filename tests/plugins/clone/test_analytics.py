@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from sdk.testing import Tenant
+from sdk.testing import Tenant, assert_problem
 
 pytestmark = pytest.mark.creator_plugins("clone")
 
@@ -362,7 +362,7 @@ async def test_content_gap_pages(api, owner, arrange) -> None:
     assert summary["unanswered"] == sum(asked.values())
 
 
-async def test_tenancy(clone_platform, owner, api, api_for, arrange, problem) -> None:
+async def test_tenancy(clone_platform, owner, api, api_for, arrange) -> None:
     ours, sibling = await api.clone("Ada"), await api.clone("Bea")
     other_owner = await clone_platform.tenant(name="Other Studio")
     other = api_for(other_owner)
@@ -382,38 +382,40 @@ async def test_tenancy(clone_platform, owner, api, api_for, arrange, problem) ->
 
     # another group's clone through our group, and our group by another creator: 404
     for path in ("/analytics", "/content-gaps"):
-        problem(await api.client.get(api.url(theirs["id"], path)), 404)
-        problem(await other.client.get(api.url(ours["id"], path)), 404)
+        assert_problem(await api.client.get(api.url(theirs["id"], path)), 404)
+        assert_problem(await other.client.get(api.url(ours["id"], path)), 404)
 
 
-async def test_bad_input(api, problem) -> None:
+async def test_bad_input(api) -> None:
     clone = await api.clone("Ada")
     for days in ("0", "366", "999", "-1", "x"):
         r = await api.client.get(api.url(clone["id"], "/analytics"), params={"days": days})
         assert 400 <= r.status_code < 500, (days, r.status_code)
-        problem(r)
+        assert_problem(r)
         r = await api.client.get(api.url(clone["id"], "/content-gaps"), params={"days": days})
-        problem(r)
+        assert_problem(r)
         assert 400 <= r.status_code < 500
     for params in ({"limit": 0}, {"limit": 201}, {"cursor": "garbage"}, {"cursor": "W10"}):
         r = await api.client.get(api.url(clone["id"], "/content-gaps"), params=params)
-        problem(r, 400 if r.status_code == 400 else 422)
+        assert_problem(r, 400 if r.status_code == 400 else 422)
     for path in ("/analytics", "/content-gaps"):
         r = await api.client.get(api.base + f"/clones/not-a-uuid{path}")
         assert r.status_code in (400, 404)
-        problem(r)
-        problem(await api.client.get(api.url(str(UUID(int=7)), path)), 404)
-    problem(await api.client.get(f"/api/v1/clone/groups/nope/clones/{clone['id']}/analytics"))
+        assert_problem(r)
+        assert_problem(await api.client.get(api.url(str(UUID(int=7)), path)), 404)
+    assert_problem(
+        await api.client.get(f"/api/v1/clone/groups/nope/clones/{clone['id']}/analytics")
+    )
 
 
-async def test_roles(clone_platform, owner, api, api_for, problem) -> None:
+async def test_roles(clone_platform, owner, api, api_for) -> None:
     clone = await api.clone("Ada")
     colleague = api_for(await clone_platform.member(owner, "org_user"))
     assert (await read(colleague, clone["id"]))["clone_id"] == clone["id"]
     customer = api_for(await clone_platform.member(owner, "customer"))
     for path in ("/analytics", "/content-gaps"):
-        problem(await customer.client.get(customer.url(clone["id"], path)), 403, "forbidden")
-        problem(await clone_platform.client.get(api.url(clone["id"], path)), 401)
+        assert_problem(await customer.client.get(customer.url(clone["id"], path)), 403, "forbidden")
+        assert_problem(await clone_platform.client.get(api.url(clone["id"], path)), 401)
 
 
 async def test_the_routes_are_in_the_openapi_schema(clone_platform) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from plugins.clone.providers import Finished, TextDelta
 from sdk import hookimpl
+from sdk.testing import assert_problem
 
 pytestmark = pytest.mark.creator_plugins("clone")
 
@@ -183,22 +184,22 @@ async def test_hook_register_llm_providers(api, docs, spy) -> None:
 
 
 @pytest.mark.creator_plugins("clone", extra={"spy": SPY})
-async def test_a_failing_model_is_a_502_and_the_question_stays(api, docs, spy, problem, sse):
+async def test_a_failing_model_is_a_502_and_the_question_stays(api, docs, spy, sse):
     clone, _, _ = await trained_clone(api, docs, provider="spy")
     thread = await api.thread(clone["id"])
     url = api.thread_url(clone["id"], thread["id"], "/messages")
     spy.fail = "start"
-    body = problem(await api.client.post(url, json={"content": REFUND_QUESTION}), 502)
+    body = assert_problem(await api.client.post(url, json={"content": REFUND_QUESTION}), 502)
     assert body["code"] == "llm_unavailable" and body["provider"] == "spy"
     assert "spy" in body["detail"] and "kept" in body["detail"]
     assert "unreachable" in body["detail"]
     r = await api.client.post(url, json={"content": REFUND_QUESTION}, params={"stream": "true"})
-    problem(r, 502, "llm_unavailable")  # before the stream starts: a plain problem
+    assert_problem(r, 502, "llm_unavailable")  # before the stream starts: a plain problem
     listed = await api.messages(clone["id"], thread["id"])
     assert [m["role"] for m in listed["items"]] == ["user", "user"]
 
     spy.fail = "midway"
-    problem(await api.client.post(url, json={"content": REFUND_QUESTION}), 502)
+    assert_problem(await api.client.post(url, json={"content": REFUND_QUESTION}), 502)
     r = await api.client.post(url, json={"content": REFUND_QUESTION}, params={"stream": "true"})
     assert r.status_code == 200
     streamed = sse(r.text)
@@ -211,7 +212,7 @@ async def test_a_failing_model_is_a_502_and_the_question_stays(api, docs, spy, p
     assert (await api.ask(clone["id"], thread["id"], REFUND_QUESTION))["answer"]["content"]
 
 
-async def test_feedback(api, owner, docs, events, problem) -> None:
+async def test_feedback(api, owner, docs, events) -> None:
     clone, _, _ = await trained_clone(api, docs)
     thread = await api.thread(clone["id"])
     exchange = await api.ask(clone["id"], thread["id"], REFUND_QUESTION)
@@ -229,42 +230,44 @@ async def test_feedback(api, owner, docs, events, problem) -> None:
         "feedback": "down",
     }
     for body in ({"feedback": "meh"}, {}, {"feedback": "up", "x": 1}):
-        problem(await api.client.post(url, json=body), 422)
+        assert_problem(await api.client.post(url, json=body), 422)
     question_url = api.thread_url(
         clone["id"], thread["id"], f"/messages/{exchange['question']['id']}/feedback"
     )
-    problem(await api.client.post(question_url, json={"feedback": "up"}), 422)
+    assert_problem(await api.client.post(question_url, json={"feedback": "up"}), 422)
     other = await api.thread(clone["id"])
     r = await api.client.post(
         api.thread_url(clone["id"], other["id"], f"/messages/{answer_id}/feedback"),
         json={"feedback": "up"},
     )
-    problem(r, 404)
+    assert_problem(r, 404)
     r = await api.client.post(
         api.thread_url(clone["id"], thread["id"], f"/messages/{thread['id']}/feedback"),
         json={"feedback": "up"},
     )
-    problem(r, 404)
+    assert_problem(r, 404)
 
 
-async def test_bad_messages(api, docs, problem) -> None:
+async def test_bad_messages(api, docs) -> None:
     clone, _, _ = await trained_clone(api, docs)
     thread = await api.thread(clone["id"])
     url = api.thread_url(clone["id"], thread["id"], "/messages")
     for body in ({}, {"content": ""}, {"content": "   "}, {"content": "x" * 4001},
                  {"content": 1}, {"content": "hi", "role": "assistant"}):  # fmt: skip
-        problem(await api.client.post(url, json=body), 422)
-    problem(await api.client.post(url, json={"content": "hi"}, params={"stream": "maybe"}))
-    problem(await api.client.post(api.url(clone["id"], "/threads"), json={"title": "x" * 201}))
+        assert_problem(await api.client.post(url, json=body), 422)
+    assert_problem(await api.client.post(url, json={"content": "hi"}, params={"stream": "maybe"}))
+    assert_problem(
+        await api.client.post(api.url(clone["id"], "/threads"), json={"title": "x" * 201})
+    )
     other = await api.clone("Bea")
     r = await api.client.post(
         api.thread_url(other["id"], thread["id"], "/messages"), json={"content": "hi"}
     )
-    problem(r, 404)  # a thread of another clone
+    assert_problem(r, 404)  # a thread of another clone
     assert (await api.messages(clone["id"], thread["id"]))["items"] == []
     r = await api.client.get(api.thread_url(clone["id"], thread["id"], "/messages"),
                              params={"cursor": "nonsense"})  # fmt: skip
-    problem(r, 422)
+    assert_problem(r, 422)
 
 
 async def test_message_pages(api, docs) -> None:
@@ -306,9 +309,7 @@ async def test_each_clone_knows_only_its_own_sources(api, docs) -> None:
     assert answer["unanswered"] is True and answer["citations"] == []
 
 
-async def test_another_creator_never_reaches_this_knowledge(
-    clone_platform, api, api_for, problem
-) -> None:
+async def test_another_creator_never_reaches_this_knowledge(clone_platform, api, api_for) -> None:
     other = api_for(await clone_platform.tenant())
     ours, theirs = await api.clone("Ada"), await other.clone("Ada")
     our_price = await api.text(
@@ -336,14 +337,12 @@ async def test_another_creator_never_reaches_this_knowledge(
             ("POST", f"/threads/{our_thread['id']}/messages", {"content": "Prices?"}),
         ):
             r = await other.client.request(method, base_clone + path, json=body)
-            problem(r, 404, "not_found")
+            assert_problem(r, 404, "not_found")
             assert "100 euros" not in r.text
     assert len((await api.messages(ours["id"], our_thread["id"]))["items"]) == 2
 
 
-async def test_customers_chat_with_active_clones(
-    clone_platform, owner, api, api_for, docs, problem
-) -> None:
+async def test_customers_chat_with_active_clones(clone_platform, owner, api, api_for, docs) -> None:
     clone, refunds, _ = await trained_clone(api, docs)
     draft = await api.clone("Draft")
     owners_thread = await api.thread(clone["id"])
@@ -355,9 +354,9 @@ async def test_customers_chat_with_active_clones(
     mine = (await customer.client.get(customer.url(clone["id"], "/threads"))).json()["items"]
     assert [t["id"] for t in mine] == [thread["id"]]
     for path in (f"/threads/{owners_thread['id']}", f"/threads/{owners_thread['id']}/messages"):
-        problem(await customer.client.get(customer.url(clone["id"], path)), 404)
-    problem(await customer.client.post(customer.url(draft["id"], "/threads"), json={}), 404)
-    problem(await customer.client.get(customer.url(clone["id"], "/sources")), 403)
+        assert_problem(await customer.client.get(customer.url(clone["id"], path)), 404)
+    assert_problem(await customer.client.post(customer.url(draft["id"], "/threads"), json={}), 404)
+    assert_problem(await customer.client.get(customer.url(clone["id"], "/sources")), 403)
     # the creator sees every conversation
     everyone = (await api.client.get(api.url(clone["id"], "/threads"))).json()["items"]
     assert {t["id"] for t in everyone} == {thread["id"], owners_thread["id"]}
@@ -368,9 +367,7 @@ OPENAI = {"openai_base_url": "http://127.0.0.1:9/v1", "openai_model": "m1", "ope
 
 
 @pytest.mark.clone_settings(plugin_settings={"clone": OPENAI})
-async def test_an_unreachable_openai_server_is_a_clear_502(
-    clone_platform, api, docs, problem
-) -> None:
+async def test_an_unreachable_openai_server_is_a_clear_502(clone_platform, api, docs) -> None:
     openai = clone_platform.app.state.clone.providers["openai"]
     assert openai.base_url == "http://127.0.0.1:9/v1" and openai.default_model == "m1"
     assert openai.max_retries == 0 and openai.timeout == 60
@@ -379,7 +376,7 @@ async def test_an_unreachable_openai_server_is_a_clear_502(
     r = await api.client.post(
         api.thread_url(clone["id"], thread["id"], "/messages"), json={"content": REFUND_QUESTION}
     )
-    body = problem(r, 502, "llm_unavailable")
+    body = assert_problem(r, 502, "llm_unavailable")
     assert "could not reach the LLM API at http://127.0.0.1:9/v1" in body["detail"]
     assert body["provider"] == "openai"
     listed = await api.messages(clone["id"], thread["id"])

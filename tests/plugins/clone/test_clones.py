@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("clone")
 
 
@@ -60,22 +62,22 @@ async def test_update_follows_the_default_prompt_until_it_is_edited(api, owner, 
     assert updates[-1]["payload"]["changed"] == ["name", "purpose", "system_prompt"]
 
 
-async def test_if_match_and_delete(api, owner, problem, events) -> None:
+async def test_if_match_and_delete(api, owner, events) -> None:
     clone = await api.clone("Ada")
     r = await api.client.patch(
         api.url(clone["id"]), json={"welcome_message": "Hello!"}, headers={"If-Match": '"99"'}
     )
-    problem(r, 412, "version_mismatch")
+    assert_problem(r, 412, "version_mismatch")
     r = await api.client.patch(
         api.url(clone["id"]), json={"welcome_message": "Hello!"},
         headers={"If-Match": f'"{clone["version"]}"'},
     )  # fmt: skip
     assert r.status_code == 200 and r.json()["welcome_message"] == "Hello!"
-    problem(await api.client.delete(api.url(clone["id"]), headers={"If-Match": "nope"}), 422)
+    assert_problem(await api.client.delete(api.url(clone["id"]), headers={"If-Match": "nope"}), 422)
     r = await api.client.delete(api.url(clone["id"]))
     assert r.status_code == 204
-    problem(await api.client.get(api.url(clone["id"])), 404, "not_found")
-    problem(await api.client.delete(api.url(clone["id"])), 404, "not_found")
+    assert_problem(await api.client.get(api.url(clone["id"])), 404, "not_found")
+    assert_problem(await api.client.delete(api.url(clone["id"])), 404, "not_found")
     deleted = await events(owner, "clone_updated", clone["id"])
     assert deleted[0]["payload"]["changed"] == ["deleted"]
 
@@ -95,53 +97,53 @@ async def test_if_match_and_delete(api, owner, problem, events) -> None:
         [],
     ],
 )
-async def test_bad_clones_are_422(api, problem, body) -> None:
+async def test_bad_clones_are_422(api, body) -> None:
     r = await api.client.post(api.base + "/clones", json=body)
-    problem(r, 400 if r.status_code == 400 else 422)
+    assert_problem(r, 400 if r.status_code == 400 else 422)
 
 
-async def test_bad_updates_and_ids(api, problem) -> None:
+async def test_bad_updates_and_ids(api) -> None:
     clone = await api.clone("Ada")
     for body in ({"temperature": -1}, {"provider": "nope"}, {"name": None}, {"status": "x"}):
-        problem(await api.client.patch(api.url(clone["id"]), json=body), 422)
+        assert_problem(await api.client.patch(api.url(clone["id"]), json=body), 422)
     r = await api.client.patch(api.url(clone["id"]), content=b"{not json")
-    problem(r)
+    assert_problem(r)
     r = await api.client.get(api.base + "/clones/not-a-uuid")
     assert r.status_code in (400, 404)
-    problem(r)
-    problem(await api.client.get(api.base + "/clones", params={"limit": 0}), 422)
+    assert_problem(r)
+    assert_problem(await api.client.get(api.base + "/clones", params={"limit": 0}), 422)
     r = await api.client.get(api.base + "/clones", params={"cursor": "garbage"})
-    problem(r, 422)
+    assert_problem(r, 422)
 
 
-async def test_the_fourth_clone_is_over_the_quota(api, problem) -> None:
+async def test_the_fourth_clone_is_over_the_quota(api) -> None:
     for name in ("One", "Two", "Three"):
         await api.clone(name)
-    problem(await api.client.post(api.base + "/clones", json={"name": "Four"}), 429)
+    assert_problem(await api.client.post(api.base + "/clones", json={"name": "Four"}), 429)
     first = (await api.client.get(api.base + "/clones")).json()["items"][-1]
     assert (await api.client.delete(api.url(first["id"]))).status_code == 204
     await api.clone("Four")  # a slot is free again
 
 
-async def test_roles(clone_platform, owner, api, api_for, problem) -> None:
+async def test_roles(clone_platform, owner, api, api_for) -> None:
     clone = await api.clone("Ada")
     colleague = api_for(await clone_platform.member(owner, "org_user"))
     made = await colleague.clone("Bea")
     assert (await colleague.get(clone["id"]))["name"] == "Ada"
     customer = api_for(await clone_platform.member(owner, "customer"))
-    problem(await customer.client.get(customer.base + "/clones"), 403, "forbidden")
-    problem(await customer.client.get(customer.url(clone["id"])), 403)
-    problem(await customer.client.post(customer.base + "/clones", json={"name": "C"}), 403)
-    problem(await customer.client.patch(customer.url(made["id"]), json={"name": "C"}), 403)
-    problem(await customer.client.delete(customer.url(made["id"])), 403)
-    problem(await customer.client.post(customer.url(made["id"], "/train")), 403)
+    assert_problem(await customer.client.get(customer.base + "/clones"), 403, "forbidden")
+    assert_problem(await customer.client.get(customer.url(clone["id"])), 403)
+    assert_problem(await customer.client.post(customer.base + "/clones", json={"name": "C"}), 403)
+    assert_problem(await customer.client.patch(customer.url(made["id"]), json={"name": "C"}), 403)
+    assert_problem(await customer.client.delete(customer.url(made["id"])), 403)
+    assert_problem(await customer.client.post(customer.url(made["id"], "/train")), 403)
     r = await customer.client.post(
         customer.url(made["id"], "/sources"), json={"kind": "text", "title": "t", "text": "x"}
     )
-    problem(r, 403)
+    assert_problem(r, 403)
 
 
-async def test_other_groups_clones_are_404(clone_platform, api, api_for, problem) -> None:
+async def test_other_groups_clones_are_404(clone_platform, api, api_for) -> None:
     clone = await api.clone("Ada")
     other = api_for(await clone_platform.tenant())
     await other.clone("Theirs")
@@ -155,27 +157,27 @@ async def test_other_groups_clones_are_404(clone_platform, api, api_for, problem
         for base in (other.base, api.base):  # their group with our id; our group
             url = f"{base}/clones/{clone['id']}{path}"
             r = await other.client.request(method, url, json=body)
-            problem(r, 404, "not_found")
+            assert_problem(r, 404, "not_found")
             assert "Ada" not in r.text
     listed = (await other.client.get(other.base + "/clones")).json()["items"]
     assert [c["name"] for c in listed] == ["Theirs"]
     assert (await api.get(clone["id"]))["name"] == "Ada"
 
 
-async def test_generic_apis_cannot_write_clone_types(api, owner, problem) -> None:
+async def test_generic_apis_cannot_write_clone_types(api, owner) -> None:
     clone = await api.clone("Ada")
     source = await api.text(clone["id"], "Note", "Some words to learn.")
     things = f"/api/v1/groups/{owner.group.id}/things"
     r = await owner.client.post(things, json={"type": "ai_clone", "name": "Sneaky"})
-    problem(r, 403)
+    assert_problem(r, 403)
     r = await owner.client.patch(f"{things}/{clone['id']}", json={"name": "Renamed"})
-    problem(r, 403)
-    problem(await owner.client.delete(f"{things}/{source['id']}"), 403)
+    assert_problem(r, 403)
+    assert_problem(await owner.client.delete(f"{things}/{source['id']}"), 403)
     r = await owner.client.post(
         f"/api/v1/groups/{owner.group.id}/connections",
         json={"type": "trained_on", "from_id": clone["id"], "to_id": source["id"]},
     )
-    problem(r, 403)
+    assert_problem(r, 403)
     links = (
         await owner.client.get(
             f"/api/v1/groups/{owner.group.id}/connections", params={"type": "trained_on"}
@@ -183,7 +185,7 @@ async def test_generic_apis_cannot_write_clone_types(api, owner, problem) -> Non
     ).json()["items"]
     assert len(links) == 1
     r = await owner.client.delete(f"/api/v1/groups/{owner.group.id}/connections/{links[0]['id']}")
-    problem(r, 403)
+    assert_problem(r, 403)
     r = await owner.client.get(f"{things}/{clone['id']}")  # reading is fine
     assert r.status_code == 200 and r.json()["type"] == "ai_clone"
 
@@ -246,19 +248,19 @@ async def test_a_clone_is_connected_to_its_creator(clone_platform, owner, api, a
     assert ended["valid_to"] is not None
 
 
-async def test_a_creator_must_be_a_member(clone_platform, owner, api, api_for, problem) -> None:
+async def test_a_creator_must_be_a_member(clone_platform, owner, api, api_for) -> None:
     other = await clone_platform.tenant()
     stranger, _ = await clone_platform.person()
     details = []
     for who in (str(other.person.id), str(stranger.id), str(uuid.uuid4())):
         r = await api.client.post(api.base + "/clones", json={"name": "Ada", "creator_id": who})
-        err = problem(r, 422, "validation_failed")
+        err = assert_problem(r, 422, "validation_failed")
         assert err["field"] == "creator_id"
         details.append(err["detail"].replace(who, "<id>"))
     # Another group's member reads as no one: nothing about them leaks.
     assert len(set(details)) == 1
     r = await api.client.post(api.base + "/clones", json={"name": "Ada", "creator_id": "x"})
-    assert problem(r, 422)["field"] == "creator_id"
+    assert assert_problem(r, 422)["field"] == "creator_id"
     assert (await api.client.get(api.base + "/clones")).json()["items"] == []
     r = await owner.client.get(f"/api/v1/groups/{owner.group.id}/things",
                                params={"type": "ai_clone"})  # fmt: skip
@@ -269,10 +271,10 @@ async def test_a_creator_must_be_a_member(clone_platform, owner, api, api_for, p
         f"/api/v1/groups/{owner.group.id}/connections",
         json={"type": "clone_of", "from_id": clone["id"], "to_id": str(owner.person.id)},
     )
-    problem(r, 403)
+    assert_problem(r, 403)
     (link,) = await clone_of(owner, clone["id"])
     r = await owner.client.delete(f"/api/v1/groups/{owner.group.id}/connections/{link['id']}")
-    problem(r, 403)
+    assert_problem(r, 403)
     # The other group sees nothing of it.
     r = await other.client.get(f"/api/v1/groups/{other.group.id}/connections",
                                params={"to_id": str(owner.person.id)})  # fmt: skip
@@ -280,7 +282,7 @@ async def test_a_creator_must_be_a_member(clone_platform, owner, api, api_for, p
 
 
 async def test_a_platform_owner_outside_the_group_makes_a_clone_without_creator(
-    clone_platform, owner, api, problem
+    clone_platform, owner, api
 ) -> None:
     admin, token = await clone_platform.person(platform_role="platform_owner")
     client = clone_platform.authed(token)
@@ -295,4 +297,4 @@ async def test_a_platform_owner_outside_the_group_makes_a_clone_without_creator(
     )
     assert r.json()["creator_id"] == str(owner.person.id)
     r = await client.post(api.base + "/clones", json={"name": "Cy", "creator_id": str(admin.id)})
-    assert problem(r, 422)["field"] == "creator_id"
+    assert assert_problem(r, 422)["field"] == "creator_id"

@@ -10,6 +10,7 @@ import pytest
 
 from plugins.clone import placements
 from sdk import HandlerContext, Scope
+from sdk.testing import assert_problem, wait_until
 
 pytestmark = pytest.mark.creator_plugins("clone", "website")
 
@@ -37,9 +38,7 @@ async def powers(owner, page_id: str | None = None) -> list[dict]:
     return items
 
 
-async def test_a_published_bubble_is_recorded_and_ends_offline(
-    clone_platform, api, owner, until
-) -> None:
+async def test_a_published_bubble_is_recorded_and_ends_offline(clone_platform, api, owner) -> None:
     ada = await api.clone("Ada")
     page = await page_with(
         owner, "mara",
@@ -51,14 +50,14 @@ async def test_a_published_bubble_is_recorded_and_ends_offline(
     html = (await clone_platform.client.get("/sites/mara")).text
     assert f'<script src="/clone/embed.js" data-clone="{ada["id"]}" data-color="#aa3300"' in html
 
-    (link,) = await until(lambda: powers(owner, page_id))
+    (link,) = await wait_until(lambda: powers(owner, page_id), within=30)
     assert link["from_id"] == ada["id"] and link["metadata"] == {"service": "widget"}
     assert (await owner.client.post(page + "/unpublish")).status_code == 200
 
     async def ended() -> bool:
         return not await powers(owner, page_id)
 
-    await until(ended)
+    await wait_until(ended, within=30)
     # only the clone plugin makes or ends them
     r = await owner.client.post(
         owner.url("/connections"), json={"type": "powers", "from_id": ada["id"], "to_id": page_id}
@@ -67,14 +66,14 @@ async def test_a_published_bubble_is_recorded_and_ends_offline(
 
 
 async def test_the_component_validates_and_blocks_publishing_without_a_clone(
-    clone_platform, api, api_for, owner, problem, until
+    clone_platform, api, api_for, owner
 ) -> None:
     page = await page_with(owner, "empty", {"type": "clone_chat"})
-    body = problem(await owner.client.post(page + "/publish"), 422)
+    body = assert_problem(await owner.client.post(page + "/publish"), 422)
     assert "clone" in str(body).lower()
     for bad in ({"clone_id": "nope"}, {"color": "red"}, {"label": "x" * 81}):
         r = await owner.client.post(page + "/components", json={"type": "clone_chat", "props": bad})
-        problem(r, 422)
+        assert_problem(r, 422)
 
     # another group's clone on this group's page: publishing is refused, naming the prop
     other = api_for(await clone_platform.tenant(name="Other"))
@@ -85,7 +84,7 @@ async def test_the_component_validates_and_blocks_publishing_without_a_clone(
         {"type": "clone_chat", "props": {"clone_id": theirs["id"]}},
         {"type": "clone_chat", "props": {"clone_id": mine["id"]}},
     )  # fmt: skip
-    body = problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
+    body = assert_problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
     (blocked,) = body["problems"]
     assert blocked["component"] == "clone_chat"
     assert blocked["problem"].startswith(f"clone_id {theirs['id']} is not a clone of this")
@@ -95,7 +94,7 @@ async def test_the_component_validates_and_blocks_publishing_without_a_clone(
     assert blocked["node_id"] == tree[0]["id"]
     assert (await owner.client.delete(f"{page}/components/{tree[0]['id']}")).status_code == 200
     assert (await owner.client.post(page + "/publish")).status_code == 200
-    (link,) = await until(lambda: powers(owner, page.rsplit("/", 1)[1]))
+    (link,) = await wait_until(lambda: powers(owner, page.rsplit("/", 1)[1]), within=30)
     assert link["from_id"] == mine["id"]
     assert await powers(other.tenant) == []
 
@@ -104,11 +103,11 @@ async def test_the_component_validates_and_blocks_publishing_without_a_clone(
         page + "/components", json={"type": "clone_chat", "props": {"clone_id": page_id(page)}}
     )
     assert r.status_code == 201, r.text
-    problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
+    assert_problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
     gone = await api.clone("Cy")
     page = await page_with(owner, "gone", {"type": "clone_chat", "props": {"clone_id": gone["id"]}})
     assert (await owner.client.delete(api.url(gone["id"]))).status_code == 204
-    body = problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
+    body = assert_problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
     assert gone["id"] in body["problems"][0]["problem"]
 
 
@@ -173,7 +172,7 @@ async def test_behind_a_tls_proxy_another_groups_https_page_may_not_frame_a_clon
 
 
 async def test_concurrent_syncs_of_one_page_end_as_the_page_is(
-    clone_platform, api, owner, until, monkeypatch
+    clone_platform, api, owner, monkeypatch
 ) -> None:
     """A run that read the page in one state is still working when the page changes and
     the next event's run starts: the later run waits its turn, so the links end as the
@@ -183,13 +182,15 @@ async def test_concurrent_syncs_of_one_page_end_as_the_page_is(
     page = await page_with(owner, "race", {"type": "clone_chat", "props": {"clone_id": ada["id"]}})
     page_id = UUID(page.rsplit("/", 1)[1])
     assert (await owner.client.post(page + "/publish")).status_code == 200
-    await until(lambda: powers(owner, str(page_id)))
+    await wait_until(lambda: powers(owner, str(page_id)), within=30)
     assert (await owner.client.post(page + "/unpublish")).status_code == 200
 
     async def no_link() -> bool:
         return not await powers(owner, str(page_id))
 
-    await until(no_link)  # the worker is idle from here on: the runs below are the test's
+    await wait_until(
+        no_link, within=30
+    )  # the worker is idle from here on: the runs below are the test's
     system = Scope.system(owner.group.id)
     stores = clone_platform.ontology(system)
     events = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("clone")
 
 
@@ -70,19 +72,19 @@ async def test_pasted_text_markdown_and_html(api, owner) -> None:
         {"kind": "text", "title": "T", "text": 5},
     ],
 )
-async def test_bad_sources_are_422(api, problem, body) -> None:
+async def test_bad_sources_are_422(api, body) -> None:
     clone = await api.clone("Ada")
-    problem(await api.client.post(api.url(clone["id"], "/sources"), json=body), 422)
+    assert_problem(await api.client.post(api.url(clone["id"], "/sources"), json=body), 422)
     assert await api.sources(clone["id"]) == []
 
 
-async def test_too_much_text(api, problem) -> None:
+async def test_too_much_text(api) -> None:
     clone = await api.clone("Ada")
-    body = problem(await api.upload(clone["id"], "huge.txt", b"word " * 400_001), 422)
+    body = assert_problem(await api.upload(clone["id"], "huge.txt", b"word " * 400_001), 422)
     assert "2,000,000" in body["detail"]
     # pasted text travels in a JSON body, which core limits (1 MiB): upload big documents
     body = {"kind": "text", "title": "Huge", "text": "word " * 250_000}
-    problem(await api.client.post(api.url(clone["id"], "/sources"), json=body), 413)
+    assert_problem(await api.client.post(api.url(clone["id"], "/sources"), json=body), 413)
     assert await api.sources(clone["id"]) == []
 
 
@@ -109,45 +111,45 @@ async def test_uploaded_files(api, pdfs) -> None:
     assert len(await api.sources(clone["id"])) == 5
 
 
-async def test_bad_files(api, pdfs, problem) -> None:
+async def test_bad_files(api, pdfs) -> None:
     clone = await api.clone("Ada")
-    body = problem(await api.upload(clone["id"], "broken.pdf", b"%PDF-1.4\nnot really"), 422)
+    body = assert_problem(await api.upload(clone["id"], "broken.pdf", b"%PDF-1.4\nnot really"), 422)
     assert body["reason"] == "unreadable" and "could not be read" in body["detail"]
-    body = problem(await api.upload(clone["id"], "secret.pdf", pdfs.blank("s3cret")), 422)
+    body = assert_problem(await api.upload(clone["id"], "secret.pdf", pdfs.blank("s3cret")), 422)
     assert body["reason"] == "encrypted" and "password" in body["detail"]
-    body = problem(await api.upload(clone["id"], "scan.pdf", pdfs.blank()), 422)
+    body = assert_problem(await api.upload(clone["id"], "scan.pdf", pdfs.blank()), 422)
     assert body["reason"] == "no_text"
-    body = problem(await api.upload(clone["id"], "fake.pdf", b"just text"), 422)
+    body = assert_problem(await api.upload(clone["id"], "fake.pdf", b"just text"), 422)
     assert body["reason"] == "unreadable"
-    problem(await api.upload(clone["id"], "tool.exe", b"MZ\x90\x00"), 415)
-    problem(await api.upload(clone["id"], "noext", b"words"), 415)
-    problem(await api.upload(clone["id"], "bin.txt", b"\x00\x01\x02binary"), 415)
-    problem(await api.upload(clone["id"], "latin.txt", "caf\u00e9".encode("latin-1")), 422)
-    problem(await api.upload(clone["id"], "empty.txt", b""), 422)
-    problem(await api.upload(clone["id"], "blank.md", b"   \n\n "), 422)
+    assert_problem(await api.upload(clone["id"], "tool.exe", b"MZ\x90\x00"), 415)
+    assert_problem(await api.upload(clone["id"], "noext", b"words"), 415)
+    assert_problem(await api.upload(clone["id"], "bin.txt", b"\x00\x01\x02binary"), 415)
+    assert_problem(await api.upload(clone["id"], "latin.txt", "caf\u00e9".encode("latin-1")), 422)
+    assert_problem(await api.upload(clone["id"], "empty.txt", b""), 422)
+    assert_problem(await api.upload(clone["id"], "blank.md", b"   \n\n "), 422)
     r = await api.client.post(api.url(clone["id"], "/sources/file"), json={"file": "x"})
-    problem(r, 415)
+    assert_problem(r, 415)
     r = await api.client.post(
         api.url(clone["id"], "/sources/file"), files={"other": ("a.txt", b"x")}
     )
-    problem(r, 422)
+    assert_problem(r, 422)
     r = await api.client.post(
         api.url(clone["id"], "/sources/file"),
         files=[("file", ("a.txt", b"x")), ("file", ("b.txt", b"y"))],
     )
-    problem(r, 422)
+    assert_problem(r, 422)
     assert await api.sources(clone["id"]) == []
 
 
 @pytest.mark.clone_settings(plugin_settings={"clone": {"max_upload_bytes": 2048}})
-async def test_files_over_the_size_limit_are_413(api, problem) -> None:
+async def test_files_over_the_size_limit_are_413(api) -> None:
     clone = await api.clone("Ada")
-    problem(await api.upload(clone["id"], "big.txt", b"word " * 1000), 413)
+    assert_problem(await api.upload(clone["id"], "big.txt", b"word " * 1000), 413)
     r = await api.upload(clone["id"], "small.txt", b"word " * 100)
     assert r.status_code == 201
 
 
-async def test_change_and_remove_sources(api, owner, problem) -> None:
+async def test_change_and_remove_sources(api, owner) -> None:
     clone = await api.clone("Ada")
     source = await api.text(clone["id"], "Hours", "We open at 9.", kind="markdown")
     r = await api.client.patch(
@@ -156,20 +158,20 @@ async def test_change_and_remove_sources(api, owner, problem) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["preview"] == "We open at 10." and r.json()["title"] == "Hours"
     r = await api.client.patch(api.url(clone["id"], f"/sources/{source['id']}"), json={"title": ""})
-    problem(r, 422)
+    assert_problem(r, 422)
     r = await api.client.patch(api.url(clone["id"], f"/sources/{source['id']}"), json={"x": 1})
-    problem(r, 422)
+    assert_problem(r, 422)
 
     r = await api.client.delete(api.url(clone["id"], f"/sources/{source['id']}"))
     assert r.status_code == 204
     assert await api.sources(clone["id"]) == []
-    problem(await api.client.delete(api.url(clone["id"], f"/sources/{source['id']}")), 404)
-    problem(await api.client.get(api.url(clone["id"], f"/sources/{source['id']}")), 404)
+    assert_problem(await api.client.delete(api.url(clone["id"], f"/sources/{source['id']}")), 404)
+    assert_problem(await api.client.get(api.url(clone["id"], f"/sources/{source['id']}")), 404)
     r = await owner.client.get(f"/api/v1/groups/{owner.group.id}/things/{source['id']}")
     assert r.status_code == 404  # its own text went with it
 
 
-async def test_sources_belong_to_one_clone(api, problem) -> None:
+async def test_sources_belong_to_one_clone(api) -> None:
     first, second = await api.clone("Ada"), await api.clone("Bea")
     source = await api.text(first["id"], "Hours", "We open at 9.")
     assert await api.sources(second["id"]) == []
@@ -177,17 +179,17 @@ async def test_sources_belong_to_one_clone(api, problem) -> None:
         r = await api.client.request(
             method, api.url(second["id"], f"/sources/{source['id']}"), json={"title": "x"}
         )
-        problem(r, 404)
+        assert_problem(r, 404)
     assert len(await api.sources(first["id"])) == 1
 
 
-async def test_page_sources_need_the_website_plugin(api, owner, problem) -> None:
+async def test_page_sources_need_the_website_plugin(api, owner) -> None:
     clone = await api.clone("Ada")
     source = await api.text(clone["id"], "Hours", "We open at 9.")
     r = await api.client.post(
         api.url(clone["id"], "/sources"), json={"kind": "page", "thing_id": source["id"]}
     )
-    body = problem(r, 422)
+    body = assert_problem(r, 422)
     assert "website plugin" in body["detail"]
 
 
@@ -233,7 +235,7 @@ class Website:
 
 
 @pytest.mark.creator_plugins("clone", "website")
-async def test_website_pages_as_sources(clone_platform, api, api_for, owner, problem) -> None:
+async def test_website_pages_as_sources(clone_platform, api, api_for, owner) -> None:
     web = Website(owner)
     _, page_id = await web.page(
         "Our story",
@@ -254,14 +256,14 @@ async def test_website_pages_as_sources(clone_platform, api, api_for, owner, pro
     r = await api.client.post(
         api.url(clone["id"], "/sources"), json={"kind": "page", "thing_id": page_id}
     )
-    problem(r, 409)
+    assert_problem(r, 409)
     other_source = await api.text(clone["id"], "Hours", "We open at 9.")
     r = await api.client.post(
         api.url(clone["id"], "/sources"), json={"kind": "page", "thing_id": other_source["id"]}
     )
-    problem(r, 404)  # not a page
+    assert_problem(r, 404)  # not a page
     r = await api.client.patch(api.url(clone["id"], f"/sources/{page_id}"), json={"title": "x"})
-    problem(r, 422)  # a page changes in the website
+    assert_problem(r, 422)  # a page changes in the website
 
     # another group's page does not exist here
     other = await clone_platform.tenant()
@@ -269,7 +271,7 @@ async def test_website_pages_as_sources(clone_platform, api, api_for, owner, pro
     r = await api.client.post(
         api.url(clone["id"], "/sources"), json={"kind": "page", "thing_id": their_page}
     )
-    problem(r, 404)
+    assert_problem(r, 404)
     # removing a page source keeps the page
     r = await api.client.delete(api.url(clone["id"], f"/sources/{page_id}"))
     assert r.status_code == 204

@@ -16,6 +16,7 @@ import pytest
 from plugins.clone.providers import Finished, TextDelta, ToolRequest
 from plugins.clone.tools import BUILTIN_TOOLS, CloneTool, ToolContext, run_tool
 from sdk import ThingType, hookimpl
+from sdk.testing import assert_problem
 
 REFUND_QUESTION = "How many days do I have to ask for a refund?"
 
@@ -176,12 +177,12 @@ async def test_a_huge_result_is_cut_for_the_model_and_not_kept(api, docs, script
 
 
 @pytest.mark.creator_plugins("clone", extra={"extra": EXTRA})
-async def test_a_model_that_only_calls_tools_is_stopped(api, docs, scripted, problem):
+async def test_a_model_that_only_calls_tools_is_stopped(api, docs, scripted):
     clone = await trained(api, docs)
     scripted.script = [[("count_threads", "{}")]] * 10
     thread = await api.thread(clone["id"])
     url = api.thread_url(clone["id"], thread["id"], "/messages")
-    body = problem(await api.client.post(url, json={"content": REFUND_QUESTION}), 502)
+    body = assert_problem(await api.client.post(url, json={"content": REFUND_QUESTION}), 502)
     assert body["code"] == "llm_unavailable" and "kept asking for tools" in body["detail"]
     assert len(scripted.requests) == 4  # the question and three rounds of tools
 

@@ -12,6 +12,7 @@ import pytest
 from plugins.clone import sentences, training
 from plugins.clone.text import split_sentences
 from sdk import hookimpl
+from sdk.testing import assert_problem
 
 pytestmark = pytest.mark.creator_plugins("clone")
 
@@ -116,13 +117,13 @@ async def test_removing_and_deleting_drop_the_knowledge(api, owner, docs) -> Non
     assert await knowledge_of(owner, coaching["id"]) == []
 
 
-async def test_training_needs_sources_and_rights(clone_platform, api, owner, api_for, problem):
+async def test_training_needs_sources_and_rights(clone_platform, api, owner, api_for):
     clone = await api.clone("Ada")
-    body = problem(await api.client.post(api.url(clone["id"], "/train")), 422)
+    body = assert_problem(await api.client.post(api.url(clone["id"], "/train")), 422)
     assert "no sources" in body["detail"]
     assert (await api.get(clone["id"]))["status"] == "draft"
     customer = api_for(await clone_platform.member(owner, "customer"))
-    problem(await customer.client.post(customer.url(clone["id"], "/train")), 403)
+    assert_problem(await customer.client.post(customer.url(clone["id"], "/train")), 403)
 
 
 async def test_asking_again_while_queued_answers_the_same_job(
@@ -162,7 +163,7 @@ class BrokenEmbeddings:
 
 
 async def test_a_failing_training_marks_the_clone_failed(
-    creator_platform_factory, api_for, docs, events, problem
+    creator_platform_factory, api_for, docs, events
 ) -> None:
     plugin = BrokenEmbeddings()
     cp = await creator_platform_factory(

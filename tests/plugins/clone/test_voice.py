@@ -23,7 +23,7 @@ from PIL import Image
 
 from plugins.clone.voice import AudioSample, ProviderFailure, RenderJob, Script, Speech
 from sdk import hookimpl
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, Tenant, assert_problem
 
 XI_KEY = "xi-secret-key-0123456789"
 DID_KEY = "ZGlkQGV4YW1wbGU:did-secret-9876"
@@ -350,39 +350,39 @@ async def test_an_appearance_from_a_photo_renders_talking_videos(api, services, 
     assert status["voice"]["state"] == status["appearance"]["state"] == "ready"
 
 
-async def test_customers_use_an_active_clones_voice(
-    hosted_platform, owner, api, api_for, problem
-) -> None:
+async def test_customers_use_an_active_clones_voice(hosted_platform, owner, api, api_for) -> None:
     clone = await api.clone("Ada")
     assert (await upload_voice(api, clone["id"], ("a.wav", WAV))).status_code == 201
     customer = api_for(await hosted_platform.member(owner, "customer"))
     speech = {"text": "Hi"}
-    problem(await customer.client.post(customer.url(clone["id"], "/speech"), json=speech), 404)
+    assert_problem(
+        await customer.client.post(customer.url(clone["id"], "/speech"), json=speech), 404
+    )
     await activate(hosted_platform, owner, clone["id"])
     r = await customer.client.post(customer.url(clone["id"], "/speech"), json=speech)
     assert r.status_code == 200 and r.content == b"ID3voice0001:Hi"
     # but only the creator's team gives it a voice or a face, or reads its readiness
-    problem(await upload_voice(customer, clone["id"], ("a.wav", WAV)), 403, "forbidden")
-    problem(await upload_photo(customer, clone["id"], "me.png", png()), 403, "forbidden")
-    problem(await customer.client.get(customer.url(clone["id"], "/media")), 403)
+    assert_problem(await upload_voice(customer, clone["id"], ("a.wav", WAV)), 403, "forbidden")
+    assert_problem(await upload_photo(customer, clone["id"], "me.png", png()), 403, "forbidden")
+    assert_problem(await customer.client.get(customer.url(clone["id"], "/media")), 403)
     # the permission is checked before the body is read: a broken body is still a 403
     broken = {"content-type": "multipart/form-data; boundary=zz"}
     for path in ("/voice", "/appearance"):
         r = await customer.client.post(
             customer.url(clone["id"], path), content=b"--zz\r\nbroken", headers=broken
         )
-        problem(r, 403, "forbidden")
+        assert_problem(r, 403, "forbidden")
         r = await api.client.post(
             api.url(clone["id"], path), content=b"--zz\r\nbroken", headers=broken
         )
-        problem(r, 400)
+        assert_problem(r, 400)
 
 
 # -- not configured ------------------------------------------------------------------------
 
 
 async def test_without_keys_the_routes_say_what_to_configure(
-    platform_with, api_for, services, problem
+    platform_with, api_for, services
 ) -> None:
     platform = await platform_with()
     api = api_for(await platform.tenant())
@@ -393,19 +393,19 @@ async def test_without_keys_the_routes_say_what_to_configure(
     assert "elevenlabs_api_key" in status["voice"]["hint"]
     assert "did_api_key" in status["appearance"]["hint"]
 
-    body = problem(
+    body = assert_problem(
         await upload_voice(api, clone["id"], ("a.wav", WAV)), 409, "voice_not_configured"
     )
     assert "plugin_settings.clone.elevenlabs_api_key" in body["detail"]
-    body = problem(await upload_photo(api, clone["id"], "me.png", png()), 409)
+    body = assert_problem(await upload_photo(api, clone["id"], "me.png", png()), 409)
     assert body["code"] == "avatar_not_configured" and "did_api_key" in body["detail"]
     # a body that is not even an upload still gets the configuration problem first
     r = await api.client.post(api.url(clone["id"], "/voice"), json={"x": 1})
-    problem(r, 409, "voice_not_configured")
+    assert_problem(r, 409, "voice_not_configured")
     r = await api.client.post(api.url(clone["id"], "/speech"), json={"text": "Hi"})
-    problem(r, 409, "voice_not_ready")
+    assert_problem(r, 409, "voice_not_ready")
     r = await api.client.post(api.url(clone["id"], "/videos"), json={"text": "Hi"})
-    problem(r, 409, "appearance_not_ready")
+    assert_problem(r, 409, "appearance_not_ready")
     assert services.received == []
     schema = (await platform.client.get("/schema/openapi.json")).json()
     clone_paths = "/api/v1/clone/groups/{group_id}/clones/{clone_id}"
@@ -413,27 +413,27 @@ async def test_without_keys_the_routes_say_what_to_configure(
         assert clone_paths + path in schema["paths"], path
 
 
-async def test_a_named_provider_that_is_not_registered(platform_with, api_for, problem) -> None:
+async def test_a_named_provider_that_is_not_registered(platform_with, api_for) -> None:
     platform = await platform_with(voice_provider="acme", avatar_provider="acme")
     api = api_for(await platform.tenant())
     clone = await api.clone("Ada")
-    body = problem(await upload_voice(api, clone["id"], ("a.wav", WAV)), 409)
+    body = assert_problem(await upload_voice(api, clone["id"], ("a.wav", WAV)), 409)
     assert "voice_provider is 'acme'" in body["detail"]
-    body = problem(await upload_photo(api, clone["id"], "a.png", png()), 409)
+    body = assert_problem(await upload_photo(api, clone["id"], "a.png", png()), 409)
     assert "avatar_provider is 'acme'" in body["detail"]
 
 
 # -- failing services ------------------------------------------------------------------------
 
 
-async def test_service_errors_are_clear_problems_without_secrets(
-    api, services, events, problem
-) -> None:
+async def test_service_errors_are_clear_problems_without_secrets(api, services, events) -> None:
     clone = await api.clone("Ada")
     assert (await upload_voice(api, clone["id"], ("a.wav", WAV))).status_code == 201
 
     services.fail = 500
-    body = problem(await upload_voice(api, clone["id"], ("b.wav", WAV)), 502, "voice_unavailable")
+    body = assert_problem(
+        await upload_voice(api, clone["id"], ("b.wav", WAV)), 502, "voice_unavailable"
+    )
     assert body["detail"] == "the voice service failed (HTTP 500); try again later"
     assert body["provider"] == "elevenlabs"
     voice = (await media(api, clone["id"]))["voice"]
@@ -448,52 +448,58 @@ async def test_service_errors_are_clear_problems_without_secrets(
 
     # the service's own message is passed on, with the key blanked out
     services.fail, services.fail_body = 400, {"detail": {"message": f"bad sample for {XI_KEY}"}}
-    body = problem(await upload_voice(api, clone["id"], ("b.wav", WAV)), 502, "voice_unavailable")
+    body = assert_problem(
+        await upload_voice(api, clone["id"], ("b.wav", WAV)), 502, "voice_unavailable"
+    )
     assert body["detail"] == "the voice service refused the request (HTTP 400): bad sample for ***"
     services.fail, services.fail_body = 422, {"detail": ["odd", {"msg": "name is required"}]}
-    body = problem(await upload_voice(api, clone["id"], ("b.wav", WAV)), 502, "voice_unavailable")
+    body = assert_problem(
+        await upload_voice(api, clone["id"], ("b.wav", WAV)), 502, "voice_unavailable"
+    )
     assert body["detail"].endswith("(HTTP 422): odd; name is required")
 
     services.fail, services.fail_body = 500, None
     r = await api.client.post(api.url(clone["id"], "/speech"), json={"text": "Hi"})
-    problem(r, 502, "voice_unavailable")
-    body = problem(await upload_photo(api, clone["id"], "me.png", png()), 502)
+    assert_problem(r, 502, "voice_unavailable")
+    body = assert_problem(await upload_photo(api, clone["id"], "me.png", png()), 502)
     assert body["code"] == "avatar_unavailable"
     assert (await media(api, clone["id"]))["appearance"]["state"] == "failed"
 
     services.fail = 429
-    body = problem(await upload_photo(api, clone["id"], "me.png", png()), 502)
+    body = assert_problem(await upload_photo(api, clone["id"], "me.png", png()), 502)
     assert "rate limiting" in body["detail"]
     for response in services.received:
         assert response["auth"] in (XI_KEY, f"Basic {DID_KEY}")
 
 
 async def test_a_wrong_key_is_a_502_that_names_the_setting(
-    platform_with, api_for, services, problem
+    platform_with, api_for, services
 ) -> None:
     wrong = "wrong-key-that-must-not-leak"
     platform = await platform_with(**hosted(services, elevenlabs_api_key=wrong, did_api_key=wrong))
     api = api_for(await platform.tenant())
     clone = await api.clone("Ada")
     r = await upload_voice(api, clone["id"], ("a.wav", WAV))
-    body = problem(r, 502, "voice_unavailable")
+    body = assert_problem(r, 502, "voice_unavailable")
     assert (
         "refused the API key (HTTP 401)" in body["detail"]
         and "plugin_settings.clone" in body["detail"]
     )
     r2 = await upload_photo(api, clone["id"], "me.png", png())
-    problem(r2, 502, "avatar_unavailable")
+    assert_problem(r2, 502, "avatar_unavailable")
     assert services.received[-1]["auth"] == f"Basic {wrong}"
     for response in (r, r2, await api.client.get(api.url(clone["id"], "/media"))):
         assert wrong not in response.text
 
 
-async def test_a_slow_or_absent_service_is_a_502(platform_with, api_for, services, problem) -> None:
+async def test_a_slow_or_absent_service_is_a_502(platform_with, api_for, services) -> None:
     platform = await platform_with(**hosted(services, media_timeout_seconds=0.3))
     api = api_for(await platform.tenant())
     clone = await api.clone("Ada")
     services.slow = 3.0
-    body = problem(await upload_voice(api, clone["id"], ("a.wav", WAV)), 502, "voice_unavailable")
+    body = assert_problem(
+        await upload_voice(api, clone["id"], ("a.wav", WAV)), 502, "voice_unavailable"
+    )
     assert (
         body["detail"] == f"the voice service at {services.url} did not answer within 0.3 seconds"
     )
@@ -502,7 +508,9 @@ async def test_a_slow_or_absent_service_is_a_502(platform_with, api_for, service
     gone = await platform_with(elevenlabs_base_url="http://127.0.0.1:9", elevenlabs_api_key="k")
     api = api_for(await gone.tenant())
     clone = await api.clone("Ada")
-    body = problem(await upload_voice(api, clone["id"], ("a.wav", WAV)), 502, "voice_unavailable")
+    body = assert_problem(
+        await upload_voice(api, clone["id"], ("a.wav", WAV)), 502, "voice_unavailable"
+    )
     assert body["detail"].startswith("could not reach the voice service at http://127.0.0.1:9")
 
 
@@ -521,16 +529,16 @@ async def test_a_slow_or_absent_service_is_a_502(platform_with, api_for, service
         ([("file", ("a.wav", WAV)), ("file", ("b.txt", b"hello there, words"))], 415, None),
     ],
 )
-async def test_bad_voice_uploads(api, services, problem, files, status, code) -> None:
+async def test_bad_voice_uploads(api, services, files, status, code) -> None:
     clone = await api.clone("Ada")
     files = files or [("note", (None, b"no file here"))]
     r = await api.client.post(api.url(clone["id"], "/voice"), files=files)
-    problem(r, status, code)
+    assert_problem(r, status, code)
     assert services.received == []
     assert (await media(api, clone["id"]))["voice"]["state"] == "none"
 
 
-async def test_bad_photos(api, services, problem) -> None:
+async def test_bad_photos(api, services) -> None:
     clone = await api.clone("Ada")
     for name, data, status in (
         ("me.gif", png(fmt="GIF"), 415),
@@ -539,47 +547,47 @@ async def test_bad_photos(api, services, problem) -> None:
         ("me.png", png((20, 20)), 422),
         ("me.png", b"", 422),
     ):
-        problem(await upload_photo(api, clone["id"], name, data), status)
-    problem(await api.client.post(api.url(clone["id"], "/appearance"), json={"file": "x"}), 415)
+        assert_problem(await upload_photo(api, clone["id"], name, data), status)
+    assert_problem(
+        await api.client.post(api.url(clone["id"], "/appearance"), json={"file": "x"}), 415
+    )
     r = await api.client.post(
         api.url(clone["id"], "/appearance"),
         files=[("file", ("a.png", png())), ("file", ("b.png", png()))],
     )
-    problem(r, 422)
+    assert_problem(r, 422)
     for fmt in ("JPEG", "MPO"):
         r = await upload_photo(api, clone["id"], "me.jpg", png(fmt=fmt))
         assert r.status_code == 201, r.text
         assert services.received[-1]["content_type"] == "image/jpeg"
 
 
-async def test_bad_texts_and_ids(api, problem) -> None:
+async def test_bad_texts_and_ids(api) -> None:
     clone = await api.clone("Ada")
     await upload_voice(api, clone["id"], ("a.wav", WAV))
     await upload_photo(api, clone["id"], "me.png", png())
     for body in ({"text": ""}, {"text": "x" * 2501}, {"words": "hi"}, {"text": 3}):
-        problem(await api.client.post(api.url(clone["id"], "/speech"), json=body), 422)
-        problem(await api.client.post(api.url(clone["id"], "/videos"), json=body), 422)
-    problem(await api.client.post(api.url(clone["id"], "/speech"), content=b"{"), 400)
-    problem(await api.client.get(api.url(clone["id"], "/videos/tlk_404")), 404)
-    problem(await api.client.get(api.url(clone["id"], "/videos/bad%20id%3F")), 404)
-    problem(await api.client.get(api.url(clone["id"], "/videos/" + "x" * 300)), 404)
+        assert_problem(await api.client.post(api.url(clone["id"], "/speech"), json=body), 422)
+        assert_problem(await api.client.post(api.url(clone["id"], "/videos"), json=body), 422)
+    assert_problem(await api.client.post(api.url(clone["id"], "/speech"), content=b"{"), 400)
+    assert_problem(await api.client.get(api.url(clone["id"], "/videos/tlk_404")), 404)
+    assert_problem(await api.client.get(api.url(clone["id"], "/videos/bad%20id%3F")), 404)
+    assert_problem(await api.client.get(api.url(clone["id"], "/videos/" + "x" * 300)), 404)
 
 
 @pytest.mark.parametrize("limit", [2048])
-async def test_files_over_the_size_limit_are_413(
-    platform_with, api_for, services, problem, limit
-) -> None:
+async def test_files_over_the_size_limit_are_413(platform_with, api_for, services, limit) -> None:
     platform = await platform_with(**hosted(services, max_media_bytes=limit))
     api = api_for(await platform.tenant())
     clone = await api.clone("Ada")
     big = WAV + bytes(limit)
-    problem(await upload_voice(api, clone["id"], ("big.wav", big)), 413, "payload_too_large")
+    assert_problem(await upload_voice(api, clone["id"], ("big.wav", big)), 413, "payload_too_large")
     # announced as small enough in total, but one sample is too large
-    problem(
+    assert_problem(
         await upload_voice(api, clone["id"], ("a.wav", WAV), ("big.wav", WAV + bytes(limit))),
         413,
     )
-    problem(await upload_photo(api, clone["id"], "me.png", png() + bytes(70 * 1024)), 413)
+    assert_problem(await upload_photo(api, clone["id"], "me.png", png() + bytes(70 * 1024)), 413)
     assert services.received == []
     assert (await upload_voice(api, clone["id"], ("a.wav", WAV))).status_code == 201
 
@@ -587,9 +595,7 @@ async def test_files_over_the_size_limit_are_413(
 # -- tenancy ---------------------------------------------------------------------------------
 
 
-async def test_another_group_reaches_nothing(
-    hosted_platform, api, api_for, services, problem
-) -> None:
+async def test_another_group_reaches_nothing(hosted_platform, api, api_for, services) -> None:
     ours = await api.clone("Ada")
     await upload_voice(api, ours["id"], ("a.wav", WAV))
     await upload_photo(api, ours["id"], "me.png", png())
@@ -608,12 +614,12 @@ async def test_another_group_reaches_nothing(
             ("GET", f"/videos/{video['id']}", {}),
         ):
             r = await other.client.request(method, base + path, **kwargs)
-            problem(r, 404, "not_found")
+            assert_problem(r, 404, "not_found")
             assert "voice0001" not in r.text and "img_1" not in r.text
     assert services.received == []
     # their own clone does not show our video either: it was rendered from our photo
     r = await other.client.get(other.url(theirs["id"], f"/videos/{video['id']}"))
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
     assert (await media(api, ours["id"]))["voice"]["id"] == "voice0001"
 
 
@@ -659,7 +665,7 @@ class StillAvatar:
 
 
 async def test_hook_register_voice_providers(
-    creator_platform_factory, api_for, services, events, problem
+    creator_platform_factory, api_for, services, events
 ) -> None:
     services.forget()
     echo = EchoVoice()
@@ -687,7 +693,9 @@ async def test_hook_register_voice_providers(
     assert [e["payload"]["provider"] for e in await events(api.tenant, "voice_cloned")] == ["echo"]
     assert services.received == []  # the hosted one was not used
     broken = await api.clone("Broken")
-    body = problem(await upload_voice(api, broken["id"], ("a.wav", WAV)), 502, "voice_unavailable")
+    body = assert_problem(
+        await upload_voice(api, broken["id"], ("a.wav", WAV)), 502, "voice_unavailable"
+    )
     assert body["detail"] == "the echo chamber is closed" and body["provider"] == "echo"
 
     with pytest.raises(Exception, match=r"'elevenlabs' is registered by both"):
@@ -705,7 +713,7 @@ async def test_hook_register_voice_providers(
         )  # fmt: skip
 
 
-async def test_hook_register_avatar_providers(creator_platform_factory, api_for, problem) -> None:
+async def test_hook_register_avatar_providers(creator_platform_factory, api_for) -> None:
     class ThirdParty:
         @hookimpl
         def register_avatar_providers(self) -> list[object]:
@@ -730,7 +738,7 @@ async def test_hook_register_avatar_providers(creator_platform_factory, api_for,
     assert r.json()["status"] == "done" and r.json()["url"] == "https://still.example/echo-1|Hi"
     r = await api.client.get(api.url(clone["id"], f"/videos/{r.json()['id']}"))
     assert r.status_code == 200 and r.json()["status"] == "done"
-    problem(await api.client.get(api.url(clone["id"], "/videos/still-1.2")), 404)
+    assert_problem(await api.client.get(api.url(clone["id"], "/videos/still-1.2")), 404)
 
     class NotAProvider:
         @hookimpl

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("clone")
 
 REFUND_QUESTION = "How many days do I have to ask for a refund?"
@@ -58,7 +60,7 @@ async def test_embed_script_and_widget_page(clone_platform, api, docs) -> None:
     assert "x-frame-options" not in r.headers
 
 
-async def test_patching_widget_settings_validates(api, problem) -> None:
+async def test_patching_widget_settings_validates(api) -> None:
     clone = await api.clone("Ada")
     for bad in (
         {"allowed_origins": ["javascript:alert(1)"]},
@@ -68,16 +70,16 @@ async def test_patching_widget_settings_validates(api, problem) -> None:
         {"widget_theme": {"avatar_url": "http://insecure.example/a.png"}},
         {"widget_theme": {"font": "Comic Sans"}},
     ):
-        problem(await api.client.patch(api.url(clone["id"]), json=bad), 422)
+        assert_problem(await api.client.patch(api.url(clone["id"]), json=bad), 422)
     r = await api.client.patch(
         api.url(clone["id"]), json={"allowed_origins": ["https://a.example", "ftp://b"]}
     )
-    body = problem(r, 422)
+    body = assert_problem(r, 422)
     assert body["field"] == "allowed_origins[1]" and "like https://example.com" in body["detail"]
     r = await api.client.patch(
         api.url(clone["id"]), json={"allowed_origins": ["https://a.example:99999"]}
     )
-    assert problem(r, 422)["field"] == "allowed_origins[0]"
+    assert assert_problem(r, 422)["field"] == "allowed_origins[0]"
     r = await api.client.patch(
         api.url(clone["id"]),
         json={"allowed_origins": ["https://a.example:443", "http://b.example:8080/"]},
@@ -123,33 +125,31 @@ async def test_an_anonymous_visitor_chats(clone_platform, api, docs, sse, events
     assert answered["actor_id"] is None  # no person acted
 
 
-async def test_sessions_are_required_and_belong_to_one_clone(
-    clone_platform, api, docs, problem
-) -> None:
+async def test_sessions_are_required_and_belong_to_one_clone(clone_platform, api, docs) -> None:
     first = await active_clone(api, docs)
     second = await active_clone(api, docs)
     visitor = clone_platform.client
     url = widget(first["id"], "/messages")
-    problem(await visitor.post(url, json={"content": "hi"}), 401, "unauthorized")
-    problem(await visitor.get(url, headers={"X-Clone-Session": "made-up"}), 401)
+    assert_problem(await visitor.post(url, json={"content": "hi"}), 401, "unauthorized")
+    assert_problem(await visitor.get(url, headers={"X-Clone-Session": "made-up"}), 401)
     other = await session(visitor, second["id"])
-    problem(await visitor.get(url, headers={"X-Clone-Session": other["session"]}), 401)
+    assert_problem(await visitor.get(url, headers={"X-Clone-Session": other["session"]}), 401)
     mine = {"X-Clone-Session": (await session(visitor, first["id"]))["session"]}
-    problem(await visitor.post(url, json={"content": ""}, headers=mine), 422)
-    problem(await visitor.post(url, json={"content": "x" * 4001}, headers=mine), 422)
-    problem(await visitor.post(url, content=b"{", headers=mine), 400)
-    problem(await visitor.post(widget(first["id"], "/sessions/x")), 404)
-    problem(await visitor.get(widget("not-a-uuid", "/config")), 404)
+    assert_problem(await visitor.post(url, json={"content": ""}, headers=mine), 422)
+    assert_problem(await visitor.post(url, json={"content": "x" * 4001}, headers=mine), 422)
+    assert_problem(await visitor.post(url, content=b"{", headers=mine), 400)
+    assert_problem(await visitor.post(widget(first["id"], "/sessions/x")), 404)
+    assert_problem(await visitor.get(widget("not-a-uuid", "/config")), 404)
     missing = "01900000-0000-7000-8000-000000000000"
-    problem(await visitor.get(widget(missing, "/config")), 404, "not_found")
+    assert_problem(await visitor.get(widget(missing, "/config")), 404, "not_found")
     draft = await api.clone("Draft")
-    problem(await visitor.post(widget(draft["id"], "/sessions")), 404)
+    assert_problem(await visitor.post(widget(draft["id"], "/sessions")), 404)
 
 
-async def test_only_allowed_origins_get_in(clone_platform, api, docs, problem) -> None:
+async def test_only_allowed_origins_get_in(clone_platform, api, docs) -> None:
     clone = await active_clone(api, docs, allowed_origins=[SITE])
     visitor = clone_platform.client
-    body = problem(
+    body = assert_problem(
         await visitor.post(widget(clone["id"], "/sessions"), headers={"Origin": "https://evil.example"}),
         403, "origin_not_allowed",
     )  # fmt: skip
@@ -182,20 +182,20 @@ async def test_only_allowed_origins_get_in(clone_platform, api, docs, problem) -
     assert own["session"]
     # an Origin that is no URL at all is refused like any other, never a 500
     for bad in ("http://[", "null", "http://x:99999"):
-        problem(await visitor.get(widget(clone["id"], "/config"), headers={"Origin": bad}),
+        assert_problem(await visitor.get(widget(clone["id"], "/config"), headers={"Origin": bad}),
                 403, "origin_not_allowed")  # fmt: skip
 
 
 @pytest.mark.clone_settings(
     plugin_settings={"clone": {"widget_sessions_per_hour": 2, "widget_messages_per_minute": 2}}
 )
-async def test_visitors_are_rate_limited(clone_platform, api, docs, problem) -> None:
+async def test_visitors_are_rate_limited(clone_platform, api, docs) -> None:
     clone = await active_clone(api, docs)
     visitor = clone_platform.client
     first = await session(visitor, clone["id"])
     await session(visitor, clone["id"])
     r = await visitor.post(widget(clone["id"], "/sessions"))
-    problem(r, 429, "rate_limited")
+    assert_problem(r, 429, "rate_limited")
     assert 1 <= int(r.headers["retry-after"]) <= 3600
     headers = {"X-Clone-Session": first["session"]}
     for _ in range(2):
@@ -206,14 +206,12 @@ async def test_visitors_are_rate_limited(clone_platform, api, docs, problem) -> 
     r = await visitor.post(
         widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION}, headers=headers
     )
-    problem(r, 429, "rate_limited")
+    assert_problem(r, 429, "rate_limited")
     assert 1 <= int(r.headers["retry-after"]) <= 60
 
 
 @pytest.mark.clone_settings(plugin_settings={"clone": {"widget_questions_per_day": 3}})
-async def test_a_clones_widget_answers_so_many_questions_a_day(
-    clone_platform, api, docs, problem
-) -> None:
+async def test_a_clones_widget_answers_so_many_questions_a_day(clone_platform, api, docs) -> None:
     """All visitors together, each within their own limits, ask one clone at most
     ``widget_questions_per_day`` questions a UTC day; the creator's own chat and the
     creator's other clones go on."""
@@ -229,7 +227,7 @@ async def test_a_clones_widget_answers_so_many_questions_a_day(
             )
         )  # fmt: skip
     assert [r.status_code for r in asked[:3]] == [201, 201, 201]
-    body = problem(asked[3], 429, "rate_limited")
+    body = assert_problem(asked[3], 429, "rate_limited")
     assert "today" in body["detail"]
     now = datetime.now(UTC)
     tomorrow = datetime.combine(now.date() + timedelta(days=1), time.min, UTC)
@@ -242,7 +240,7 @@ async def test_a_clones_widget_answers_so_many_questions_a_day(
         widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
         headers={"X-Clone-Session": late["session"]},
     )  # fmt: skip
-    problem(r, 429, "rate_limited")
+    assert_problem(r, 429, "rate_limited")
     thread = await api.thread(clone["id"])
     for _ in range(4):
         answer = (await api.ask(clone["id"], thread["id"], REFUND_QUESTION))["answer"]
@@ -257,9 +255,7 @@ async def test_a_clones_widget_answers_so_many_questions_a_day(
 
 
 @pytest.mark.clone_settings(plugin_settings={"clone": {"widget_questions_per_address_per_day": 2}})
-async def test_one_address_cannot_spend_a_clones_whole_day(
-    clone_platform, api, docs, problem
-) -> None:
+async def test_one_address_cannot_spend_a_clones_whole_day(clone_platform, api, docs) -> None:
     """One address asks at most ``widget_questions_per_address_per_day`` of a clone's
     daily questions, however many sessions it starts; what it is refused does not count
     against the clone's day."""
@@ -274,14 +270,14 @@ async def test_one_address_cannot_spend_a_clones_whole_day(
         )  # fmt: skip
         statuses.append(r.status_code)
     assert statuses == [201, 201, 429, 429]
-    assert "from your address today" in problem(r, 429, "rate_limited")["detail"]
+    assert "from your address today" in assert_problem(r, 429, "rate_limited")["detail"]
     today = datetime.now(UTC).date().isoformat()
     spent = await clone_platform.platform.redis.get(f"clone:widget:day:{clone['id']}:{today}")
     assert int(spent) == 2
 
 
 async def test_a_visitor_of_one_creator_never_reaches_anothers_knowledge(
-    clone_platform, api, api_for, problem
+    clone_platform, api, api_for
 ) -> None:
     """Two creators with overlapping content: each widget answers from its own."""
     other = api_for(await clone_platform.tenant(name="Other Studio"))
@@ -305,13 +301,13 @@ async def test_a_visitor_of_one_creator_never_reaches_anothers_knowledge(
         assert {c["source_id"] for c in answer["citations"]} <= own_sources
     # one creator's visitor session does not open the other's clone
     started = await session(visitor, mine["id"])
-    problem(
+    assert_problem(
         await visitor.get(widget(theirs["id"], "/messages"),
                           headers={"X-Clone-Session": started["session"]}),
         401,
     )  # fmt: skip
     # and the member API stays closed to anonymous visitors
-    problem(await visitor.get(other.url(theirs["id"], "/threads")), 401)
+    assert_problem(await visitor.get(other.url(theirs["id"], "/threads")), 401)
 
 
 async def test_a_clone_retraining_keeps_answering(clone_platform, api, docs, owner) -> None:
@@ -349,9 +345,7 @@ async def start_on(client, clone_id: str, host: str, origin: str):
 
 
 @pytest.mark.creator_plugins("clone", "website")
-async def test_the_platforms_origin_is_its_public_url(
-    clone_platform, api, api_for, docs, problem
-) -> None:
+async def test_the_platforms_origin_is_its_public_url(clone_platform, api, api_for, docs) -> None:
     """With ``public_url`` set (the tests' http://testserver.local), a ``Host`` header
     makes no origin the platform's; the custom domains of the clone's group's websites
     are its own (their pages run the widget there), another group's are not."""
@@ -360,7 +354,7 @@ async def test_the_platforms_origin_is_its_public_url(
     await site_on(api.tenant, "nova", "studio-nova.example")
     await site_on(other.tenant, "rival", "rival.example")
     visitor = clone_platform.client
-    body = problem(
+    body = assert_problem(
         await start_on(visitor, clone["id"], "alias.example", "http://alias.example"),
         403, "origin_not_allowed",
     )  # fmt: skip
@@ -372,7 +366,7 @@ async def test_the_platforms_origin_is_its_public_url(
     assert r.status_code == 201, r.text
     assert "access-control-allow-origin" not in r.headers  # same origin: no CORS needed
     r = await start_on(visitor, clone["id"], "rival.example", "https://rival.example")
-    problem(r, 403, "origin_not_allowed")
+    assert_problem(r, 403, "origin_not_allowed")
     # the other group's widget on its own domain works; this group's domain cannot use it
     theirs = await other.clone("Bea")
     await other.text(theirs["id"], "Refunds", "Refunds within 7 days.")
@@ -380,13 +374,13 @@ async def test_the_platforms_origin_is_its_public_url(
     r = await start_on(visitor, theirs["id"], "rival.example", "https://rival.example")
     assert r.status_code == 201, r.text
     r = await start_on(visitor, theirs["id"], "studio-nova.example", "https://studio-nova.example")
-    problem(r, 403, "origin_not_allowed")
+    assert_problem(r, 403, "origin_not_allowed")
 
 
 @pytest.mark.creator_plugins("clone", "website")
 @pytest.mark.clone_settings(public_url=None)
 async def test_without_a_public_url_the_host_is_the_platform(
-    clone_platform, api, api_for, docs, problem
+    clone_platform, api, api_for, docs
 ) -> None:
     """No ``public_url``: the request's ``Host`` is the platform's origin, unless it is
     another group's website's custom domain."""
@@ -397,14 +391,12 @@ async def test_without_a_public_url_the_host_is_the_platform(
     r = await start_on(visitor, clone["id"], "alias.example", "http://alias.example")
     assert r.status_code == 201, r.text
     r = await start_on(visitor, clone["id"], "rival.example", "http://rival.example")
-    problem(r, 403, "origin_not_allowed")
+    assert_problem(r, 403, "origin_not_allowed")
     r = await start_on(visitor, clone["id"], "alias.example", "http://elsewhere.example")
-    problem(r, 403, "origin_not_allowed")
+    assert_problem(r, 403, "origin_not_allowed")
 
 
-async def test_without_the_website_plugin_no_url_names_a_group(
-    clone_platform, api, docs, problem
-) -> None:
+async def test_without_the_website_plugin_no_url_names_a_group(clone_platform, api, docs) -> None:
     """Only the website plugin says which group's site a URL shows (``public_url_group``):
     without it a Referer naming ``/sites/...`` is any page of the platform's, and no
     origin is a group's custom domain (it must be one of the clone's allowed origins)."""
@@ -415,6 +407,6 @@ async def test_without_the_website_plugin_no_url_names_a_group(
         r = await visitor.get(f"/clone/widget/{clone['id']}", headers={"Referer": referer})
         assert r.status_code == 200 and "Hello from Ada!" in r.text, referer
     r = await start_on(visitor, clone["id"], "studio.example", "https://studio.example")
-    problem(r, 403, "origin_not_allowed")
+    assert_problem(r, 403, "origin_not_allowed")
     r = await start_on(visitor, clone["id"], "alias.example", SITE)
     assert r.status_code == 201 and r.headers["access-control-allow-origin"] == SITE

@@ -1,5 +1,5 @@
 """Fixtures of the website plugin's API tests: a small client for the website API as one
-tenant sees it, a problem+json checker and an event reader.
+tenant sees it and an event reader.
 
 Test modules do not import from each other (pytest runs with ``--import-mode=importlib``),
 so every shared helper reaches the tests through a fixture.
@@ -15,31 +15,6 @@ import pytest
 import pytest_asyncio
 
 from sdk.testing import CreatorPlatform, Tenant
-
-PROBLEM_KEYS = ("type", "title", "status", "code")
-
-
-def check_problem(
-    response: httpx.Response, status: int | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """Assert ``response`` is an RFC 9457 problem with our ``code``; return its body."""
-    assert response.status_code < 500, (response.status_code, response.text[:500])
-    assert response.headers.get("content-type", "").startswith("application/problem+json"), (
-        response.status_code,
-        response.headers.get("content-type"),
-        response.text[:500],
-    )
-    body = response.json()
-    assert isinstance(body, dict), body
-    for key in PROBLEM_KEYS:
-        assert key in body, (key, body)
-    assert body["status"] == response.status_code, body
-    assert isinstance(body["code"], str) and body["code"], body
-    if status is not None:
-        assert response.status_code == status, (response.status_code, body)
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 class Web:
@@ -120,12 +95,6 @@ class Web:
         r = await self.client.get(self.page_url(site_id, page_id, "/revisions"), params=params)
         assert r.status_code == 200, r.text
         return r.json()
-
-
-@pytest.fixture
-def problem() -> Callable[..., dict[str, Any]]:
-    """``problem(response, status=None, code=None)``: assert an RFC 9457 body, return it."""
-    return check_problem
 
 
 @pytest_asyncio.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("website")
 
 
@@ -57,36 +59,36 @@ async def _unchanged(web, ids: dict) -> None:
     assert [s["slug"] for s in sites] == ["bad-input"] and sites[0]["name"] == "My site"
 
 
-async def test_malformed_json(web, ids, problem) -> None:
+async def test_malformed_json(web, ids) -> None:
     for method, path, _ in write_routes(ids):
         for raw in (b"{not json", b'{"name": "x"', b"\xff\xfe", b""):
             r = await web.client.request(
                 method, web.base + path, content=raw,
                 headers={"Content-Type": "application/json"},
             )  # fmt: skip
-            err = problem(r)
+            err = assert_problem(r)
             assert 400 <= r.status_code < 500, (method, path, raw, err)
     await _unchanged(web, ids)
 
 
-async def test_wrong_types(web, ids, problem) -> None:
+async def test_wrong_types(web, ids) -> None:
     for method, path, _ in write_routes(ids):
         for body in WRONG_TYPES:
             r = await web.client.request(method, web.base + path, json=body)
-            err = problem(r)
+            err = assert_problem(r)
             assert r.status_code in {400, 422}, (method, path, body, err)
     await _unchanged(web, ids)
 
 
-async def test_unknown_fields(web, ids, problem) -> None:
+async def test_unknown_fields(web, ids) -> None:
     for method, path, body in write_routes(ids):
         r = await web.client.request(method, web.base + path, json={**body, "bogus": 1})
-        err = problem(r, 422)
+        err = assert_problem(r, 422)
         assert err.get("field") == "bogus", (method, path, err)
     await _unchanged(web, ids)
 
 
-async def test_wrong_nested_shapes(web, ids, problem) -> None:
+async def test_wrong_nested_shapes(web, ids) -> None:
     site = web.site_url(ids["site"])
     page = web.page_url(ids["site"], ids["page"])
     cases = [
@@ -111,11 +113,11 @@ async def test_wrong_nested_shapes(web, ids, problem) -> None:
     ]
     for method, url, body in cases:
         r = await web.client.request(method, url, json=body)
-        problem(r, 422)
+        assert_problem(r, 422)
     await _unchanged(web, ids)
 
 
-async def test_odd_path_parameters_and_headers(web, ids, problem) -> None:
+async def test_odd_path_parameters_and_headers(web, ids) -> None:
     page = web.page_url(ids["site"], ids["page"])
     for path in (
         web.base + "/sites/not-a-uuid",
@@ -128,22 +130,22 @@ async def test_odd_path_parameters_and_headers(web, ids, problem) -> None:
     ):
         method = "POST" if path.endswith("/move") else "GET"
         r = await web.client.request(method, path, json={"position": 0})
-        err = problem(r)
+        err = assert_problem(r)
         assert r.status_code in {400, 404, 405, 422}, (path, err)
     for tag in ("garbage", '"-1"', '"1.5"', '"\uff11"'.encode(), "W/"):
         r = await web.client.patch(page, json={"title": "x"}, headers={"If-Match": tag})
-        err = problem(r)
+        err = assert_problem(r)
         assert r.status_code in {412, 422}, (tag, err)
     r = await web.client.get(web.base + "/sites", params={"cursor": "!!!not-a-cursor"})
-    problem(r)
+    assert_problem(r)
     r = await web.client.get(page + "/revisions", params={"cursor": "garbage"})
-    problem(r)
+    assert_problem(r)
     r = await web.client.post(
         web.base + "/sites",
         content=b"name=x",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    problem(r)
+    assert_problem(r)
     await _unchanged(web, ids)
 
 

@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("website")
 
 
@@ -74,30 +76,36 @@ async def test_add_into_section_and_columns(web, page, events, owner) -> None:
     assert added[-1]["payload"]["parent_id"] is None
 
 
-async def test_add_refusals(web, page, problem) -> None:
+async def test_add_refusals(web, page) -> None:
     site_id, page_id = page
     heading = (await web.heading(site_id, page_id, "h"))["node"]["id"]
     url = web.page_url(site_id, page_id, "/components")
-    err = problem(await web.client.post(url, json={"type": "marquee"}), 422)
+    err = assert_problem(await web.client.post(url, json={"type": "marquee"}), 422)
     assert err["field"] == "type"
-    err = problem(await web.client.post(url, json={"type": "text", "parent_id": heading}), 422)
+    err = assert_problem(
+        await web.client.post(url, json={"type": "text", "parent_id": heading}), 422
+    )
     assert err["field"] == "parent_id"
     r = await web.client.post(url, json={"type": "text", "parent_id": "nope"})
-    problem(r, 404, "not_found")
-    err = problem(await web.client.post(url, json={"type": "heading", "props": {"level": 7}}), 422)
+    assert_problem(r, 404, "not_found")
+    err = assert_problem(
+        await web.client.post(url, json={"type": "heading", "props": {"level": 7}}), 422
+    )
     assert err["field"] == "props.level"
-    err = problem(await web.client.post(url, json={"type": "heading", "props": {"x": 1}}), 422)
+    err = assert_problem(
+        await web.client.post(url, json={"type": "heading", "props": {"x": 1}}), 422
+    )
     assert err["field"] == "props.x"
-    err = problem(await web.client.post(url, json={"type": "text", "position": -1}), 422)
+    err = assert_problem(await web.client.post(url, json={"type": "text", "position": -1}), 422)
     assert err["field"] == "position"
     r = await web.client.post(
         url, json={"type": "button", "props": {"href": "javascript:alert(1)"}}
     )
-    problem(r, 422, "validation_failed")
+    assert_problem(r, 422, "validation_failed")
     r = await web.client.post(url, json={"type": "button", "props": {"href": " JavaScript:x"}})
-    problem(r, 422, "validation_failed")
+    assert_problem(r, 422, "validation_failed")
     r = await web.client.post(url, json={"type": "image", "props": {"src": "data:image/png,x"}})
-    problem(r, 422, "validation_failed")
+    assert_problem(r, 422, "validation_failed")
     got = await web.get_page(site_id, page_id)
     assert ids(got["tree"]) == [heading] and got["revision"] == 2
 
@@ -127,7 +135,7 @@ async def test_rich_text_is_sanitised_when_stored(web, page) -> None:
     assert "<script>alert" not in canvas.text
 
 
-async def test_update_merges_props_and_null_resets(web, page, problem) -> None:
+async def test_update_merges_props_and_null_resets(web, page) -> None:
     site_id, page_id = page
     node = (await web.add(site_id, page_id, "heading",
                           props={"text": "Hi", "level": 3, "align": "center"}))["node"]  # fmt: skip
@@ -140,26 +148,26 @@ async def test_update_merges_props_and_null_resets(web, page, problem) -> None:
     r = await web.client.patch(url, json={"props": {"text": None, "align": None}})
     assert r.status_code == 200, r.text
     assert r.json()["tree"][0]["props"] == {"text": "Heading", "level": 1, "align": "start"}
-    err = problem(await web.client.patch(url, json={"props": {"level": 0}}), 422)
+    err = assert_problem(await web.client.patch(url, json={"props": {"level": 0}}), 422)
     assert err["field"] == "props.level"
-    err = problem(await web.client.patch(url, json={"props": {"size": 3}}), 422)
+    err = assert_problem(await web.client.patch(url, json={"props": {"size": 3}}), 422)
     assert err["field"] == "props.size"
     r = await web.client.patch(url, json={"props": {"href": "javascript:alert(1)"}})
-    problem(r, 422)
+    assert_problem(r, 422)
     assert (await web.get_page(site_id, page_id))["revision"] == 4
 
 
-async def test_button_href_update_to_javascript_is_refused(web, page, problem) -> None:
+async def test_button_href_update_to_javascript_is_refused(web, page) -> None:
     site_id, page_id = page
     node = await web.add(site_id, page_id, "button", props={"href": "https://a.example"})
     url = web.node_url(site_id, page_id, node["node"]["id"])
     r = await web.client.patch(url, json={"props": {"href": "javascript:alert(1)"}})
-    problem(r, 422, "validation_failed")
+    assert_problem(r, 422, "validation_failed")
     got = await web.get_page(site_id, page_id)
     assert got["tree"][0]["props"]["href"] == "https://a.example"
 
 
-async def test_move_reorders_and_nests(web, page, problem) -> None:
+async def test_move_reorders_and_nests(web, page) -> None:
     site_id, page_id = page
     a = (await web.heading(site_id, page_id, "a"))["node"]["id"]
     b = (await web.heading(site_id, page_id, "b"))["node"]["id"]
@@ -187,24 +195,24 @@ async def test_move_reorders_and_nests(web, page, problem) -> None:
     assert page_now["tree"] == tree and page_now["revision"] == 9
 
     url = web.node_url(site_id, page_id, section, "/move")
-    err = problem(await web.client.post(url, json={"parent_id": columns}), 422)
+    err = assert_problem(await web.client.post(url, json={"parent_id": columns}), 422)
     assert err["field"] == "parent_id"
-    err = problem(await web.client.post(url, json={"parent_id": section}), 422)
+    err = assert_problem(await web.client.post(url, json={"parent_id": section}), 422)
     assert err["field"] == "parent_id"
     r = await web.client.post(web.node_url(site_id, page_id, b, "/move"), json={"parent_id": a})
-    assert problem(r, 422)["field"] == "parent_id"
+    assert assert_problem(r, 422)["field"] == "parent_id"
     r = await web.client.post(
         web.node_url(site_id, page_id, "ghost", "/move"), json={"position": 0}
     )
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
     r = await web.client.post(
         web.node_url(site_id, page_id, a, "/move"), json={"parent_id": "ghost"}
     )
-    problem(r, 404, "not_found")
+    assert_problem(r, 404, "not_found")
     assert (await web.get_page(site_id, page_id))["tree"] == tree
 
 
-async def test_delete_component(web, page, problem) -> None:
+async def test_delete_component(web, page) -> None:
     site_id, page_id = page
     section = (await web.add(site_id, page_id, "section"))["node"]["id"]
     inner = (await web.add(site_id, page_id, "text", parent_id=section))["node"]["id"]
@@ -215,16 +223,18 @@ async def test_delete_component(web, page, problem) -> None:
     r = await web.client.delete(web.node_url(site_id, page_id, section))
     assert r.status_code == 200, r.text
     assert ids(r.json()["tree"]) == [other] and r.json()["revision"] == 6
-    problem(await web.client.delete(web.node_url(site_id, page_id, section)), 404, "not_found")
+    assert_problem(
+        await web.client.delete(web.node_url(site_id, page_id, section)), 404, "not_found"
+    )
 
 
-async def test_unknown_node_is_404(web, page, problem) -> None:
+async def test_unknown_node_is_404(web, page) -> None:
     site_id, page_id = page
     await web.heading(site_id, page_id, "x")
     url = web.node_url(site_id, page_id, "nope")
-    problem(await web.client.patch(url, json={"props": {"text": "y"}}), 404, "not_found")
-    problem(await web.client.post(url + "/move", json={"position": 0}), 404, "not_found")
-    problem(await web.client.delete(url), 404, "not_found")
+    assert_problem(await web.client.patch(url, json={"props": {"text": "y"}}), 404, "not_found")
+    assert_problem(await web.client.post(url + "/move", json={"position": 0}), 404, "not_found")
+    assert_problem(await web.client.delete(url), 404, "not_found")
     assert (await web.get_page(site_id, page_id))["revision"] == 2
 
 

@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("website")
 
 TREE = [
@@ -83,13 +85,13 @@ async def test_list_pages_with_a_cursor(web) -> None:
     assert sorted(seen) == sorted(p["id"] for p in made)
 
 
-async def test_get_page_of_another_site_is_404(web, problem) -> None:
+async def test_get_page_of_another_site_is_404(web) -> None:
     one, two = await web.site("one"), await web.site("two")
     page = await web.page(one["id"])
-    problem(await web.client.get(web.page_url(two["id"], page["id"])), 404, "not_found")
+    assert_problem(await web.client.get(web.page_url(two["id"], page["id"])), 404, "not_found")
     r = await web.client.patch(web.page_url(two["id"], page["id"]), json={"title": "x"})
-    problem(r, 404)
-    problem(await web.client.get(web.page_url(one["id"], str(uuid.uuid4()))), 404)
+    assert_problem(r, 404)
+    assert_problem(await web.client.get(web.page_url(one["id"], str(uuid.uuid4()))), 404)
 
 
 async def test_patch_title_slug_and_seo(web, events, owner) -> None:
@@ -154,52 +156,52 @@ BAD_TREES = [
 ]  # fmt: skip
 
 
-async def test_invalid_trees_are_refused_naming_the_path(web, problem) -> None:
+async def test_invalid_trees_are_refused_naming_the_path(web) -> None:
     site = await web.site()
     page = await web.page(site["id"])
     url = web.page_url(site["id"], page["id"])
     for tree, field in BAD_TREES:
         r = await web.client.patch(url, json={"tree": tree})
-        err = problem(r, 422)
+        err = assert_problem(r, 422)
         assert (err.get("field") or "").startswith(field), (tree, err)
         r = await web.client.post(
             web.site_url(site["id"], "/pages"), json={"title": "T", "slug": "new", "tree": tree}
         )
-        err = problem(r, 422)
+        err = assert_problem(r, 422)
         assert (err.get("field") or "").startswith(field), (tree, err)
     assert (await web.get_page(site["id"], page["id"]))["revision"] == 1
     listed = (await web.client.get(web.site_url(site["id"], "/pages"))).json()["items"]
     assert [p["id"] for p in listed] == [page["id"]]
 
 
-async def test_too_deep_a_tree_is_refused(web, problem) -> None:
+async def test_too_deep_a_tree_is_refused(web) -> None:
     site = await web.site()
     page = await web.page(site["id"])
     tree: list[dict] = [{"id": "leaf", "type": "text"}]
     for depth in range(7):
         tree = [{"id": f"s{depth}", "type": "section", "children": tree}]
     r = await web.client.patch(web.page_url(site["id"], page["id"]), json={"tree": tree})
-    problem(r, 422, "validation_failed")
+    assert_problem(r, 422, "validation_failed")
 
 
-async def test_duplicate_slug_within_a_site_is_409(web, problem) -> None:
+async def test_duplicate_slug_within_a_site_is_409(web) -> None:
     site = await web.site()
     other = await web.site("other")
     await web.page(site["id"], "about")
     r = await web.client.post(
         web.site_url(site["id"], "/pages"), json={"title": "Again", "slug": "about"}
     )
-    assert problem(r, 409, "conflict")["field"] == "slug"
+    assert assert_problem(r, 409, "conflict")["field"] == "slug"
     # another site may use the slug
     await web.page(other["id"], "about")
     # renaming onto a taken slug
     contact = await web.page(site["id"], "contact")
     r = await web.client.patch(web.page_url(site["id"], contact["id"]), json={"slug": "about"})
-    assert problem(r, 409, "conflict")["field"] == "slug"
+    assert assert_problem(r, 409, "conflict")["field"] == "slug"
     assert (await web.get_page(site["id"], contact["id"]))["slug"] == "contact"
 
 
-async def test_a_renamed_live_page_keeps_its_old_slug_until_republished(web, problem) -> None:
+async def test_a_renamed_live_page_keeps_its_old_slug_until_republished(web) -> None:
     site = await web.site()
     page = await web.page(site["id"], "about")
     await web.publish(site["id"], page["id"])
@@ -207,12 +209,12 @@ async def test_a_renamed_live_page_keeps_its_old_slug_until_republished(web, pro
     r = await web.client.post(
         web.site_url(site["id"], "/pages"), json={"title": "A", "slug": "about"}
     )
-    problem(r, 409, "conflict")
+    assert_problem(r, 409, "conflict")
     await web.publish(site["id"], page["id"])
     await web.page(site["id"], "about")
 
 
-async def test_page_if_match(web, problem) -> None:
+async def test_page_if_match(web) -> None:
     site = await web.site()
     page = await web.page(site["id"])
     url = web.page_url(site["id"], page["id"])
@@ -220,7 +222,7 @@ async def test_page_if_match(web, problem) -> None:
     r = await web.client.patch(url, json={"title": "One"}, headers={"If-Match": etag})
     assert r.status_code == 200, r.text
     r = await web.client.patch(url, json={"title": "Two"}, headers={"If-Match": etag})
-    assert problem(r, 412, "version_mismatch")["current_version"] == page["version"] + 1
+    assert assert_problem(r, 412, "version_mismatch")["current_version"] == page["version"] + 1
     for method, path, body in [
         ("POST", "/components", {"type": "text"}),
         ("POST", "/publish", None),
@@ -228,11 +230,11 @@ async def test_page_if_match(web, problem) -> None:
         ("DELETE", "", None),
     ]:
         r = await web.client.request(method, url + path, json=body, headers={"If-Match": etag})
-        problem(r, 412, "version_mismatch")
+        assert_problem(r, 412, "version_mismatch")
     assert (await web.get_page(site["id"], page["id"]))["title"] == "One"
 
 
-async def test_delete_page_takes_it_offline(web, visitor, problem) -> None:
+async def test_delete_page_takes_it_offline(web, visitor) -> None:
     site = await web.site()
     home = await web.page(site["id"], "home")
     about = await web.page(site["id"], "about")
@@ -244,7 +246,7 @@ async def test_delete_page_takes_it_offline(web, visitor, problem) -> None:
 
     r = await web.client.delete(web.page_url(site["id"], about["id"]))
     assert r.status_code == 204, r.text
-    problem(await web.client.get(web.page_url(site["id"], about["id"])), 404)
+    assert_problem(await web.client.get(web.page_url(site["id"], about["id"])), 404)
     r = await visitor.get("/sites/my-site/about")
     assert r.status_code == 404 and "About text" not in r.text
     assert (await visitor.get("/sites/my-site")).status_code == 200
@@ -252,10 +254,10 @@ async def test_delete_page_takes_it_offline(web, visitor, problem) -> None:
     assert [p["id"] for p in listed] == [home["id"]]
     # the slug is free again
     await web.page(site["id"], "about")
-    problem(await web.client.delete(web.page_url(site["id"], about["id"])), 404)
+    assert_problem(await web.client.delete(web.page_url(site["id"], about["id"])), 404)
 
 
-async def test_duplicate_page(web, problem) -> None:
+async def test_duplicate_page(web) -> None:
     site = await web.site()
     page = await web.page(site["id"], "home", "Home", tree=TREE, seo={"description": "d"})
     r = await web.client.post(
@@ -284,11 +286,11 @@ async def test_duplicate_page(web, problem) -> None:
     r = await web.client.post(
         web.page_url(site["id"], page["id"], "/duplicate"), json={"slug": "home-copy"}
     )
-    assert problem(r, 409, "conflict")["field"] == "slug"
+    assert assert_problem(r, 409, "conflict")["field"] == "slug"
     r = await web.client.post(
         web.page_url(site["id"], page["id"], "/duplicate"), json={"slug": "Bad Slug"}
     )
-    problem(r, 422)
+    assert_problem(r, 422)
     # the source is untouched
     assert (await web.get_page(site["id"], page["id"]))["revision"] == 1
 
@@ -311,7 +313,7 @@ async def test_preview_and_canvas(web, visitor) -> None:
     assert r.status_code in {401, 404}
 
 
-async def test_concurrent_creates_of_one_slug(web, problem) -> None:
+async def test_concurrent_creates_of_one_slug(web) -> None:
     site = await web.site()
     url = web.site_url(site["id"], "/pages")
     results = await asyncio.gather(

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from core.app import create_app
+from sdk.testing import wait_until
 
 pytestmark = pytest.mark.creator_plugins("website")
 
@@ -304,20 +305,18 @@ async def test_another_process_forgets_its_cached_page(creator_platform, web, vi
 
         await web.heading(site["id"], page["id"], "New text")
         await web.publish(site["id"], page["id"])
-        for _ in range(100):
-            r = await other.get("/sites/shared")
-            if "New text" in r.text:
-                break
-            await asyncio.sleep(0.02)
-        assert "New text" in r.text
+
+        async def shows_new_text() -> bool:
+            return "New text" in (await other.get("/sites/shared")).text
+
+        await wait_until(shows_new_text, within=2)
 
         await web.unpublish(site["id"], page["id"])
-        for _ in range(100):
-            r = await other.get("/sites/shared")
-            if r.status_code == 404:
-                break
-            await asyncio.sleep(0.02)
-        assert r.status_code == 404
+
+        async def gone() -> bool:
+            return (await other.get("/sites/shared")).status_code == 404
+
+        await wait_until(gone, within=2)
 
 
 async def test_changing_the_home_page_setting(web, visitor) -> None:

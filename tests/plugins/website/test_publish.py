@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("website")
 
 
@@ -112,13 +114,13 @@ async def test_unpublish_takes_the_page_offline(web, visitor, events, owner) -> 
     assert "Soon gone" in (await visitor.get("/sites/off")).text
 
 
-async def test_an_image_without_alt_text_blocks_publishing(web, visitor, problem) -> None:
+async def test_an_image_without_alt_text_blocks_publishing(web, visitor) -> None:
     site = await web.site("blocked")
     page = await web.page(site["id"])
     image = (await web.add(site["id"], page["id"], "image",
                            props={"src": "https://cdn.example/cat.png"}))["node"]  # fmt: skip
     r = await web.client.post(web.page_url(site["id"], page["id"], "/publish"))
-    err = problem(r, 422, "publish_blocked")
+    err = assert_problem(r, 422, "publish_blocked")
     assert err["type"].endswith("publish-blocked")
     assert isinstance(err["problems"], list) and len(err["problems"]) == 1
     found = err["problems"][0]
@@ -136,14 +138,14 @@ async def test_an_image_without_alt_text_blocks_publishing(web, visitor, problem
     assert r.status_code == 200 and 'alt="A cat"' in r.text
 
 
-async def test_a_blocked_publish_keeps_the_old_live_page(web, visitor, problem) -> None:
+async def test_a_blocked_publish_keeps_the_old_live_page(web, visitor) -> None:
     site, page = await web.published_site("keep", "Old and fine")
     section = (await web.add(site["id"], page["id"], "section"))["node"]["id"]
     await web.add(site["id"], page["id"], "image", parent_id=section,
                   props={"src": "https://cdn.example/x.png"})  # fmt: skip
     await web.add(site["id"], page["id"], "embed")
-    err = problem(await web.client.post(web.page_url(site["id"], page["id"], "/publish")), 422,
-                  "publish_blocked")  # fmt: skip
+    publish = web.page_url(site["id"], page["id"], "/publish")
+    err = assert_problem(await web.client.post(publish), 422, "publish_blocked")
     assert {p["component"] for p in err["problems"]} == {"image", "embed"}
     assert "Old and fine" in (await visitor.get("/sites/keep")).text
     got = await web.get_page(site["id"], page["id"])
@@ -170,7 +172,7 @@ async def test_concurrent_publishes_are_fine(web, visitor, events, owner) -> Non
     assert len(await events(owner, "page_published")) == 3
 
 
-async def test_publish_with_if_match(web, problem) -> None:
+async def test_publish_with_if_match(web) -> None:
     site = await web.site("ifmatch")
     page = await web.page(site["id"])
     stale = f'"{page["version"]}"'
@@ -178,7 +180,7 @@ async def test_publish_with_if_match(web, problem) -> None:
     r = await web.client.post(
         web.page_url(site["id"], page["id"], "/publish"), headers={"If-Match": stale}
     )
-    problem(r, 412, "version_mismatch")
+    assert_problem(r, 412, "version_mismatch")
     current = (await web.client.get(web.page_url(site["id"], page["id"]))).headers["etag"]
     r = await web.client.post(
         web.page_url(site["id"], page["id"], "/publish"), headers={"If-Match": current}
@@ -188,7 +190,7 @@ async def test_publish_with_if_match(web, problem) -> None:
     r = await web.client.post(
         web.page_url(site["id"], page["id"], "/unpublish"), headers={"If-Match": current}
     )
-    problem(r, 412, "version_mismatch")
+    assert_problem(r, 412, "version_mismatch")
     r = await web.client.post(
         web.page_url(site["id"], page["id"], "/unpublish"), headers={"If-Match": published}
     )

@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("website")
 
 
@@ -22,10 +24,10 @@ async def _pages(web, site_id: str, slugs: list[str], chunk: int = 10) -> list:
     return responses
 
 
-async def test_five_websites_on_the_free_plan(web, problem) -> None:
+async def test_five_websites_on_the_free_plan(web) -> None:
     sites = [await web.site(f"site-{i}") for i in range(5)]
     r = await web.client.post(web.base + "/sites", json={"name": "Six", "slug": "site-6"})
-    err = problem(r, 429, "quota_exceeded")
+    err = assert_problem(r, 429, "quota_exceeded")
     assert err["quota"] == "websites" and err["limit"] == 5
     listed = (await web.client.get(web.base + "/sites")).json()["items"]
     assert len(listed) == 5
@@ -42,7 +44,7 @@ async def test_the_website_quota_is_per_group(creator_platform, web, web_for) ->
     await other.site("theirs")
 
 
-async def test_concurrent_site_creates_stay_within_the_limit(web, problem) -> None:
+async def test_concurrent_site_creates_stay_within_the_limit(web) -> None:
     for i in range(4):
         await web.site(f"site-{i}")
     results = await asyncio.gather(
@@ -55,12 +57,12 @@ async def test_concurrent_site_creates_stay_within_the_limit(web, problem) -> No
     assert codes == [201, 429, 429], [r.text for r in results]
     for r in results:
         if r.status_code == 429:
-            problem(r, 429, "quota_exceeded")
+            assert_problem(r, 429, "quota_exceeded")
     listed = (await web.client.get(web.base + "/sites")).json()["items"]
     assert len(listed) == 5
 
 
-async def test_fifty_pages_per_website(web, problem) -> None:
+async def test_fifty_pages_per_website(web) -> None:
     site = await web.site("big")
     other = await web.site("small")
     responses = await _pages(web, site["id"], [f"p{i}" for i in range(50)])
@@ -68,13 +70,13 @@ async def test_fifty_pages_per_website(web, problem) -> None:
         r.text for r in responses if r.status_code != 201
     ]
     r = await web.client.post(web.site_url(site["id"], "/pages"), json={"title": "x", "slug": "x"})
-    err = problem(r, 429, "quota_exceeded")
+    err = assert_problem(r, 429, "quota_exceeded")
     assert err["quota"] == "pages" and err["limit"] == 50
     first = responses[0].json()
     r = await web.client.post(
         web.page_url(site["id"], first["id"], "/duplicate"), json={"slug": "copy"}
     )
-    problem(r, 429, "quota_exceeded")
+    assert_problem(r, 429, "quota_exceeded")
     # per website: another site still has room
     await web.page(other["id"], "home")
     # deleting a page frees a place
@@ -101,9 +103,7 @@ async def test_concurrent_page_creates_stay_within_the_limit(web) -> None:
     assert count == 50
 
 
-async def test_ending_contains_connections_does_not_lift_the_page_quota(
-    owner, web, problem
-) -> None:
+async def test_ending_contains_connections_does_not_lift_the_page_quota(owner, web) -> None:
     """The page quota counts ``contains`` connections; the generic connections API must
     not let a creator end them (and with them the count) to go past 50 pages."""
     site = await web.site("sneaky")
@@ -118,4 +118,4 @@ async def test_ending_contains_connections_does_not_lift_the_page_quota(
     link = listed.json()["items"][0]
     await owner.client.delete(f"{connections}/{link['id']}")
     r = await web.client.post(web.site_url(site["id"], "/pages"), json={"title": "x", "slug": "x"})
-    problem(r, 429, "quota_exceeded")
+    assert_problem(r, 429, "quota_exceeded")

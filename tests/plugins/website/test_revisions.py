@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("website")
 
 
@@ -58,7 +60,7 @@ async def test_revisions_belong_to_their_page(web) -> None:
     assert [r["number"] for r in (await web.revisions(site["id"], two["id"]))["items"]] == [2, 1]
 
 
-async def test_get_one_revision_with_its_tree(web, problem) -> None:
+async def test_get_one_revision_with_its_tree(web) -> None:
     site = await web.site()
     page = await web.page(site["id"], seo={"description": "first"})
     first = (await web.heading(site["id"], page["id"], "first"))["node"]
@@ -70,12 +72,12 @@ async def test_get_one_revision_with_its_tree(web, problem) -> None:
     assert rev["tree"] == [first] and rev["seo"] == {"description": "first"}
     r = await web.client.get(web.page_url(site["id"], page["id"], "/revisions/1"))
     assert r.json()["tree"] == []
-    problem(await web.client.get(web.page_url(site["id"], page["id"], "/revisions/99")), 404)
+    assert_problem(await web.client.get(web.page_url(site["id"], page["id"], "/revisions/99")), 404)
     r = await web.client.get(web.page_url(site["id"], page["id"], "/revisions/zero"))
     assert r.status_code in {400, 404, 422}
 
 
-async def test_restore_an_older_revision(web, events, owner, problem) -> None:
+async def test_restore_an_older_revision(web, events, owner) -> None:
     site = await web.site()
     page = await web.page(site["id"], "home", "Home")
     keep = (await web.heading(site["id"], page["id"], "keep me"))["node"]  # revision 2
@@ -103,20 +105,20 @@ async def test_restore_an_older_revision(web, events, owner, problem) -> None:
     updated = await events(owner, "page_updated", page["id"])
     assert sorted(updated[0]["payload"]["changed"]) == ["seo", "slug", "title", "tree"]
 
-    problem(await web.client.post(web.page_url(site["id"], page["id"], "/revisions/42/restore")),
-            404)  # fmt: skip
+    restore = web.page_url(site["id"], page["id"], "/revisions/42/restore")
+    assert_problem(await web.client.post(restore), 404)
     stale = f'"{page["version"]}"'
     r = await web.client.post(
         web.page_url(site["id"], page["id"], "/revisions/1/restore"), headers={"If-Match": stale}
     )
-    problem(r, 412, "version_mismatch")
+    assert_problem(r, 412, "version_mismatch")
 
 
-async def test_restoring_onto_a_taken_slug_is_409(web, problem) -> None:
+async def test_restoring_onto_a_taken_slug_is_409(web) -> None:
     site = await web.site()
     page = await web.page(site["id"], "about")
     await web.patch_page(site["id"], page["id"], slug="about-us")
     await web.page(site["id"], "about")
     r = await web.client.post(web.page_url(site["id"], page["id"], "/revisions/1/restore"))
-    assert problem(r, 409, "conflict")["field"] == "slug"
+    assert assert_problem(r, 409, "conflict")["field"] == "slug"
     assert (await web.get_page(site["id"], page["id"]))["slug"] == "about-us"

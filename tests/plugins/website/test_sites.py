@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("website")
 
 
@@ -63,10 +65,10 @@ async def test_list_pages_through_with_a_cursor(web) -> None:
     assert sorted(seen) == sorted(s["id"] for s in made) and len(set(seen)) == 5
 
 
-async def test_list_limit_is_checked(web, problem) -> None:
+async def test_list_limit_is_checked(web) -> None:
     for limit in (0, 201, "many"):
         r = await web.client.get(web.base + "/sites", params={"limit": limit})
-        problem(r, 400 if r.status_code == 400 else 422)
+        assert_problem(r, 400 if r.status_code == 400 else 422)
 
 
 async def test_patch_changes_theme_settings_and_slug(web, events, owner) -> None:
@@ -141,16 +143,16 @@ async def test_create_records_website_created_and_domain_configured(web, events,
     assert configured[0]["payload"]["site_id"] == site["id"]
 
 
-async def test_delete_site(web, problem) -> None:
+async def test_delete_site(web) -> None:
     site = await web.site("gone")
     page = await web.page(site["id"])
     r = await web.client.delete(web.site_url(site["id"]))
     assert r.status_code == 204, r.text
-    problem(await web.client.get(web.site_url(site["id"])), 404, "not_found")
-    problem(await web.client.get(web.page_url(site["id"], page["id"])), 404, "not_found")
+    assert_problem(await web.client.get(web.site_url(site["id"])), 404, "not_found")
+    assert_problem(await web.client.get(web.page_url(site["id"], page["id"])), 404, "not_found")
     listed = (await web.client.get(web.base + "/sites")).json()["items"]
     assert site["id"] not in [s["id"] for s in listed]
-    problem(await web.client.delete(web.site_url(site["id"])), 404, "not_found")
+    assert_problem(await web.client.delete(web.site_url(site["id"])), 404, "not_found")
     # the slug is free again
     again = await web.site("gone")
     assert again["id"] != site["id"]
@@ -175,99 +177,99 @@ BAD_SITES = [
 ]
 
 
-async def test_create_refusals_name_the_field(web, problem) -> None:
+async def test_create_refusals_name_the_field(web) -> None:
     for change, field in BAD_SITES:
         body = {"name": "S", "slug": "valid", **change}
         r = await web.client.post(web.base + "/sites", json=body)
-        err = problem(r, 422)
+        err = assert_problem(r, 422)
         assert err["code"] in {"validation_failed"}, (body, err)
         assert field in (err.get("field") or ""), (body, err)
     assert (await web.client.get(web.base + "/sites")).json()["items"] == []
 
 
-async def test_bad_language_is_refused(web, problem) -> None:
+async def test_bad_language_is_refused(web) -> None:
     r = await web.client.post(
         web.base + "/sites", json={"name": "S", "slug": "lang", "language": "not a language"}
     )
-    err = problem(r, 422, "validation_failed")
+    err = assert_problem(r, 422, "validation_failed")
     assert err["field"] == "language", err  # the field as the client named it
     site = await web.site("lang")
     r = await web.client.patch(web.site_url(site["id"]), json={"language": "English!"})
-    err = problem(r, 422, "validation_failed")
+    err = assert_problem(r, 422, "validation_failed")
     assert err["field"] == "language", err
     r = await web.client.patch(web.site_url(site["id"]), json={"language": "pt-BR"})
     assert r.status_code == 200 and r.json()["language"] == "pt-BR"
 
 
-async def test_patch_refusals_name_the_field(web, problem) -> None:
+async def test_patch_refusals_name_the_field(web) -> None:
     site = await web.site("patchme")
     for change, field in BAD_SITES:
         r = await web.client.patch(web.site_url(site["id"]), json=change)
-        err = problem(r, 422)
+        err = assert_problem(r, 422)
         assert field in (err.get("field") or ""), (change, err)
     got = (await web.client.get(web.site_url(site["id"]))).json()
     assert got == site
 
 
-async def test_slug_is_unique_across_tenants(creator_platform, web, web_for, problem) -> None:
+async def test_slug_is_unique_across_tenants(creator_platform, web, web_for) -> None:
     await web.site("taken")
     other = web_for(await creator_platform.tenant())
     r = await other.client.post(other.base + "/sites", json={"name": "Mine", "slug": "taken"})
-    err = problem(r, 409, "conflict")
+    err = assert_problem(r, 409, "conflict")
     assert err["field"] == "slug"
     mine = await other.site("mine")
     r = await other.client.patch(other.site_url(mine["id"]), json={"slug": "taken"})
-    assert problem(r, 409, "conflict")["field"] == "slug"
+    assert assert_problem(r, 409, "conflict")["field"] == "slug"
     # and within one tenant
     r = await web.client.post(web.base + "/sites", json={"name": "Again", "slug": "taken"})
-    assert problem(r, 409, "conflict")["field"] == "slug"
+    assert assert_problem(r, 409, "conflict")["field"] == "slug"
 
 
-async def test_custom_domain_is_unique(creator_platform, web, web_for, problem) -> None:
+async def test_custom_domain_is_unique(creator_platform, web, web_for) -> None:
     await web.site("one", custom_domain="www.example.org")
     other = web_for(await creator_platform.tenant())
     r = await other.client.post(
         other.base + "/sites",
         json={"name": "Two", "slug": "two", "custom_domain": "www.example.org"},
     )
-    assert problem(r, 409, "conflict")["field"] == "custom_domain"
+    assert assert_problem(r, 409, "conflict")["field"] == "custom_domain"
     two = await other.site("two")
     r = await other.client.patch(
         other.site_url(two["id"]), json={"custom_domain": "www.example.org"}
     )
-    assert problem(r, 409, "conflict")["field"] == "custom_domain"
+    assert assert_problem(r, 409, "conflict")["field"] == "custom_domain"
     three = await web.site("three")
     r = await web.client.patch(web.site_url(three["id"]), json={"custom_domain": "WWW.Example.org"})
     # either refused as not lower-case, or refused as taken: never a second owner
-    assert problem(r)["status"] in {409, 422}
+    assert assert_problem(r)["status"] in {409, 422}
 
 
-async def test_if_match_mismatch_is_412(web, problem) -> None:
+async def test_if_match_mismatch_is_412(web) -> None:
     site = await web.site("versioned")
     url = web.site_url(site["id"])
     r = await web.client.patch(url, json={"name": "A"}, headers={"If-Match": '"999"'})
-    problem(r, 412, "version_mismatch")
+    assert_problem(r, 412, "version_mismatch")
     stale = f'"{site["version"]}"'
     r = await web.client.patch(url, json={"name": "A"}, headers={"If-Match": stale})
     assert r.status_code == 200, r.text
     r = await web.client.patch(url, json={"name": "B"}, headers={"If-Match": stale})
-    problem(r, 412, "version_mismatch")
+    assert_problem(r, 412, "version_mismatch")
     r = await web.client.delete(url, headers={"If-Match": stale})
-    problem(r, 412, "version_mismatch")
+    assert_problem(r, 412, "version_mismatch")
     r = await web.client.patch(url, json={"name": "B"}, headers={"If-Match": "garbage"})
-    problem(r, 422)
+    assert_problem(r, 422)
     assert (await web.client.get(url)).json()["name"] == "A"
-    problem(await web.client.delete(url, headers={"If-Match": "garbage"}), 422)
+    assert_problem(await web.client.delete(url, headers={"If-Match": "garbage"}), 422)
     current = (await web.client.get(url)).headers["etag"]
     r = await web.client.delete(url, headers={"If-Match": current})
     assert r.status_code == 204, r.text
 
 
-async def test_unknown_site_is_404(web, problem) -> None:
+async def test_unknown_site_is_404(web) -> None:
     missing = uuid.uuid4()
-    problem(await web.client.get(web.site_url(str(missing))), 404, "not_found")
-    problem(await web.client.patch(web.site_url(str(missing)), json={"name": "x"}), 404)
-    problem(await web.client.delete(web.site_url(str(missing))), 404)
+    assert_problem(await web.client.get(web.site_url(str(missing))), 404, "not_found")
+    assert_problem(await web.client.patch(web.site_url(str(missing)), json={"name": "x"}), 404)
+    assert_problem(await web.client.delete(web.site_url(str(missing))), 404)
     r = await web.client.get(web.base + "/sites/not-a-uuid")
     assert r.status_code in {400, 404, 422}, r.text
 
@@ -286,9 +288,7 @@ async def test_catalogue_of_components_and_themes(web) -> None:
     assert {"classic", "midnight", "sunrise"} <= {t["name"] for t in r.json()}
 
 
-async def test_concurrent_claims_of_one_slug_or_domain(
-    creator_platform, web, web_for, problem
-) -> None:
+async def test_concurrent_claims_of_one_slug_or_domain(creator_platform, web, web_for) -> None:
     other = web_for(await creator_platform.tenant())
     for body in ({"slug": "contested"}, {"slug": "x-a", "custom_domain": "contested.example"}):
         second = {**body, "slug": body["slug"].replace("x-a", "x-b")}
@@ -297,12 +297,10 @@ async def test_concurrent_claims_of_one_slug_or_domain(
             other.client.post(other.base + "/sites", json={"name": "B", **second}),
         )
         assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
-        problem(next(r for r in results if r.status_code == 409), 409, "conflict")
+        assert_problem(next(r for r in results if r.status_code == 409), 409, "conflict")
 
 
-async def test_the_platforms_own_address_is_not_a_custom_domain(
-    creator_platform_factory, problem
-) -> None:
+async def test_the_platforms_own_address_is_not_a_custom_domain(creator_platform_factory) -> None:
     """Visitors of the platform's own host get the platform, never a site: a site must not
     claim that host (its links, canonical URLs and sitemap would point at the platform)."""
     platform = await creator_platform_factory(
@@ -312,14 +310,14 @@ async def test_the_platforms_own_address_is_not_a_custom_domain(
     base = f"/api/v1/website/groups/{tenant.group.id}"
     body = {"name": "S", "slug": "s", "custom_domain": "creator.example.com"}
     r = await tenant.client.post(base + "/sites", json=body)
-    assert problem(r)["field"] == "custom_domain"
+    assert assert_problem(r)["field"] == "custom_domain"
     assert r.status_code in {409, 422}
     r = await tenant.client.post(base + "/sites", json={"name": "S", "slug": "s"})
     assert r.status_code == 201, r.text
     r = await tenant.client.patch(
         f"{base}/sites/{r.json()['id']}", json={"custom_domain": "creator.example.com"}
     )
-    assert problem(r)["field"] == "custom_domain"
+    assert assert_problem(r)["field"] == "custom_domain"
 
 
 async def test_settings_and_seo_patches_merge(web):

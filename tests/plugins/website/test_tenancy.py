@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from sdk.testing import assert_problem
+
 pytestmark = pytest.mark.creator_plugins("website")
 
 
@@ -70,13 +72,13 @@ async def _unchanged(web, visitor, ids: dict) -> None:
 
 
 async def test_another_tenant_gets_404_for_every_route(
-    creator_platform, web, web_for, visitor, arranged, problem
+    creator_platform, web, web_for, visitor, arranged
 ) -> None:
     other = web_for(await creator_platform.tenant())
     await other.site("theirs")  # they have a site of their own
     for method, path, body in routes(arranged):
         r = await other.client.request(method, other.base + path, json=body)
-        problem(r, 404, "not_found")
+        assert_problem(r, 404, "not_found")
         assert "Published words" not in r.text and "Draft words" not in r.text
     listed = (await other.client.get(other.base + "/sites")).json()["items"]
     assert [s["slug"] for s in listed] == ["theirs"]
@@ -84,18 +86,18 @@ async def test_another_tenant_gets_404_for_every_route(
 
 
 async def test_another_tenant_in_the_first_tenants_group_gets_404(
-    creator_platform, web, web_for, visitor, arranged, problem
+    creator_platform, web, web_for, visitor, arranged
 ) -> None:
     other = web_for(await creator_platform.tenant())
     for method, path, body in [*GROUP_ROUTES, *routes(arranged)]:
         r = await other.client.request(method, web.base + path, json=body)
-        problem(r, 404, "not_found")
+        assert_problem(r, 404, "not_found")
         assert "Published words" not in r.text
     await _unchanged(web, visitor, arranged)
 
 
 async def test_their_own_site_with_the_first_tenants_page_is_404(
-    creator_platform, web, web_for, arranged, problem
+    creator_platform, web, web_for, arranged
 ) -> None:
     other = web_for(await creator_platform.tenant())
     theirs = await other.site("theirs")
@@ -104,27 +106,27 @@ async def test_their_own_site_with_the_first_tenants_page_is_404(
         if path == f"/sites/{theirs['id']}" or path.endswith(f"{theirs['id']}/pages"):
             continue  # their own site
         r = await other.client.request(method, other.base + path, json=body)
-        problem(r, 404, "not_found")
+        assert_problem(r, 404, "not_found")
 
 
-async def test_anonymous_callers_are_refused(web, visitor, arranged, problem) -> None:
+async def test_anonymous_callers_are_refused(web, visitor, arranged) -> None:
     for method, path, body in [*GROUP_ROUTES, *routes(arranged)]:
         r = await visitor.request(method, web.base + path, json=body)
         assert r.status_code in {401, 404}, (method, path, r.status_code)
-        problem(r)
+        assert_problem(r)
 
 
 async def test_a_customer_cannot_change_websites(
-    creator_platform, owner, web, web_for, arranged, problem
+    creator_platform, owner, web, web_for, arranged
 ) -> None:
     customer = web_for(await creator_platform.member(owner, "customer"))
     r = await customer.client.post(customer.base + "/sites", json={"name": "C", "slug": "c"})
-    problem(r, 403, "forbidden")
+    assert_problem(r, 403, "forbidden")
     for method, path, body in routes(arranged):
         if method == "GET":
             continue
         r = await customer.client.request(method, customer.base + path, json=body)
-        problem(r, 403, "forbidden")
+        assert_problem(r, 403, "forbidden")
     assert (await web.get_page(arranged["site"], arranged["page"]))["revision"] == 3
 
 
@@ -143,7 +145,7 @@ async def test_an_org_user_can_build_and_publish(creator_platform, owner, web_fo
 
 
 async def test_the_things_api_cannot_change_website_things(
-    creator_platform, owner, web, visitor, arranged, problem
+    creator_platform, owner, web, visitor, arranged
 ) -> None:
     things = f"/api/v1/groups/{owner.group.id}/things"
     revision = (await web.client.get(
@@ -156,10 +158,10 @@ async def test_the_things_api_cannot_change_website_things(
             f"{things}/{thing_id}",
             json={"name": "Hacked", "properties": {"tree": []}},
         )
-        problem(r, 403, "forbidden")
+        assert_problem(r, 403, "forbidden")
         r = await owner.client.patch(f"{things}/{thing_id}", json={"status": "draft"})
-        problem(r, 403, "forbidden")
-        problem(await owner.client.delete(f"{things}/{thing_id}"), 403, "forbidden")
+        assert_problem(r, 403, "forbidden")
+        assert_problem(await owner.client.delete(f"{things}/{thing_id}"), 403, "forbidden")
     bodies = [
         {"type": "page", "name": "P", "properties": {"site_id": arranged["site"],
                                                      "slug": "sneaky", "title": "P"}},
@@ -168,7 +170,7 @@ async def test_the_things_api_cannot_change_website_things(
             "page_id": arranged["page"], "number": 99, "slug": "home", "title": "R"}},
     ]  # fmt: skip
     for body in bodies:
-        problem(await owner.client.post(things, json=body), 403, "forbidden")
+        assert_problem(await owner.client.post(things, json=body), 403, "forbidden")
     await _unchanged(web, visitor, arranged)
     assert (await visitor.get("/sites/sneaky")).status_code == 404
 
