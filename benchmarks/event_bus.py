@@ -49,9 +49,10 @@ from core.db import SET_GROUPS_SQL
 from core.events import EventHandler, HandlerContext, OutboxRelay
 from core.hookspecs import hookimpl
 from core.migrations import migrate
+from core.ontology.events import _INSERT_EVENT_SQL
 from core.ontology.ids import uuid7
 from core.ontology.records import Event
-from core.ontology.stores import _INSERT_EVENT_SQL, Ontology
+from core.ontology.stores import Ontology
 from core.ontology.types import EventType
 from core.platform import Platform
 from core.runtime import Runtime

@@ -49,6 +49,7 @@ from litestar.params import FromHeader, FromPath, FromQuery, JSONBody
 from core import events
 from core.auth import tokens
 from core.db import APP_ROLE, SET_GROUPS_SQL
+from core.ontology import events as ontology_events
 from core.ontology import stores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -101,7 +102,7 @@ INSERT_THING_SQL = (  # Things.create
     f"INSERT INTO things (id, group_id, type, name, status, properties) "
     f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {THING_COLUMNS}"
 )
-INSERT_EVENT_SQL = stores._INSERT_EVENT_SQL  # Events._insert: the event and its outbox row
+INSERT_EVENT_SQL = ontology_events._INSERT_EVENT_SQL  # Events._insert: the event and its outbox row
 ACK_OUTBOX_SQL = events.ACK_OUTBOX_SQL  # EventBus._ack, after the commit
 LIST_THINGS_SQL = (  # Things.list with no filters, through _Query.page
     f"SELECT {THING_COLUMNS} FROM things WHERE group_id = $1 AND deleted_at IS NULL "
