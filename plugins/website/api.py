@@ -80,7 +80,7 @@ class WebsiteController(Controller):
         self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
     ) -> list[ComponentView]:
         group.require("website.read")
-        return websites(request).component_views()
+        return websites(request).context.component_views()
 
     @get("/themes", summary="Themes a site can use")
     async def list_themes(
@@ -88,7 +88,8 @@ class WebsiteController(Controller):
     ) -> list[ThemeView]:
         group.require("website.read")
         return [
-            ThemeView(t.name, t.label, t.description) for t in websites(request).themes.values()
+            ThemeView(t.name, t.label, t.description)
+            for t in websites(request).context.themes.values()
         ]
 
     # -- sites ----------------------------------------------------------------------------
@@ -101,7 +102,7 @@ class WebsiteController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[WebsiteView]:
-        return await websites(request).list_sites(group, cursor, limit)
+        return await websites(request).sites.list_sites(group, cursor, limit)
 
     @post("/sites", summary="Create a website")
     async def create_site(
@@ -110,7 +111,7 @@ class WebsiteController(Controller):
         group: NamedDependency[sdk.GroupContext],
         data: JSONBody[WebsiteIn],
     ) -> Response[WebsiteView]:
-        view = await websites(request).create_site(group, data)
+        view = await websites(request).sites.create_site(group, data)
         return Response(view, status_code=201, headers={"ETag": f'"{view.version}"'})
 
     @get(SITE, summary="Get a website")
@@ -120,8 +121,7 @@ class WebsiteController(Controller):
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
     ) -> Response[WebsiteView]:
-        svc = websites(request)
-        view = svc.site_view(await svc.get_site_thing(group, site_id))
+        view = await websites(request).sites.get_site(group, site_id)
         return Response(view, headers={"ETag": f'"{view.version}"'})
 
     @patch(SITE, summary="Change a website (theme, domain, settings, ...)")
@@ -133,7 +133,7 @@ class WebsiteController(Controller):
         data: JSONBody[WebsitePatch],
         if_match: IfMatch = None,
     ) -> Response[WebsiteView]:
-        view = await websites(request).update_site(
+        view = await websites(request).sites.update_site(
             group, site_id, data, sdk.parse_if_match(if_match)
         )
         return Response(view, headers={"ETag": f'"{view.version}"'})
@@ -146,7 +146,7 @@ class WebsiteController(Controller):
         site_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await websites(request).delete_site(group, site_id, sdk.parse_if_match(if_match))
+        await websites(request).sites.delete_site(group, site_id, sdk.parse_if_match(if_match))
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -159,11 +159,8 @@ class WebsiteController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[PageView]:
-        svc = websites(request)
-        site, found = await svc.list_pages(group, site_id, cursor, limit)
-        return sdk.Page(
-            items=[svc.page_view(p, site) for p in found.items], next_cursor=found.next_cursor
-        )
+        _, found = await websites(request).pages.list_pages(group, site_id, cursor, limit)
+        return found
 
     @post(SITE + "/pages", summary="Create a page (a draft)")
     async def create_page(
@@ -173,7 +170,7 @@ class WebsiteController(Controller):
         site_id: FromPath[UUID],
         data: JSONBody[PageIn],
     ) -> Response[PageView]:
-        return _page(await websites(request).create_page(group, site_id, data), 201)
+        return _page(await websites(request).pages.create_page(group, site_id, data), 201)
 
     @get(PAGE, summary="Get a page with its draft component tree")
     async def get_page(
@@ -183,9 +180,8 @@ class WebsiteController(Controller):
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
     ) -> Response[PageView]:
-        svc = websites(request)
-        site, page = await svc.get_page(group, site_id, page_id)
-        return _page(svc.page_view(page, site))
+        _, page = await websites(request).pages.get_page(group, site_id, page_id)
+        return _page(page)
 
     @patch(PAGE, summary="Change a page's title, slug, SEO or whole tree (a new revision)")
     async def update_page(
@@ -197,9 +193,9 @@ class WebsiteController(Controller):
         data: JSONBody[PagePatch],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        svc = websites(request)
+        pages = websites(request).pages
         return _page(
-            await svc.update_page(group, site_id, page_id, data, sdk.parse_if_match(if_match))
+            await pages.update_page(group, site_id, page_id, data, sdk.parse_if_match(if_match))
         )
 
     @delete(PAGE, summary="Delete a page (and take it offline)")
@@ -211,7 +207,9 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await websites(request).delete_page(group, site_id, page_id, sdk.parse_if_match(if_match))
+        await websites(request).pages.delete_page(
+            group, site_id, page_id, sdk.parse_if_match(if_match)
+        )
 
     @post(PAGE + "/duplicate", summary="Copy a page into a new draft")
     async def duplicate_page(
@@ -222,7 +220,9 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
         data: JSONBody[DuplicateIn],
     ) -> Response[PageView]:
-        return _page(await websites(request).duplicate_page(group, site_id, page_id, data), 201)
+        return _page(
+            await websites(request).pages.duplicate_page(group, site_id, page_id, data), 201
+        )
 
     @post(PAGE + "/publish", summary="Publish the draft: it becomes the live page", status_code=200)
     async def publish(
@@ -233,8 +233,10 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        svc = websites(request)
-        return _page(await svc.publish(group, site_id, page_id, sdk.parse_if_match(if_match)))
+        publishing = websites(request).publishing
+        return _page(
+            await publishing.publish(group, site_id, page_id, sdk.parse_if_match(if_match))
+        )
 
     @post(PAGE + "/unpublish", summary="Take the live page offline", status_code=200)
     async def unpublish(
@@ -245,8 +247,10 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        svc = websites(request)
-        return _page(await svc.unpublish(group, site_id, page_id, sdk.parse_if_match(if_match)))
+        publishing = websites(request).publishing
+        return _page(
+            await publishing.unpublish(group, site_id, page_id, sdk.parse_if_match(if_match))
+        )
 
     @get(PAGE + "/preview", summary="The draft rendered as a page (not public)")
     async def preview(
@@ -256,7 +260,7 @@ class WebsiteController(Controller):
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
     ) -> Response[str]:
-        html = await websites(request).preview(group, site_id, page_id)
+        html = await websites(request).publishing.preview(group, site_id, page_id)
         return Response(html, media_type="text/html", headers=DRAFT_HEADERS)
 
     @get(PAGE + "/canvas", summary="The draft's components marked up for the builder")
@@ -267,7 +271,7 @@ class WebsiteController(Controller):
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
     ) -> Response[str]:
-        html = await websites(request).canvas(group, site_id, page_id)
+        html = await websites(request).publishing.canvas(group, site_id, page_id)
         return Response(html, media_type="text/html", headers=DRAFT_HEADERS)
 
     # -- components -----------------------------------------------------------------------
@@ -282,7 +286,7 @@ class WebsiteController(Controller):
         data: JSONBody[ComponentIn],
         if_match: IfMatch = None,
     ) -> Response[ComponentResult]:
-        view, node = await websites(request).add_component(
+        view, node = await websites(request).pages.add_component(
             group, site_id, page_id, data, sdk.parse_if_match(if_match)
         )
         return Response(
@@ -301,7 +305,7 @@ class WebsiteController(Controller):
         data: JSONBody[ComponentPatch],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        view = await websites(request).update_component(
+        view = await websites(request).pages.update_component(
             group, site_id, page_id, node_id, data, sdk.parse_if_match(if_match)
         )
         return _page(view)
@@ -318,7 +322,7 @@ class WebsiteController(Controller):
         data: JSONBody[ComponentMove],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        view = await websites(request).move_component(
+        view = await websites(request).pages.move_component(
             group, site_id, page_id, node_id, data, sdk.parse_if_match(if_match)
         )
         return _page(view)
@@ -333,7 +337,7 @@ class WebsiteController(Controller):
         node_id: FromPath[str],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        view = await websites(request).delete_component(
+        view = await websites(request).pages.delete_component(
             group, site_id, page_id, node_id, sdk.parse_if_match(if_match)
         )
         return _page(view)
@@ -350,7 +354,9 @@ class WebsiteController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[RevisionView]:
-        return await websites(request).list_revisions(group, site_id, page_id, cursor, limit)
+        return await websites(request).revisions.list_revisions(
+            group, site_id, page_id, cursor, limit
+        )
 
     @get(PAGE + "/revisions/{number:int}", summary="One revision with its content")
     async def get_revision(
@@ -361,7 +367,7 @@ class WebsiteController(Controller):
         page_id: FromPath[UUID],
         number: FromPath[int],
     ) -> RevisionView:
-        return await websites(request).get_revision(group, site_id, page_id, number)
+        return await websites(request).revisions.get_revision(group, site_id, page_id, number)
 
     @post(PAGE + "/revisions/{number:int}/restore", summary="Make a revision the draft again",
           status_code=200)  # fmt: skip
@@ -374,7 +380,7 @@ class WebsiteController(Controller):
         number: FromPath[int],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        view = await websites(request).restore_revision(
+        view = await websites(request).revisions.restore_revision(
             group, site_id, page_id, number, sdk.parse_if_match(if_match)
         )
         return _page(view)

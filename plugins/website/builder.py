@@ -79,15 +79,15 @@ async def builder_home(request: Request[Any, Any, Any]) -> Template | Redirect:
 @get("/builder/{group_id:uuid}", name="builder:group", **PAGES.route_options)
 async def builder_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
     group, record, can = await _group_page_context(request, group_id)
-    service = _service(request)
-    sites = await service.list_sites(group, None, 200)
+    websites = _service(request)
+    sites = await websites.sites.list_sites(group, None, 200)
     return PAGES.render(
         "group.html",
         title=f"Websites · {record.name}",
         view="group",
         group=record,
         sites=sites.items,
-        themes=list(service.themes.values()),
+        themes=list(websites.context.themes.values()),
         can=can,
         crumbs=PAGES.crumbs((record.name, None)),
     )
@@ -98,10 +98,9 @@ async def builder_site(
     request: Request[Any, Any, Any], group_id: FromPath[UUID], site_id: FromPath[UUID]
 ) -> Template:
     group, record, can = await _group_page_context(request, group_id)
-    service = _service(request)
-    site_thing, found = await service.list_pages(group, site_id, None, 200)
-    site = service.site_view(site_thing)
-    pages = [service.page_view(p, site_thing) for p in found.items]
+    websites = _service(request)
+    site, found = await websites.pages.list_pages(group, site_id, None, 200)
+    pages = list(found.items)
     pages.sort(key=lambda p: (p.slug != site.settings.home_page, p.title.lower()))
     return PAGES.render(
         "site.html",
@@ -110,7 +109,7 @@ async def builder_site(
         group=record,
         site=site,
         pages=[(p, public_path(site, p)) for p in pages],
-        themes=list(service.themes.values()),
+        themes=list(websites.context.themes.values()),
         color_modes=COLOR_MODES,
         can=can,
         crumbs=PAGES.crumbs(
@@ -129,10 +128,7 @@ async def builder_editor(
     page_id: FromPath[UUID],
 ) -> Template:
     group, record, can = await _group_page_context(request, group_id)
-    service = _service(request)
-    site_thing, page_thing = await service.get_page(group, site_id, page_id)
-    site = service.site_view(site_thing)
-    page = service.page_view(page_thing, site_thing)
+    site, page = await _service(request).pages.get_page(group, site_id, page_id)
     return PAGES.render(
         "editor.html",
         title=f"Editing {page.title} · {site.name}",

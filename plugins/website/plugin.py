@@ -25,7 +25,7 @@ from plugins.website.cache import PageCache, PurgeListener
 from plugins.website.components import BUILTIN_COMPONENTS, ComponentRegistry
 from plugins.website.live import LivePages
 from plugins.website.public import PUBLIC_ROUTES, group_serving
-from plugins.website.services import Websites, platform_hosts
+from plugins.website.services import WebsiteContext, Websites, platform_hosts
 from plugins.website.settings import load as load_settings
 from plugins.website.settings import media_dir
 from plugins.website.themes import BUILTIN_THEMES, Theme
@@ -181,7 +181,7 @@ async def startup(app: Litestar) -> None:
     purge = PurgeListener(platform.redis, cache)
     library = media.MediaLibrary(platform, storage, settings)
     app.state.website = Websites(
-        platform, components, themes, LivePages(platform.ontology), purge, library
+        WebsiteContext(platform, components, themes, LivePages(platform.ontology), purge, library)
     )
     app.state.website_settings = settings
     app.state.website_media = library
@@ -191,6 +191,6 @@ async def startup(app: Litestar) -> None:
 
 @hookimpl
 async def shutdown(app: Litestar) -> None:
-    service: Websites | None = getattr(app.state, "website", None)
-    if service is not None:
-        await service.purge.stop()
+    websites: Websites | None = getattr(app.state, "website", None)
+    if websites is not None:
+        await websites.context.purge.stop()

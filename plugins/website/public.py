@@ -21,7 +21,7 @@ import sdk
 from plugins.website import render
 from plugins.website.cache import CachedPage
 from plugins.website.live import LiveSite, etag_for
-from plugins.website.services import Websites
+from plugins.website.services import WebsiteContext, Websites
 from plugins.website.types import DOMAIN_RE, SLUG_RE, Seo
 
 #: Public pages run only the platform's own scripts (a component such as the clone's chat
@@ -36,9 +36,9 @@ _NOT_A_SITE = b"<!doctype html><html lang=en><title>Not found</title><h1>Not fou
 NOT_A_SITE = CachedPage(None, _NOT_A_SITE, etag_for(_NOT_A_SITE.decode()), 404)
 
 
-def _service(request: Request[Any, Any, Any]) -> Websites:
-    service: Websites = request.app.state.website
-    return service
+def _service(request: Request[Any, Any, Any]) -> WebsiteContext:
+    websites: Websites = request.app.state.website
+    return websites.context
 
 
 def _respond(request: Request[Any, Any, Any], page: CachedPage, media_type: str) -> Response[bytes]:
@@ -70,7 +70,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-async def _site(service: Websites, kind: str, name: str) -> LiveSite | None:
+async def _site(service: WebsiteContext, kind: str, name: str) -> LiveSite | None:
     cache = service.purge.cache
     known, site = cache.site((kind, name))
     if known:
@@ -91,7 +91,7 @@ def _well_formed(kind: str, name: str, page_slug: str | None) -> bool:
     return bool(SLUG_RE.match(name) if kind == "slug" else DOMAIN_RE.match(name))
 
 
-def site_info(service: Websites, site: LiveSite) -> render.SiteInfo:
+def site_info(service: WebsiteContext, site: LiveSite) -> render.SiteInfo:
     if site.custom_domain:
         base = f"https://{site.custom_domain}"
     else:
@@ -251,13 +251,13 @@ async def group_serving(app: Litestar, url: str) -> UUID | None:
     """The group of the site whose pages answer at ``url`` (``public_url_group``): a path
     under ``/sites/{slug}`` on the platform's address, anything on a custom domain. The
     same cached lookups as serving the page, so the answer is what a visitor would see."""
-    service: Websites | None = getattr(app.state, "website", None)
+    websites: Websites | None = getattr(app.state, "website", None)
     try:
         parts = urlsplit(url.strip())
         host = (parts.hostname or "").rstrip(".")
     except ValueError:  # e.g. an unclosed IPv6 bracket
         return None
-    if service is None or not host:
+    if websites is None or not host:
         return None
     if _platform_host(app, host):
         match = _SITE_PATH.match(parts.path)
@@ -268,7 +268,7 @@ async def group_serving(app: Litestar, url: str) -> UUID | None:
         kind, name = "domain", host
     if not _well_formed(kind, name, None):
         return None
-    site = await _site(service, kind, name)
+    site = await _site(websites.context, kind, name)
     return site.group_id if site is not None else None
 
 
