@@ -14,14 +14,15 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
-from litestar import Litestar, Request, Response, route
+from litestar import Litestar, Request, Response, Router, route
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 import sdk
 from plugins.website import render
 from plugins.website.cache import CachedPage
 from plugins.website.live import LiveSite, etag_for
-from plugins.website.services import WebsiteContext, Websites
+from plugins.website.services import DEPENDENCIES, WebsiteContext, Websites
 from plugins.website.types import DOMAIN_RE, SLUG_RE, Seo
 
 #: Public pages run only the platform's own scripts (a component such as the clone's chat
@@ -34,11 +35,6 @@ CSP = (
 HTML = "text/html"
 _NOT_A_SITE = b"<!doctype html><html lang=en><title>Not found</title><h1>Not found</h1></html>"
 NOT_A_SITE = CachedPage(None, _NOT_A_SITE, etag_for(_NOT_A_SITE.decode()), 404)
-
-
-def _service(request: Request[Any, Any, Any]) -> WebsiteContext:
-    websites: Websites = request.app.state.website
-    return websites.context
 
 
 def _respond(request: Request[Any, Any, Any], page: CachedPage, media_type: str) -> Response[bytes]:
@@ -103,9 +99,12 @@ def site_info(service: WebsiteContext, site: LiveSite) -> render.SiteInfo:
 
 
 async def serve_page(
-    request: Request[Any, Any, Any], kind: str, name: str, page_slug: str | None
+    request: Request[Any, Any, Any],
+    service: WebsiteContext,
+    kind: str,
+    name: str,
+    page_slug: str | None,
 ) -> Response[bytes]:
-    service = _service(request)
     cache = service.purge.cache
     key = (kind, name, page_slug or "")
     hit = cache.get(key)
@@ -129,9 +128,8 @@ async def serve_page(
 
 
 async def serve_file(
-    request: Request[Any, Any, Any], kind: str, name: str, file: str
+    request: Request[Any, Any, Any], service: WebsiteContext, kind: str, name: str, file: str
 ) -> Response[bytes]:
-    service = _service(request)
     cache = service.purge.cache
     key = (kind, name, "/" + file)
     hit = cache.get(key)
@@ -187,42 +185,51 @@ _PUBLIC = {
 
 
 @route("/sites/{site:str}", summary="A site's home page", **_PUBLIC)  # type: ignore[arg-type]
-async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Response[bytes]:
+async def site_home(
+    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext], site: FromPath[str]
+) -> Response[bytes]:
     if not _is_platform_host(request, _host(request)):
         return _not_found(request)  # a site's own domain shows that site only
-    return await serve_page(request, "slug", site, None)
+    return await serve_page(request, website, "slug", site, None)
 
 
 @route("/sites/{site:str}/{page:str}", summary="A published page", **_PUBLIC)  # type: ignore[arg-type]
 async def site_page(
-    request: Request[Any, Any, Any], site: FromPath[str], page: FromPath[str]
+    request: Request[Any, Any, Any],
+    website: NamedDependency[WebsiteContext],
+    site: FromPath[str],
+    page: FromPath[str],
 ) -> Response[bytes]:
     if not _is_platform_host(request, _host(request)):
         return _not_found(request)  # a site's own domain shows that site only
     if page in _FILE_TYPES:
-        return await serve_file(request, "slug", site, page)
-    return await serve_page(request, "slug", site, page)
+        return await serve_file(request, website, "slug", site, page)
+    return await serve_page(request, website, "slug", site, page)
 
 
 # -- on a site's own domain --------------------------------------------------------------
 
 
 @route("/", summary="A custom domain's home page", **_PUBLIC)  # type: ignore[arg-type]
-async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def domain_home(
+    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext]
+) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):
         return Response(b"", status_code=302, headers={"Location": "/builder"})
-    return await serve_page(request, "domain", host, None)
+    return await serve_page(request, website, "domain", host, None)
 
 
 @route("/{page:str}", summary="A published page on a custom domain", **_PUBLIC)  # type: ignore[arg-type]
-async def domain_page(request: Request[Any, Any, Any], page: FromPath[str]) -> Response[bytes]:
+async def domain_page(
+    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext], page: FromPath[str]
+) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):
         return _not_found(request)
     if page in _FILE_TYPES:
-        return await serve_file(request, "domain", host, page)
-    return await serve_page(request, "domain", host, page)
+        return await serve_file(request, website, "domain", host, page)
+    return await serve_page(request, website, "domain", host, page)
 
 
 def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -272,4 +279,10 @@ async def group_serving(app: Litestar, url: str) -> UUID | None:
     return site.group_id if site is not None else None
 
 
-PUBLIC_ROUTES = [site_home, site_page, domain_home, domain_page]
+PUBLIC_ROUTES = [
+    Router(
+        path="/",
+        route_handlers=[site_home, site_page, domain_home, domain_page],
+        dependencies=DEPENDENCIES,
+    )
+]
