@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from core.auth.permissions import Resource
@@ -109,23 +109,39 @@ def dependencies(platform: Platform) -> dict[str, Provide]:
     }
 
 
-def from_app_state(attribute: str) -> Provide:
+def from_app_state(attribute: str, *, after_group: bool = False) -> Provide:
     """A dependency providing ``app.state.<attribute>``: how a plugin's service, built in
     its ``startup`` hook, reaches its handlers, which then name it as a parameter::
 
         ROUTES = [sdk.api_router("website", [WebsiteController],
-                                 dependencies={"websites": sdk.from_app_state("website")})]
+                                 dependencies={"sites": sdk.from_app_state("website.sites")})]
 
-        async def list_sites(self, websites: Websites, ...) -> ...
+        async def list_sites(self, sites: Sites, ...) -> ...
+
+    ``attribute`` may be a dotted path (``website.sites``: the ``sites`` attribute of
+    ``app.state.website``). ``after_group`` resolves it after the ``group`` dependency,
+    for routes whose handlers take both: Litestar resolves dependencies that do not depend
+    on each other in a per-request task group, and one after the other is much cheaper.
+    A handler taking it then resolves ``group`` too: use it on group-scoped routes only.
 
     A handler asking for it before ``startup`` ran gets a clear error, not ``None``."""
+    path = attribute.split(".")
 
-    def provide(request: Request[Any, Any, Any]) -> Any:
+    def lookup(request: Request[Any, Any, Any]) -> Any:
+        found: Any = request.app.state
         try:
-            return getattr(request.app.state, attribute)
+            for name in path:
+                found = getattr(found, name)
         except AttributeError:
             raise RuntimeError(
                 f"app.state.{attribute} is not set: the plugin's startup hook has not run"
             ) from None
+        return found
 
-    return Provide(provide, sync_to_thread=False)
+    if not after_group:
+        return Provide(lookup, sync_to_thread=False)
+
+    def provide_after_group(request: Request[Any, Any, Any], group: NamedDependency[Any]) -> Any:
+        return lookup(request)
+
+    return Provide(provide_after_group, sync_to_thread=False)

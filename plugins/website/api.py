@@ -1,4 +1,4 @@
-"""The website API: thin handlers over :class:`plugins.website.services.Websites`.
+"""The website API: thin handlers over the services in :mod:`plugins.website.services`.
 
 Everything lives under ``/api/v1/website/groups/{group_id}``. Writes to a page accept
 ``If-Match: "<version>"`` (the ETag of the last read) and answer 412 if someone else
@@ -7,16 +7,23 @@ saved in between; responses carry the new ETag.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
 
 import sdk
-from plugins.website.services import Websites
+from plugins.website.services import (
+    GROUP_DEPENDENCIES,
+    Pages,
+    Publishing,
+    Revisions,
+    Sites,
+    WebsiteContext,
+)
 from plugins.website.types import (
     ComponentIn,
     ComponentMove,
@@ -36,11 +43,6 @@ from plugins.website.types import (
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
 Limit = Annotated[int, Parameter(ge=1, le=200)]
-
-
-def websites(request: Request[Any, Any, Any]) -> Websites:
-    service: Websites = request.app.state.website
-    return service
 
 
 def _page(view: PageView, status: int = 200) -> Response[PageView]:
@@ -77,197 +79,189 @@ class WebsiteController(Controller):
 
     @get("/components", summary="Components a page can hold")
     async def list_components(
-        self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
+        self, website: NamedDependency[WebsiteContext], group: NamedDependency[sdk.GroupContext]
     ) -> list[ComponentView]:
         group.require("website.read")
-        return websites(request).component_views()
+        return website.component_views()
 
     @get("/themes", summary="Themes a site can use")
     async def list_themes(
-        self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
+        self, website: NamedDependency[WebsiteContext], group: NamedDependency[sdk.GroupContext]
     ) -> list[ThemeView]:
         group.require("website.read")
-        return [
-            ThemeView(t.name, t.label, t.description) for t in websites(request).themes.values()
-        ]
+        return [ThemeView(t.name, t.label, t.description) for t in website.themes.values()]
 
     # -- sites ----------------------------------------------------------------------------
 
     @get("/sites", summary="List websites")
     async def list_sites(
         self,
-        request: Request[Any, Any, Any],
+        sites: NamedDependency[Sites],
         group: NamedDependency[sdk.GroupContext],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[WebsiteView]:
-        return await websites(request).list_sites(group, cursor, limit)
+        return await sites.list_sites(group, cursor, limit)
 
     @post("/sites", summary="Create a website")
     async def create_site(
         self,
-        request: Request[Any, Any, Any],
+        sites: NamedDependency[Sites],
         group: NamedDependency[sdk.GroupContext],
         data: JSONBody[WebsiteIn],
     ) -> Response[WebsiteView]:
-        view = await websites(request).create_site(group, data)
+        view = await sites.create_site(group, data)
         return Response(view, status_code=201, headers={"ETag": f'"{view.version}"'})
 
     @get(SITE, summary="Get a website")
     async def get_site(
         self,
-        request: Request[Any, Any, Any],
+        sites: NamedDependency[Sites],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
     ) -> Response[WebsiteView]:
-        svc = websites(request)
-        view = svc.site_view(await svc.get_site_thing(group, site_id))
+        view = await sites.get_site(group, site_id)
         return Response(view, headers={"ETag": f'"{view.version}"'})
 
     @patch(SITE, summary="Change a website (theme, domain, settings, ...)")
     async def update_site(
         self,
-        request: Request[Any, Any, Any],
+        sites: NamedDependency[Sites],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         data: JSONBody[WebsitePatch],
         if_match: IfMatch = None,
     ) -> Response[WebsiteView]:
-        view = await websites(request).update_site(
-            group, site_id, data, sdk.parse_if_match(if_match)
-        )
+        view = await sites.update_site(group, site_id, data, sdk.parse_if_match(if_match))
         return Response(view, headers={"ETag": f'"{view.version}"'})
 
     @delete(SITE, summary="Delete a website, its pages and its live pages")
     async def delete_site(
         self,
-        request: Request[Any, Any, Any],
+        sites: NamedDependency[Sites],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await websites(request).delete_site(group, site_id, sdk.parse_if_match(if_match))
+        await sites.delete_site(group, site_id, sdk.parse_if_match(if_match))
 
     # -- pages ----------------------------------------------------------------------------
 
     @get(SITE + "/pages", summary="List a website's pages")
     async def list_pages(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[PageView]:
-        svc = websites(request)
-        site, found = await svc.list_pages(group, site_id, cursor, limit)
-        return sdk.Page(
-            items=[svc.page_view(p, site) for p in found.items], next_cursor=found.next_cursor
-        )
+        _, found = await pages.list_pages(group, site_id, cursor, limit)
+        return found
 
     @post(SITE + "/pages", summary="Create a page (a draft)")
     async def create_page(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         data: JSONBody[PageIn],
     ) -> Response[PageView]:
-        return _page(await websites(request).create_page(group, site_id, data), 201)
+        return _page(await pages.create_page(group, site_id, data), 201)
 
     @get(PAGE, summary="Get a page with its draft component tree")
     async def get_page(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
     ) -> Response[PageView]:
-        svc = websites(request)
-        site, page = await svc.get_page(group, site_id, page_id)
-        return _page(svc.page_view(page, site))
+        _, page = await pages.get_page(group, site_id, page_id)
+        return _page(page)
 
     @patch(PAGE, summary="Change a page's title, slug, SEO or whole tree (a new revision)")
     async def update_page(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         data: JSONBody[PagePatch],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        svc = websites(request)
         return _page(
-            await svc.update_page(group, site_id, page_id, data, sdk.parse_if_match(if_match))
+            await pages.update_page(group, site_id, page_id, data, sdk.parse_if_match(if_match))
         )
 
     @delete(PAGE, summary="Delete a page (and take it offline)")
     async def delete_page(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await websites(request).delete_page(group, site_id, page_id, sdk.parse_if_match(if_match))
+        await pages.delete_page(group, site_id, page_id, sdk.parse_if_match(if_match))
 
     @post(PAGE + "/duplicate", summary="Copy a page into a new draft")
     async def duplicate_page(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         data: JSONBody[DuplicateIn],
     ) -> Response[PageView]:
-        return _page(await websites(request).duplicate_page(group, site_id, page_id, data), 201)
+        return _page(await pages.duplicate_page(group, site_id, page_id, data), 201)
 
     @post(PAGE + "/publish", summary="Publish the draft: it becomes the live page", status_code=200)
     async def publish(
         self,
-        request: Request[Any, Any, Any],
+        publishing: NamedDependency[Publishing],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        svc = websites(request)
-        return _page(await svc.publish(group, site_id, page_id, sdk.parse_if_match(if_match)))
+        return _page(
+            await publishing.publish(group, site_id, page_id, sdk.parse_if_match(if_match))
+        )
 
     @post(PAGE + "/unpublish", summary="Take the live page offline", status_code=200)
     async def unpublish(
         self,
-        request: Request[Any, Any, Any],
+        publishing: NamedDependency[Publishing],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        svc = websites(request)
-        return _page(await svc.unpublish(group, site_id, page_id, sdk.parse_if_match(if_match)))
+        return _page(
+            await publishing.unpublish(group, site_id, page_id, sdk.parse_if_match(if_match))
+        )
 
     @get(PAGE + "/preview", summary="The draft rendered as a page (not public)")
     async def preview(
         self,
-        request: Request[Any, Any, Any],
+        publishing: NamedDependency[Publishing],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
     ) -> Response[str]:
-        html = await websites(request).preview(group, site_id, page_id)
+        html = await publishing.preview(group, site_id, page_id)
         return Response(html, media_type="text/html", headers=DRAFT_HEADERS)
 
     @get(PAGE + "/canvas", summary="The draft's components marked up for the builder")
     async def canvas(
         self,
-        request: Request[Any, Any, Any],
+        publishing: NamedDependency[Publishing],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
     ) -> Response[str]:
-        html = await websites(request).canvas(group, site_id, page_id)
+        html = await publishing.canvas(group, site_id, page_id)
         return Response(html, media_type="text/html", headers=DRAFT_HEADERS)
 
     # -- components -----------------------------------------------------------------------
@@ -275,14 +269,14 @@ class WebsiteController(Controller):
     @post(PAGE + "/components", summary="Add a component")
     async def add_component(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         data: JSONBody[ComponentIn],
         if_match: IfMatch = None,
     ) -> Response[ComponentResult]:
-        view, node = await websites(request).add_component(
+        view, node = await pages.add_component(
             group, site_id, page_id, data, sdk.parse_if_match(if_match)
         )
         return Response(
@@ -293,7 +287,7 @@ class WebsiteController(Controller):
     @patch(PAGE + "/components/{node_id:str}", summary="Change a component's props")
     async def update_component(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
@@ -301,7 +295,7 @@ class WebsiteController(Controller):
         data: JSONBody[ComponentPatch],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        view = await websites(request).update_component(
+        view = await pages.update_component(
             group, site_id, page_id, node_id, data, sdk.parse_if_match(if_match)
         )
         return _page(view)
@@ -310,7 +304,7 @@ class WebsiteController(Controller):
           status_code=200)  # fmt: skip
     async def move_component(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
@@ -318,7 +312,7 @@ class WebsiteController(Controller):
         data: JSONBody[ComponentMove],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        view = await websites(request).move_component(
+        view = await pages.move_component(
             group, site_id, page_id, node_id, data, sdk.parse_if_match(if_match)
         )
         return _page(view)
@@ -326,14 +320,14 @@ class WebsiteController(Controller):
     @delete(PAGE + "/components/{node_id:str}", summary="Remove a component", status_code=200)
     async def delete_component(
         self,
-        request: Request[Any, Any, Any],
+        pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         node_id: FromPath[str],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        view = await websites(request).delete_component(
+        view = await pages.delete_component(
             group, site_id, page_id, node_id, sdk.parse_if_match(if_match)
         )
         return _page(view)
@@ -343,41 +337,41 @@ class WebsiteController(Controller):
     @get(PAGE + "/revisions", summary="A page's saved revisions, newest first")
     async def list_revisions(
         self,
-        request: Request[Any, Any, Any],
+        revisions: NamedDependency[Revisions],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[RevisionView]:
-        return await websites(request).list_revisions(group, site_id, page_id, cursor, limit)
+        return await revisions.list_revisions(group, site_id, page_id, cursor, limit)
 
     @get(PAGE + "/revisions/{number:int}", summary="One revision with its content")
     async def get_revision(
         self,
-        request: Request[Any, Any, Any],
+        revisions: NamedDependency[Revisions],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         number: FromPath[int],
     ) -> RevisionView:
-        return await websites(request).get_revision(group, site_id, page_id, number)
+        return await revisions.get_revision(group, site_id, page_id, number)
 
     @post(PAGE + "/revisions/{number:int}/restore", summary="Make a revision the draft again",
           status_code=200)  # fmt: skip
     async def restore_revision(
         self,
-        request: Request[Any, Any, Any],
+        revisions: NamedDependency[Revisions],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
         number: FromPath[int],
         if_match: IfMatch = None,
     ) -> Response[PageView]:
-        view = await websites(request).restore_revision(
+        view = await revisions.restore_revision(
             group, site_id, page_id, number, sdk.parse_if_match(if_match)
         )
         return _page(view)
 
 
-ROUTES = [sdk.api_router("website", [WebsiteController])]
+ROUTES = [sdk.api_router("website", [WebsiteController], dependencies=GROUP_DEPENDENCIES)]

@@ -21,12 +21,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Request, get
+from litestar import Request, Router, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import sdk
-from plugins.website.services import Websites
+from plugins.website.services import DEPENDENCIES, Pages, Websites
 from plugins.website.types import PageView, WebsiteView
 
 #: The builder's pages: the platform's CSP, plus https images and frames on the canvas
@@ -38,11 +39,6 @@ BUILDER_CSP = (
     "frame-ancestors 'none'"
 )
 COLOR_MODES = (("auto", "Follow the visitor's system"), ("light", "Light"), ("dark", "Dark"))
-
-
-def _service(request: Request[Any, Any, Any]) -> Websites:
-    service: Websites = request.app.state.website
-    return service
 
 
 PAGES = sdk.PluginPages(
@@ -77,17 +73,18 @@ async def builder_home(request: Request[Any, Any, Any]) -> Template | Redirect:
 
 
 @get("/builder/{group_id:uuid}", name="builder:group", **PAGES.route_options)
-async def builder_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
+async def builder_group(
+    request: Request[Any, Any, Any], websites: NamedDependency[Websites], group_id: FromPath[UUID]
+) -> Template:
     group, record, can = await _group_page_context(request, group_id)
-    service = _service(request)
-    sites = await service.list_sites(group, None, 200)
+    found = await websites.sites.list_sites(group, None, 200)
     return PAGES.render(
         "group.html",
         title=f"Websites · {record.name}",
         view="group",
         group=record,
-        sites=sites.items,
-        themes=list(service.themes.values()),
+        sites=found.items,
+        themes=list(websites.context.themes.values()),
         can=can,
         crumbs=PAGES.crumbs((record.name, None)),
     )
@@ -95,22 +92,22 @@ async def builder_group(request: Request[Any, Any, Any], group_id: FromPath[UUID
 
 @get("/builder/{group_id:uuid}/sites/{site_id:uuid}", name="builder:site", **PAGES.route_options)
 async def builder_site(
-    request: Request[Any, Any, Any], group_id: FromPath[UUID], site_id: FromPath[UUID]
+    request: Request[Any, Any, Any],
+    websites: NamedDependency[Websites],
+    group_id: FromPath[UUID],
+    site_id: FromPath[UUID],
 ) -> Template:
     group, record, can = await _group_page_context(request, group_id)
-    service = _service(request)
-    site_thing, found = await service.list_pages(group, site_id, None, 200)
-    site = service.site_view(site_thing)
-    pages = [service.page_view(p, site_thing) for p in found.items]
-    pages.sort(key=lambda p: (p.slug != site.settings.home_page, p.title.lower()))
+    site, found = await websites.pages.list_pages(group, site_id, None, 200)
+    listed = sorted(found.items, key=lambda p: (p.slug != site.settings.home_page, p.title.lower()))
     return PAGES.render(
         "site.html",
         title=f"{site.name} · {record.name}",
         view="site",
         group=record,
         site=site,
-        pages=[(p, public_path(site, p)) for p in pages],
-        themes=list(service.themes.values()),
+        pages=[(p, public_path(site, p)) for p in listed],
+        themes=list(websites.context.themes.values()),
         color_modes=COLOR_MODES,
         can=can,
         crumbs=PAGES.crumbs(
@@ -124,15 +121,13 @@ async def builder_site(
      name="builder:editor", **PAGES.route_options)  # fmt: skip
 async def builder_editor(
     request: Request[Any, Any, Any],
+    pages: NamedDependency[Pages],
     group_id: FromPath[UUID],
     site_id: FromPath[UUID],
     page_id: FromPath[UUID],
 ) -> Template:
     group, record, can = await _group_page_context(request, group_id)
-    service = _service(request)
-    site_thing, page_thing = await service.get_page(group, site_id, page_id)
-    site = service.site_view(site_thing)
-    page = service.page_view(page_thing, site_thing)
+    site, page = await pages.get_page(group, site_id, page_id)
     return PAGES.render(
         "editor.html",
         title=f"Editing {page.title} · {site.name}",
@@ -150,4 +145,10 @@ async def builder_editor(
     )
 
 
-BUILDER_ROUTES: list[Any] = [builder_home, builder_group, builder_site, builder_editor]
+BUILDER_ROUTES: list[Any] = [
+    Router(
+        path="/",
+        route_handlers=[builder_home, builder_group, builder_site, builder_editor],
+        dependencies=DEPENDENCIES,
+    )
+]

@@ -28,7 +28,7 @@ from plugins.website.media.library import MediaLibrary
 from plugins.website.media.routes import MEDIA_ROUTES
 from plugins.website.media.storage import LocalStorage, storage_for
 from plugins.website.public import PUBLIC_ROUTES, group_serving
-from plugins.website.services import Websites, platform_hosts
+from plugins.website.services import WebsiteContext, Websites, platform_hosts
 from plugins.website.settings import load as load_settings
 from plugins.website.settings import media_dir
 from plugins.website.themes import BUILTIN_THEMES, Theme
@@ -180,7 +180,7 @@ async def startup(app: Litestar) -> None:
     purge = PurgeListener(platform.redis, cache)
     library = MediaLibrary(platform, storage, settings)
     app.state.website = Websites(
-        platform, components, themes, LivePages(platform.ontology), purge, library
+        WebsiteContext(platform, components, themes, LivePages(platform.ontology), purge, library)
     )
     app.state.website_settings = settings
     app.state.website_media = library
@@ -190,6 +190,6 @@ async def startup(app: Litestar) -> None:
 
 @hookimpl
 async def shutdown(app: Litestar) -> None:
-    service: Websites | None = getattr(app.state, "website", None)
-    if service is not None:
-        await service.purge.stop()
+    websites: Websites | None = getattr(app.state, "website", None)
+    if websites is not None:
+        await websites.context.purge.stop()

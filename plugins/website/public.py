@@ -14,14 +14,15 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
-from litestar import Litestar, Request, Response, route
+from litestar import Litestar, Request, Response, Router, route
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 import sdk
 from plugins.website import render
 from plugins.website.cache import CachedPage
 from plugins.website.live import LiveSite, etag_for
-from plugins.website.services import Websites
+from plugins.website.services import DEPENDENCIES, WebsiteContext, Websites
 from plugins.website.types import DOMAIN_RE, SLUG_RE, Seo
 
 #: Public pages run only the platform's own scripts (a component such as the clone's chat
@@ -34,11 +35,6 @@ CSP = (
 HTML = "text/html"
 _NOT_A_SITE = b"<!doctype html><html lang=en><title>Not found</title><h1>Not found</h1></html>"
 NOT_A_SITE = CachedPage(None, _NOT_A_SITE, etag_for(_NOT_A_SITE.decode()), 404)
-
-
-def _service(request: Request[Any, Any, Any]) -> Websites:
-    service: Websites = request.app.state.website
-    return service
 
 
 def _respond(request: Request[Any, Any, Any], page: CachedPage, media_type: str) -> Response[bytes]:
@@ -70,7 +66,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-async def _site(service: Websites, kind: str, name: str) -> LiveSite | None:
+async def _site(service: WebsiteContext, kind: str, name: str) -> LiveSite | None:
     cache = service.purge.cache
     known, site = cache.site((kind, name))
     if known:
@@ -91,7 +87,7 @@ def _well_formed(kind: str, name: str, page_slug: str | None) -> bool:
     return bool(SLUG_RE.match(name) if kind == "slug" else DOMAIN_RE.match(name))
 
 
-def site_info(service: Websites, site: LiveSite) -> render.SiteInfo:
+def site_info(service: WebsiteContext, site: LiveSite) -> render.SiteInfo:
     if site.custom_domain:
         base = f"https://{site.custom_domain}"
     else:
@@ -103,9 +99,12 @@ def site_info(service: Websites, site: LiveSite) -> render.SiteInfo:
 
 
 async def serve_page(
-    request: Request[Any, Any, Any], kind: str, name: str, page_slug: str | None
+    request: Request[Any, Any, Any],
+    service: WebsiteContext,
+    kind: str,
+    name: str,
+    page_slug: str | None,
 ) -> Response[bytes]:
-    service = _service(request)
     cache = service.purge.cache
     key = (kind, name, page_slug or "")
     hit = cache.get(key)
@@ -129,9 +128,8 @@ async def serve_page(
 
 
 async def serve_file(
-    request: Request[Any, Any, Any], kind: str, name: str, file: str
+    request: Request[Any, Any, Any], service: WebsiteContext, kind: str, name: str, file: str
 ) -> Response[bytes]:
-    service = _service(request)
     cache = service.purge.cache
     key = (kind, name, "/" + file)
     hit = cache.get(key)
@@ -187,42 +185,51 @@ _PUBLIC = {
 
 
 @route("/sites/{site:str}", summary="A site's home page", **_PUBLIC)  # type: ignore[arg-type]
-async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Response[bytes]:
+async def site_home(
+    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext], site: FromPath[str]
+) -> Response[bytes]:
     if not _is_platform_host(request, _host(request)):
         return _not_found(request)  # a site's own domain shows that site only
-    return await serve_page(request, "slug", site, None)
+    return await serve_page(request, website, "slug", site, None)
 
 
 @route("/sites/{site:str}/{page:str}", summary="A published page", **_PUBLIC)  # type: ignore[arg-type]
 async def site_page(
-    request: Request[Any, Any, Any], site: FromPath[str], page: FromPath[str]
+    request: Request[Any, Any, Any],
+    website: NamedDependency[WebsiteContext],
+    site: FromPath[str],
+    page: FromPath[str],
 ) -> Response[bytes]:
     if not _is_platform_host(request, _host(request)):
         return _not_found(request)  # a site's own domain shows that site only
     if page in _FILE_TYPES:
-        return await serve_file(request, "slug", site, page)
-    return await serve_page(request, "slug", site, page)
+        return await serve_file(request, website, "slug", site, page)
+    return await serve_page(request, website, "slug", site, page)
 
 
 # -- on a site's own domain --------------------------------------------------------------
 
 
 @route("/", summary="A custom domain's home page", **_PUBLIC)  # type: ignore[arg-type]
-async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def domain_home(
+    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext]
+) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):
         return Response(b"", status_code=302, headers={"Location": "/builder"})
-    return await serve_page(request, "domain", host, None)
+    return await serve_page(request, website, "domain", host, None)
 
 
 @route("/{page:str}", summary="A published page on a custom domain", **_PUBLIC)  # type: ignore[arg-type]
-async def domain_page(request: Request[Any, Any, Any], page: FromPath[str]) -> Response[bytes]:
+async def domain_page(
+    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext], page: FromPath[str]
+) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):
         return _not_found(request)
     if page in _FILE_TYPES:
-        return await serve_file(request, "domain", host, page)
-    return await serve_page(request, "domain", host, page)
+        return await serve_file(request, website, "domain", host, page)
+    return await serve_page(request, website, "domain", host, page)
 
 
 def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -251,13 +258,13 @@ async def group_serving(app: Litestar, url: str) -> UUID | None:
     """The group of the site whose pages answer at ``url`` (``public_url_group``): a path
     under ``/sites/{slug}`` on the platform's address, anything on a custom domain. The
     same cached lookups as serving the page, so the answer is what a visitor would see."""
-    service: Websites | None = getattr(app.state, "website", None)
+    websites: Websites | None = getattr(app.state, "website", None)
     try:
         parts = urlsplit(url.strip())
         host = (parts.hostname or "").rstrip(".")
     except ValueError:  # e.g. an unclosed IPv6 bracket
         return None
-    if service is None or not host:
+    if websites is None or not host:
         return None
     if _platform_host(app, host):
         match = _SITE_PATH.match(parts.path)
@@ -268,8 +275,14 @@ async def group_serving(app: Litestar, url: str) -> UUID | None:
         kind, name = "domain", host
     if not _well_formed(kind, name, None):
         return None
-    site = await _site(service, kind, name)
+    site = await _site(websites.context, kind, name)
     return site.group_id if site is not None else None
 
 
-PUBLIC_ROUTES = [site_home, site_page, domain_home, domain_page]
+PUBLIC_ROUTES = [
+    Router(
+        path="/",
+        route_handlers=[site_home, site_page, domain_home, domain_page],
+        dependencies=DEPENDENCIES,
+    )
+]

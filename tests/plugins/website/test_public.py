@@ -293,7 +293,7 @@ async def test_another_process_forgets_its_cached_page(creator_platform, web, vi
     other_app = create_app(creator_platform.platform.settings)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(other_app.lifespan())
-        purge = other_app.state.website.purge
+        purge = other_app.state.website.context.purge
         await asyncio.wait_for(purge.ready.wait(), 5)
         other = await stack.enter_async_context(
             httpx.AsyncClient(
@@ -405,7 +405,7 @@ async def test_a_custom_domain_shows_its_own_site_only(web, web_for, creator_pla
 
 async def test_malformed_names_are_404_without_touching_the_cache(web, visitor, creator_platform):
     await web.published_site("cached")
-    cache = creator_platform.app.state.website.purge.cache
+    cache = creator_platform.app.state.website.context.purge.cache
     assert (await visitor.get("/sites/cached")).status_code == 200
     before = len(cache)
     for path in ("/sites/cached/%00", "/sites/UPPER", "/sites/a..b/x", "/sites/cached/-x-"):
