@@ -84,59 +84,61 @@ class MediaController(Controller):
         request_max_body_size=UPLOAD_BODY_CEILING,
     )
     async def upload_media(
-        self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
+        self,
+        request: Request[Any, Any, Any],
+        group: NamedDependency[sdk.GroupContext],
+        media: NamedDependency[MediaLibrary],
     ) -> Response[MediaView]:
         """A ``multipart/form-data`` body with the ``file`` and an optional ``alt`` text.
 
         The body is read only after the caller is known to be allowed to upload here, so
         nobody can make the server parse large bodies for groups that are not theirs."""
         group.require("website.manage")
-        library = media_library(request)
         upload = await _read_upload(request)
         try:
-            content = await upload.file.read(library.settings.media_max_bytes + 1)
+            content = await upload.file.read(media.settings.media_max_bytes + 1)
         finally:
             await upload.file.close()
-        view = await library.upload(group, upload.file.filename, content, upload.alt)
+        view = await media.upload(group, upload.file.filename, content, upload.alt)
         return Response(view, status_code=201)
 
     @get("/media", summary="List uploaded media, newest first")
     async def list_media(
         self,
-        request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
+        media: NamedDependency[MediaLibrary],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[MediaView]:
-        return await media_library(request).list(group, cursor, limit)
+        return await media.list(group, cursor, limit)
 
     @get(MEDIA, summary="Get one uploaded file's details")
     async def get_media(
         self,
-        request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
+        media: NamedDependency[MediaLibrary],
         asset_id: FromPath[UUID],
     ) -> MediaView:
-        return await media_library(request).get(group, asset_id)
+        return await media.get(group, asset_id)
 
     @patch(MEDIA, summary="Change a file's alt text")
     async def update_media(
         self,
-        request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
+        media: NamedDependency[MediaLibrary],
         asset_id: FromPath[UUID],
         data: JSONBody[MediaPatch],
     ) -> MediaView:
-        return await media_library(request).update_alt(group, asset_id, data.alt)
+        return await media.update_alt(group, asset_id, data.alt)
 
     @delete(MEDIA, summary="Delete an uploaded file")
     async def delete_media(
         self,
-        request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
+        media: NamedDependency[MediaLibrary],
         asset_id: FromPath[UUID],
     ) -> None:
-        await media_library(request).delete(group, asset_id)
+        await media.delete(group, asset_id)
 
 
 def _stat_file(path: Path) -> os.stat_result | None:
@@ -188,4 +190,11 @@ async def serve_media(request: Request[Any, Any, Any], key: FromPath[str]) -> Re
     )
 
 
-MEDIA_ROUTES: list[Any] = [sdk.api_router("website", [MediaController]), serve_media]
+MEDIA_ROUTES: list[Any] = [
+    sdk.api_router(
+        "website",
+        [MediaController],
+        dependencies={"media": sdk.from_app_state("website_media", after_group=True)},
+    ),
+    serve_media,
+]
