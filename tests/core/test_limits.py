@@ -4,7 +4,6 @@ the 429 they raise."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ import redis.asyncio as aioredis
 from litestar import Request, post
 
 from sdk import Platform, RateLimited, RateLimiter, hookimpl
-from sdk.testing import PlatformFactory
+from sdk.testing import PlatformFactory, assert_problem
 
 
 async def test_a_limit_counts_hits_in_a_window(
@@ -87,12 +86,12 @@ class Exports:
 
 
 async def test_a_refused_route_answers_problem_json_with_retry_after(
-    creator_platform_factory: PlatformFactory, problem: Callable[..., dict[str, Any]]
+    creator_platform_factory: PlatformFactory,
 ) -> None:
     harness = await creator_platform_factory(plugins=[], extra_plugins={"exports": Exports()})
     assert (await harness.client.post("/exports")).status_code == 202
     response = await harness.client.post("/exports")
-    body = problem(response, 429, "rate_limited")
+    body = assert_problem(response, 429, "rate_limited")
     assert 3590 <= int(response.headers["retry-after"]) <= 3600
     assert body["retry_after"] == int(response.headers["retry-after"])
     assert "too many exports this hour" in body["detail"]
