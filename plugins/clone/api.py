@@ -25,7 +25,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Para
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 import sdk
-from plugins.clone.services import Clones, Turn
+from plugins.clone.services import Chat, CloneServices, Turn
 from plugins.clone.types import (
     CloneIn,
     ClonePatch,
@@ -52,8 +52,8 @@ UPLOAD_BODY_CEILING = 64 * 1024 * 1024 + MULTIPART_SLACK
 _encode = msgspec.json.Encoder().encode
 
 
-def clones(request: Request[Any, Any, Any]) -> Clones:
-    service: Clones = request.app.state.clone
+def clones(request: Request[Any, Any, Any]) -> CloneServices:
+    service: CloneServices = request.app.state.clone
     return service
 
 
@@ -102,7 +102,7 @@ async def _events(
             return
 
 
-async def _stream(service: Clones, group: sdk.GroupContext, turn: Turn) -> ServerSentEvent:
+async def _stream(service: Chat, group: sdk.GroupContext, turn: Turn) -> ServerSentEvent:
     answer = service.answer(group, turn)
     # The first piece before the response starts: a model that cannot answer at all is a
     # 502 problem, not a stream that breaks.
@@ -116,7 +116,7 @@ async def _stream(service: Clones, group: sdk.GroupContext, turn: Turn) -> Serve
 
 
 async def respond(
-    request: Request[Any, Any, Any], service: Clones, group: sdk.GroupContext, turn: Turn,
+    request: Request[Any, Any, Any], service: Chat, group: sdk.GroupContext, turn: Turn,
     stream: bool,
 ) -> Response[Any]:  # fmt: skip
     """The answer to an asked question: server-sent events if the caller wants a stream,
@@ -140,7 +140,7 @@ class CloneController(Controller):
         self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
     ) -> list[ProviderView]:
         group.require("clone.read")
-        return clones(request).provider_views()
+        return clones(request).clones.provider_views()
 
     # -- clones ---------------------------------------------------------------------------
 
@@ -152,7 +152,7 @@ class CloneController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[CloneView]:
-        return await clones(request).list_clones(group, cursor, limit)
+        return await clones(request).clones.list_clones(group, cursor, limit)
 
     @post("/clones", summary="Create a clone")
     async def create_clone(
@@ -161,7 +161,7 @@ class CloneController(Controller):
         group: NamedDependency[sdk.GroupContext],
         data: JSONBody[CloneIn],
     ) -> Response[CloneView]:
-        return _clone(await clones(request).create_clone(group, data), 201)
+        return _clone(await clones(request).clones.create_clone(group, data), 201)
 
     @get(CLONE, summary="Get a clone")
     async def get_clone(
@@ -170,7 +170,7 @@ class CloneController(Controller):
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
     ) -> Response[CloneView]:
-        return _clone(await clones(request).get_clone(group, clone_id))
+        return _clone(await clones(request).clones.get_clone(group, clone_id))
 
     @patch(CLONE, summary="Change a clone (prompt, purpose, model, ...)")
     async def update_clone(
@@ -181,7 +181,7 @@ class CloneController(Controller):
         data: JSONBody[ClonePatch],
         if_match: IfMatch = None,
     ) -> Response[CloneView]:
-        view = await clones(request).update_clone(
+        view = await clones(request).clones.update_clone(
             group, clone_id, data, sdk.parse_if_match(if_match)
         )
         return _clone(view)
@@ -194,7 +194,7 @@ class CloneController(Controller):
         clone_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await clones(request).delete_clone(group, clone_id, sdk.parse_if_match(if_match))
+        await clones(request).clones.delete_clone(group, clone_id, sdk.parse_if_match(if_match))
 
     @post(CLONE + "/train", summary="Train the clone on its sources (a job)", status_code=202)
     async def train(
@@ -205,7 +205,7 @@ class CloneController(Controller):
     ) -> TrainStarted:
         """Answers 202 with the job id; follow it at ``/api/v1/groups/{group_id}/jobs/{id}``.
         Only sources that changed since the last training are embedded again."""
-        return await clones(request).train(group, clone_id)
+        return await clones(request).training.train(group, clone_id)
 
     # -- sources --------------------------------------------------------------------------
 
@@ -218,7 +218,7 @@ class CloneController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[SourceView]:
-        return await clones(request).list_sources(group, clone_id, cursor, limit)
+        return await clones(request).sources.list_sources(group, clone_id, cursor, limit)
 
     @post(CLONE + "/sources", summary="Add pasted text, Markdown, HTML or a website page")
     async def add_source(
@@ -228,7 +228,9 @@ class CloneController(Controller):
         clone_id: FromPath[UUID],
         data: JSONBody[SourceIn],
     ) -> Response[SourceView]:
-        return Response(await clones(request).add_source(group, clone_id, data), status_code=201)
+        return Response(
+            await clones(request).sources.add_source(group, clone_id, data), status_code=201
+        )
 
     @post(
         CLONE + "/sources/file",
@@ -246,7 +248,7 @@ class CloneController(Controller):
         (default: the file's name). The body is read only once the caller may manage
         this group's clones."""
         group.require("clone.manage")
-        service = clones(request)
+        service = clones(request).sources
         await service.get_clone_thing(group.stores, clone_id)
         upload, title = await _read_upload(request)
         try:
@@ -264,7 +266,7 @@ class CloneController(Controller):
         clone_id: FromPath[UUID],
         source_id: FromPath[UUID],
     ) -> SourceView:
-        return await clones(request).get_source(group, clone_id, source_id)
+        return await clones(request).sources.get_source(group, clone_id, source_id)
 
     @patch(SOURCE, summary="Change a source's title or text (retrain to use it)")
     async def update_source(
@@ -275,7 +277,7 @@ class CloneController(Controller):
         source_id: FromPath[UUID],
         data: JSONBody[SourcePatch],
     ) -> SourceView:
-        return await clones(request).update_source(group, clone_id, source_id, data)
+        return await clones(request).sources.update_source(group, clone_id, source_id, data)
 
     @delete(SOURCE, summary="Stop learning from a source (its own text is deleted)")
     async def remove_source(
@@ -285,7 +287,7 @@ class CloneController(Controller):
         clone_id: FromPath[UUID],
         source_id: FromPath[UUID],
     ) -> None:
-        await clones(request).remove_source(group, clone_id, source_id)
+        await clones(request).sources.remove_source(group, clone_id, source_id)
 
     # -- conversations --------------------------------------------------------------------
 
@@ -298,7 +300,7 @@ class CloneController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[ThreadView]:
-        return await clones(request).list_threads(group, clone_id, cursor, limit)
+        return await clones(request).chat.list_threads(group, clone_id, cursor, limit)
 
     @post(CLONE + "/threads", summary="Start a conversation with a clone")
     async def start_thread(
@@ -308,7 +310,7 @@ class CloneController(Controller):
         clone_id: FromPath[UUID],
         data: JSONBody[ThreadIn | None] = None,
     ) -> Response[ThreadView]:
-        view = await clones(request).start_thread(group, clone_id, data or ThreadIn())
+        view = await clones(request).chat.start_thread(group, clone_id, data or ThreadIn())
         return Response(view, status_code=201)
 
     @get(THREAD, summary="Get a conversation")
@@ -319,7 +321,7 @@ class CloneController(Controller):
         clone_id: FromPath[UUID],
         thread_id: FromPath[UUID],
     ) -> ThreadView:
-        return await clones(request).get_thread(group, clone_id, thread_id)
+        return await clones(request).chat.get_thread(group, clone_id, thread_id)
 
     @get(THREAD + "/messages", summary="A conversation's messages, newest first")
     async def list_messages(
@@ -331,7 +333,7 @@ class CloneController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[MessageView]:
-        return await clones(request).list_messages(group, clone_id, thread_id, cursor, limit)
+        return await clones(request).chat.list_messages(group, clone_id, thread_id, cursor, limit)
 
     @post(THREAD + "/messages", summary="Ask the clone (JSON, or streamed as server-sent events)")
     async def ask(
@@ -346,7 +348,7 @@ class CloneController(Controller):
         """``?stream=true`` (or ``Accept: text/event-stream``) streams the answer as
         server-sent events; otherwise 201 with ``{"question", "answer"}``. 502
         ``llm_unavailable`` if the model cannot answer (the question is kept)."""
-        service = clones(request)
+        service = clones(request).chat
         turn = await service.ask(group, clone_id, thread_id, data)
         return await respond(request, service, group, turn, stream)
 
@@ -364,7 +366,7 @@ class CloneController(Controller):
         message_id: FromPath[UUID],
         data: JSONBody[FeedbackIn],
     ) -> MessageView:
-        return await clones(request).give_feedback(
+        return await clones(request).chat.give_feedback(
             group, clone_id, thread_id, message_id, data.feedback
         )
 

@@ -28,7 +28,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import sdk
-from plugins.clone.services import Clones
+from plugins.clone.services import CloneServices
 from plugins.clone.types import ClonePatch, CloneView
 
 PURPOSES = (
@@ -64,8 +64,8 @@ def when(iso: str | None) -> str:
     return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
 
 
-def _service(request: Request[Any, Any, Any]) -> Clones:
-    service: Clones = request.app.state.clone
+def _service(request: Request[Any, Any, Any]) -> CloneServices:
+    service: CloneServices = request.app.state.clone
     return service
 
 
@@ -117,7 +117,7 @@ async def clones_home(request: Request[Any, Any, Any]) -> Template | Redirect:
 @get("/clones/{group_id:uuid}", name="clone:group", **PAGES.route_options)
 async def clones_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
     group, record, can_manage = await _group_page_context(request, group_id)
-    found = await _service(request).list_clones(group, None, 200)
+    found = await _service(request).clones.list_clones(group, None, 200)
     return PAGES.render(
         "manage_group.html",
         title=f"AI clones · {record.name}",
@@ -136,9 +136,9 @@ async def clone_detail(
 ) -> Template:
     group, record, can_manage = await _group_page_context(request, group_id)
     service = _service(request)
-    clone: CloneView = await service.get_clone(group, clone_id)
-    sources = await service.list_sources(group, clone_id, None, 200)
-    thing = await service.get_clone_thing(group.stores, clone_id)
+    clone: CloneView = await service.clones.get_clone(group, clone_id)
+    sources = await service.sources.list_sources(group, clone_id, None, 200)
+    thing = await service.clones.get_clone_thing(group.stores, clone_id)
     fields = patch_fields()
     origin = _platform(request).settings.base_url
     return PAGES.render(
@@ -149,7 +149,7 @@ async def clone_detail(
         clone=clone,
         sources=sources.items,
         purposes=PURPOSES,
-        providers=service.provider_views(),
+        providers=service.clones.provider_views(),
         allowed_origins=thing.properties.get("allowed_origins", [])
         if "allowed_origins" in fields
         else None,

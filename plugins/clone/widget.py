@@ -45,7 +45,7 @@ from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Sc
 
 import sdk
 from plugins.clone.api import clones, respond
-from plugins.clone.services import ANSWERING_STATUSES, Clones, answers
+from plugins.clone.services import ANSWERING_STATUSES, answers
 from plugins.clone.types import (
     CloneProps,
     FeedbackIn,
@@ -321,7 +321,7 @@ class WidgetController(Controller):
         platform = _platform(request)
         scope, clone = await _public_clone(platform, clone_id)
         await _check_origin(request, clone)
-        service = clones(request)
+        service = clones(request).chat
         settings = service.settings
         await _limit(
             platform, f"sessions:{clone_id}:{_address(request)}",
@@ -341,7 +341,9 @@ class WidgetController(Controller):
         self, request: Request[Any, Any, Any], clone_id: FromPath[UUID], session: Session = None
     ) -> list[MessageView]:
         group, found = await _session(request, clone_id, session)
-        page = await clones(request).list_messages(group, clone_id, UUID(found.thread_id), None, 50)
+        page = await clones(request).chat.list_messages(
+            group, clone_id, UUID(found.thread_id), None, 50
+        )
         return list(reversed(page.items))
 
     @post(WIDGET + "/messages", summary="Ask the clone (JSON, or streamed as server-sent events)")
@@ -358,7 +360,7 @@ class WidgetController(Controller):
         (``widget_questions_per_address_per_day``) and per clone and UTC day
         (``widget_questions_per_day``)."""
         group, found = await _session(request, clone_id, session)
-        service: Clones = clones(request)
+        service = clones(request).chat
         await _limit(
             group.platform, f"messages:{hashlib.sha256(found.visitor.encode()).hexdigest()}",
             service.settings.widget_messages_per_minute, 60, "questions in a minute",
@@ -391,7 +393,7 @@ class WidgetController(Controller):
         session: Session = None,
     ) -> MessageView:
         group, found = await _session(request, clone_id, session)
-        return await clones(request).give_feedback(
+        return await clones(request).chat.give_feedback(
             group, clone_id, UUID(found.thread_id), message_id, data.feedback
         )
 
