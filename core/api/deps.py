@@ -118,14 +118,20 @@ def from_app_state(attribute: str) -> Provide:
 
         async def list_sites(self, websites: Websites, ...) -> ...
 
+    A dotted ``attribute`` reaches into what is there: ``"clone.chat"`` provides
+    ``app.state.clone.chat``, one service of several a plugin keeps together.
     A handler asking for it before ``startup`` ran gets a clear error, not ``None``."""
+    names = attribute.split(".")
 
     def provide(request: Request[Any, Any, Any]) -> Any:
+        found: Any = request.app.state
         try:
-            return getattr(request.app.state, attribute)
+            for name in names:
+                found = getattr(found, name)
         except AttributeError:
             raise RuntimeError(
                 f"app.state.{attribute} is not set: the plugin's startup hook has not run"
             ) from None
+        return found
 
     return Provide(provide, sync_to_thread=False)
