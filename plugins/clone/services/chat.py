@@ -65,8 +65,6 @@ I_DONT_KNOW = (
     "I don't know — nothing I have learned covers that yet. Could you ask it another way, "
     "or get in touch directly?"
 )
-#: Characters of a passage quoted in a citation.
-QUOTE_CHARS = 300
 #: Most earlier messages read for a question's history (before the token budget).
 HISTORY_MESSAGES = 50
 #: Rounds of tool calls one answer may make before the model must answer.
