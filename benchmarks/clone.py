@@ -34,7 +34,7 @@ Measured:
    Core keeps a group's recent query vectors; each measure forgets them first, so every
    one embeds its question, except "the same question again", the clone's retrieve
    repeated at once: what a question asked before costs.
-2. chat: ``Clones.ask`` + ``Clones.answer`` against the real database (what the API's
+2. chat: ``Chat.ask`` + ``Chat.answer`` against the real database (what the API's
    handlers call, as the group's owner): time to the first piece of the answer and to the
    stored answer, beside ``retrieve`` + ``relevant`` alone for the same question. The
    offline provider answers when a passage is relevant; otherwise the clone says it does
@@ -80,7 +80,7 @@ from core.knowledge.search import ef_search_for, forget_recent_queries
 from core.ontology.ids import uuid7
 from plugins.clone import retrieval, training
 from plugins.clone.providers import collect_providers
-from plugins.clone.services import Clones
+from plugins.clone.services import CloneServices
 from plugins.clone.settings import load as load_clone_settings
 from plugins.clone.text import split_sentences
 from plugins.clone.types import CloneIn, MessageIn, MessageView, SourceIn, ThreadIn
@@ -152,7 +152,7 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 async def retrieve_relevant(
     platform: Any, scope: sdk.Scope, question: str, source_ids: list[UUID], limit: int
 ) -> list[Any]:
-    """What a clone does to find the passages for a question (``Clones.ask``'s search)."""
+    """What a clone does to find the passages for a question (``Chat.ask``'s search)."""
     return retrieval.relevant(
         question, await retrieval.retrieve(platform, scope, question, source_ids, limit=limit)
     )
@@ -177,7 +177,7 @@ async def bench(args: argparse.Namespace, platform: Any) -> None:
     other = await platform.directory.create_group(person, slug="baseline", name="Baseline")
     scope = await platform.directory.scope_for_person(person.id, group.id)
     owner = sdk.GroupContext(scope, platform)
-    clones = Clones(platform, load_clone_settings(platform), collect_providers(platform))
+    services = CloneServices(platform, load_clone_settings(platform), collect_providers(platform))
     provider = platform.knowledge.provider
     log(f"loading the embedding model ({provider.name}: {provider.model})")
     await provider.embed(["warm up"])
@@ -186,13 +186,13 @@ async def bench(args: argparse.Namespace, platform: Any) -> None:
         provider.count_tokens("warm up")  # the chunker's tokenizer
 
     training_rows, beside, corpus_clone, corpus_ids = await bench_training(
-        args, platform, clones, owner, sdk.Scope.system(other.id)
+        args, platform, services, owner, sdk.Scope.system(other.id)
     )
-    cases = await build_knowledge(args, platform, clones, owner, corpus_clone, corpus_ids, rng)
+    cases = await build_knowledge(args, platform, services, owner, corpus_clone, corpus_ids, rng)
     questions = corpus_questions()
     profiler = cProfile.Profile() if args.profile else None
     baseline = await bench_retrieval(args, platform, scope, cases, questions, rng, profiler)
-    chat = await bench_chat(args, platform, clones, owner, cases, questions, profiler)
+    chat = await bench_chat(args, platform, services, owner, cases, questions, profiler)
     report(args, cases, baseline, chat, training_rows, beside)
     if profiler is not None:
         path = Path(tempfile.mkdtemp(prefix="creator-bench-clone-prof-")) / "clone.prof"
@@ -207,16 +207,18 @@ async def bench(args: argparse.Namespace, platform: Any) -> None:
 
 
 async def bench_training(
-    args: argparse.Namespace, platform: Any, clones: Clones, owner: sdk.GroupContext,
+    args: argparse.Namespace, platform: Any, services: CloneServices, owner: sdk.GroupContext,
     other: sdk.Scope,
 ) -> tuple[list[list[Any]], Beside, UUID, list[UUID]]:  # fmt: skip
     """Train the corpus clone through ``clone.train``'s function; core's ingest of the same
     texts in another group is the baseline."""
     docs = corpus_documents(args.train_sources)
-    clone = await clones.create_clone(owner, CloneIn(name="Mara", purpose="support"))
+    clone = await services.clones.create_clone(owner, CloneIn(name="Mara", purpose="support"))
     clone_id = UUID(clone.id)
     for title, text in docs:
-        await clones.add_source(owner, clone_id, SourceIn(kind="markdown", title=title, text=text))
+        await services.sources.add_source(
+            owner, clone_id, SourceIn(kind="markdown", title=title, text=text)
+        )
     stores = owner.stores
     sources = [await stores.things.get(link.to_id) for link in
                await training.source_links(stores, clone_id)]  # fmt: skip
@@ -302,7 +304,7 @@ async def questions_beside(provider: Any, documents: Awaitable[Any] | None) -> l
 
 
 async def build_knowledge(
-    args: argparse.Namespace, platform: Any, clones: Clones, owner: sdk.GroupContext,
+    args: argparse.Namespace, platform: Any, services: CloneServices, owner: sdk.GroupContext,
     corpus_clone: UUID, corpus_ids: list[UUID], rng: np.random.Generator,
 ) -> list[Case]:  # fmt: skip
     """Fill the group up to ``args.rows`` chunks and make the clones that retrieve from it."""
@@ -375,7 +377,7 @@ async def build_knowledge(
         ("subset", small, linked * SMALL_THING_CHUNKS),
         ("most", big, big_chunks),
     ):
-        clone = await clones.create_clone(owner, CloneIn(name=f"Mara ({name})"))
+        clone = await services.clones.create_clone(owner, CloneIn(name=f"Mara ({name})"))
         clone_id = UUID(clone.id)
         async with platform.ontology.transaction(owner.scope) as o:
             for thing_id in [*corpus_ids, *extra]:
@@ -465,13 +467,13 @@ class ChatTimes:
 
 
 async def bench_chat(
-    args: argparse.Namespace, platform: Any, clones: Clones, owner: sdk.GroupContext,
+    args: argparse.Namespace, platform: Any, services: CloneServices, owner: sdk.GroupContext,
     cases: list[Case], questions: list[str], profiler: cProfile.Profile | None,
 ) -> dict[str, ChatTimes]:  # fmt: skip
     """Each clone answers ``args.questions`` questions in threads of five, through
-    ``Clones.ask`` + ``Clones.answer``; ``retrieve`` + ``relevant`` alone alternates with
+    ``Chat.ask`` + ``Chat.answer``; ``retrieve`` + ``relevant`` alone alternates with
     it."""
-    limit = clones.settings.retrieval_limit
+    limit = services.settings.retrieval_limit
     results: dict[str, ChatTimes] = {}
     log(f"chat: {args.questions} questions x {len(cases)} clones (offline provider)")
     for case in cases:
@@ -480,7 +482,7 @@ async def bench_chat(
         for n in range(args.questions):
             question = questions[n % len(questions)]
             if n % 5 == 0:
-                thread = await clones.start_thread(owner, case.clone_id, ThreadIn())
+                thread = await services.chat.start_thread(owner, case.clone_id, ThreadIn())
                 thread_id = UUID(thread.id)
             assert thread_id is not None
 
@@ -494,10 +496,12 @@ async def bench_chat(
             if profiler is not None:
                 profiler.enable()
             started = time.perf_counter()
-            turn = await clones.ask(owner, case.clone_id, thread_id, MessageIn(content=question))
+            turn = await services.chat.ask(
+                owner, case.clone_id, thread_id, MessageIn(content=question)
+            )
             first = None
             answer = None
-            async for item in clones.answer(owner, turn):
+            async for item in services.chat.answer(owner, turn):
                 if first is None:
                     first = (time.perf_counter() - started) * 1000
                 if isinstance(item, MessageView):
@@ -632,7 +636,7 @@ def report(
         ]  # fmt: skip
     print(table(headers, rows))
     print()
-    print("Chat through Clones.ask + Clones.answer (as the API does), offline provider:")
+    print("Chat through Chat.ask + Chat.answer (as the API does), offline provider:")
     print()
     rows = []
     for case in cases:

@@ -1,4 +1,5 @@
-"""The clone API: thin handlers over :class:`plugins.clone.services.Clones`.
+"""The clone API: thin handlers over the services of :mod:`plugins.clone.services`, which
+Litestar injects by name (``clones``, ``sources``, ``training``, ``chat``).
 
 Everything lives under ``/api/v1/clone/groups/{group_id}``. Managing clones and their
 sources needs ``clone.manage`` (owners and org users), reading them ``clone.read``;
@@ -20,12 +21,12 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 import sdk
-from plugins.clone.services import Clones, Turn
+from plugins.clone.services import Chat, Clones, CloneServices, Sources, Training, Turn
 from plugins.clone.types import (
     CloneIn,
     ClonePatch,
@@ -52,9 +53,11 @@ UPLOAD_BODY_CEILING = 64 * 1024 * 1024 + MULTIPART_SLACK
 _encode = msgspec.json.Encoder().encode
 
 
-def clones(request: Request[Any, Any, Any]) -> Clones:
-    service: Clones = request.app.state.clone
-    return service
+def service_dependencies(*names: str, after_group: bool = False) -> dict[str, Provide]:
+    """The clone services a router's handlers take as parameters, by name (``clones``,
+    ``sources``, ``training``, ``chat``): ``app.state.clone.<name>``. ``after_group``
+    for group-scoped routes (see ``sdk.from_app_state``)."""
+    return {name: sdk.from_app_state(f"clone.{name}", after_group=after_group) for name in names}
 
 
 def _clone(view: CloneView, status: int = 200) -> Response[CloneView]:
@@ -64,7 +67,8 @@ def _clone(view: CloneView, status: int = 200) -> Response[CloneView]:
 async def _refuse_large_bodies(request: Request[Any, Any, Any]) -> None:
     """Refuse an announced body larger than the upload limit before reading any of it."""
     length = request.headers.get("content-length", "")
-    limit = clones(request).settings.max_upload_bytes
+    services: CloneServices = request.app.state.clone  # before_request: no injection
+    limit = services.settings.max_upload_bytes
     if length.isascii() and length.isdigit() and int(length) > limit + MULTIPART_SLACK:
         raise sdk.PayloadTooLarge(
             f"the request is larger than the {limit} bytes a source file may have", limit=limit
@@ -102,7 +106,7 @@ async def _events(
             return
 
 
-async def _stream(service: Clones, group: sdk.GroupContext, turn: Turn) -> ServerSentEvent:
+async def _stream(service: Chat, group: sdk.GroupContext, turn: Turn) -> ServerSentEvent:
     answer = service.answer(group, turn)
     # The first piece before the response starts: a model that cannot answer at all is a
     # 502 problem, not a stream that breaks.
@@ -116,7 +120,7 @@ async def _stream(service: Clones, group: sdk.GroupContext, turn: Turn) -> Serve
 
 
 async def respond(
-    request: Request[Any, Any, Any], service: Clones, group: sdk.GroupContext, turn: Turn,
+    request: Request[Any, Any, Any], service: Chat, group: sdk.GroupContext, turn: Turn,
     stream: bool,
 ) -> Response[Any]:  # fmt: skip
     """The answer to an asked question: server-sent events if the caller wants a stream,
@@ -137,98 +141,96 @@ class CloneController(Controller):
 
     @get("/providers", summary="LLM providers a clone can use")
     async def list_providers(
-        self, request: Request[Any, Any, Any], group: NamedDependency[sdk.GroupContext]
+        self, clones: NamedDependency[Clones], group: NamedDependency[sdk.GroupContext]
     ) -> list[ProviderView]:
         group.require("clone.read")
-        return clones(request).provider_views()
+        return clones.provider_views()
 
     # -- clones ---------------------------------------------------------------------------
 
     @get("/clones", summary="List clones")
     async def list_clones(
         self,
-        request: Request[Any, Any, Any],
+        clones: NamedDependency[Clones],
         group: NamedDependency[sdk.GroupContext],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[CloneView]:
-        return await clones(request).list_clones(group, cursor, limit)
+        return await clones.list_clones(group, cursor, limit)
 
     @post("/clones", summary="Create a clone")
     async def create_clone(
         self,
-        request: Request[Any, Any, Any],
+        clones: NamedDependency[Clones],
         group: NamedDependency[sdk.GroupContext],
         data: JSONBody[CloneIn],
     ) -> Response[CloneView]:
-        return _clone(await clones(request).create_clone(group, data), 201)
+        return _clone(await clones.create_clone(group, data), 201)
 
     @get(CLONE, summary="Get a clone")
     async def get_clone(
         self,
-        request: Request[Any, Any, Any],
+        clones: NamedDependency[Clones],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
     ) -> Response[CloneView]:
-        return _clone(await clones(request).get_clone(group, clone_id))
+        return _clone(await clones.get_clone(group, clone_id))
 
     @patch(CLONE, summary="Change a clone (prompt, purpose, model, ...)")
     async def update_clone(
         self,
-        request: Request[Any, Any, Any],
+        clones: NamedDependency[Clones],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         data: JSONBody[ClonePatch],
         if_match: IfMatch = None,
     ) -> Response[CloneView]:
-        view = await clones(request).update_clone(
-            group, clone_id, data, sdk.parse_if_match(if_match)
-        )
+        view = await clones.update_clone(group, clone_id, data, sdk.parse_if_match(if_match))
         return _clone(view)
 
     @delete(CLONE, summary="Delete a clone, its own sources and its conversations")
     async def delete_clone(
         self,
-        request: Request[Any, Any, Any],
+        clones: NamedDependency[Clones],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
-        await clones(request).delete_clone(group, clone_id, sdk.parse_if_match(if_match))
+        await clones.delete_clone(group, clone_id, sdk.parse_if_match(if_match))
 
     @post(CLONE + "/train", summary="Train the clone on its sources (a job)", status_code=202)
     async def train(
         self,
-        request: Request[Any, Any, Any],
+        training: NamedDependency[Training],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
     ) -> TrainStarted:
         """Answers 202 with the job id; follow it at ``/api/v1/groups/{group_id}/jobs/{id}``.
         Only sources that changed since the last training are embedded again."""
-        return await clones(request).train(group, clone_id)
+        return await training.train(group, clone_id)
 
     # -- sources --------------------------------------------------------------------------
 
     @get(CLONE + "/sources", summary="List a clone's sources")
     async def list_sources(
         self,
-        request: Request[Any, Any, Any],
+        sources: NamedDependency[Sources],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[SourceView]:
-        return await clones(request).list_sources(group, clone_id, cursor, limit)
+        return await sources.list_sources(group, clone_id, cursor, limit)
 
     @post(CLONE + "/sources", summary="Add pasted text, Markdown, HTML or a website page")
     async def add_source(
         self,
-        request: Request[Any, Any, Any],
+        sources: NamedDependency[Sources],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         data: JSONBody[SourceIn],
     ) -> Response[SourceView]:
-        return Response(await clones(request).add_source(group, clone_id, data), status_code=201)
+        return Response(await sources.add_source(group, clone_id, data), status_code=201)
 
     @post(
         CLONE + "/sources/file",
@@ -239,6 +241,7 @@ class CloneController(Controller):
     async def upload_source(
         self,
         request: Request[Any, Any, Any],
+        sources: NamedDependency[Sources],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
     ) -> Response[SourceView]:
@@ -246,97 +249,97 @@ class CloneController(Controller):
         (default: the file's name). The body is read only once the caller may manage
         this group's clones."""
         group.require("clone.manage")
-        service = clones(request)
-        await service.get_clone_thing(group.stores, clone_id)
+        await sources.get_clone_thing(group.stores, clone_id)
         upload, title = await _read_upload(request)
         try:
-            content = await upload.read(service.settings.max_upload_bytes + 1)
+            content = await upload.read(sources.settings.max_upload_bytes + 1)
         finally:
             await upload.close()
-        view = await service.add_file_source(group, clone_id, upload.filename or "", content, title)
+        view = await sources.add_file_source(group, clone_id, upload.filename or "", content, title)
         return Response(view, status_code=201)
 
     @get(SOURCE, summary="Get one of a clone's sources")
     async def get_source(
         self,
-        request: Request[Any, Any, Any],
+        sources: NamedDependency[Sources],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         source_id: FromPath[UUID],
     ) -> SourceView:
-        return await clones(request).get_source(group, clone_id, source_id)
+        return await sources.get_source(group, clone_id, source_id)
 
     @patch(SOURCE, summary="Change a source's title or text (retrain to use it)")
     async def update_source(
         self,
-        request: Request[Any, Any, Any],
+        sources: NamedDependency[Sources],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         source_id: FromPath[UUID],
         data: JSONBody[SourcePatch],
     ) -> SourceView:
-        return await clones(request).update_source(group, clone_id, source_id, data)
+        return await sources.update_source(group, clone_id, source_id, data)
 
     @delete(SOURCE, summary="Stop learning from a source (its own text is deleted)")
     async def remove_source(
         self,
-        request: Request[Any, Any, Any],
+        sources: NamedDependency[Sources],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         source_id: FromPath[UUID],
     ) -> None:
-        await clones(request).remove_source(group, clone_id, source_id)
+        await sources.remove_source(group, clone_id, source_id)
 
     # -- conversations --------------------------------------------------------------------
 
     @get(CLONE + "/threads", summary="List conversations with a clone, newest first")
     async def list_threads(
         self,
-        request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[ThreadView]:
-        return await clones(request).list_threads(group, clone_id, cursor, limit)
+        return await chat.list_threads(group, clone_id, cursor, limit)
 
     @post(CLONE + "/threads", summary="Start a conversation with a clone")
     async def start_thread(
         self,
-        request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         data: JSONBody[ThreadIn | None] = None,
     ) -> Response[ThreadView]:
-        view = await clones(request).start_thread(group, clone_id, data or ThreadIn())
+        view = await chat.start_thread(group, clone_id, data or ThreadIn())
         return Response(view, status_code=201)
 
     @get(THREAD, summary="Get a conversation")
     async def get_thread(
         self,
-        request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         thread_id: FromPath[UUID],
     ) -> ThreadView:
-        return await clones(request).get_thread(group, clone_id, thread_id)
+        return await chat.get_thread(group, clone_id, thread_id)
 
     @get(THREAD + "/messages", summary="A conversation's messages, newest first")
     async def list_messages(
         self,
-        request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         thread_id: FromPath[UUID],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 50,
     ) -> sdk.Page[MessageView]:
-        return await clones(request).list_messages(group, clone_id, thread_id, cursor, limit)
+        return await chat.list_messages(group, clone_id, thread_id, cursor, limit)
 
     @post(THREAD + "/messages", summary="Ask the clone (JSON, or streamed as server-sent events)")
     async def ask(
         self,
         request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         thread_id: FromPath[UUID],
@@ -346,9 +349,8 @@ class CloneController(Controller):
         """``?stream=true`` (or ``Accept: text/event-stream``) streams the answer as
         server-sent events; otherwise 201 with ``{"question", "answer"}``. 502
         ``llm_unavailable`` if the model cannot answer (the question is kept)."""
-        service = clones(request)
-        turn = await service.ask(group, clone_id, thread_id, data)
-        return await respond(request, service, group, turn, stream)
+        turn = await chat.ask(group, clone_id, thread_id, data)
+        return await respond(request, chat, group, turn, stream)
 
     @post(
         THREAD + "/messages/{message_id:uuid}/feedback",
@@ -357,16 +359,22 @@ class CloneController(Controller):
     )
     async def feedback(
         self,
-        request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         thread_id: FromPath[UUID],
         message_id: FromPath[UUID],
         data: JSONBody[FeedbackIn],
     ) -> MessageView:
-        return await clones(request).give_feedback(
-            group, clone_id, thread_id, message_id, data.feedback
-        )
+        return await chat.give_feedback(group, clone_id, thread_id, message_id, data.feedback)
 
 
-ROUTES = [sdk.api_router("clone", [CloneController])]
+ROUTES = [
+    sdk.api_router(
+        "clone",
+        [CloneController],
+        dependencies=service_dependencies(
+            "clones", "sources", "training", "chat", after_group=True
+        ),
+    )
+]

@@ -24,11 +24,13 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import sdk
-from plugins.clone.services import Clones
+from plugins.clone.api import service_dependencies
+from plugins.clone.services import Clones, Sources
 from plugins.clone.types import ClonePatch, CloneView
 
 PURPOSES = (
@@ -62,11 +64,6 @@ def when(iso: str | None) -> str:
     except ValueError:
         return iso
     return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
-
-
-def _service(request: Request[Any, Any, Any]) -> Clones:
-    service: Clones = request.app.state.clone
-    return service
 
 
 def _platform(request: Request[Any, Any, Any]) -> sdk.Platform:
@@ -114,10 +111,17 @@ async def clones_home(request: Request[Any, Any, Any]) -> Template | Redirect:
     return await PAGES.workspaces(request)
 
 
-@get("/clones/{group_id:uuid}", name="clone:group", **PAGES.route_options)
-async def clones_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
+@get(
+    "/clones/{group_id:uuid}",
+    name="clone:group",
+    dependencies=service_dependencies("clones"),
+    **PAGES.route_options,
+)
+async def clones_group(
+    request: Request[Any, Any, Any], clones: NamedDependency[Clones], group_id: FromPath[UUID]
+) -> Template:
     group, record, can_manage = await _group_page_context(request, group_id)
-    found = await _service(request).list_clones(group, None, 200)
+    found = await clones.list_clones(group, None, 200)
     return PAGES.render(
         "manage_group.html",
         title=f"AI clones · {record.name}",
@@ -130,15 +134,23 @@ async def clones_group(request: Request[Any, Any, Any], group_id: FromPath[UUID]
     )
 
 
-@get("/clones/{group_id:uuid}/{clone_id:uuid}", name="clone:detail", **PAGES.route_options)
+@get(
+    "/clones/{group_id:uuid}/{clone_id:uuid}",
+    name="clone:detail",
+    dependencies=service_dependencies("clones", "sources"),
+    **PAGES.route_options,
+)
 async def clone_detail(
-    request: Request[Any, Any, Any], group_id: FromPath[UUID], clone_id: FromPath[UUID]
+    request: Request[Any, Any, Any],
+    clones: NamedDependency[Clones],
+    sources: NamedDependency[Sources],
+    group_id: FromPath[UUID],
+    clone_id: FromPath[UUID],
 ) -> Template:
     group, record, can_manage = await _group_page_context(request, group_id)
-    service = _service(request)
-    clone: CloneView = await service.get_clone(group, clone_id)
-    sources = await service.list_sources(group, clone_id, None, 200)
-    thing = await service.get_clone_thing(group.stores, clone_id)
+    clone: CloneView = await clones.get_clone(group, clone_id)
+    found = await sources.list_sources(group, clone_id, None, 200)
+    thing = await clones.get_clone_thing(group.stores, clone_id)
     fields = patch_fields()
     origin = _platform(request).settings.base_url
     return PAGES.render(
@@ -147,9 +159,9 @@ async def clone_detail(
         view="clone",
         group=record,
         clone=clone,
-        sources=sources.items,
+        sources=found.items,
         purposes=PURPOSES,
-        providers=service.provider_views(),
+        providers=clones.provider_views(),
         allowed_origins=thing.properties.get("allowed_origins", [])
         if "allowed_origins" in fields
         else None,

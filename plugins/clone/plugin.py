@@ -30,7 +30,7 @@ from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
 from plugins.clone.providers import OfflineProvider, OpenAIChatProvider, collect_providers
-from plugins.clone.services import Clones
+from plugins.clone.services import CloneServices
 from plugins.clone.settings import load as load_settings
 from plugins.clone.settings import openai_api_key
 from plugins.clone.tools import BUILTIN_TOOLS, CloneTool, collect_tools, offered
@@ -240,7 +240,7 @@ async def startup(app: Litestar) -> None:
             f"enabled plugin registers; registered: {', '.join(sorted(providers))}"
         )
     tools = offered(collect_tools(platform), platform.registry.things)
-    app.state.clone = Clones(platform, settings, providers, {t.name: t for t in tools})
+    app.state.clone = CloneServices(platform, settings, providers, {t.name: t for t in tools})
     app.state.clone_settings = settings
     app.state.clone_media = CloneMedia.collect(platform, settings)
     try:  # after a change of embedding model, the sentence vectors too (as core: chunks)
@@ -254,10 +254,10 @@ async def shutdown(app: Litestar) -> None:
     media: CloneMedia | None = getattr(app.state, "clone_media", None)
     if media is not None:
         await media.aclose()
-    service: Clones | None = getattr(app.state, "clone", None)
-    if service is None:
+    services: CloneServices | None = getattr(app.state, "clone", None)
+    if services is None:
         return
-    for provider in service.providers.values():
+    for provider in services.providers.values():
         close = getattr(provider, "aclose", None)
         if close is not None:
             await close()

@@ -38,14 +38,15 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Template
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 import sdk
-from plugins.clone.api import clones, respond
-from plugins.clone.services import ANSWERING_STATUSES, Clones, answers
+from plugins.clone.api import respond, service_dependencies
+from plugins.clone.services import ANSWERING_STATUSES, Chat, answers
 from plugins.clone.types import (
     CloneProps,
     FeedbackIn,
@@ -314,22 +315,21 @@ class WidgetController(Controller):
 
     @post(WIDGET + "/sessions", summary="Start an anonymous conversation")
     async def start(
-        self, request: Request[Any, Any, Any], clone_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], chat: NamedDependency[Chat], clone_id: FromPath[UUID]
     ) -> Response[SessionView]:
         """Answers 201 with the session token (send it as ``X-Clone-Session``) and the
         conversation's id. Limited per address (``widget_sessions_per_hour``)."""
         platform = _platform(request)
         scope, clone = await _public_clone(platform, clone_id)
         await _check_origin(request, clone)
-        service = clones(request)
-        settings = service.settings
+        settings = chat.settings
         await _limit(
             platform, f"sessions:{clone_id}:{_address(request)}",
             settings.widget_sessions_per_hour, 3600, "new conversations from your address",
         )  # fmt: skip
         visitor = "visitor:" + secrets.token_hex(8)
         group = VisitorContext(scope, platform, visitor)
-        thread = await service.start_thread(group, clone_id, ThreadIn())
+        thread = await chat.start_thread(group, clone_id, ThreadIn())
         token = secrets.token_urlsafe(32)
         ttl = settings.widget_session_hours * 3600
         session = WidgetSession(str(clone_id), str(scope.group_id), visitor, thread.id)
@@ -338,16 +338,21 @@ class WidgetController(Controller):
 
     @get(WIDGET + "/messages", summary="The visitor's conversation, oldest first")
     async def history(
-        self, request: Request[Any, Any, Any], clone_id: FromPath[UUID], session: Session = None
+        self,
+        request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
+        clone_id: FromPath[UUID],
+        session: Session = None,
     ) -> list[MessageView]:
         group, found = await _session(request, clone_id, session)
-        page = await clones(request).list_messages(group, clone_id, UUID(found.thread_id), None, 50)
+        page = await chat.list_messages(group, clone_id, UUID(found.thread_id), None, 50)
         return list(reversed(page.items))
 
     @post(WIDGET + "/messages", summary="Ask the clone (JSON, or streamed as server-sent events)")
     async def ask(
         self,
         request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
         clone_id: FromPath[UUID],
         data: JSONBody[MessageIn],
         session: Session = None,
@@ -358,24 +363,23 @@ class WidgetController(Controller):
         (``widget_questions_per_address_per_day``) and per clone and UTC day
         (``widget_questions_per_day``)."""
         group, found = await _session(request, clone_id, session)
-        service: Clones = clones(request)
         await _limit(
             group.platform, f"messages:{hashlib.sha256(found.visitor.encode()).hexdigest()}",
-            service.settings.widget_messages_per_minute, 60, "questions in a minute",
+            chat.settings.widget_messages_per_minute, 60, "questions in a minute",
         )  # fmt: skip
         today, until_tomorrow = _utc_day()
         # one address's share first: a client over it does not spend the clone's day
         await _limit(
             group.platform, f"day:{clone_id}:{_address(request)}:{today}",
-            service.settings.widget_questions_per_address_per_day, until_tomorrow,
+            chat.settings.widget_questions_per_address_per_day, until_tomorrow,
             "questions to this clone's chat from your address today",
         )  # fmt: skip
         await _limit(
-            group.platform, f"day:{clone_id}:{today}", service.settings.widget_questions_per_day,
+            group.platform, f"day:{clone_id}:{today}", chat.settings.widget_questions_per_day,
             until_tomorrow, "questions to this clone's chat today",
         )  # fmt: skip
-        turn = await service.ask(group, clone_id, UUID(found.thread_id), data)
-        return await respond(request, service, group, turn, stream)
+        turn = await chat.ask(group, clone_id, UUID(found.thread_id), data)
+        return await respond(request, chat, group, turn, stream)
 
     @post(
         WIDGET + "/messages/{message_id:uuid}/feedback",
@@ -385,13 +389,14 @@ class WidgetController(Controller):
     async def feedback(
         self,
         request: Request[Any, Any, Any],
+        chat: NamedDependency[Chat],
         clone_id: FromPath[UUID],
         message_id: FromPath[UUID],
         data: JSONBody[FeedbackIn],
         session: Session = None,
     ) -> MessageView:
         group, found = await _session(request, clone_id, session)
-        return await clones(request).give_feedback(
+        return await chat.give_feedback(
             group, clone_id, UUID(found.thread_id), message_id, data.feedback
         )
 
@@ -464,7 +469,12 @@ async def widget_page(request: Request[Any, Any, Any], clone_id: FromPath[UUID])
 
 
 WIDGET_ROUTES = [
-    sdk.api_router("clone", [WidgetController], middleware=[cors_middleware]),
+    sdk.api_router(
+        "clone",
+        [WidgetController],
+        middleware=[cors_middleware],
+        dependencies=service_dependencies("chat"),
+    ),
     embed_script,
     widget_page,
 ]

@@ -27,7 +27,8 @@ SAMPLES_BODY_CEILING = 10 * 25 * 1024 * 1024 + MULTIPART_SLACK
 PHOTO_BODY_CEILING = 25 * 1024 * 1024 + MULTIPART_SLACK
 
 
-def media(request: Request[Any, Any, Any]) -> CloneMedia:
+def media_of(request: Request[Any, Any, Any]) -> CloneMedia:
+    """The clone's media service, for ``before_request`` hooks (handlers have it injected)."""
     found: CloneMedia = request.app.state.clone_media
     return found
 
@@ -42,13 +43,13 @@ def _refuse_announced_over(request: Request[Any, Any, Any], limit: int) -> None:
 
 
 async def _refuse_large_samples(request: Request[Any, Any, Any]) -> None:
-    settings = media(request).settings
+    settings = media_of(request).settings
     limit = settings.max_voice_samples * settings.max_media_bytes + MULTIPART_SLACK
     _refuse_announced_over(request, limit)
 
 
 async def _refuse_large_photo(request: Request[Any, Any, Any]) -> None:
-    _refuse_announced_over(request, media(request).settings.max_media_bytes + MULTIPART_SLACK)
+    _refuse_announced_over(request, media_of(request).settings.max_media_bytes + MULTIPART_SLACK)
 
 
 CLONE = "/clones/{clone_id:uuid}"
@@ -60,11 +61,11 @@ class CloneMediaController(Controller):
     @get(CLONE + "/media", summary="What is ready of a clone's voice and appearance")
     async def media_status(
         self,
-        request: Request[Any, Any, Any],
+        media: NamedDependency[CloneMedia],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
     ) -> MediaStatus:
-        return await media(request).status(group, clone_id)
+        return await media.status(group, clone_id)
 
     @post(
         CLONE + "/voice",
@@ -76,6 +77,7 @@ class CloneMediaController(Controller):
     async def upload_voice(
         self,
         request: Request[Any, Any, Any],
+        media: NamedDependency[CloneMedia],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
     ) -> MediaStatus:
@@ -84,12 +86,11 @@ class CloneMediaController(Controller):
         provider; 502 ``voice_unavailable`` if the service fails (the earlier voice stays).
         The body is read only once the caller may manage this group's clones."""
         group.require("clone.manage")
-        service = media(request)
-        clone = await service.clone_thing(group, clone_id)
-        service.voice_provider()  # say what to configure before reading any upload
-        settings = service.settings
+        clone = await media.clone_thing(group, clone_id)
+        media.voice_provider()  # say what to configure before reading any upload
+        settings = media.settings
         samples = await read_samples(request, settings.max_voice_samples, settings.max_media_bytes)
-        return await service.make_voice(group, clone, samples)
+        return await media.make_voice(group, clone, samples)
 
     @post(
         CLONE + "/appearance",
@@ -101,6 +102,7 @@ class CloneMediaController(Controller):
     async def upload_appearance(
         self,
         request: Request[Any, Any, Any],
+        media: NamedDependency[CloneMedia],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
     ) -> MediaStatus:
@@ -108,23 +110,22 @@ class CloneMediaController(Controller):
         ``avatar_not_configured`` without an avatar provider; 502 ``avatar_unavailable``
         if the service fails."""
         group.require("clone.manage")
-        service = media(request)
-        clone = await service.clone_thing(group, clone_id)
-        service.avatar_provider()
-        photo = await read_photo(request, service.settings.max_media_bytes)
-        return await service.make_appearance(group, clone, photo)
+        clone = await media.clone_thing(group, clone_id)
+        media.avatar_provider()
+        photo = await read_photo(request, media.settings.max_media_bytes)
+        return await media.make_appearance(group, clone, photo)
 
     @post(CLONE + "/speech", summary="Say a text in the clone's voice (audio)", status_code=200)
     async def speech(
         self,
-        request: Request[Any, Any, Any],
+        media: NamedDependency[CloneMedia],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         data: JSONBody[SpeechIn],
     ) -> Response[bytes]:
         """Answers the audio (``audio/mpeg`` by default). 409 ``voice_not_ready`` before
         the clone has a voice; 502 ``voice_unavailable`` if the service fails."""
-        spoken = await media(request).speak(group, clone_id, data.text)
+        spoken = await media.speak(group, clone_id, data.text)
         return Response(
             spoken.audio, media_type=spoken.media_type, headers={"Cache-Control": "no-store"}
         )
@@ -132,24 +133,30 @@ class CloneMediaController(Controller):
     @post(CLONE + "/videos", summary="Start a talking-head video of the clone", status_code=202)
     async def start_video(
         self,
-        request: Request[Any, Any, Any],
+        media: NamedDependency[CloneMedia],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         data: JSONBody[VideoIn],
     ) -> VideoView:
         """Answers 202 with the video's id; follow it at ``GET .../videos/{id}`` until its
         ``status`` is ``done`` (with its ``url``) or ``failed``."""
-        return await media(request).render(group, clone_id, data.text)
+        return await media.render(group, clone_id, data.text)
 
     @get(CLONE + "/videos/{video_id:str}", summary="A talking-head video of the clone")
     async def get_video(
         self,
-        request: Request[Any, Any, Any],
+        media: NamedDependency[CloneMedia],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         video_id: FromPath[str],
     ) -> VideoView:
-        return await media(request).video(group, clone_id, video_id)
+        return await media.video(group, clone_id, video_id)
 
 
-ROUTES = [sdk.api_router("clone", [CloneMediaController])]
+ROUTES = [
+    sdk.api_router(
+        "clone",
+        [CloneMediaController],
+        dependencies={"media": sdk.from_app_state("clone_media", after_group=True)},
+    )
+]
