@@ -14,15 +14,14 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
-from litestar import Litestar, Request, Response, Router, route
-from litestar.di import NamedDependency
+from litestar import Litestar, Request, Response, route
 from litestar.params import FromPath
 
 import sdk
 from plugins.website import render
 from plugins.website.cache import CachedPage
 from plugins.website.live import LiveSite, etag_for
-from plugins.website.services import DEPENDENCIES, WebsiteContext, Websites
+from plugins.website.services import WebsiteContext, Websites
 from plugins.website.types import DOMAIN_RE, SLUG_RE, Seo
 
 #: Public pages run only the platform's own scripts (a component such as the clone's chat
@@ -185,51 +184,51 @@ _PUBLIC = {
 
 
 @route("/sites/{site:str}", summary="A site's home page", **_PUBLIC)  # type: ignore[arg-type]
-async def site_home(
-    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext], site: FromPath[str]
-) -> Response[bytes]:
+async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Response[bytes]:
     if not _is_platform_host(request, _host(request)):
         return _not_found(request)  # a site's own domain shows that site only
-    return await serve_page(request, website, "slug", site, None)
+    return await serve_page(request, _context(request), "slug", site, None)
 
 
 @route("/sites/{site:str}/{page:str}", summary="A published page", **_PUBLIC)  # type: ignore[arg-type]
 async def site_page(
-    request: Request[Any, Any, Any],
-    website: NamedDependency[WebsiteContext],
-    site: FromPath[str],
-    page: FromPath[str],
+    request: Request[Any, Any, Any], site: FromPath[str], page: FromPath[str]
 ) -> Response[bytes]:
     if not _is_platform_host(request, _host(request)):
         return _not_found(request)  # a site's own domain shows that site only
     if page in _FILE_TYPES:
-        return await serve_file(request, website, "slug", site, page)
-    return await serve_page(request, website, "slug", site, page)
+        return await serve_file(request, _context(request), "slug", site, page)
+    return await serve_page(request, _context(request), "slug", site, page)
 
 
 # -- on a site's own domain --------------------------------------------------------------
 
 
 @route("/", summary="A custom domain's home page", **_PUBLIC)  # type: ignore[arg-type]
-async def domain_home(
-    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext]
-) -> Response[bytes]:
+async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):
         return Response(b"", status_code=302, headers={"Location": "/builder"})
-    return await serve_page(request, website, "domain", host, None)
+    return await serve_page(request, _context(request), "domain", host, None)
 
 
 @route("/{page:str}", summary="A published page on a custom domain", **_PUBLIC)  # type: ignore[arg-type]
-async def domain_page(
-    request: Request[Any, Any, Any], website: NamedDependency[WebsiteContext], page: FromPath[str]
-) -> Response[bytes]:
+async def domain_page(request: Request[Any, Any, Any], page: FromPath[str]) -> Response[bytes]:
     host = _host(request)
     if _is_platform_host(request, host):
         return _not_found(request)
     if page in _FILE_TYPES:
-        return await serve_file(request, website, "domain", host, page)
-    return await serve_page(request, website, "domain", host, page)
+        return await serve_file(request, _context(request), "domain", host, page)
+    return await serve_page(request, _context(request), "domain", host, page)
+
+
+def _context(request: Request[Any, Any, Any]) -> WebsiteContext:
+    """The website's services, read from the app's state rather than injected: these
+    handlers need the request anyway, and a published page served from memory is the
+    platform's hottest path, where Litestar's dependency resolution was a measurable
+    share of the work (``benchmarks/website_serving.py``)."""
+    websites: Websites = request.app.state.website
+    return websites.context
 
 
 def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -279,10 +278,4 @@ async def group_serving(app: Litestar, url: str) -> UUID | None:
     return site.group_id if site is not None else None
 
 
-PUBLIC_ROUTES = [
-    Router(
-        path="/",
-        route_handlers=[site_home, site_page, domain_home, domain_page],
-        dependencies=DEPENDENCIES,
-    )
-]
+PUBLIC_ROUTES = [site_home, site_page, domain_home, domain_page]
