@@ -148,8 +148,12 @@ def render_name(name: str, obj: Any) -> list[str]:
 
 
 def _module_public_names(module: ModuleType) -> list[str]:
-    """The public names a module defines at top level (not those it imports), read from its
-    source; pytest's own hooks (``pytest_*``) are the plugin's wiring, not its API."""
+    """A module's public names: its ``__all__`` (a package re-exporting its modules says
+    so there), else what it defines at top level, read from its source; pytest's own
+    hooks (``pytest_*``) are the plugin's wiring, not its API."""
+    declared = getattr(module, "__all__", None)
+    if declared is not None:
+        return sorted(n for n in declared if not n.startswith("pytest_"))
     assert module.__file__ is not None
     tree = ast.parse(Path(module.__file__).read_text())
     names: list[str] = []
