@@ -241,10 +241,12 @@ def print_profile(path: Path, packages: Sequence[tuple[str, str]], top: int = 25
     print(
         table(
             ["package", "own s", "share"],
-            [[label, f"{s:.2f}", f"{s / total:.0%}"]
-             for label, s in sorted(by_package.items(), key=lambda kv: -kv[1])],
+            [
+                [label, f"{s:.2f}", f"{s / total:.0%}"]
+                for label, s in sorted(by_package.items(), key=lambda kv: -kv[1])
+            ],
         )
-    )  # fmt: skip
+    )
     own = sorted(stats, key=lambda k: -stats[k][0])[:top]
     print()
     print(
@@ -259,10 +261,12 @@ def print_profile(path: Path, packages: Sequence[tuple[str, str]], top: int = 25
     print(
         table(
             ["project function (most inclusive time)", "inclusive s", "own s", "calls"],
-            [[profile_name(k), f"{stats[k][1]:.3f}", f"{stats[k][0]:.3f}", stats[k][2]]
-             for k in inclusive],
+            [
+                [profile_name(k), f"{stats[k][1]:.3f}", f"{stats[k][0]:.3f}", stats[k][2]]
+                for k in inclusive
+            ],
         )
-    )  # fmt: skip
+    )
 
 
 # -- an embedded platform ------------------------------------------------------------------

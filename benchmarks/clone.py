@@ -207,9 +207,12 @@ async def bench(args: argparse.Namespace, platform: Any) -> None:
 
 
 async def bench_training(
-    args: argparse.Namespace, platform: Any, services: CloneServices, owner: sdk.GroupContext,
+    args: argparse.Namespace,
+    platform: Any,
+    services: CloneServices,
+    owner: sdk.GroupContext,
     other: sdk.Scope,
-) -> tuple[list[list[Any]], Beside, UUID, list[UUID]]:  # fmt: skip
+) -> tuple[list[list[Any]], Beside, UUID, list[UUID]]:
     """Train the corpus clone through ``clone.train``'s function; core's ingest of the same
     texts in another group is the baseline."""
     docs = corpus_documents(args.train_sources)
@@ -220,8 +223,10 @@ async def bench_training(
             owner, clone_id, SourceIn(kind="markdown", title=title, text=text)
         )
     stores = owner.stores
-    sources = [await stores.things.get(link.to_id) for link in
-               await training.source_links(stores, clone_id)]  # fmt: skip
+    sources = [
+        await stores.things.get(link.to_id)
+        for link in await training.source_links(stores, clone_id)
+    ]
     texts = [await training.source_text(stores, thing) for thing in sources]
 
     log(f"baseline: core's knowledge ingest of the {len(texts)} sources' texts")
@@ -244,9 +249,12 @@ async def bench_training(
     retrain_ms, retrained = await timed(lambda: training.train(platform, owner.scope, clone_id))
     reingest_ms, _ = await timed(ingest_all)
     async with platform.db.system() as conn:
-        chunk_texts = [r[0] for r in await conn.fetch(
-            "SELECT text FROM knowledge WHERE group_id = $1 AND kind = 'chunk'", other.group_id
-        )]  # fmt: skip
+        chunk_texts = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT text FROM knowledge WHERE group_id = $1 AND kind = 'chunk'", other.group_id
+            )
+        ]
 
     async def embed_each() -> None:  # one call per text, as ingest does per document
         for text in chunk_texts:
@@ -261,21 +269,37 @@ async def bench_training(
         ingest=await questions_beside(provider, provider.embed(chunk_texts)),
     )
     rows = [
-        ["clone.train, first training", f"{len(docs)} sources, {trained.chunks} chunks "
-         f"({trained.embedded} embedded)", f"{train_ms / 1000:.2f} s",
-         f"{trained.chunks / (train_ms / 1000):.1f} chunks/s"],
-        ["baseline: knowledge.ingest of the same texts", f"{len(texts)} texts, "
-         f"{ingest_chunks} chunks", f"{ingest_ms / 1000:.2f} s",
-         f"{ingest_chunks / (ingest_ms / 1000):.1f} chunks/s"],
-        ["baseline: embedding alone, the same chunks", f"{len(chunk_texts)} texts, one "
-         "per call", f"{embed_ms / 1000:.2f} s",
-         f"{len(chunk_texts) / (embed_ms / 1000):.1f} chunks/s"],
-        ["clone.train again, nothing changed", f"{retrained.sources} sources, "
-         f"{retrained.embedded} embedded", f"{retrain_ms:.0f} ms",
-         f"{retrained.chunks / (retrain_ms / 1000):,.0f} chunks/s"],
-        ["baseline: knowledge.ingest again, same texts", f"{len(texts)} texts",
-         f"{reingest_ms:.0f} ms", f"{ingest_chunks / (reingest_ms / 1000):,.0f} chunks/s"],
-    ]  # fmt: skip
+        [
+            "clone.train, first training",
+            f"{len(docs)} sources, {trained.chunks} chunks ({trained.embedded} embedded)",
+            f"{train_ms / 1000:.2f} s",
+            f"{trained.chunks / (train_ms / 1000):.1f} chunks/s",
+        ],
+        [
+            "baseline: knowledge.ingest of the same texts",
+            f"{len(texts)} texts, {ingest_chunks} chunks",
+            f"{ingest_ms / 1000:.2f} s",
+            f"{ingest_chunks / (ingest_ms / 1000):.1f} chunks/s",
+        ],
+        [
+            "baseline: embedding alone, the same chunks",
+            f"{len(chunk_texts)} texts, one per call",
+            f"{embed_ms / 1000:.2f} s",
+            f"{len(chunk_texts) / (embed_ms / 1000):.1f} chunks/s",
+        ],
+        [
+            "clone.train again, nothing changed",
+            f"{retrained.sources} sources, {retrained.embedded} embedded",
+            f"{retrain_ms:.0f} ms",
+            f"{retrained.chunks / (retrain_ms / 1000):,.0f} chunks/s",
+        ],
+        [
+            "baseline: knowledge.ingest again, same texts",
+            f"{len(texts)} texts",
+            f"{reingest_ms:.0f} ms",
+            f"{ingest_chunks / (reingest_ms / 1000):,.0f} chunks/s",
+        ],
+    ]
     return rows, beside, clone_id, [thing.id for thing in sources]
 
 
@@ -304,9 +328,14 @@ async def questions_beside(provider: Any, documents: Awaitable[Any] | None) -> l
 
 
 async def build_knowledge(
-    args: argparse.Namespace, platform: Any, services: CloneServices, owner: sdk.GroupContext,
-    corpus_clone: UUID, corpus_ids: list[UUID], rng: np.random.Generator,
-) -> list[Case]:  # fmt: skip
+    args: argparse.Namespace,
+    platform: Any,
+    services: CloneServices,
+    owner: sdk.GroupContext,
+    corpus_clone: UUID,
+    corpus_ids: list[UUID],
+    rng: np.random.Generator,
+) -> list[Case]:
     """Fill the group up to ``args.rows`` chunks and make the clones that retrieve from it."""
     group_id = owner.group_id
     async with platform.db.system() as conn:
@@ -329,10 +358,12 @@ async def build_knowledge(
         await conn.execute(f"DROP INDEX {INDEX}")
         await conn.copy_records_to_table(
             "things",
-            records=[(tid, group_id, "clone_source", f"Filler {n}", "active")
-                     for n, tid in enumerate(thing_ids)],
+            records=[
+                (tid, group_id, "clone_source", f"Filler {n}", "active")
+                for n, tid in enumerate(thing_ids)
+            ],
             columns=["id", "group_id", "type", "name", "status"],
-        )  # fmt: skip
+        )
         owners = np.repeat(np.arange(len(sizes)), sizes)
         for start in range(0, filler, 20_000):
             stop = min(filler, start + 20_000)
@@ -346,18 +377,28 @@ async def build_knowledge(
             knowledge = [
                 (kid, group_id, "chunk", " ".join(pool_texts[j] for j in row), vec, MODEL, DIM)
                 for kid, row, vec in zip(ids, picks, vecs, strict=True)
-            ]  # fmt: skip
+            ]
             await conn.copy_records_to_table(
-                "knowledge", records=knowledge,
-                columns=["id", "group_id", "kind", "text", "embedding", "embedding_model",
-                         "embedding_dim"],
-            )  # fmt: skip
+                "knowledge",
+                records=knowledge,
+                columns=[
+                    "id",
+                    "group_id",
+                    "kind",
+                    "text",
+                    "embedding",
+                    "embedding_model",
+                    "embedding_dim",
+                ],
+            )
             await conn.copy_records_to_table(
                 "thing_knowledge",
-                records=[(group_id, thing_ids[o], kid) for kid, o in
-                         zip(ids, owners[start:stop], strict=True)],
+                records=[
+                    (group_id, thing_ids[o], kid)
+                    for kid, o in zip(ids, owners[start:stop], strict=True)
+                ],
                 columns=["group_id", "thing_id", "knowledge_id"],
-            )  # fmt: skip
+            )
             log(f"  {stop:,} / {filler:,} chunks")
         # passages are cited by their source's title, as ingest records it
         await conn.execute(
@@ -404,9 +445,14 @@ async def sentence_pool(args: argparse.Namespace, platform: Any) -> tuple[list[s
 
 
 async def bench_retrieval(
-    args: argparse.Namespace, platform: Any, scope: sdk.Scope, cases: list[Case],
-    questions: list[str], rng: np.random.Generator, profiler: cProfile.Profile | None,
-) -> dict[str, list[float]]:  # fmt: skip
+    args: argparse.Namespace,
+    platform: Any,
+    scope: sdk.Scope,
+    cases: list[Case],
+    questions: list[str],
+    rng: np.random.Generator,
+    profiler: cProfile.Profile | None,
+) -> dict[str, list[float]]:
     """Per query, in a shuffled order: core's plain search and the query embedding
     (baselines), then per clone retrieve + relevant and its steps alone."""
     provider = platform.knowledge.provider
@@ -428,16 +474,36 @@ async def bench_retrieval(
         for case in cases:
             ids = case.source_ids
             steps += [
-                (case, "retrieve", lambda q=query, ids=ids: retrieve_relevant(
-                    platform, scope, q, ids, limit)),
-                (case, "hybrid", lambda q=query, ids=ids: platform.knowledge.search(
-                    scope, q, limit=limit, thing_ids=ids)),
-                (case, "vector", lambda ids=ids, v=vector: store.vector_search(
-                    v, model=provider.model, dim=provider.dimension, limit=depth,
-                    ef_search=ef_search_for(depth), thing_ids=ids)),
-                (case, "text", lambda q=query, ids=ids: store.fulltext_search(
-                    q, limit=depth, thing_ids=ids)),
-            ]  # fmt: skip
+                (
+                    case,
+                    "retrieve",
+                    lambda q=query, ids=ids: retrieve_relevant(platform, scope, q, ids, limit),
+                ),
+                (
+                    case,
+                    "hybrid",
+                    lambda q=query, ids=ids: platform.knowledge.search(
+                        scope, q, limit=limit, thing_ids=ids
+                    ),
+                ),
+                (
+                    case,
+                    "vector",
+                    lambda ids=ids, v=vector: store.vector_search(
+                        v,
+                        model=provider.model,
+                        dim=provider.dimension,
+                        limit=depth,
+                        ef_search=ef_search_for(depth),
+                        thing_ids=ids,
+                    ),
+                ),
+                (
+                    case,
+                    "text",
+                    lambda q=query, ids=ids: store.fulltext_search(q, limit=depth, thing_ids=ids),
+                ),
+            ]
         for index in rng.permutation(len(steps)):
             case, measure, call = steps[index]
             forget_recent_queries()  # each measure embeds its question (never asked before)
@@ -467,9 +533,14 @@ class ChatTimes:
 
 
 async def bench_chat(
-    args: argparse.Namespace, platform: Any, services: CloneServices, owner: sdk.GroupContext,
-    cases: list[Case], questions: list[str], profiler: cProfile.Profile | None,
-) -> dict[str, ChatTimes]:  # fmt: skip
+    args: argparse.Namespace,
+    platform: Any,
+    services: CloneServices,
+    owner: sdk.GroupContext,
+    cases: list[Case],
+    questions: list[str],
+    profiler: cProfile.Profile | None,
+) -> dict[str, ChatTimes]:
     """Each clone answers ``args.questions`` questions in threads of five, through
     ``Chat.ask`` + ``Chat.answer``; ``retrieve`` + ``relevant`` alone alternates with
     it."""
@@ -573,8 +644,15 @@ async def explain(platform: Any, scope: sdk.Scope, cases: list[Case], questions:
                             plan = await conn.fetch(f"EXPLAIN (COSTS OFF) {call}")
                             shape = plan_shape([line for (line,) in plan])
                     times.append(ms)
-                rows.append([case.name, f"{case.chunks:,}", mode.split("_")[1],
-                             f"{sorted(times)[len(times) // 2]:.1f}", shape])  # fmt: skip
+                rows.append(
+                    [
+                        case.name,
+                        f"{case.chunks:,}",
+                        mode.split("_")[1],
+                        f"{sorted(times)[len(times) // 2]:.1f}",
+                        shape,
+                    ]
+                )
         await conn.execute("DEALLOCATE bench_vector")
     print()
     print("The clone's vector search (40 nearest among its sources) under each plan, median")
@@ -599,10 +677,13 @@ def plan_shape(lines: list[str]) -> str:
 
 
 def report(
-    args: argparse.Namespace, cases: list[Case], baseline: dict[str, list[float]],
-    chat: dict[str, ChatTimes], training_rows: list[list[Any]],
+    args: argparse.Namespace,
+    cases: list[Case],
+    baseline: dict[str, list[float]],
+    chat: dict[str, ChatTimes],
+    training_rows: list[list[Any]],
     beside: Beside,
-) -> None:  # fmt: skip
+) -> None:
     headers = ["measure", "n", "p50 ms", "p95 ms", "p99 ms", "target", "met"]
     print()
     print(
@@ -617,23 +698,32 @@ def report(
     print("Retrieval (limit 6, hybrid):")
     print()
     rows = [
-        stats_row(f"baseline: knowledge.search hybrid, whole group ({args.rows:,} chunks)",
-                  baseline["search"], None),
+        stats_row(
+            f"baseline: knowledge.search hybrid, whole group ({args.rows:,} chunks)",
+            baseline["search"],
+            None,
+        ),
         stats_row("baseline: embedding the query alone (e5)", baseline["embed"], None),
-    ]  # fmt: skip
+    ]
     for case in cases:
         share = f"{len(case.source_ids)} sources, {case.chunks:,} chunks"
         rows += [
-            stats_row(f"clone '{case.name}' ({share}): retrieve + relevant",
-                      case.timings["retrieve"], RETRIEVAL_TARGET_MS),
-            stats_row("  the same question again (its vector kept)",
-                      case.timings["retrieve_again"], RETRIEVAL_TARGET_MS),
-            stats_row("  step alone: knowledge.search hybrid, its sources",
-                      case.timings["hybrid"], None),
-            stats_row("  step alone: vector leg (40, vector given)", case.timings["vector"],
-                      None),
+            stats_row(
+                f"clone '{case.name}' ({share}): retrieve + relevant",
+                case.timings["retrieve"],
+                RETRIEVAL_TARGET_MS,
+            ),
+            stats_row(
+                "  the same question again (its vector kept)",
+                case.timings["retrieve_again"],
+                RETRIEVAL_TARGET_MS,
+            ),
+            stats_row(
+                "  step alone: knowledge.search hybrid, its sources", case.timings["hybrid"], None
+            ),
+            stats_row("  step alone: vector leg (40, vector given)", case.timings["vector"], None),
             stats_row("  step alone: text leg (40)", case.timings["text"], None),
-        ]  # fmt: skip
+        ]
     print(table(headers, rows))
     print()
     print("Chat through Chat.ask + Chat.answer (as the API does), offline provider:")
@@ -643,14 +733,18 @@ def report(
         t = chat[case.name]
         rows += [
             stats_row(f"clone '{case.name}': first piece of the answer", t.first, None),
-            stats_row(f"clone '{case.name}': complete answer (stored)", t.complete,
-                      ANSWER_TARGET_MS),
-            stats_row(f"  answered by the provider ({t.cited} with citations): first piece",
-                      t.answered_first, None),
+            stats_row(
+                f"clone '{case.name}': complete answer (stored)", t.complete, ANSWER_TARGET_MS
+            ),
+            stats_row(
+                f"  answered by the provider ({t.cited} with citations): first piece",
+                t.answered_first,
+                None,
+            ),
             stats_row("  answered by the provider: complete", t.answered, None),
             stats_row("  'I don't know' without a model: complete", t.dont_know, None),
             stats_row("  baseline: retrieve + relevant alone", t.retrieval_alone, None),
-        ]  # fmt: skip
+        ]
     print(table(headers, rows))
     print()
     print("Training (core's local embedding provider):")
@@ -660,20 +754,34 @@ def report(
     print("A question while documents embed (the local provider's queries have a lane of")
     print("their own; before, a question waited for the batch of documents in progress):")
     print()
-    print(table(headers[:5], [
-        stats_row(f"embedding a question while the {beside.chunks} chunks embed again "
-                  "(one batch)", beside.ingest, None)[:5],
-        stats_row("baseline: the same questions, nothing else embedding", beside.alone,
-                  None)[:5],
-    ]))  # fmt: skip
+    print(
+        table(
+            headers[:5],
+            [
+                stats_row(
+                    f"embedding a question while the {beside.chunks} chunks embed again "
+                    "(one batch)",
+                    beside.ingest,
+                    None,
+                )[:5],
+                stats_row(
+                    "baseline: the same questions, nothing else embedding", beside.alone, None
+                )[:5],
+            ],
+        )
+    )
     print(f"slowest question while the chunks embed: {max(beside.ingest):.1f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="chunks in the group")
-    parser.add_argument("--sources", type=int, default=training.MAX_SOURCES,
-                        help="sources of the 'subset' and 'most' clones")  # fmt: skip
+    parser.add_argument(
+        "--sources",
+        type=int,
+        default=training.MAX_SOURCES,
+        help="sources of the 'subset' and 'most' clones",
+    )
     parser.add_argument("--train-sources", type=int, default=24, help="corpus documents")
     parser.add_argument("--queries", type=int, default=100, help="retrieval queries")
     parser.add_argument("--questions", type=int, default=50, help="chat questions per clone")

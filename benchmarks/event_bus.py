@@ -98,9 +98,14 @@ def rate(count: int, seconds: float) -> float:
 
 
 async def platform_batched(
-    platform: Platform, plugin: BenchPlugin, scope: Any, total: int, batch: int, workers: int,
+    platform: Platform,
+    plugin: BenchPlugin,
+    scope: Any,
+    total: int,
+    batch: int,
+    workers: int,
     many: bool = False,
-) -> float:  # fmt: skip
+) -> float:
     plugin.reset(total)
     batches = total // batch
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -146,9 +151,14 @@ async def platform_single(
 
 
 async def raw_batched(
-    pool: asyncpg.Pool, sql: str, group_id: Any, person_id: Any, total: int, batch: int,
+    pool: asyncpg.Pool,
+    sql: str,
+    group_id: Any,
+    person_id: Any,
+    total: int,
+    batch: int,
     workers: int,
-) -> float:  # fmt: skip
+) -> float:
     batches = total // batch
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(batches):
@@ -158,10 +168,16 @@ async def raw_batched(
         while not queue.empty():
             i = queue.get_nowait()
             rows = [
-                (uuid7(), group_id, EVENT_TYPE, person_id, None, {"n": i * batch + j,
-                 "source": "bench"})
+                (
+                    uuid7(),
+                    group_id,
+                    EVENT_TYPE,
+                    person_id,
+                    None,
+                    {"n": i * batch + j, "source": "bench"},
+                )
                 for j in range(batch)
-            ]  # fmt: skip
+            ]
             async with pool.acquire() as conn, conn.transaction():
                 # as any unit of work: name the group (row-level security)
                 await conn.execute(SET_GROUPS_SQL, str(group_id), True)
@@ -183,9 +199,14 @@ async def raw_single(
             async with pool.acquire() as conn, conn.transaction():
                 await conn.execute(SET_GROUPS_SQL, str(group_id), True)
                 await conn.execute(
-                    sql, uuid7(), group_id, EVENT_TYPE, person_id, None,
+                    sql,
+                    uuid7(),
+                    group_id,
+                    EVENT_TYPE,
+                    person_id,
+                    None,
                     {"n": remaining[0], "source": "bench"},
-                )  # fmt: skip
+                )
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -222,10 +243,16 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
         url = urlunsplit(urlsplit(runtime.database_url)._replace(path="/bench_events"))
         plugin = BenchPlugin()
         settings = load_settings(
-            environ={}, data_dir=data_dir, database_url=url, redis_url=runtime.redis_url,
-            plugins=["bench"], migrate_on_start=False, log_level="warning",
-            db_pool_min_size=args.workers, db_pool_max_size=max(10, args.concurrency + 2),
-        )  # fmt: skip
+            environ={},
+            data_dir=data_dir,
+            database_url=url,
+            redis_url=runtime.redis_url,
+            plugins=["bench"],
+            migrate_on_start=False,
+            log_level="warning",
+            db_pool_min_size=args.workers,
+            db_pool_max_size=max(10, args.concurrency + 2),
+        )
         platform = Platform.load(settings, extra_plugins={"bench": plugin})
         await migrate(url, platform.migration_apps())
         await platform.start()
@@ -248,22 +275,53 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
             for round_ in range(args.rounds):
                 log(f"round {round_ + 1}/{args.rounds}")
                 for name, coro in (
-                    ("platform, batched emit", platform_batched(
-                        platform, plugin, scope, args.events, args.batch, args.workers)),
-                    ("platform, batched emit_many", platform_batched(
-                        platform, plugin, scope, args.events, args.batch, args.workers, True)),
-                    ("raw INSERT events", raw_batched(
-                        pool, raw_events_sql, group.id, person.id, args.events, args.batch,
-                        args.workers)),
-                    ("raw INSERT events + outbox", raw_batched(
-                        pool, _INSERT_EVENT_SQL, group.id, person.id, args.events, args.batch,
-                        args.workers)),
-                    ("platform, single", platform_single(
-                        platform, plugin, scope, args.single, args.concurrency)),
-                    ("raw single INSERT transactions", raw_single(
-                        pool, raw_events_sql, group.id, person.id, args.single,
-                        args.concurrency)),
-                ):  # fmt: skip
+                    (
+                        "platform, batched emit",
+                        platform_batched(
+                            platform, plugin, scope, args.events, args.batch, args.workers
+                        ),
+                    ),
+                    (
+                        "platform, batched emit_many",
+                        platform_batched(
+                            platform, plugin, scope, args.events, args.batch, args.workers, True
+                        ),
+                    ),
+                    (
+                        "raw INSERT events",
+                        raw_batched(
+                            pool,
+                            raw_events_sql,
+                            group.id,
+                            person.id,
+                            args.events,
+                            args.batch,
+                            args.workers,
+                        ),
+                    ),
+                    (
+                        "raw INSERT events + outbox",
+                        raw_batched(
+                            pool,
+                            _INSERT_EVENT_SQL,
+                            group.id,
+                            person.id,
+                            args.events,
+                            args.batch,
+                            args.workers,
+                        ),
+                    ),
+                    (
+                        "platform, single",
+                        platform_single(platform, plugin, scope, args.single, args.concurrency),
+                    ),
+                    (
+                        "raw single INSERT transactions",
+                        raw_single(
+                            pool, raw_events_sql, group.id, person.id, args.single, args.concurrency
+                        ),
+                    ),
+                ):
                     elapsed = await coro
                     single = "single" in name
                     count = args.single if single else (args.events // args.batch) * args.batch
@@ -290,24 +348,38 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
     print()
     rows = []
     raw_single_rate = best["raw single INSERT transactions"]
-    for name in ("platform, batched emit", "platform, batched emit_many", "raw INSERT events",
-                 "raw INSERT events + outbox", "platform, single",
-                 "raw single INSERT transactions"):  # fmt: skip
+    for name in (
+        "platform, batched emit",
+        "platform, batched emit_many",
+        "raw INSERT events",
+        "raw INSERT events + outbox",
+        "platform, single",
+        "raw single INSERT transactions",
+    ):
         value = best[name]
         is_platform = name.startswith("platform")
         baseline = raw_single_rate if "single" in name else raw
-        rows.append([
-            name,
-            f"{value:,.0f}",
-            " / ".join(f"{v:,.0f}" for v in results[name]),
-            f"{value / baseline:.2f}",
-            f">= {TARGET:,.0f}" if is_platform else "",
-            ("yes" if value >= TARGET else "no") if is_platform else "",
-        ])  # fmt: skip
+        rows.append(
+            [
+                name,
+                f"{value:,.0f}",
+                " / ".join(f"{v:,.0f}" for v in results[name]),
+                f"{value / baseline:.2f}",
+                f">= {TARGET:,.0f}" if is_platform else "",
+                ("yes" if value >= TARGET else "no") if is_platform else "",
+            ]
+        )
     relay_rate = rate(args.relay, relay_elapsed)
-    rows.append([
-        "crash recovery: OutboxRelay", f"{relay_rate:,.0f}", "", f"{relay_rate / raw:.2f}", "", "",
-    ])  # fmt: skip
+    rows.append(
+        [
+            "crash recovery: OutboxRelay",
+            f"{relay_rate:,.0f}",
+            "",
+            f"{relay_rate / raw:.2f}",
+            "",
+            "",
+        ]
+    )
     print(table(["path", "events/s (best)", "each round", "x raw", "target", "met"], rows))
     print()
     print(

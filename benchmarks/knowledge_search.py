@@ -112,22 +112,37 @@ async def bench(args: argparse.Namespace, platform: Platform, rng: np.random.Gen
             records = [
                 (uuid7(), group.id, "chunk", sentence(rng, 12), data[i], MODEL, DIM)
                 for i in range(start, min(args.rows, start + batch))
-            ]  # fmt: skip
+            ]
             await conn.copy_records_to_table(
                 "knowledge",
                 records=records,
-                columns=["id", "group_id", "kind", "text", "embedding", "embedding_model",
-                         "embedding_dim"],
-            )  # fmt: skip
+                columns=[
+                    "id",
+                    "group_id",
+                    "kind",
+                    "text",
+                    "embedding",
+                    "embedding_model",
+                    "embedding_dim",
+                ],
+            )
         copy_seconds = time.perf_counter() - started
         # a few rows of another group, so the group filter has something to filter
         await conn.copy_records_to_table(
             "knowledge",
-            records=[(uuid7(), other.id, "chunk", "other", data[i], MODEL, DIM)
-                     for i in range(1000)],
-            columns=["id", "group_id", "kind", "text", "embedding", "embedding_model",
-                     "embedding_dim"],
-        )  # fmt: skip
+            records=[
+                (uuid7(), other.id, "chunk", "other", data[i], MODEL, DIM) for i in range(1000)
+            ],
+            columns=[
+                "id",
+                "group_id",
+                "kind",
+                "text",
+                "embedding",
+                "embedding_model",
+                "embedding_dim",
+            ],
+        )
         log(f"building the HNSW index ({INDEX}, m=16, ef_construction=64, the defaults)")
         build_seconds = await build_index(conn, "knowledge")
     rate = f"{args.rows / copy_seconds:,.0f} rows/s"
@@ -145,8 +160,10 @@ async def bench(args: argparse.Namespace, platform: Platform, rng: np.random.Gen
                 "SELECT id FROM knowledge WHERE group_id = $1 AND embedding_dim = 384 "
                 "AND embedding_model = $3 "
                 "ORDER BY (embedding::vector(384)) <=> $2::vector(384) LIMIT 10",
-                group.id, q, MODEL,
-            )  # fmt: skip
+                group.id,
+                q,
+                MODEL,
+            )
             exact.append([r["id"] for r in rows])
         exact_ms = (time.perf_counter() - started) / len(queries) * 1000
 
@@ -158,9 +175,11 @@ async def bench(args: argparse.Namespace, platform: Platform, rng: np.random.Gen
                 "EXPLAIN SELECT id FROM knowledge k WHERE k.group_id = $1 "
                 "AND k.embedding_dim = 384 AND k.embedding_model = $3 "
                 "ORDER BY (k.embedding::vector(384)) <=> $2::vector(384) LIMIT 10",
-                group.id, queries[0], MODEL,
+                group.id,
+                queries[0],
+                MODEL,
             )
-        )  # fmt: skip
+        )
     uses_index = INDEX in plan
     log(f"HNSW top-10 of the same queries (index used by the plan: {uses_index})")
     for ef in sorted({40, ef_search_for(10), 200}):
@@ -176,11 +195,15 @@ async def bench(args: argparse.Namespace, platform: Platform, rng: np.random.Gen
         recall = hits_total / (10 * len(queries))
         p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
         platform_ef = " (platform's)" if ef == ef_search_for(10) else ""
-        results.append([
-            f"vector search, ef_search={ef}{platform_ef}", f"recall@10 {recall:.3f}",
-            f"p50 {p50:.2f} ms / p95 {p95:.2f} ms", met(recall >= 0.95, p50 < 5, p95 < 15),
-            f"exact scan {exact_ms:.1f} ms/query",
-        ])  # fmt: skip
+        results.append(
+            [
+                f"vector search, ef_search={ef}{platform_ef}",
+                f"recall@10 {recall:.3f}",
+                f"p50 {p50:.2f} ms / p95 {p95:.2f} ms",
+                met(recall >= 0.95, p50 < 5, p95 < 15),
+                f"exact scan {exact_ms:.1f} ms/query",
+            ]
+        )
 
     # -- the whole platform.knowledge.search (query embedded by the local model) ----------
     texts = [sentence(rng, 6) for _ in range(50)]
@@ -192,11 +215,15 @@ async def bench(args: argparse.Namespace, platform: Platform, rng: np.random.Gen
             started = time.perf_counter()
             await platform.knowledge.search(scope, text, mode=mode)
             latencies.append((time.perf_counter() - started) * 1000)
-        results.append([
-            f"platform.knowledge.search mode={mode} (text query)", "",
-            f"p50 {percentile(latencies, 50):.2f} ms / p95 {percentile(latencies, 95):.2f} ms",
-            "", "includes embedding the query" if mode != "fulltext" else "",
-        ])  # fmt: skip
+        results.append(
+            [
+                f"platform.knowledge.search mode={mode} (text query)",
+                "",
+                f"p50 {percentile(latencies, 50):.2f} ms / p95 {percentile(latencies, 95):.2f} ms",
+                "",
+                "includes embedding the query" if mode != "fulltext" else "",
+            ]
+        )
 
     if args.ingest > 0:
         results.extend(await bench_ingest(args, platform, person, rng))
@@ -249,22 +276,43 @@ async def bench_ingest(
             await conn.execute(
                 "INSERT INTO knowledge (id, group_id, kind, text, metadata, embedding, "
                 "embedding_model, embedding_dim) VALUES ($1, $2, 'chunk', $3, $4, $5, $6, $7)",
-                uuid7(), baseline_group.id, p, {}, v, MODEL, DIM,
-            )  # fmt: skip
+                uuid7(),
+                baseline_group.id,
+                p,
+                {},
+                v,
+                MODEL,
+                DIM,
+            )
         insert_seconds = time.perf_counter() - started
     del result
-    results.append([
-        f"ingest, real path (local model), {chunks} chunks", f"{ingest_seconds:.1f} s",
-        f"{chunks / ingest_seconds:.1f} chunks/s", "", "chunk + embed + write, HNSW updated",
-    ])  # fmt: skip
-    results.append([
-        f"  embedding alone, {len(sample)} of the texts", f"{embed_seconds:.1f} s",
-        f"{len(sample) / embed_seconds:.1f} texts/s", "", "LocalEmbeddingProvider.embed",
-    ])  # fmt: skip
-    results.append([
-        f"baseline: raw INSERT of the same {len(stored)} rows", f"{insert_seconds:.2f} s",
-        f"{len(stored) / insert_seconds:,.0f} rows/s", "", "one INSERT each, vectors given",
-    ])  # fmt: skip
+    results.append(
+        [
+            f"ingest, real path (local model), {chunks} chunks",
+            f"{ingest_seconds:.1f} s",
+            f"{chunks / ingest_seconds:.1f} chunks/s",
+            "",
+            "chunk + embed + write, HNSW updated",
+        ]
+    )
+    results.append(
+        [
+            f"  embedding alone, {len(sample)} of the texts",
+            f"{embed_seconds:.1f} s",
+            f"{len(sample) / embed_seconds:.1f} texts/s",
+            "",
+            "LocalEmbeddingProvider.embed",
+        ]
+    )
+    results.append(
+        [
+            f"baseline: raw INSERT of the same {len(stored)} rows",
+            f"{insert_seconds:.2f} s",
+            f"{len(stored) / insert_seconds:,.0f} rows/s",
+            "",
+            "one INSERT each, vectors given",
+        ]
+    )
 
     return results
 

@@ -210,14 +210,23 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
             await conn.execute(SET_GROUPS_SQL, str(group_id), True)
             row = await conn.fetchrow(
                 INSERT_THING_SQL,
-                uuid7(), group_id, data.type, data.name, data.status or "active", data.properties,
-            )  # fmt: skip
+                uuid7(),
+                group_id,
+                data.type,
+                data.name,
+                data.status or "active",
+                data.properties,
+            )
             thing = BareThing(**row)
             event = await conn.fetchrow(
                 INSERT_EVENT_SQL,
-                uuid7(), group_id, "thing_created", person_id, thing.id,
+                uuid7(),
+                group_id,
+                "thing_created",
+                person_id,
+                thing.id,
                 {"type": data.type, "name": data.name, "changed": []},
-            )  # fmt: skip
+            )
         # After the commit, as the platform's bus does: publish to the group's live stream,
         # then delete the outbox row.
         assert redis is not None
@@ -768,11 +777,21 @@ def main(args: argparse.Namespace) -> int:
             target.profile = work / f"{target.name}.prof" if args.profile else None
             env = {"BENCH_PROFILE": str(target.profile)} if target.profile else {}
             command = [
-                sys.executable, str(Path(__file__).resolve()), "--serve", target.name,
-                "--port", str(target.port), "--database-url", target.url,
-                "--redis-url", runtime.redis_url,
-                "--pool-min", str(args.pool_min), "--pool-max", str(args.pool_max),
-            ]  # fmt: skip
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve",
+                target.name,
+                "--port",
+                str(target.port),
+                "--database-url",
+                target.url,
+                "--redis-url",
+                runtime.redis_url,
+                "--pool-min",
+                str(args.pool_min),
+                "--pool-max",
+                str(args.pool_max),
+            ]
             target.proc = spawn(command, env=env, log_path=target.log_path)
         for target in targets:
             wait_http(

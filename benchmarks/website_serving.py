@@ -290,16 +290,24 @@ def serving_components() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     for i in range(4):
         top.append(
             (
-                {"type": "section", "props": {"background": ["muted", "accent"][i % 2],
-                                              "label": f"Part {i + 1}"}},
+                {
+                    "type": "section",
+                    "props": {"background": ["muted", "accent"][i % 2], "label": f"Part {i + 1}"},
+                },
                 [
                     {"type": "heading", "props": {"text": f"Session {i + 1}", "level": 2}},
                     {"type": "text", "props": {"html": RICH}},
-                    {"type": "button", "props": {"label": "Details", "style": "secondary",
-                                                 "href": f"https://example.com/s/{i}"}},
+                    {
+                        "type": "button",
+                        "props": {
+                            "label": "Details",
+                            "style": "secondary",
+                            "href": f"https://example.com/s/{i}",
+                        },
+                    },
                 ],
             )
-        )  # fmt: skip
+        )
     return top
 
 
@@ -312,23 +320,42 @@ def publish_components() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     for i in range(6):
         top.append(
             (
-                {"type": "section", "props": {"background": ["default", "muted", "accent"][i % 3],
-                                              "padding": "large", "label": f"Chapter {i + 1}"}},
+                {
+                    "type": "section",
+                    "props": {
+                        "background": ["default", "muted", "accent"][i % 3],
+                        "padding": "large",
+                        "label": f"Chapter {i + 1}",
+                    },
+                },
                 [
                     {"type": "heading", "props": {"text": f"Chapter {i + 1}", "level": 2}},
                     {"type": "text", "props": {"html": RICH}},
-                    {"type": "image", "props": {"src": f"https://images.example.com/{i}.jpg",
-                                                "alt": f"Pots on shelf {i + 1}",
-                                                "caption": "Fresh from the kiln"}},
-                    {"type": "button", "props": {"label": "Read more",
-                                                 "href": f"https://example.com/c/{i}"}},
+                    {
+                        "type": "image",
+                        "props": {
+                            "src": f"https://images.example.com/{i}.jpg",
+                            "alt": f"Pots on shelf {i + 1}",
+                            "caption": "Fresh from the kiln",
+                        },
+                    },
+                    {
+                        "type": "button",
+                        "props": {"label": "Read more", "href": f"https://example.com/c/{i}"},
+                    },
                     {"type": "text", "props": {"html": RICH.replace("spring", "autumn")}},
                     {"type": "heading", "props": {"text": "Good to know", "level": 3}},
-                    {"type": "button", "props": {"label": "Ask us", "style": "secondary",
-                                                 "href": "mailto:studio@example.com"}},
+                    {
+                        "type": "button",
+                        "props": {
+                            "label": "Ask us",
+                            "style": "secondary",
+                            "href": "mailto:studio@example.com",
+                        },
+                    },
                 ],
             )
-        )  # fmt: skip
+        )
     return top
 
 
@@ -370,9 +397,11 @@ async def build_sites(api: Api) -> Site:
     group = await api.call("POST", "/api/v1/groups", {"slug": site.slug, "name": "Bench"}, 201)
     site.group_id = group["id"]
     made = await api.call(
-        "POST", f"/api/v1/website/groups/{site.group_id}/sites",
-        {"name": "Clay & Kiln", "slug": site.slug}, expect=201,
-    )  # fmt: skip
+        "POST",
+        f"/api/v1/website/groups/{site.group_id}/sites",
+        {"name": "Clay & Kiln", "slug": site.slug},
+        expect=201,
+    )
     site.site_id = made["id"]
     site.base = f"/api/v1/website/groups/{site.group_id}/sites/{site.site_id}"
     site.home_id, count, _ = await build_page(api, site.base, "Home", "home", serving_components())
@@ -565,13 +594,16 @@ async def run_publishes(
     last_revision = 0
     for i in range(warmup + args.publishes):
         calls = {
-            "edit": ("PATCH", f"{page}/components/{site.big_heading}",
-                     {"props": {"text": f"Revision {i + 1}"}}),
+            "edit": (
+                "PATCH",
+                f"{page}/components/{site.big_heading}",
+                {"props": {"text": f"Revision {i + 1}"}},
+            ),
             "publish_edited": ("POST", f"{page}/publish", None),
             "publish_same": ("POST", f"{page}/publish", None),
             "get_page": ("GET", page, None),
             "get_site": ("GET", site.base, None),
-        }  # fmt: skip
+        }
         for key, (method, path, body) in calls.items():
             cpu0, pg0 = server.cpu_times(), cpu_seconds(pg)
             elapsed, answer = await api.timed(method, path, body)
@@ -958,11 +990,21 @@ def main(args: argparse.Namespace) -> int:
             if server.profile and server is api_server:
                 env["BENCH_PROFILE_TOGGLE"] = "1"  # only while publishing (SIGUSR1/2)
             command = [
-                sys.executable, str(Path(__file__).resolve()), "--serve", server.kind,
-                "--port", str(server.port), "--database-url", db_url,
-                "--redis-url", runtime.redis_url, "--data-dir", str(work / "data"),
-                "--page-file", str(page_file),
-            ]  # fmt: skip
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve",
+                server.kind,
+                "--port",
+                str(server.port),
+                "--database-url",
+                db_url,
+                "--redis-url",
+                runtime.redis_url,
+                "--data-dir",
+                str(work / "data"),
+                "--page-file",
+                str(page_file),
+            ]
             if server.rate_limit is not None:
                 command += ["--rate-limit", str(server.rate_limit)]
             server.proc = spawn(command, env=env, log_path=server.log_path)

@@ -213,8 +213,11 @@ class EventBus:
             EVENT_HANDLER_FAILURES.labels(key).inc()
             log.exception(
                 "event handler %s of plugin %r failed on %s %s",
-                handler.qualified_name, plugin, event.type, event.id,
-            )  # fmt: skip
+                handler.qualified_name,
+                plugin,
+                event.type,
+                event.id,
+            )
             with contextlib.suppress(Exception):
                 await self.record_failure(event, key, exc, attempts=1)
 
@@ -242,12 +245,17 @@ class EventBus:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         async with self._ontology.db.system() as conn:  # handlers fail in any group
             await conn.execute(
-            "INSERT INTO event_failures (group_id, event_id, handler, event_type, error, "
-            "attempts) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (group_id, event_id, handler) "
-            "DO UPDATE SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, "
-            "failed_at = now()",
-            event.group_id, event.id, key, event.type, text[:MAX_ERROR_CHARS], attempts,
-            )  # fmt: skip
+                "INSERT INTO event_failures (group_id, event_id, handler, event_type, error, "
+                "attempts) VALUES ($1, $2, $3, $4, $5, $6) "
+                "ON CONFLICT (group_id, event_id, handler) DO UPDATE SET error = EXCLUDED.error, "
+                "attempts = EXCLUDED.attempts, failed_at = now()",
+                event.group_id,
+                event.id,
+                key,
+                event.type,
+                text[:MAX_ERROR_CHARS],
+                attempts,
+            )
 
     async def _ack(self, events: Sequence[Event]) -> None:
         assert self._ontology is not None
@@ -334,6 +342,7 @@ async def list_failures(
         "SELECT group_id, event_id, event_type, handler, error, attempts, failed_at "
         "FROM event_failures WHERE ($1::uuid IS NULL OR group_id = $1) "
         "ORDER BY failed_at DESC, event_id DESC, handler DESC LIMIT $2",
-        group_id, limit,
-    )  # fmt: skip
+        group_id,
+        limit,
+    )
     return [EventFailure(**row) for row in rows]

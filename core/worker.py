@@ -86,8 +86,12 @@ async def _try(
             delay = backoff_seconds(attempt, settings.job_retry_base_seconds)
             log.warning(
                 "%s failed (try %d of %d): %r; retrying in %.2fs",
-                name, attempt, max_tries, exc, delay,
-            )  # fmt: skip
+                name,
+                attempt,
+                max_tries,
+                exc,
+                delay,
+            )
             raise Retry(defer=delay) from exc
         JOBS.labels(name, "failed").inc()
         if give_up is not None:
@@ -120,9 +124,13 @@ def _job_function(platform: Platform, name: str, job: Job) -> Any:
             renew = asyncio.create_task(_renew_in_progress(ctx["redis"], job_id, marked))
         try:
             return await _try(
-                platform, name, attempt, job.max_tries,
-                lambda: job.function(ctx, *args, **kwargs), time_limit=job.timeout_seconds,
-            )  # fmt: skip
+                platform,
+                name,
+                attempt,
+                job.max_tries,
+                lambda: job.function(ctx, *args, **kwargs),
+                time_limit=job.timeout_seconds,
+            )
         finally:
             if renew is not None:
                 renew.cancel()
@@ -153,8 +161,9 @@ async def _event_handler_job(ctx: dict[str, Any], group_id: str, event_id: str, 
     async def give_up(exc: BaseException) -> None:
         if event is not None:
             await platform.bus.record_failure(event, key, exc, attempts=attempt)
-        log.error("durable handler %s gave up on event %s after %d tries: %r",
-                  key, event_id, attempt, exc)  # fmt: skip
+        log.error(
+            "durable handler %s gave up on event %s after %d tries: %r", key, event_id, attempt, exc
+        )
 
     return str(
         await _try(platform, HANDLER_JOB, attempt, platform.settings.job_max_tries, work, give_up)

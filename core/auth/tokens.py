@@ -106,8 +106,11 @@ class Directory:
             row = await self.db.pool.fetchrow(
                 "INSERT INTO people (id, email, name, platform_role) VALUES ($1, $2, $3, $4) "
                 "RETURNING id, email, name, platform_role",
-                uuid7(), email, name, platform_role,
-            )  # fmt: skip
+                uuid7(),
+                email,
+                name,
+                platform_role,
+            )
         except asyncpg.UniqueViolationError:
             raise Conflict(f"a person with email {email!r} already exists") from None
         return Actor(**row)
@@ -118,8 +121,11 @@ class Directory:
         row = await self.db.pool.fetchrow(
             "INSERT INTO api_tokens (id, person_id, name, token_hash) VALUES ($1, $2, $3, $4) "
             "RETURNING id, name, created_at, revoked_at",
-            uuid7(), person_id, name, hash_token(secret),
-        )  # fmt: skip
+            uuid7(),
+            person_id,
+            name,
+            hash_token(secret),
+        )
         return ApiToken(**row), secret
 
     async def tokens_of(self, person_id: UUID) -> list[ApiToken]:
@@ -135,8 +141,9 @@ class Directory:
         status = await self.db.pool.execute(
             "UPDATE api_tokens SET revoked_at = now() "
             "WHERE id = $1 AND person_id = $2 AND revoked_at IS NULL",
-            token_id, person_id,
-        )  # fmt: skip
+            token_id,
+            person_id,
+        )
         if status.endswith(" 0"):
             raise NotFound(f"token {token_id} not found")
 
@@ -192,8 +199,13 @@ class Directory:
                 row = await conn.fetchrow(
                     f"INSERT INTO groups (id, parent_id, slug, name, kind, settings) "
                     f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {GROUP_COLUMNS}",
-                    uuid7(), parent_id, slug, name, kind, settings or {},
-                )  # fmt: skip
+                    uuid7(),
+                    parent_id,
+                    slug,
+                    name,
+                    kind,
+                    settings or {},
+                )
             except asyncpg.UniqueViolationError:
                 raise Conflict(f"the slug {slug!r} is taken", field="slug") from None
             except asyncpg.CheckViolationError:
@@ -204,8 +216,9 @@ class Directory:
                 ) from None
             await conn.execute(
                 "INSERT INTO memberships (group_id, person_id, role) VALUES ($1, $2, 'org_owner')",
-                row["id"], actor.id,
-            )  # fmt: skip
+                row["id"],
+                actor.id,
+            )
         return Group(**row)
 
     async def add_member(self, group_id: UUID, person_id: UUID, role: str) -> None:
@@ -214,8 +227,10 @@ class Directory:
         await self.db.pool.execute(
             "INSERT INTO memberships (group_id, person_id, role) VALUES ($1, $2, $3) "
             "ON CONFLICT (group_id, person_id) DO UPDATE SET role = EXCLUDED.role",
-            group_id, person_id, role,
-        )  # fmt: skip
+            group_id,
+            person_id,
+            role,
+        )
 
     async def get_group(self, group_id: UUID) -> Group:
         row = await self.db.pool.fetchrow(
@@ -234,8 +249,10 @@ class Directory:
             f"SELECT {', '.join('g.' + c for c in GROUP_COLUMNS.split(', '))} FROM groups g "
             "JOIN memberships m ON m.group_id = g.id WHERE m.person_id = $1 "
             "AND ($2::uuid IS NULL OR g.id < $2) ORDER BY g.id DESC LIMIT $3",
-            person_id, after, limit + 1,
-        )  # fmt: skip
+            person_id,
+            after,
+            limit + 1,
+        )
         groups = [Group(**row) for row in rows]
         if len(groups) > limit:
             groups = groups[:limit]

@@ -146,9 +146,10 @@ async def ingest(
         # paragraphs; or another ingest changed the thing meanwhile) needs its vector.
         needed = Counter(hashes)
         missing = {
-            h: c for c, h in zip(chunks, hashes, strict=True)
+            h: c
+            for c, h in zip(chunks, hashes, strict=True)
             if h not in vectors and needed[h] > len(reusable.get(h, ()))
-        }  # fmt: skip
+        }
         if missing:
             more = await embed_documents(provider, [c.text for c in missing.values()])
             vectors.update(zip(missing, more, strict=True))

@@ -101,8 +101,9 @@ class KnowledgeStore(Knowledge):
             found = await conn.fetchval(
                 "SELECT 1 FROM things WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL "
                 "FOR UPDATE",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
         if found is None:
             raise NotFound(f"thing {thing_id} not found")
 
@@ -114,8 +115,9 @@ class KnowledgeStore(Knowledge):
                 "JOIN thing_knowledge tk ON tk.group_id = k.group_id AND tk.knowledge_id = k.id "
                 "WHERE tk.group_id = $1 AND tk.thing_id = $2 AND k.group_id = $1 "
                 "AND k.kind = 'chunk' ORDER BY k.id",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
         return [
             StoredChunk(
                 row["id"],
@@ -139,8 +141,11 @@ class KnowledgeStore(Knowledge):
                 "embedding FROM knowledge WHERE group_id = $1 "
                 "AND metadata->>'content_hash' = ANY($2::text[]) AND embedding_model = $3 "
                 "AND embedding_dim = $4 AND embedding IS NOT NULL",
-                self.group_id, list(hashes), model, dim,
-            )  # fmt: skip
+                self.group_id,
+                list(hashes),
+                model,
+                dim,
+            )
         return {row["h"]: _floats(row["embedding"]) for row in rows}
 
     async def insert_chunks(
@@ -159,13 +164,17 @@ class KnowledgeStore(Knowledge):
                 "embedding_model, embedding_dim) VALUES ($1, $2, 'chunk', $3, $4, $5, $6, $7)",
                 [
                     (
-                        c.id, self.group_id, c.text, c.metadata, c.embedding,
+                        c.id,
+                        self.group_id,
+                        c.text,
+                        c.metadata,
+                        c.embedding,
                         embedding_model if c.embedding is not None else None,
                         len(c.embedding) if c.embedding is not None else None,
                     )
                     for c in chunks
                 ],
-            )  # fmt: skip
+            )
             if thing_id is not None:
                 await conn.executemany(
                     "INSERT INTO thing_knowledge (group_id, thing_id, knowledge_id, role) "
@@ -188,8 +197,9 @@ class KnowledgeStore(Knowledge):
         async with self.session.transaction() as conn:
             status = await conn.execute(
                 "DELETE FROM knowledge WHERE group_id = $1 AND id = ANY($2::uuid[])",
-                self.group_id, list(ids),
-            )  # fmt: skip
+                self.group_id,
+                list(ids),
+            )
         return int(status.split()[-1])
 
     # -- search -------------------------------------------------------------------------
@@ -339,8 +349,11 @@ class KnowledgeStore(Knowledge):
                 f"WHERE {_PLAIN_LEXEME} ORDER BY length(lex) DESC, lex LIMIT $4) "
                 "SELECT lex, (SELECT count(*) FROM sample WHERE sample.tsv @@ lexemes.q) AS n "
                 "FROM lexemes UNION ALL SELECT NULL, (SELECT count(*) FROM sample)",
-                self.group_id, query, int(sample), int(words),
-            )  # fmt: skip
+                self.group_id,
+                query,
+                int(sample),
+                int(words),
+            )
         counts = {row["lex"]: int(row["n"]) for row in rows if row["lex"] is not None}
         sampled = next(int(row["n"]) for row in rows if row["lex"] is None)
         return sampled, counts
@@ -398,8 +411,10 @@ class KnowledgeStore(Knowledge):
         async with self.session.reading() as conn:
             count = await conn.fetchval(
                 f"SELECT count(*) FROM knowledge WHERE group_id = $1 AND {self._STALE}",
-                self.group_id, model, dim,
-            )  # fmt: skip
+                self.group_id,
+                model,
+                dim,
+            )
         return int(count)
 
     async def stale_batch(
@@ -409,8 +424,12 @@ class KnowledgeStore(Knowledge):
             rows = await conn.fetch(
                 f"SELECT id, text FROM knowledge WHERE group_id = $1 AND {self._STALE} "
                 "AND ($4::uuid IS NULL OR id > $4) ORDER BY id LIMIT $5",
-                self.group_id, model, dim, after, limit,
-            )  # fmt: skip
+                self.group_id,
+                model,
+                dim,
+                after,
+                limit,
+            )
         return [(row["id"], row["text"]) for row in rows]
 
     async def set_embeddings(
@@ -472,6 +491,7 @@ async def stale_groups(conn: asyncpg.Connection, model: str, dim: int) -> list[U
     cross-group query here, for the system's re-embed job; it returns group ids only."""
     rows = await conn.fetch(
         f"SELECT DISTINCT group_id FROM knowledge WHERE {_STALE_ROWS} ORDER BY group_id",
-        model, dim,
-    )  # fmt: skip
+        model,
+        dim,
+    )
     return [row["group_id"] for row in rows]

@@ -96,8 +96,11 @@ class Connections(_Store):
             ended = await conn.fetch(
                 "UPDATE connections SET valid_to = now() WHERE group_id = $1 AND type = $2 "
                 "AND from_id = $3 AND to_id = $4 AND valid_to IS NULL RETURNING id",
-                self.group_id, type, from_id, to_id,
-            )  # fmt: skip
+                self.group_id,
+                type,
+                from_id,
+                to_id,
+            )
             if not ended:
                 await self._check_ends(conn, decl, from_id, to_id)
             payload = {"type": type, "from_id": str(from_id), "to_id": str(to_id)}
@@ -113,8 +116,9 @@ class Connections(_Store):
         rows = await conn.fetch(
             "SELECT id, type FROM things WHERE group_id = $1 AND id = ANY($2::uuid[]) "
             "AND deleted_at IS NULL FOR SHARE",
-            self.group_id, [from_id, to_id],
-        )  # fmt: skip
+            self.group_id,
+            [from_id, to_id],
+        )
         things = {r["id"]: r["type"] for r in rows}
         maybe_people = [
             end
@@ -156,25 +160,34 @@ class Connections(_Store):
                     f"INSERT INTO connections (id, group_id, type, from_id, to_id, metadata, "
                     f"is_unique) VALUES ($1, $2, $3, $4, $5, $6, $7) "
                     f"RETURNING {CONNECTION_COLUMNS}",
-                    uuid7(), self.group_id, decl.name, from_id, to_id, clean, decl.unique,
-                )  # fmt: skip
+                    uuid7(),
+                    self.group_id,
+                    decl.name,
+                    from_id,
+                    to_id,
+                    clean,
+                    decl.unique,
+                )
         except asyncpg.UniqueViolationError:
             raise Conflict(
                 f"a {decl.name!r} connection from {from_id} to {to_id} already exists"
             ) from None
         connection = Connection(**row)
         await self._scoped.events._insert(
-            conn, "connection_created",
-            {"type": decl.name, "from_id": str(from_id), "to_id": str(to_id)}, connection.id,
-        )  # fmt: skip
+            conn,
+            "connection_created",
+            {"type": decl.name, "from_id": str(from_id), "to_id": str(to_id)},
+            connection.id,
+        )
         return connection
 
     async def get(self, connection_id: UUID) -> Connection:
         async with self.session.reading() as conn:
             row = await conn.fetchrow(
                 f"SELECT {CONNECTION_COLUMNS} FROM connections WHERE group_id = $1 AND id = $2",
-                self.group_id, connection_id,
-            )  # fmt: skip
+                self.group_id,
+                connection_id,
+            )
         if row is None:
             raise NotFound(f"connection {connection_id} not found")
         return Connection(**row)
@@ -215,12 +228,14 @@ class Connections(_Store):
                 "UPDATE connections SET valid_to = now() "
                 "WHERE group_id = $1 AND id = $2 AND valid_to IS NULL "
                 "RETURNING type, from_id, to_id",
-                self.group_id, connection_id,
-            )  # fmt: skip
+                self.group_id,
+                connection_id,
+            )
             if row is None:
                 raise NotFound(f"connection {connection_id} not found")
             await self._scoped.events._insert(
-                conn, "connection_deleted",
+                conn,
+                "connection_deleted",
                 {"type": row["type"], "from_id": str(row["from_id"]), "to_id": str(row["to_id"])},
                 connection_id,
-            )  # fmt: skip
+            )

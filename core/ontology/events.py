@@ -98,9 +98,13 @@ class Events(_Store):
         async with self.session.transaction() as conn:
             rows = await conn.fetch(
                 _INSERT_EVENTS_SQL,
-                [uuid7() for _ in clean], self.group_id, self.scope.person_id,
-                [c[0] for c in clean], [c[2] for c in clean], [c[1] for c in clean],
-            )  # fmt: skip
+                [uuid7() for _ in clean],
+                self.group_id,
+                self.scope.person_id,
+                [c[0] for c in clean],
+                [c[2] for c in clean],
+                [c[1] for c in clean],
+            )
             emitted = [Event(**row) for row in rows]
             self.session.emitted.extend(emitted)
         return emitted
@@ -113,8 +117,13 @@ class Events(_Store):
         payload = self.registry.validate_payload(type, payload)
         row = await conn.fetchrow(
             _INSERT_EVENT_SQL,
-            uuid7(), self.group_id, type, self.scope.person_id, target_id, payload,
-        )  # fmt: skip
+            uuid7(),
+            self.group_id,
+            type,
+            self.scope.person_id,
+            target_id,
+            payload,
+        )
         event = Event(**row)
         self.session.emitted.append(event)
         return event
@@ -125,8 +134,10 @@ class Events(_Store):
             rows = await conn.fetch(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND id > $2 "
                 "ORDER BY id LIMIT $3",
-                self.group_id, event_id, limit,
-            )  # fmt: skip
+                self.group_id,
+                event_id,
+                limit,
+            )
         return [Event(**row) for row in rows]
 
     async def failures(
@@ -167,8 +178,9 @@ class Events(_Store):
         async with self.session.reading() as conn:
             row = await conn.fetchrow(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE group_id = $1 AND id = $2",
-                self.group_id, event_id,
-            )  # fmt: skip
+                self.group_id,
+                event_id,
+            )
         if row is None:
             raise NotFound(f"event {event_id} not found")
         return Event(**row)

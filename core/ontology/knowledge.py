@@ -63,24 +63,34 @@ class Knowledge(_Store):
                 f"INSERT INTO knowledge (id, group_id, kind, text, metadata, embedding, "
                 f"embedding_model, embedding_dim) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
                 f"RETURNING {KNOWLEDGE_COLUMNS}",
-                uuid7(), self.group_id, kind, text, dict(metadata or {}),
-                list(embedding) if embedding is not None else None, embedding_model, dim,
-            )  # fmt: skip
+                uuid7(),
+                self.group_id,
+                kind,
+                text,
+                dict(metadata or {}),
+                list(embedding) if embedding is not None else None,
+                embedding_model,
+                dim,
+            )
             item = KnowledgeItem(**row)
             if thing_id is not None:
                 await conn.execute(
                     "INSERT INTO thing_knowledge (group_id, thing_id, knowledge_id, role) "
                     "VALUES ($1, $2, $3, $4)",
-                    self.group_id, thing_id, item.id, role,
-                )  # fmt: skip
+                    self.group_id,
+                    thing_id,
+                    item.id,
+                    role,
+                )
         return item
 
     async def get(self, knowledge_id: UUID) -> KnowledgeItem:
         async with self.session.reading() as conn:
             row = await conn.fetchrow(
                 f"SELECT {KNOWLEDGE_COLUMNS} FROM knowledge WHERE group_id = $1 AND id = $2",
-                self.group_id, knowledge_id,
-            )  # fmt: skip
+                self.group_id,
+                knowledge_id,
+            )
         if row is None:
             raise NotFound(f"knowledge {knowledge_id} not found")
         return KnowledgeItem(**row)
@@ -99,9 +109,10 @@ class Knowledge(_Store):
                 "WHERE group_id = $1 AND id = ANY($2::uuid[]) AND ($3::uuid[] IS NULL OR "
                 "EXISTS (SELECT 1 FROM thing_knowledge tk WHERE tk.group_id = $1 "
                 "AND tk.knowledge_id = k.id AND tk.thing_id = ANY($3::uuid[])))",
-                self.group_id, list(knowledge_ids),
+                self.group_id,
+                list(knowledge_ids),
                 list(of_things) if of_things is not None else None,
-            )  # fmt: skip
+            )
         by_id = {row["id"]: KnowledgeItem(**row) for row in rows}
         return [by_id[i] for i in knowledge_ids if i in by_id]
 
@@ -141,6 +152,7 @@ class Knowledge(_Store):
             status = await conn.execute(
                 "DELETE FROM knowledge WHERE group_id = $1 AND id IN (SELECT knowledge_id "
                 "FROM thing_knowledge WHERE group_id = $1 AND thing_id = $2)",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
         return int(status.split()[-1])

@@ -96,8 +96,12 @@ class Names:
                 f"INSERT INTO public_names (kind, name, group_id, thing_id, status, verified_at) "
                 f"VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'verified' THEN now() END) "
                 f"ON CONFLICT (kind, name) DO NOTHING RETURNING {_COLUMNS}",
-                kind, name, self.group_id, thing_id, status,
-            )  # fmt: skip
+                kind,
+                name,
+                self.group_id,
+                thing_id,
+                status,
+            )
             if row is not None:
                 return PublicName(**row)
             held = await self._get(kind, name)  # row-level security: this group's only
@@ -120,8 +124,11 @@ class Names:
             await conn.execute(
                 "DELETE FROM public_names WHERE group_id = $1 AND thing_id = $2 AND kind = $3 "
                 "AND name IS DISTINCT FROM $4",
-                self.group_id, thing_id, kind, claim.name if claim else None,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+                kind,
+                claim.name if claim else None,
+            )
         return claim
 
     async def release(self, kind: str, name: str) -> bool:
@@ -130,8 +137,10 @@ class Names:
         async with self.session.transaction() as conn:
             status: str = await conn.execute(
                 "DELETE FROM public_names WHERE group_id = $1 AND kind = $2 AND name = $3",
-                self.group_id, kind, name,
-            )  # fmt: skip
+                self.group_id,
+                kind,
+                name,
+            )
         return status != "DELETE 0"
 
     async def release_thing(self, thing_id: UUID) -> int:
@@ -139,8 +148,9 @@ class Names:
         async with self.session.transaction() as conn:
             status: str = await conn.execute(
                 "DELETE FROM public_names WHERE group_id = $1 AND thing_id = $2",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
         return int(status.split()[-1])
 
     async def verify(self, kind: str, name: str, *, verified: bool = True) -> PublicName:
@@ -151,8 +161,11 @@ class Names:
                 f"UPDATE public_names SET status = $4, "
                 f"verified_at = CASE WHEN $4 = 'verified' THEN now() END "
                 f"WHERE group_id = $1 AND kind = $2 AND name = $3 RETURNING {_COLUMNS}",
-                self.group_id, kind, name, "verified" if verified else "pending",
-            )  # fmt: skip
+                self.group_id,
+                kind,
+                name,
+                "verified" if verified else "pending",
+            )
         if row is None:
             raise NotFound(f"this group holds no {kind} {name!r}")
         return PublicName(**row)
@@ -163,8 +176,10 @@ class Names:
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM public_names WHERE group_id = $1 AND thing_id = $2 "
                 "AND ($3::text IS NULL OR kind = $3) ORDER BY kind, name",
-                self.group_id, thing_id, kind,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+                kind,
+            )
         return [PublicName(**row) for row in rows]
 
     async def _get(self, kind: str, name: str) -> PublicName | None:
@@ -172,8 +187,10 @@ class Names:
             row = await conn.fetchrow(
                 f"SELECT {_COLUMNS} FROM public_names WHERE group_id = $1 "
                 "AND kind = $2 AND name = $3",
-                self.group_id, kind, name,
-            )  # fmt: skip
+                self.group_id,
+                kind,
+                name,
+            )
         return PublicName(**row) if row else None
 
 
@@ -221,8 +238,10 @@ class PublicNames:
             row = await conn.fetchrow(
                 f"SELECT {THING_COLUMNS} FROM things WHERE id = $1 AND type = $2 "
                 "AND status = ANY($3::text[]) AND deleted_at IS NULL",
-                thing_id, type, list(statuses),
-            )  # fmt: skip
+                thing_id,
+                type,
+                list(statuses),
+            )
         return Thing(**row) if row else None
 
 

@@ -88,14 +88,17 @@ class Table(msgspec.Struct, frozen=True):
 
 
 THINGS = Table(
-    "things", "properties", "created_at",
-    {"created_at": "time", "updated_at": "time", "type": "text", "status": "text",
-     "name": "text"},
-)  # fmt: skip
+    "things",
+    "properties",
+    "created_at",
+    {"created_at": "time", "updated_at": "time", "type": "text", "status": "text", "name": "text"},
+)
 EVENTS = Table(
-    "events", "payload", "occurred_at",
+    "events",
+    "payload",
+    "occurred_at",
     {"occurred_at": "time", "type": "text", "actor_id": "uuid", "target_id": "uuid"},
-)  # fmt: skip
+)
 
 
 def property_name(name: str, *, field: str) -> str:

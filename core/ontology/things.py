@@ -59,8 +59,13 @@ class Things(_Store):
             row = await conn.fetchrow(
                 f"INSERT INTO things (id, group_id, type, name, status, properties) "
                 f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {THING_COLUMNS}",
-                uuid7(), self.group_id, type, name, status, clean,
-            )  # fmt: skip
+                uuid7(),
+                self.group_id,
+                type,
+                name,
+                status,
+                clean,
+            )
             thing = Thing(**row)
             await self._scoped.events._insert(
                 conn, "thing_created", {"type": type, "name": name}, thing.id
@@ -80,8 +85,9 @@ class Things(_Store):
             row = await conn.fetchrow(
                 f"SELECT {THING_COLUMNS} FROM things "
                 f"WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL{lock}",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
         if row is None or (type is not None and row["type"] != type):
             raise NotFound(f"{type or 'thing'} {thing_id} not found")
         return Thing(**row)
@@ -184,8 +190,9 @@ class Things(_Store):
             row = await conn.fetchrow(
                 f"SELECT {THING_COLUMNS} FROM things "
                 "WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
             if row is None:
                 raise NotFound(f"thing {thing_id} not found")
             current = Thing(**row)
@@ -216,14 +223,19 @@ class Things(_Store):
                 f"UPDATE things SET name = $3, status = $4, properties = $5, "
                 f"version = version + 1, updated_at = now() "
                 f"WHERE group_id = $1 AND id = $2 RETURNING {THING_COLUMNS}",
-                self.group_id, thing_id, name if name is not None else current.name,
-                status if status is not None else current.status, new_props,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+                name if name is not None else current.name,
+                status if status is not None else current.status,
+                new_props,
+            )
             thing = Thing(**row)
             await self._scoped.events._insert(
-                conn, "thing_updated", {"type": thing.type, "name": thing.name, "changed": changed},
+                conn,
+                "thing_updated",
+                {"type": thing.type, "name": thing.name, "changed": changed},
                 thing.id,
-            )  # fmt: skip
+            )
         return thing
 
     async def delete(self, thing_id: UUID, *, expected_version: int | None = None) -> None:
@@ -232,8 +244,9 @@ class Things(_Store):
             row = await conn.fetchrow(
                 f"SELECT {THING_COLUMNS} FROM things "
                 "WHERE group_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
             if row is None:
                 raise NotFound(f"thing {thing_id} not found")
             current = Thing(**row)
@@ -241,23 +254,29 @@ class Things(_Store):
             await conn.execute(
                 "UPDATE things SET deleted_at = now(), version = version + 1, updated_at = now() "
                 "WHERE group_id = $1 AND id = $2",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
             await self._scoped.names.release_thing(thing_id)  # its public names go with it
             ended = await conn.fetch(
                 "UPDATE connections SET valid_to = now() WHERE group_id = $1 "
                 "AND (from_id = $2 OR to_id = $2) AND valid_to IS NULL "
                 "RETURNING id, type, from_id, to_id",
-                self.group_id, thing_id,
-            )  # fmt: skip
+                self.group_id,
+                thing_id,
+            )
             events = self._scoped.events
             for link in ended:
                 await events._insert(
-                    conn, "connection_deleted",
-                    {"type": link["type"], "from_id": str(link["from_id"]),
-                     "to_id": str(link["to_id"])},
+                    conn,
+                    "connection_deleted",
+                    {
+                        "type": link["type"],
+                        "from_id": str(link["from_id"]),
+                        "to_id": str(link["to_id"]),
+                    },
                     link["id"],
-                )  # fmt: skip
+                )
             await events._insert(
                 conn, "thing_deleted", {"type": current.type, "name": current.name}, thing_id
             )

@@ -63,8 +63,13 @@ def website_components() -> list[Any]:
 
     return [
         Component(
-            "clone_chat", CloneChatProps, render_clone_chat, "Clone chat",
-            "A chat bubble where visitors ask your AI clone", "engagement",
-            publish_check=check_clone_chat, publish_check_in_group=check_clone_chat_in_group,
+            "clone_chat",
+            CloneChatProps,
+            render_clone_chat,
+            "Clone chat",
+            "A chat bubble where visitors ask your AI clone",
+            "engagement",
+            publish_check=check_clone_chat,
+            publish_check_in_group=check_clone_chat_in_group,
         )
-    ]  # fmt: skip
+    ]

@@ -107,20 +107,16 @@ def from_markdown(text: str) -> str:
 
 #: Elements whose content is never text a reader sees (or is site navigation).
 _SKIPPED = frozenset(
-    {"script", "style", "nav", "noscript", "template", "svg", "iframe", "object", "head",
-     "select", "button", "form", "canvas", "math"}
-)  # fmt: skip
+    "script style nav noscript template svg iframe object head select button form canvas "
+    "math".split()
+)
 #: Elements that start a new paragraph.
 _BLOCKS = frozenset(
-    {"p", "div", "section", "article", "main", "header", "footer", "aside", "h1", "h2", "h3",
-     "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "table", "tr", "blockquote",
-     "pre", "figure", "figcaption", "hr", "address", "details", "summary", "title", "body",
-     "html", "caption", "thead", "tbody", "tfoot"}
-)  # fmt: skip
-_VOID = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-     "track", "wbr"}
-)  # fmt: skip
+    "p div section article main header footer aside h1 h2 h3 h4 h5 h6 ul ol li dl dt dd "
+    "table tr blockquote pre figure figcaption hr address details summary title body html "
+    "caption thead tbody tfoot".split()
+)
+_VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
 
 
 class _TextParser(HTMLParser):
@@ -245,8 +241,9 @@ def from_pdf(data: bytes) -> str:
             if not opened:
                 raise ValidationFailed(
                     "the PDF is protected by a password; upload an unprotected copy",
-                    field="file", reason="encrypted",
-                )  # fmt: skip
+                    field="file",
+                    reason="encrypted",
+                )
         if len(reader.pages) > MAX_PDF_PAGES:
             raise ValidationFailed(
                 f"the PDF has {len(reader.pages)} pages; at most {MAX_PDF_PAGES} are read: "
@@ -259,21 +256,23 @@ def from_pdf(data: bytes) -> str:
     except FileNotDecryptedError:
         raise ValidationFailed(
             "the PDF is protected by a password; upload an unprotected copy",
-            field="file", reason="encrypted",
-        ) from None  # fmt: skip
+            field="file",
+            reason="encrypted",
+        ) from None
     except Exception as exc:  # malformed files raise many kinds of error (pypdf's and others)
         raise ValidationFailed(
             f"the PDF could not be read ({type(exc).__name__}); it may be damaged: export it "
             "again or paste its text",
-            field="file", reason="unreadable",
-        ) from None  # fmt: skip
+            field="file",
+            reason="unreadable",
+        ) from None
     text = _checked("\n\n".join(clean_text(p) for p in pages))
     if not text:
         raise ValidationFailed(
-            "the PDF has no text to learn from (a scan or images only?); paste its text "
-            "instead",
-            field="file", reason="no_text",
-        )  # fmt: skip
+            "the PDF has no text to learn from (a scan or images only?); paste its text instead",
+            field="file",
+            reason="no_text",
+        )
     return text
 
 

@@ -94,44 +94,75 @@ def register_migrations() -> list[AppConfig]:
 @hookimpl
 def register_thing_types() -> list[ThingType]:
     return [
-        ThingType("ai_clone", CloneProps, "An AI clone of the creator that answers from "
-                  "their material", statuses=("draft", "training", "active", "failed")),
+        ThingType(
+            "ai_clone",
+            CloneProps,
+            "An AI clone of the creator that answers from their material",
+            statuses=("draft", "training", "active", "failed"),
+        ),
         ThingType("clone_source", SourceProps, "Text or a document a clone learns from"),
         ThingType("ai_thread", ThreadProps, "A conversation with a clone"),
         ThingType("ai_message", MessageProps, "A question or an answer in a conversation"),
-        ThingType("lead", LeadProps, "A visitor who asked a clone to have the creator get in "
-                  "touch (the create_lead tool)"),
-    ]  # fmt: skip
+        ThingType(
+            "lead",
+            LeadProps,
+            "A visitor who asked a clone to have the creator get in touch (the create_lead tool)",
+        ),
+    ]
 
 
 @hookimpl
 def register_connection_types() -> list[ConnectionType]:
     return [
-        ConnectionType("trained_on", ("ai_clone",), ("clone_source", "page"), TrainedOnMeta,
-                       description="A clone learns from a source or a website page"),
-        ConnectionType("powers", ("ai_clone",), ("page",), PowersMeta,
-                       description="A clone answers on a published page (its chat bubble)"),
-        ConnectionType("clone_of", ("ai_clone",), (PERSON,), CloneOfMeta,
-                       description="A clone and the member it is a clone of (its creator): "
-                       "version counts its trainings, training_size its chunks"),
-    ]  # fmt: skip
+        ConnectionType(
+            "trained_on",
+            ("ai_clone",),
+            ("clone_source", "page"),
+            TrainedOnMeta,
+            description="A clone learns from a source or a website page",
+        ),
+        ConnectionType(
+            "powers",
+            ("ai_clone",),
+            ("page",),
+            PowersMeta,
+            description="A clone answers on a published page (its chat bubble)",
+        ),
+        ConnectionType(
+            "clone_of",
+            ("ai_clone",),
+            (PERSON,),
+            CloneOfMeta,
+            description="A clone and the member it is a clone of (its creator): "
+            "version counts its trainings, training_size its chunks",
+        ),
+    ]
 
 
 @hookimpl
 def register_event_types() -> list[EventType]:
     return [
         EventType("clone_created", CloneEvent, "A clone was created"),
-        EventType("clone_updated", CloneEvent, "A clone changed, failed training or was "
-                  "deleted (changed: what changed)"),
+        EventType(
+            "clone_updated",
+            CloneEvent,
+            "A clone changed, failed training or was deleted (changed: what changed)",
+        ),
         EventType("clone_trained", CloneTrained, "A clone finished training"),
-        EventType("message_answered", MessageAnswered, "A clone answered a question "
-                  "(unanswered: it did not know, a content gap)"),
+        EventType(
+            "message_answered",
+            MessageAnswered,
+            "A clone answered a question (unanswered: it did not know, a content gap)",
+        ),
         EventType("feedback_given", FeedbackGiven, "A visitor rated an answer"),
-        EventType("ai_tool_called", ToolCalled, "A clone's model called a tool while "
-                  "answering (ok, or its error)"),
+        EventType(
+            "ai_tool_called",
+            ToolCalled,
+            "A clone's model called a tool while answering (ok, or its error)",
+        ),
         EventType("voice_cloned", VoiceCloned, "A clone got a voice from recordings"),
         EventType("appearance_cloned", AppearanceCloned, "A clone got a face from a photo"),
-    ]  # fmt: skip
+    ]
 
 
 @hookimpl
@@ -156,9 +187,8 @@ def register_jobs() -> list[Job]:
 def register_quotas() -> list[Quota]:
     return [
         Quota("clones", {"free": 3}, "AI clones per creator", ThingCount("ai_clone")),
-        Quota("clone_sources", {"free": 100}, "Sources per clone",
-              ConnectionCount("trained_on")),
-    ]  # fmt: skip
+        Quota("clone_sources", {"free": 100}, "Sources per clone", ConnectionCount("trained_on")),
+    ]
 
 
 @hookimpl

@@ -79,8 +79,10 @@ async def learn(
             "SELECT knowledge_id FROM clone_sentence_vectors WHERE group_id = $1 "
             "AND knowledge_id = ANY($2::uuid[]) GROUP BY knowledge_id "
             "HAVING bool_and(embedded_as = $3)",
-            group_id, [kid for kid, _ in chunks], kind,
-        )  # fmt: skip
+            group_id,
+            [kid for kid, _ in chunks],
+            kind,
+        )
     done = {row["knowledge_id"] for row in found}
     todo = {kid: split_sentences(text) for kid, text in chunks if kid not in done}
     if not todo:
@@ -91,14 +93,17 @@ async def learn(
         await conn.execute(
             "DELETE FROM clone_sentence_vectors "
             "WHERE group_id = $1 AND knowledge_id = ANY($2::uuid[])",
-            group_id, list(todo),
-        )  # fmt: skip
+            group_id,
+            list(todo),
+        )
         await conn.executemany(
             "INSERT INTO clone_sentence_vectors (group_id, knowledge_id, position, embedded_as, "
             "embedding) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            [(group_id, kid, n, kind, vector)
-             for (kid, n, _), vector in zip(rows, vectors, strict=True)],
-        )  # fmt: skip
+            [
+                (group_id, kid, n, kind, vector)
+                for (kid, n, _), vector in zip(rows, vectors, strict=True)
+            ],
+        )
     return len(rows)
 
 
@@ -126,8 +131,11 @@ async def closeness(
             "SELECT knowledge_id, position, 1 - (embedding <=> $4) AS cosine "
             "FROM clone_sentence_vectors WHERE group_id = $1 "
             "AND knowledge_id = ANY($2::uuid[]) AND embedded_as = $3",
-            scope.group_id, [UUID(k) for k in knowledge_ids], embedded_as(provider), vector,
-        )  # fmt: skip
+            scope.group_id,
+            [UUID(k) for k in knowledge_ids],
+            embedded_as(provider),
+            vector,
+        )
     found: dict[str, dict[int, float]] = {}
     for row in rows:
         found.setdefault(str(row["knowledge_id"]), {})[row["position"]] = float(row["cosine"])
@@ -233,9 +241,12 @@ async def refresh(
                         "SELECT DISTINCT knowledge_id FROM clone_sentence_vectors "
                         "WHERE group_id = $1 AND embedded_as <> $2 AND knowledge_id > $3 "
                         "ORDER BY knowledge_id LIMIT $4",
-                        group_id, kind, after, batch_size,
+                        group_id,
+                        kind,
+                        after,
+                        batch_size,
                     )
-                ]  # fmt: skip
+                ]
             if not stale:
                 break
             after = stale[-1]
@@ -247,8 +258,10 @@ async def refresh(
                         "WITH gone AS (DELETE FROM clone_sentence_vectors WHERE group_id = $1 "
                         "AND knowledge_id = ANY($2::uuid[]) AND embedded_as <> $3 RETURNING 1) "
                         "SELECT count(*) FROM gone",
-                        group_id, unread, kind,
-                    )  # fmt: skip
+                        group_id,
+                        unread,
+                        kind,
+                    )
                 report.dropped += int(dropped)
             report.sentences += await learn(
                 platform, scope, [(item.id, item.text) for item in read]
@@ -261,8 +274,10 @@ async def refresh(
                 return report
     log.info(
         "sentence vectors refreshed: %d sentences of %d chunks, %d stale rows dropped",
-        report.sentences, report.chunks, report.dropped,
-    )  # fmt: skip
+        report.sentences,
+        report.chunks,
+        report.dropped,
+    )
     return report
 
 
@@ -291,12 +306,18 @@ async def refresh_job(
     until = time.monotonic() + REFRESH_SHARE * platform.settings.job_timeout_seconds
     report = await refresh(platform, batch_size=REFRESH_BATCH, progress=progress, until=until)
     result: dict[str, Any] = {
-        "sentences": report.sentences, "chunks": report.chunks, "dropped": report.dropped,
-    }  # fmt: skip
+        "sentences": report.sentences,
+        "chunks": report.chunks,
+        "dropped": report.dropped,
+    }
     if not report.finished:
         chain = chain or secrets.token_hex(6)
         result["next"] = await platform.jobs.enqueue(
-            REFRESH_JOB, current, chain, part + 1, group_id=None,
+            REFRESH_JOB,
+            current,
+            chain,
+            part + 1,
+            group_id=None,
             job_id=f"{REFRESH_JOB}:{current}:{chain}:{part + 1}",
-        )  # fmt: skip
+        )
     return result

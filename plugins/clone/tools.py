@@ -318,9 +318,10 @@ async def create_lead(ctx: ToolContext, args: LeadArgs) -> dict[str, Any]:
         if existing.items:
             return {"lead_id": str(existing.items[0].id), "status": "already recorded"}
         lead = await ctx.stores.things.create(
-            "lead", name=name,
+            "lead",
+            name=name,
             properties={**props, "interest": args.interest.strip(), "visitor": ctx.visitor},
-        )  # fmt: skip
+        )
     return {"lead_id": str(lead.id), "status": "recorded"}
 
 
@@ -329,24 +330,31 @@ BUILTIN_TOOLS = (
         "get_product_info",
         "Look up the creator's products (name, price, description) by words of the "
         "question. Use it for questions about what the creator sells.",
-        FindArgs, finder("product", "products"), ("product",),
+        FindArgs,
+        finder("product", "products"),
+        ("product",),
     ),
     CloneTool(
         "get_course_info",
-        "Look up the creator's courses (name, price, outline, schedule) by words of the "
-        "question.",
-        FindArgs, finder("course", "courses"), ("course",),
+        "Look up the creator's courses (name, price, outline, schedule) by words of the question.",
+        FindArgs,
+        finder("course", "courses"),
+        ("course",),
     ),
     CloneTool(
         "get_schedule",
         "The creator's upcoming events, classes and sessions, soonest first; optionally "
         "only those matching the query's words.",
-        FindArgs, get_schedule, ("calendar_event",),
+        FindArgs,
+        get_schedule,
+        ("calendar_event",),
     ),
     CloneTool(
         "create_lead",
         "Record that the visitor wants to be contacted by the creator. Only call it when "
         "the visitor has given their name and email address and asked to be contacted.",
-        LeadArgs, create_lead, ("lead",),
+        LeadArgs,
+        create_lead,
+        ("lead",),
     ),
-)  # fmt: skip
+)

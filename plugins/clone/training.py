@@ -169,9 +169,11 @@ async def train(
             else:
                 if text.strip():
                     result = await platform.knowledge.ingest(
-                        scope, text, thing_id=thing.id,
+                        scope,
+                        text,
+                        thing_id=thing.id,
                         metadata={"title": title, "source_type": thing.type},
-                    )  # fmt: skip
+                    )
                     count, embedded = len(result.items), embedded + result.embedded
                     if learns_sentences:
                         said += await sentences.learn(
@@ -188,21 +190,34 @@ async def train(
             await progress(done, total)
     seconds = round(time.perf_counter() - started, 3)
     report = CloneTrained(
-        clone_id=str(clone_id), sources=sources, chunks=chunks, embedded=embedded,
-        seconds=seconds, sentences_embedded=said,
-    )  # fmt: skip
+        clone_id=str(clone_id),
+        sources=sources,
+        chunks=chunks,
+        embedded=embedded,
+        seconds=seconds,
+        sentences_embedded=said,
+    )
     async with platform.ontology.transaction(scope) as o:
         await o.things.update(
-            clone_id, status="active",
-            properties={"trained_at": datetime.now(UTC).isoformat(), "training_error": None,
-                        "training_job": job_id},
-        )  # fmt: skip
+            clone_id,
+            status="active",
+            properties={
+                "trained_at": datetime.now(UTC).isoformat(),
+                "training_error": None,
+                "training_job": job_id,
+            },
+        )
         await record_training(o, clone_id, chunks)
         await o.events.emit("clone_trained", msgspec.to_builtins(report), target_id=clone_id)
     log.info(
         "clone %s trained: %d sources, %d chunks, %d embedded, %d sentences embedded in %.1f s",
-        clone_id, sources, chunks, embedded, said, seconds,
-    )  # fmt: skip
+        clone_id,
+        sources,
+        chunks,
+        embedded,
+        said,
+        seconds,
+    )
     return report
 
 

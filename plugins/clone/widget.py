@@ -324,9 +324,12 @@ class WidgetController(Controller):
         await _check_origin(request, clone)
         settings = chat.settings
         await _limit(
-            platform, f"sessions:{clone_id}:{_address(request)}",
-            settings.widget_sessions_per_hour, 3600, "new conversations from your address",
-        )  # fmt: skip
+            platform,
+            f"sessions:{clone_id}:{_address(request)}",
+            settings.widget_sessions_per_hour,
+            3600,
+            "new conversations from your address",
+        )
         visitor = "visitor:" + secrets.token_hex(8)
         group = VisitorContext(scope, platform, visitor)
         thread = await chat.start_thread(group, clone_id, ThreadIn())
@@ -364,20 +367,28 @@ class WidgetController(Controller):
         (``widget_questions_per_day``)."""
         group, found = await _session(request, clone_id, session)
         await _limit(
-            group.platform, f"messages:{hashlib.sha256(found.visitor.encode()).hexdigest()}",
-            chat.settings.widget_messages_per_minute, 60, "questions in a minute",
-        )  # fmt: skip
+            group.platform,
+            f"messages:{hashlib.sha256(found.visitor.encode()).hexdigest()}",
+            chat.settings.widget_messages_per_minute,
+            60,
+            "questions in a minute",
+        )
         today, until_tomorrow = _utc_day()
         # one address's share first: a client over it does not spend the clone's day
         await _limit(
-            group.platform, f"day:{clone_id}:{_address(request)}:{today}",
-            chat.settings.widget_questions_per_address_per_day, until_tomorrow,
+            group.platform,
+            f"day:{clone_id}:{_address(request)}:{today}",
+            chat.settings.widget_questions_per_address_per_day,
+            until_tomorrow,
             "questions to this clone's chat from your address today",
-        )  # fmt: skip
+        )
         await _limit(
-            group.platform, f"day:{clone_id}:{today}", chat.settings.widget_questions_per_day,
-            until_tomorrow, "questions to this clone's chat today",
-        )  # fmt: skip
+            group.platform,
+            f"day:{clone_id}:{today}",
+            chat.settings.widget_questions_per_day,
+            until_tomorrow,
+            "questions to this clone's chat today",
+        )
         turn = await chat.ask(group, clone_id, UUID(found.thread_id), data)
         return await respond(request, chat, group, turn, stream)
 
@@ -450,9 +461,10 @@ async def widget_page(request: Request[Any, Any, Any], clone_id: FromPath[UUID])
         return Response(
             b"<!doctype html><html lang=en><title>Not found</title><p>This chat is not "
             b"available.</p></html>",
-            status_code=404, media_type="text/html",
+            status_code=404,
+            media_type="text/html",
             headers=sdk.ui_headers(WIDGET_CSP.format(ancestors="'self'")),
-        )  # fmt: skip
+        )
     props = msgspec.convert(clone.properties, CloneProps)
     ancestors = " ".join(["'self'", *sorted(allowed_origins(props))])
     headers = sdk.ui_headers(WIDGET_CSP.format(ancestors=ancestors))

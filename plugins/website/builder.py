@@ -117,8 +117,11 @@ async def builder_site(
     )
 
 
-@get("/builder/{group_id:uuid}/sites/{site_id:uuid}/pages/{page_id:uuid}",
-     name="builder:editor", **PAGES.route_options)  # fmt: skip
+@get(
+    "/builder/{group_id:uuid}/sites/{site_id:uuid}/pages/{page_id:uuid}",
+    name="builder:editor",
+    **PAGES.route_options,
+)
 async def builder_editor(
     request: Request[Any, Any, Any],
     pages: NamedDependency[Pages],

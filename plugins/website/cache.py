@@ -80,9 +80,7 @@ class PageCache:
         if self.max_pages <= 0 or (generation is not None and generation != self.generation):
             return
         found = page.site_id is not None and page.status == 200
-        table, limit = (self._pages, self.max_pages) if found else (
-            self._missing, self.max_missing
-        )  # fmt: skip
+        table, limit = (self._pages, self.max_pages) if found else (self._missing, self.max_missing)
         table[key] = replace(page, stored_at=time.monotonic())
         table.move_to_end(key)
         while len(table) > limit:

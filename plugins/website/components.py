@@ -107,8 +107,7 @@ def check_link(value: str, what: str = "link") -> str:
 
 
 #: Tags and attributes rich text keeps; everything else is removed on save.
-RICH_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "s", "a", "ul", "ol", "li",
-             "blockquote", "code", "pre", "h3", "h4", "span"}  # fmt: skip
+RICH_TAGS = frozenset("p br strong b em i u s a ul ol li blockquote code pre h3 h4 span".split())
 RICH_ATTRIBUTES = {"a": {"href", "title"}}
 
 
@@ -285,22 +284,70 @@ def render_embed(p: EmbedProps, children: Markup, ctx: RenderContext) -> Markup:
 
 
 BUILTIN_COMPONENTS = (
-    Component("heading", HeadingProps, render_heading, "Heading",
-              "A title for the page or a section", "text", inline=("text",)),
-    Component("text", TextProps, render_text, "Text",
-              "Paragraphs with bold, italic, links and lists", "text", inline=("html",)),
-    Component("button", ButtonProps, render_button, "Button",
-              "A link styled as a button", "basic", inline=("label",)),
-    Component("image", ImageProps, render_image, "Image",
-              "An uploaded picture or an image URL, with alt text", "media",
-              publish_check=check_image),
-    Component("section", SectionProps, render_section, "Section",
-              "A full-width band that groups components", "layout", container=True),
-    Component("columns", ColumnsProps, render_columns, "Columns",
-              "Places its components side by side", "layout", container=True),
-    Component("embed", EmbedProps, render_embed, "Embed",
-              "A video, map or form from another site", "media", publish_check=check_embed),
-)  # fmt: skip
+    Component(
+        "heading",
+        HeadingProps,
+        render_heading,
+        "Heading",
+        "A title for the page or a section",
+        "text",
+        inline=("text",),
+    ),
+    Component(
+        "text",
+        TextProps,
+        render_text,
+        "Text",
+        "Paragraphs with bold, italic, links and lists",
+        "text",
+        inline=("html",),
+    ),
+    Component(
+        "button",
+        ButtonProps,
+        render_button,
+        "Button",
+        "A link styled as a button",
+        "basic",
+        inline=("label",),
+    ),
+    Component(
+        "image",
+        ImageProps,
+        render_image,
+        "Image",
+        "An uploaded picture or an image URL, with alt text",
+        "media",
+        publish_check=check_image,
+    ),
+    Component(
+        "section",
+        SectionProps,
+        render_section,
+        "Section",
+        "A full-width band that groups components",
+        "layout",
+        container=True,
+    ),
+    Component(
+        "columns",
+        ColumnsProps,
+        render_columns,
+        "Columns",
+        "Places its components side by side",
+        "layout",
+        container=True,
+    ),
+    Component(
+        "embed",
+        EmbedProps,
+        render_embed,
+        "Embed",
+        "A video, map or form from another site",
+        "media",
+        publish_check=check_embed,
+    ),
+)
 
 
 # -- the registry -------------------------------------------------------------------------
@@ -439,8 +486,11 @@ class ComponentRegistry:
                     'role="group" aria-label="{}">{}</div>'
                 ).format(
                     " cp-container" if component.container else "",
-                    node.id, node.type, component.label, html,
-                )  # fmt: skip
+                    node.id,
+                    node.type,
+                    component.label,
+                    html,
+                )
             parts.append(html)
         return Markup("").join(parts)
 

@@ -113,9 +113,18 @@ class LivePages:
                 "noindex = EXCLUDED.noindex, revision = EXCLUDED.revision, "
                 "html = EXCLUDED.html, etag = EXCLUDED.etag, published_at = EXCLUDED.published_at "
                 f"RETURNING {_PAGE_COLUMNS}",
-                page_id, group_id, site_id, slug, title, description, noindex, revision,
-                html, etag_for(html), published_at,
-            )  # fmt: skip
+                page_id,
+                group_id,
+                site_id,
+                slug,
+                title,
+                description,
+                noindex,
+                revision,
+                html,
+                etag_for(html),
+                published_at,
+            )
         except asyncpg.UniqueViolationError:
             raise sdk.Conflict(
                 f"another published page of this site already uses the slug {slug!r}",
@@ -167,8 +176,10 @@ class LivePages:
             row = await conn.fetchrow(
                 f"SELECT {_PAGE_COLUMNS} FROM website_live_pages "
                 "WHERE group_id = $1 AND site_id = $2 AND slug = $3",
-                site.group_id, site.id, slug,
-            )  # fmt: skip
+                site.group_id,
+                site.id,
+                slug,
+            )
         return LivePage(**row) if row else None
 
     async def pages(self, site: LiveSite) -> list[LivePage]:

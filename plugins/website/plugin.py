@@ -88,11 +88,17 @@ def register_thing_types() -> list[ThingType]:
 @hookimpl
 def register_connection_types() -> list[ConnectionType]:
     return [
-        ConnectionType("contains", ("website",), ("page",), ContainsMeta,
-                       description="A website contains a page"),
-        ConnectionType("uses", ("page",), ("media_asset",),
-                       description="A page shows a media asset"),
-    ]  # fmt: skip
+        ConnectionType(
+            "contains",
+            ("website",),
+            ("page",),
+            ContainsMeta,
+            description="A website contains a page",
+        ),
+        ConnectionType(
+            "uses", ("page",), ("media_asset",), description="A page shows a media asset"
+        ),
+    ]
 
 
 @hookimpl
@@ -107,18 +113,23 @@ def register_event_types() -> list[EventType]:
         EventType("page_unpublished", PageEvent, "A live page was taken offline"),
         EventType("component_added", ComponentAdded, "A component was added to a page"),
         EventType("media_uploaded", MediaUploaded, "A file was uploaded"),
-    ]  # fmt: skip
+    ]
 
 
 @hookimpl
 def register_quotas() -> list[Quota]:
     return [
         Quota("websites", {"free": 5}, "Websites per creator", ThingCount("website")),
-        Quota("pages", {"free": 50}, "Pages per website",
-              ConnectionCount("contains", to_type="page")),
-        Quota("media_uploads", {"free": 100}, "Media uploads per month",
-              EventCount("media_uploaded", period="month")),
-    ]  # fmt: skip
+        Quota(
+            "pages", {"free": 50}, "Pages per website", ConnectionCount("contains", to_type="page")
+        ),
+        Quota(
+            "media_uploads",
+            {"free": 100},
+            "Media uploads per month",
+            EventCount("media_uploaded", period="month"),
+        ),
+    ]
 
 
 @hookimpl

@@ -92,9 +92,14 @@ def site_info(service: WebsiteContext, site: LiveSite) -> render.SiteInfo:
     else:
         base = f"{service.platform.settings.base_url}/sites/{site.slug}"
     return render.SiteInfo(
-        id=str(site.id), name=site.name, slug=site.slug, description=site.description,
-        language=site.language, settings=site.settings, base_url=base,
-    )  # fmt: skip
+        id=str(site.id),
+        name=site.name,
+        slug=site.slug,
+        description=site.description,
+        language=site.language,
+        settings=site.settings,
+        base_url=base,
+    )
 
 
 async def serve_page(
@@ -233,8 +238,9 @@ def _context(request: Request[Any, Any, Any]) -> WebsiteContext:
 
 def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The platform's usual 404 problem, for paths that are not a page here."""
-    body = sdk.problem_body(404, "not_found", "Not found", f"no route {request.url.path}",
-                        instance=request.url.path)  # fmt: skip
+    body = sdk.problem_body(
+        404, "not_found", "Not found", f"no route {request.url.path}", instance=request.url.path
+    )
     return Response(
         msgspec.json.encode(body), status_code=404, media_type="application/problem+json"
     )

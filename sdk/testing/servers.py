@@ -114,10 +114,14 @@ async def _create_template(servers_url: str, template: str, settings: Settings) 
 def creator_servers() -> Iterator[Servers]:
     """Start (or reach) PostgreSQL and Redis once per session; build the template DB."""
     data_dir = Path(tempfile.mkdtemp(prefix="creator-test-"))
-    settings = load_settings(environ={
-        key: value for key, value in os.environ.items()
-        if key in ("CREATOR_DATABASE_URL", "CREATOR_REDIS_URL")
-    }, data_dir=data_dir)  # fmt: skip
+    settings = load_settings(
+        environ={
+            key: value
+            for key, value in os.environ.items()
+            if key in ("CREATOR_DATABASE_URL", "CREATOR_REDIS_URL")
+        },
+        data_dir=data_dir,
+    )
     runtime = Runtime(settings).start()
     template = f"creator_template_{os.getpid()}"
     servers: Servers | None = None

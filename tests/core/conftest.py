@@ -88,11 +88,12 @@ class TestTypes:
             ConnectionType("related", unique=False),
             # A person's end: a customer bought a product; a note is assigned to a product
             # or to a member; a product is made by a member.
-            ConnectionType("bought", from_types=(PERSON,), to_types=("product",),
-                           metadata=BoughtMeta),
+            ConnectionType(
+                "bought", from_types=(PERSON,), to_types=("product",), metadata=BoughtMeta
+            ),
             ConnectionType("assigned", from_types=("note",), to_types=("product", PERSON)),
             ConnectionType("made_by", from_types=("product",), to_types=(PERSON,)),
-        ]  # fmt: skip
+        ]
 
     @hookimpl
     def register_event_types(self) -> list[EventType]:

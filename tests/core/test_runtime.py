@@ -101,17 +101,23 @@ def test_embedded_servers_start_keep_data_and_stop(data_dir):
 def test_memory_settings_follow_the_machine_within_bounds():
     gb, mb = 2**30, 2**20
     assert tuned_settings(1 * gb) == {
-        "shared_buffers": "256MB", "effective_cache_size": "512MB",
-        "maintenance_work_mem": "64MB", "autovacuum_work_mem": "64MB",
-    }  # fmt: skip
+        "shared_buffers": "256MB",
+        "effective_cache_size": "512MB",
+        "maintenance_work_mem": "64MB",
+        "autovacuum_work_mem": "64MB",
+    }
     assert tuned_settings(8 * gb) == {
-        "shared_buffers": "2048MB", "effective_cache_size": "4096MB",
-        "maintenance_work_mem": "512MB", "autovacuum_work_mem": "256MB",
-    }  # fmt: skip
+        "shared_buffers": "2048MB",
+        "effective_cache_size": "4096MB",
+        "maintenance_work_mem": "512MB",
+        "autovacuum_work_mem": "256MB",
+    }
     assert tuned_settings(256 * gb) == {
-        "shared_buffers": "4096MB", "effective_cache_size": "16384MB",
-        "maintenance_work_mem": "1024MB", "autovacuum_work_mem": "256MB",
-    }  # fmt: skip
+        "shared_buffers": "4096MB",
+        "effective_cache_size": "16384MB",
+        "maintenance_work_mem": "1024MB",
+        "autovacuum_work_mem": "256MB",
+    }
     assert tuned_settings(256 * mb)["shared_buffers"] == "128MB"  # PostgreSQL's default
     # a container's small /dev/shm bounds index builds (never below PostgreSQL's default)
     assert tuned_settings(16 * gb, shm=512 * mb)["maintenance_work_mem"] == "256MB"
@@ -179,9 +185,10 @@ def test_serve_stops_embedded_servers_on_signal(data_dir, sig):
             time.sleep(0.1)
         assert ready is not None and ready.status_code == 200
         server_pids = [
-            p.pid for p in psutil.process_iter(["cmdline"])
+            p.pid
+            for p in psutil.process_iter(["cmdline"])
             if str(data_dir) in " ".join(p.info["cmdline"] or [])
-        ]  # fmt: skip
+        ]
         server_pids += [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
         assert server_pids, "expected embedded postgres and redis processes"
         proc.send_signal(sig)

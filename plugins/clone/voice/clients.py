@@ -251,11 +251,13 @@ def builtin_voice_providers(settings: CloneSettings) -> list[VoiceProvider]:
         return []
     return [
         ElevenLabsVoice(
-            base_url=settings.elevenlabs_base_url, api_key=key, model=settings.elevenlabs_model,
+            base_url=settings.elevenlabs_base_url,
+            api_key=key,
+            model=settings.elevenlabs_model,
             output_format=settings.elevenlabs_output_format,
             timeout=settings.media_timeout_seconds,
         )
-    ]  # fmt: skip
+    ]
 
 
 def builtin_avatar_providers(settings: CloneSettings) -> list[AvatarProvider]:
@@ -265,7 +267,9 @@ def builtin_avatar_providers(settings: CloneSettings) -> list[AvatarProvider]:
         return []
     return [
         DIDAvatar(
-            base_url=settings.did_base_url, api_key=key, auth_scheme=settings.did_auth_scheme,
+            base_url=settings.did_base_url,
+            api_key=key,
+            auth_scheme=settings.did_auth_scheme,
             timeout=settings.media_timeout_seconds,
         )
-    ]  # fmt: skip
+    ]

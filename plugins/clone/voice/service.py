@@ -152,16 +152,22 @@ class CloneMedia:
 
     def voice_provider(self) -> VoiceProvider:
         provider: VoiceProvider = _choose(
-            self.voices, self.settings.voice_provider, "voice", VoiceNotConfigured,
+            self.voices,
+            self.settings.voice_provider,
+            "voice",
+            VoiceNotConfigured,
             "elevenlabs_api_key (or $ELEVENLABS_API_KEY)",
-        )  # fmt: skip
+        )
         return provider
 
     def avatar_provider(self) -> AvatarProvider:
         provider: AvatarProvider = _choose(
-            self.avatars, self.settings.avatar_provider, "avatar", AvatarNotConfigured,
+            self.avatars,
+            self.settings.avatar_provider,
+            "avatar",
+            AvatarNotConfigured,
             "did_api_key (or $DID_API_KEY)",
-        )  # fmt: skip
+        )
         return provider
 
     def _voice_of(self, props: CloneProps) -> VoiceProvider:
@@ -244,9 +250,13 @@ class CloneMedia:
         else:
             hint = f"upload {upload}"
         return Readiness(
-            state=state, provider=holder if item_id else "", id=item_id, configured=configured,
-            error=getattr(props, f"{kind}_error"), hint=hint,
-        )  # fmt: skip
+            state=state,
+            provider=holder if item_id else "",
+            id=item_id,
+            configured=configured,
+            error=getattr(props, f"{kind}_error"),
+            hint=hint,
+        )
 
     async def status(self, group: sdk.GroupContext, clone_id: UUID) -> MediaStatus:
         group.require("clone.read")
@@ -283,22 +293,28 @@ class CloneMedia:
         provider = self.voice_provider()
         size = sum(len(s.content) for s in samples)
         return await self._make(
-            group, clone, "voice", provider.name,
+            group,
+            clone,
+            "voice",
+            provider.name,
             lambda: provider.clone_voice(clone.name, samples),
             lambda voice_id: VoiceCloned(
                 str(clone.id), provider.name, voice_id, len(samples), size
             ),
-        )  # fmt: skip
+        )
 
     async def make_appearance(
         self, group: sdk.GroupContext, clone: sdk.Thing, photo: Photo
     ) -> MediaStatus:
         provider = self.avatar_provider()
         return await self._make(
-            group, clone, "appearance", provider.name,
+            group,
+            clone,
+            "appearance",
+            provider.name,
             lambda: provider.create_appearance(photo),
             lambda appearance_id: AppearanceCloned(str(clone.id), provider.name, appearance_id),
-        )  # fmt: skip
+        )
 
     async def _make(
         self,
@@ -328,9 +344,13 @@ class CloneMedia:
         async with self.platform.ontology.transaction(group.scope) as o:
             updated = await o.things.update(
                 clone.id,
-                properties={f"{kind}_id": made, f"{kind}_provider": provider,
-                            f"{kind}_state": "ready", f"{kind}_error": None},
-            )  # fmt: skip
+                properties={
+                    f"{kind}_id": made,
+                    f"{kind}_provider": provider,
+                    f"{kind}_state": "ready",
+                    f"{kind}_error": None,
+                },
+            )
             await o.events.emit(
                 f"{kind}_cloned", msgspec.to_builtins(payload(made)), target_id=clone.id
             )

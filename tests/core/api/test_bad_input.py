@@ -68,14 +68,18 @@ async def test_malformed_and_wrongly_shaped_bodies(
         (
             "POST",
             owner.url("/connections"),
-            {"type": "contains", "from_id": ids["collection"], "to_id": ids["product"],
-             "metadata": "x"},
+            {
+                "type": "contains",
+                "from_id": ids["collection"],
+                "to_id": ids["product"],
+                "metadata": "x",
+            },
         ),
         ("POST", "/api/v1/groups", {"slug": 1, "name": 2}),
         ("POST", "/api/v1/groups", ["slug", "name"]),
         ("POST", "/api/v1/me/tokens", ["name"]),
         ("POST", "/api/v1/me/tokens", {"name": None}),
-    ]  # fmt: skip
+    ]
     for method, path, body in json_bodies:
         r = await owner.client.request(method, path, json=body)
         _check(r, (400, 409, 422), (method, path, body))
@@ -122,10 +126,18 @@ async def test_values_postgresql_cannot_store(
     ids = await _arrange(owner, typed_platform)
     cases: list[tuple[str, str, Any, dict[str, str] | None]] = [
         ("POST", owner.url("/things"), {"type": "note", "name": "a\x00b"}, None),
-        ("POST", owner.url("/things"), {"type": "note", "name": "x", "properties": {"k": "\x00"}},
-         None),
-        ("POST", owner.url("/things"), {"type": "note", "name": "x", "properties": {"\x00": 1}},
-         None),
+        (
+            "POST",
+            owner.url("/things"),
+            {"type": "note", "name": "x", "properties": {"k": "\x00"}},
+            None,
+        ),
+        (
+            "POST",
+            owner.url("/things"),
+            {"type": "note", "name": "x", "properties": {"\x00": 1}},
+            None,
+        ),
         ("POST", owner.url("/things"), {"type": "note", "name": "x", "status": "\x00"}, None),
         ("PATCH", owner.url(f"/things/{ids['product']}"), {"name": "\x00"}, None),
         ("POST", "/api/v1/groups", {"slug": "nul", "name": "\x00"}, None),
@@ -139,7 +151,7 @@ async def test_values_postgresql_cannot_store(
         ("GET", owner.url("/events"), None, {"type": "\x00"}),
         ("GET", owner.url("/events"), None, {"since": "0001-01-01T00:00:00+00:01"}),
         ("GET", owner.url("/events"), None, {"until": "9999-12-31T23:59:59.999999-00:01"}),
-    ]  # fmt: skip
+    ]
     for method, path, body, params in cases:
         r = await owner.client.request(method, path, json=body, params=params)
         _check(r, (422,), (method, path, body, params))
@@ -238,12 +250,14 @@ async def test_wrong_content_type_method_and_route(owner: Tenant) -> None:
     things = owner.url("/things")
     for content_type, content in (
         ("application/x-www-form-urlencoded", b"type=note&name=x"),
-        ("multipart/form-data; boundary=zz", b"--zz\r\nContent-Disposition: form-data; "
-         b'name="type"\r\n\r\nnote\r\n--zz--\r\n'),
+        (
+            "multipart/form-data; boundary=zz",
+            b'--zz\r\nContent-Disposition: form-data; name="type"\r\n\r\nnote\r\n--zz--\r\n',
+        ),
         ("text/plain", b"type: note"),
         ("application/xml", b"<thing><type>note</type></thing>"),
         ("application/json; charset=latin-1", b'{"type": "note", "name": "\xe9"}'),
-    ):  # fmt: skip
+    ):
         r = await owner.client.post(things, content=content, headers={"Content-Type": content_type})
         _check(r, (400, 415, 422), content_type)
     # JSON under a generic content type is understood (or refused cleanly).
@@ -275,11 +289,42 @@ async def test_wrong_content_type_method_and_route(owner: Tenant) -> None:
 # -- random mutations ---------------------------------------------------------------------
 
 ODD_VALUES: list[Any] = [
-    None, True, False, 0, -1, 1.5, -0.0, 2**31, 2**63, 2**64, -(2**63) - 1, 10**30, 1e308,
-    "", " ", "\x00", "a\x00b", "é", "💥", "\ud7ff", "x" * 600, "null", "true", "1",
-    "not-a-uuid", "00000000-0000-0000-0000-000000000000", "2024-01-01T00:00:00Z",
-    [], [None], [1, "a"], {}, {"k": None}, {"": ""}, {"\x00": 1}, {"a": {"b": {"c": []}}},
-]  # fmt: skip
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    -0.0,
+    2**31,
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    10**30,
+    1e308,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "é",
+    "💥",
+    "\ud7ff",
+    "x" * 600,
+    "null",
+    "true",
+    "1",
+    "not-a-uuid",
+    "00000000-0000-0000-0000-000000000000",
+    "2024-01-01T00:00:00Z",
+    [],
+    [None],
+    [1, "a"],
+    {},
+    {"k": None},
+    {"": ""},
+    {"\x00": 1},
+    {"a": {"b": {"c": []}}},
+]
 
 
 def _mutate(rng: random.Random, value: Any, depth: int = 0) -> Any:

@@ -177,8 +177,10 @@ async def test_a_member_as_an_end(typed_platform: CreatorPlatform, owner: Tenant
     assert r.status_code == 201, r.text
     link = r.json()
     assert (link["from_id"], link["to_id"], link["metadata"]) == (
-        buyer, mug, {"price_cents": 900},
-    )  # fmt: skip
+        buyer,
+        mug,
+        {"price_cents": 900},
+    )
     listed = await owner.client.get(owner.url("/connections"), params={"from_id": buyer})
     assert [c["id"] for c in listed.json()["items"]] == [link["id"]]
     assert (await _connect(owner, "assigned", note, str(owner.person.id))).status_code == 201

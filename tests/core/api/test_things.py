@@ -56,19 +56,28 @@ async def test_create_with_a_status(owner: Tenant) -> None:
 CREATE_REFUSALS = [
     ({"type": "gadget", "name": "x"}, "unknown_type", "type"),
     ({"type": "product", "name": "x", "properties": {"sku": 1}}, None, "properties.sku"),
-    ({"type": "product", "name": "x", "properties": {"sku": "a", "colour": "red"}}, None,
-     "properties.colour"),
-    ({"type": "product", "name": "x", "properties": {"sku": "a", "dimensions": {}}}, None,
-     "properties.dimensions.width"),
+    (
+        {"type": "product", "name": "x", "properties": {"sku": "a", "colour": "red"}},
+        None,
+        "properties.colour",
+    ),
+    (
+        {"type": "product", "name": "x", "properties": {"sku": "a", "dimensions": {}}},
+        None,
+        "properties.dimensions.width",
+    ),
     ({"type": "product", "name": "x", "properties": {}}, None, "properties.sku"),
-    ({"type": "product", "name": "x", "properties": {"sku": "a"}, "status": "sold"}, None,
-     "status"),
+    (
+        {"type": "product", "name": "x", "properties": {"sku": "a"}, "status": "sold"},
+        None,
+        "status",
+    ),
     ({"type": "note", "name": ""}, None, "name"),
     ({"type": "note"}, None, "name"),
     ({"type": "note", "name": "x", "status": ""}, None, "status"),
     ({"type": "note", "name": "x", "properties": []}, None, "properties"),
     ({"type": "note", "name": "x", "colour": "red"}, None, "colour"),
-]  # fmt: skip
+]
 
 
 async def test_create_refusals_name_the_field(owner: Tenant) -> None:

@@ -43,8 +43,11 @@ async def test_durable_handler_retries_with_the_same_idempotency_key(
     event = await evt.ontology(alice).events.emit("ping", {"n": 1})
     await wait_until(lambda: events_plugin.flaky_done == [event.id])
     key = f"{event.id}:evt.flaky"
-    assert events_plugin.flaky_attempts == [(event.id, 1, key), (event.id, 2, key),
-                                            (event.id, 3, key)]  # fmt: skip
+    assert events_plugin.flaky_attempts == [
+        (event.id, 1, key),
+        (event.id, 2, key),
+        (event.id, 3, key),
+    ]
     # it succeeded in the end: not a dead letter
     assert [f["handler"] for f in (await _failed(alice)).json()["items"]] == ["evt.boom"]
 
@@ -102,9 +105,13 @@ async def test_a_handler_that_never_works_is_dead_lettered_after_its_last_try(
 
     async def creator(*args: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "core.cli", *args],
-            capture_output=True, text=True, env={**os.environ, **env}, timeout=60,
-        )  # fmt: skip
+            subprocess.run,
+            [sys.executable, "-m", "core.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=60,
+        )
 
     result = await creator("events", "failed", "--json")
     assert result.returncode == 0, result.stderr

@@ -160,11 +160,13 @@ async def test_sigkill_between_commit_and_dispatch_loses_nothing(
         assert settings.database_url and settings.redis_url
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, str(script), settings.database_url, settings.redis_url,
-             str(group.id)],
-            capture_output=True, text=True, timeout=60, cwd=ROOT,
+            [sys.executable, str(script), settings.database_url, settings.redis_url, str(group.id)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
+        )
         assert result.returncode == -signal.SIGKILL, (result.returncode, result.stderr)
         assert "survived" not in result.stdout
         (event_id,) = result.stdout.split()
@@ -215,11 +217,14 @@ async def test_emit_many_writes_events_and_outbox_rows_in_one_statement(
 
     o = evt.ontology(alice)
     target = uuid.uuid4()
-    many = await o.events.emit_many([("note", {"n": 1}, None), ("ping", None, target),
-                                     ("note", {"n": 3}, None)])  # fmt: skip
+    many = await o.events.emit_many(
+        [("note", {"n": 1}, None), ("ping", None, target), ("note", {"n": 3}, None)]
+    )
     assert [(e.type, e.payload, e.target_id) for e in many] == [
-        ("note", {"n": 1}, None), ("ping", {"n": 0}, target), ("note", {"n": 3}, None),
-    ]  # fmt: skip
+        ("note", {"n": 1}, None),
+        ("ping", {"n": 0}, target),
+        ("note", {"n": 3}, None),
+    ]
     assert [e.id for e in events_plugin.seen] == [e.id for e in many]
     assert all(e.actor_id == alice.person.id and e.group_id == alice.group.id for e in many)
     assert await outbox_count() == 0

@@ -17,10 +17,14 @@ async def test_committed_events_arrive_live(evt: CreatorPlatform, alice: Tenant,
         one, two = await stream.events(2)
         assert (one.id, one.event) == (str(first.id), "note")
         assert one.json() == {
-            "id": str(first.id), "group_id": str(alice.group.id), "type": "note",
-            "actor_id": str(alice.person.id), "target_id": None, "payload": {"n": 1},
+            "id": str(first.id),
+            "group_id": str(alice.group.id),
+            "type": "note",
+            "actor_id": str(alice.person.id),
+            "target_id": None,
+            "payload": {"n": 1},
             "occurred_at": first.occurred_at.isoformat().replace("+00:00", "Z"),
-        }  # fmt: skip
+        }
         assert (two.id, two.json()["payload"]) == (str(second.id), {"n": 2})
         # an idle stream gets keep-alive comments
         beat = await stream.next(5, comments=True)

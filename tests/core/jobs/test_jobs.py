@@ -31,9 +31,11 @@ async def test_a_job_runs_and_reports_status_progress_and_result(
     creator_platform_factory, jobs_plugin, fast_settings
 ) -> None:
     cp: CreatorPlatform = await creator_platform_factory(
-        plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}, worker=True,
+        plugins=["jobsplugin"],
+        extra_plugins={"jobsplugin": jobs_plugin},
+        worker=True,
         **fast_settings,
-    )  # fmt: skip
+    )
     alice, bob = await cp.tenant(), await cp.tenant()
     completed = JOBS.labels("count_to", "complete")._value.get()
 
@@ -71,9 +73,11 @@ async def test_in_progress_and_failed_jobs(
     creator_platform_factory, jobs_plugin, fast_settings
 ) -> None:
     cp = await creator_platform_factory(
-        plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}, worker=True,
+        plugins=["jobsplugin"],
+        extra_plugins={"jobsplugin": jobs_plugin},
+        worker=True,
         **fast_settings,
-    )  # fmt: skip
+    )
     alice = await cp.tenant()
     waiting = await cp.platform.jobs.enqueue("wait_for_release", group_id=alice.group.id)
     await asyncio.wait_for(jobs_plugin.started.wait(), 10)
@@ -100,9 +104,12 @@ async def test_a_job_may_run_longer_or_shorter_than_the_timeout_setting(
     ``job_timeout_seconds`` setting: long, resumable work is not cut off by a setting
     made for quick jobs, and a job can be held shorter."""
     cp = await creator_platform_factory(
-        plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}, worker=True,
-        job_timeout_seconds=0.5, **fast_settings,
-    )  # fmt: skip
+        plugins=["jobsplugin"],
+        extra_plugins={"jobsplugin": jobs_plugin},
+        worker=True,
+        job_timeout_seconds=0.5,
+        **fast_settings,
+    )
     alice = await cp.tenant()
     long_nap = await cp.platform.jobs.enqueue("nap_long", 1.0, group_id=alice.group.id)
     short_nap = await cp.platform.jobs.enqueue("nap_short", 1.0, group_id=alice.group.id)
@@ -124,9 +131,12 @@ async def test_a_long_job_keeps_its_running_mark_short_and_renews_it(
 
     monkeypatch.setattr(core.worker, "IN_PROGRESS_RENEW_SECONDS", 0.1)
     cp = await creator_platform_factory(
-        plugins=["jobsplugin"], extra_plugins={"jobsplugin": jobs_plugin}, worker=True,
-        job_timeout_seconds=0.5, **fast_settings,
-    )  # fmt: skip
+        plugins=["jobsplugin"],
+        extra_plugins={"jobsplugin": jobs_plugin},
+        worker=True,
+        job_timeout_seconds=0.5,
+        **fast_settings,
+    )
     alice = await cp.tenant()
     redis = cp.platform.jobs.arq
     job_id = await cp.platform.jobs.enqueue("nap_long", 1.5, group_id=alice.group.id)
@@ -172,9 +182,14 @@ async def test_worker_runs_every_job_cron_and_the_event_handler_job(
     )
     worker = build_worker(cp.platform)
     assert set(worker.functions) >= {  # (core's own jobs too)
-        "creator.event_handler", "count_to", "always_fails", "wait_for_release",
-        "which_group", "nightly", "cron:nightly",
-    }  # fmt: skip
+        "creator.event_handler",
+        "count_to",
+        "always_fails",
+        "wait_for_release",
+        "which_group",
+        "nightly",
+        "cron:nightly",
+    }
     crons = {cron.name: cron for cron in worker.cron_jobs}
     assert (crons["cron:nightly"].hour, crons["cron:nightly"].minute) == (3, 0)
     await worker.close()
@@ -225,9 +240,14 @@ async def test_creator_worker_command_runs_jobs_and_stops_on_sigterm(
         "CREATOR_WORKER_POLL_DELAY_SECONDS": "0.05",
     }
     proc = await asyncio.to_thread(
-        subprocess.Popen, [sys.executable, "-m", "core.cli", "worker"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        subprocess.Popen,
+        [sys.executable, "-m", "core.cli", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         status = await wait_until(lambda: _complete(alice, job_id), within=30)
         assert status["status"] == "complete" and status["result"] == "HI"

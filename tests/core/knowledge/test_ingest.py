@@ -41,9 +41,12 @@ async def test_ingest_creates_chunks_linked_to_the_thing(
     thing = await kplatform.ontology(kowner).things.create("doc", name="FAQ")
     knowledge = service_with(kplatform, chunk_tokens=20, chunk_overlap=0)
     result = await knowledge.ingest(
-        kowner.scope, "\n\n".join(PARAGRAPHS), thing_id=thing.id, labels=["faq"],
+        kowner.scope,
+        "\n\n".join(PARAGRAPHS),
+        thing_id=thing.id,
+        labels=["faq"],
         metadata={"source": "faq.md"},
-    )  # fmt: skip
+    )
     assert result.thing_id == thing.id
     assert result.created == len(result.items) >= 4
     assert (result.unchanged, result.deleted, result.embedded) == (0, 0, result.created)
@@ -65,8 +68,9 @@ async def test_reingest_replaces_stale_chunks_and_keeps_unchanged_ones(
     kplatform: CreatorPlatform, kowner: Tenant, hash_embedder
 ) -> None:
     thing = await kplatform.ontology(kowner).things.create("doc", name="FAQ")
-    knowledge = service_with(kplatform, embedding_provider="hash64", chunk_tokens=20,
-                             chunk_overlap=0)  # fmt: skip
+    knowledge = service_with(
+        kplatform, embedding_provider="hash64", chunk_tokens=20, chunk_overlap=0
+    )
     first = await knowledge.ingest(kowner.scope, "\n\n".join(PARAGRAPHS), thing_id=thing.id)
     embedded_once = hash_embedder.texts_embedded
     assert embedded_once == first.created == len(first.items)
@@ -134,8 +138,9 @@ async def test_reingest_with_a_paragraph_repeated_more_often_than_before(
     kplatform: CreatorPlatform, kowner: Tenant, hash_embedder
 ) -> None:
     thing = await kplatform.ontology(kowner).things.create("doc", name="Repeats")
-    knowledge = service_with(kplatform, embedding_provider="hash64", chunk_tokens=20,
-                             chunk_overlap=0)  # fmt: skip
+    knowledge = service_with(
+        kplatform, embedding_provider="hash64", chunk_tokens=20, chunk_overlap=0
+    )
     await knowledge.ingest(kowner.scope, PARAGRAPHS[0], thing_id=thing.id)
     text = "\n\n".join([PARAGRAPHS[0], PARAGRAPHS[1], PARAGRAPHS[0]])
     result = await knowledge.ingest(kowner.scope, text, thing_id=thing.id)

@@ -176,9 +176,13 @@ def test_cli_reembed_prints_progress(creator_servers, knowledge_plugin) -> None:
     name = asyncio.run(creator_servers.create_database())
     url = database_url(creator_servers.database_url, name)
     settings = load_settings(
-        environ={}, database_url=url, redis_url=creator_servers.redis_url,
-        plugins=[PLUGIN], migrate_on_start=False, embedding_provider="hash64",
-    )  # fmt: skip
+        environ={},
+        database_url=url,
+        redis_url=creator_servers.redis_url,
+        plugins=[PLUGIN],
+        migrate_on_start=False,
+        embedding_provider="hash64",
+    )
 
     async def arrange() -> Any:
         platform = Platform.load(settings, extra_plugins={PLUGIN: knowledge_plugin})

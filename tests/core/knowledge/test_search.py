@@ -217,8 +217,10 @@ async def test_group_isolation_with_identical_text(kplatform: CreatorPlatform) -
         for scope, own in ((a.scope, things_a), (b.scope, things_b)):
             hits = await search(scope, "Shure microphone", mode=mode, limit=50)
             assert hits and {h.thing_id for h in hits} <= set(own.values()), mode
-            items = [await kplatform.platform.ontology.scoped(scope).knowledge.get(
-                h.knowledge_id) for h in hits]  # fmt: skip
+            items = [
+                await kplatform.platform.ontology.scoped(scope).knowledge.get(h.knowledge_id)
+                for h in hits
+            ]
             assert {i.group_id for i in items} == {scope.group_id}
     # filtering by the other group's thing finds nothing
     hits = await search(b.scope, "microphone", thing_ids=[things_a["camera"]])

@@ -184,9 +184,13 @@ async def test_metrics_grouped_by_property(o: ScopedOntology) -> None:
             await o.things.create(
                 "product",
                 name=f"{currency}{n}",
-                properties={"sku": f"{currency}-{n % 2}", "currency": currency,
-                            "price_cents": amount, "featured": n == 0},
-            )  # fmt: skip
+                properties={
+                    "sku": f"{currency}-{n % 2}",
+                    "currency": currency,
+                    "price_cents": amount,
+                    "featured": n == 0,
+                },
+            )
     await o.things.create("product", name="free", properties={"sku": "x", "currency": "GBP"})
     await o.things.create("note", name="no price")  # not a number: left out
 
@@ -214,8 +218,9 @@ async def test_metrics_grouped_by_property(o: ScopedOntology) -> None:
     usd = by_currency[("USD",)]
     assert (usd["count"], usd["skus"], usd["total"], usd["mean"]) == (4, 2, 1000, 250)
     assert (usd["cheapest"], usd["dearest"], usd["median"]) == (100, 400, 250)
-    assert usd["p90"] == pytest.approx(statistics.quantiles([100, 200, 300, 400], n=10,
-                                                          method="inclusive")[-1])  # fmt: skip
+    assert usd["p90"] == pytest.approx(
+        statistics.quantiles([100, 200, 300, 400], n=10, method="inclusive")[-1]
+    )
     assert usd["featured"] == 1 and isinstance(usd["newest"], datetime)
     assert usd["a_name"] in {"USD0", "USD1", "USD2", "USD3"}
     gbp = by_currency[("GBP",)]
@@ -223,9 +228,7 @@ async def test_metrics_grouped_by_property(o: ScopedOntology) -> None:
     await o.things.create("note", name="a text price", properties={"price_cents": "cheap"})
 
     [whole] = await o.things.aggregate([Metric.count(), Metric.sum("properties.price_cents")])
-    assert whole.key == () and whole.values == {
-        "count": 9, "sum(properties.price_cents)": 1200
-    }  # fmt: skip
+    assert whole.key == () and whole.values == {"count": 9, "sum(properties.price_cents)": 1200}
     two = await o.things.aggregate(
         [Metric.count()], group_by=["type", "properties.currency"], limit=2
     )
@@ -262,15 +265,21 @@ async def test_buckets_across_month_boundaries(
         return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
 
     assert await counts("day") == [
-        (at(2026, 1, 31), 2, 30), (at(2026, 2, 1), 1, 30), (at(2026, 2, 3), 1, 40),
+        (at(2026, 1, 31), 2, 30),
+        (at(2026, 2, 1), 1, 30),
+        (at(2026, 2, 3), 1, 40),
         (at(2026, 3, 1), 1, 50),
-    ]  # fmt: skip
+    ]
     assert await counts("week") == [  # weeks start on Monday
-        (at(2026, 1, 26), 3, 60), (at(2026, 2, 2), 1, 40), (at(2026, 2, 23), 1, 50),
-    ]  # fmt: skip
+        (at(2026, 1, 26), 3, 60),
+        (at(2026, 2, 2), 1, 40),
+        (at(2026, 2, 23), 1, 50),
+    ]
     assert await counts("month") == [
-        (at(2026, 1, 1), 2, 30), (at(2026, 2, 1), 2, 70), (at(2026, 3, 1), 1, 50),
-    ]  # fmt: skip
+        (at(2026, 1, 1), 2, 30),
+        (at(2026, 2, 1), 2, 70),
+        (at(2026, 3, 1), 1, 50),
+    ]
     [(day, _, _)] = (await counts("day"))[:1]
     assert day.utcoffset() == timedelta(0)
 
@@ -307,15 +316,19 @@ async def test_events_by_actor_and_time(
     assert [e.id for e in january.items] == [old.id]
 
     rows = await o.events.aggregate(
-        [Metric.count(), Metric.count_distinct("payload.source", name="sources"),
-         Metric.max("occurred_at", name="last")],
+        [
+            Metric.count(),
+            Metric.count_distinct("payload.source", name="sources"),
+            Metric.max("occurred_at", name="last"),
+        ],
         type="product_viewed",
         group_by=["actor_id"],
         order_by=["-count"],
-    )  # fmt: skip
+    )
     assert [(r.key, r.values["count"], r.values["sources"]) for r in rows] == [
-        ((owner.person.id,), 3, 2), ((colleague.person.id,), 2, 2),
-    ]  # fmt: skip
+        ((owner.person.id,), 3, 2),
+        ((colleague.person.id,), 2, 2),
+    ]
     by_source = await o.events.aggregate(
         [Metric.count()],
         type="product_viewed",
@@ -323,8 +336,9 @@ async def test_events_by_actor_and_time(
         group_by=["payload.source", bucket("month")],
     )
     assert [(r.key[0], r.key[1].month, r.values["count"]) for r in by_source] == [
-        ("app", datetime.now(UTC).month, 1), ("mail", 1, 1),
-    ]  # fmt: skip
+        ("app", datetime.now(UTC).month, 1),
+        ("mail", 1, 1),
+    ]
     web = await o.events.aggregate(
         [Metric.count()],
         where={"source": "web"},

@@ -468,8 +468,10 @@ async def test_a_member_can_be_an_end(
     customer = await typed_platform.member(owner, "customer")
     bought = await o.connections.create("bought", customer.person.id, mug.id, {"price_cents": 900})
     assert (bought.from_id, bought.to_id, bought.metadata) == (
-        customer.person.id, mug.id, {"price_cents": 900},
-    )  # fmt: skip
+        customer.person.id,
+        mug.id,
+        {"price_cents": 900},
+    )
     made = await o.connections.create("made_by", mug.id, owner.person.id)
     assert made.to_id == owner.person.id
     # A mixed end takes a thing of its types or a member.
@@ -518,13 +520,15 @@ async def test_a_member_of_a_group_above_is_a_member_here(
     """A role in a parent group applies to its sub-groups, so its people can be ends there;
     a sub-group's own member is no member of the parent."""
     directory = typed_platform.platform.directory
-    sub = await directory.create_group(owner.person, slug="course", name="Course",
-                                       parent_id=owner.group.id)  # fmt: skip
+    sub = await directory.create_group(
+        owner.person, slug="course", name="Course", parent_id=owner.group.id
+    )
     customer = await typed_platform.member(owner, "customer")
     only_sub, _ = await typed_platform.person()
     await directory.add_member(sub.id, only_sub.id, "customer")
-    in_sub = typed_platform.ontology(Scope(group_id=sub.id, person_id=owner.person.id,
-                                           role="org_owner"))  # fmt: skip
+    in_sub = typed_platform.ontology(
+        Scope(group_id=sub.id, person_id=owner.person.id, role="org_owner")
+    )
     course = await in_sub.things.create("product", name="Course", properties={"sku": "C"})
     assert (await in_sub.connections.create("bought", customer.person.id, course.id)).id
     assert (await in_sub.connections.create("bought", only_sub.id, course.id)).id
@@ -949,6 +953,7 @@ async def test_every_item_reads_a_listing_page_after_page() -> None:
 
     assert await every_item(list_page, kind="chunk") == rows
     assert asked == [
-        (None, MAX_LIMIT, "chunk"), (str(MAX_LIMIT), MAX_LIMIT, "chunk"),
+        (None, MAX_LIMIT, "chunk"),
+        (str(MAX_LIMIT), MAX_LIMIT, "chunk"),
         (str(2 * MAX_LIMIT), MAX_LIMIT, "chunk"),
-    ]  # fmt: skip
+    ]

@@ -20,9 +20,20 @@ REFUND_QUESTION = "How many days do I have to ask for a refund?"
 COACHING_QUESTION = "On which days are coaching calls?"
 MONGOLIA = "What is the capital of Mongolia?"
 SHAPE = {
-    "clone_id", "since", "until", "days", "conversations", "questions", "answers",
-    "feedback", "latency_ms", "unanswered", "unanswered_rate", "top_questions", "content_gaps",
-}  # fmt: skip
+    "clone_id",
+    "since",
+    "until",
+    "days",
+    "conversations",
+    "questions",
+    "answers",
+    "feedback",
+    "latency_ms",
+    "unanswered",
+    "unanswered_rate",
+    "top_questions",
+    "content_gaps",
+}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -98,16 +109,22 @@ class Arrange:
                 "ai_message", name="q", properties={**base, "role": "user", "content": question}
             )
             answer_props: dict[str, Any] = {
-                **base, "role": "assistant", "content": "an answer", "latency_ms": latency_ms,
+                **base,
+                "role": "assistant",
+                "content": "an answer",
+                "latency_ms": latency_ms,
                 "unanswered": unanswered,
-            }  # fmt: skip
+            }
             if feedback is not None:
                 answer_props["feedback"] = feedback
             answer = await o.things.create("ai_message", name="a", properties=answer_props)
             payload: dict[str, Any] = {
-                **base, "message_id": str(answer.id), "latency_ms": latency_ms, "citations": 0,
+                **base,
+                "message_id": str(answer.id),
+                "latency_ms": latency_ms,
+                "citations": 0,
                 "unanswered": unanswered,
-            }  # fmt: skip
+            }
             if unanswered:
                 payload["question"] = question
             event = await o.events.emit("message_answered", payload, target_id=answer.id)
@@ -271,8 +288,9 @@ async def test_questions_stored_without_a_key_count_with_keyed_ones(
 
     body = await read(api, cid)
     assert [(q["question"], q["count"]) for q in body["top_questions"]] == [
-        (MONGOLIA, 3), (REFUND_QUESTION, 1),
-    ]  # fmt: skip
+        (MONGOLIA, 3),
+        (REFUND_QUESTION, 1),
+    ]
     assert [(g["question"], g["count"]) for g in body["content_gaps"]] == [(MONGOLIA, 3)]
 
 
@@ -281,11 +299,16 @@ async def test_an_empty_clone(api) -> None:
     body = await read(api, clone["id"], days=7)
     assert body["days"] == 7
     assert {k: v for k, v in body.items() if k not in ("clone_id", "since", "until", "days")} == {
-        "conversations": 0, "questions": 0, "answers": 0,
+        "conversations": 0,
+        "questions": 0,
+        "answers": 0,
         "feedback": {"up": 0, "down": 0, "up_rate": None},
         "latency_ms": {"p50": None, "p95": None},
-        "unanswered": 0, "unanswered_rate": None, "top_questions": [], "content_gaps": [],
-    }  # fmt: skip
+        "unanswered": 0,
+        "unanswered_rate": None,
+        "top_questions": [],
+        "content_gaps": [],
+    }
     assert await gaps_page(api, clone["id"]) == {"items": [], "next_cursor": None}
 
 

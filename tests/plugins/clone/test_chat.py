@@ -96,9 +96,12 @@ async def test_an_answer_cites_the_right_source(api, owner, docs, events) -> Non
     answered = await events(owner, "message_answered")
     # (unanswered: false is the default, so it is left out)
     assert answered[-1]["payload"] == {
-        "clone_id": clone["id"], "thread_id": thread["id"], "message_id": answer["id"],
-        "latency_ms": answer["latency_ms"], "citations": len(answer["citations"]),
-    }  # fmt: skip
+        "clone_id": clone["id"],
+        "thread_id": thread["id"],
+        "message_id": answer["id"],
+        "latency_ms": answer["latency_ms"],
+        "citations": len(answer["citations"]),
+    }
 
 
 async def test_a_streamed_answer(api, docs, sse) -> None:
@@ -107,8 +110,9 @@ async def test_a_streamed_answer(api, docs, sse) -> None:
     for kwargs in ({"params": {"stream": "true"}}, {"headers": {"Accept": "text/event-stream"}}):
         r = await api.client.post(
             api.thread_url(clone["id"], thread["id"], "/messages"),
-            json={"content": REFUND_QUESTION}, **kwargs,
-        )  # fmt: skip
+            json={"content": REFUND_QUESTION},
+            **kwargs,
+        )
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("text/event-stream")
         events = sse(r.text)
@@ -142,8 +146,9 @@ async def test_unrelated_questions_are_content_gaps(api, owner, docs, spy, event
 
     r = await api.client.post(
         api.thread_url(clone["id"], thread["id"], "/messages"),
-        json={"content": UNRELATED_QUESTION}, params={"stream": "true"},
-    )  # fmt: skip
+        json={"content": UNRELATED_QUESTION},
+        params={"stream": "true"},
+    )
     streamed = sse(r.text)
     assert [name for name, _ in streamed] == ["question", "delta", "done"]
     assert streamed[-1][1]["unanswered"] is True and spy.requests == []
@@ -157,9 +162,13 @@ async def test_unrelated_questions_are_content_gaps(api, owner, docs, spy, event
 @pytest.mark.clone_settings(plugin_settings={"clone": {"history_tokens": 40}})
 async def test_hook_register_llm_providers(api, docs, spy) -> None:
     clone, _, _ = await trained_clone(
-        api, docs, provider="spy", model="spy-large", temperature=0.9,
+        api,
+        docs,
+        provider="spy",
+        model="spy-large",
+        temperature=0.9,
         system_prompt="Answer like a patient teacher.",
-    )  # fmt: skip
+    )
     thread = await api.thread(clone["id"])
     asked = [
         "Can I get a refund for a course I bought?",
@@ -252,8 +261,14 @@ async def test_bad_messages(api, docs) -> None:
     clone, _, _ = await trained_clone(api, docs)
     thread = await api.thread(clone["id"])
     url = api.thread_url(clone["id"], thread["id"], "/messages")
-    for body in ({}, {"content": ""}, {"content": "   "}, {"content": "x" * 4001},
-                 {"content": 1}, {"content": "hi", "role": "assistant"}):  # fmt: skip
+    for body in (
+        {},
+        {"content": ""},
+        {"content": "   "},
+        {"content": "x" * 4001},
+        {"content": 1},
+        {"content": "hi", "role": "assistant"},
+    ):
         assert_problem(await api.client.post(url, json=body), 422)
     assert_problem(await api.client.post(url, json={"content": "hi"}, params={"stream": "maybe"}))
     assert_problem(
@@ -265,8 +280,9 @@ async def test_bad_messages(api, docs) -> None:
     )
     assert_problem(r, 404)  # a thread of another clone
     assert (await api.messages(clone["id"], thread["id"]))["items"] == []
-    r = await api.client.get(api.thread_url(clone["id"], thread["id"], "/messages"),
-                             params={"cursor": "nonsense"})  # fmt: skip
+    r = await api.client.get(
+        api.thread_url(clone["id"], thread["id"], "/messages"), params={"cursor": "nonsense"}
+    )
     assert_problem(r, 422)
 
 

@@ -69,9 +69,10 @@ async def test_if_match_and_delete(api, owner, events) -> None:
     )
     assert_problem(r, 412, "version_mismatch")
     r = await api.client.patch(
-        api.url(clone["id"]), json={"welcome_message": "Hello!"},
+        api.url(clone["id"]),
+        json={"welcome_message": "Hello!"},
         headers={"If-Match": f'"{clone["version"]}"'},
-    )  # fmt: skip
+    )
     assert r.status_code == 200 and r.json()["welcome_message"] == "Hello!"
     assert_problem(await api.client.delete(api.url(clone["id"]), headers={"If-Match": "nope"}), 422)
     r = await api.client.delete(api.url(clone["id"]))
@@ -148,9 +149,15 @@ async def test_other_groups_clones_are_404(clone_platform, api, api_for) -> None
     other = api_for(await clone_platform.tenant())
     await other.clone("Theirs")
     routes = [
-        ("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/train"), ("GET", "/sources"),
-        ("POST", "/sources"), ("GET", "/threads"), ("POST", "/threads"),
-    ]  # fmt: skip
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("POST", "/train"),
+        ("GET", "/sources"),
+        ("POST", "/sources"),
+        ("GET", "/threads"),
+        ("POST", "/threads"),
+    ]
     bodies = {"PATCH": {"name": "Taken"}, "POST": {"kind": "text", "title": "t", "text": "x"}}
     for method, path in routes:
         body = bodies.get(method) if path != "/threads" else {}
@@ -191,8 +198,13 @@ async def test_generic_apis_cannot_write_clone_types(api, owner) -> None:
 
 
 async def test_the_default_prompt_follows_the_creators_profile(owner, api_for) -> None:
-    profile = {"niche": "handmade stoneware", "expertise": "glazes and wood firing",
-               "audience": "beginner potters", "ignored": "x", "motto": 3}  # fmt: skip
+    profile = {
+        "niche": "handmade stoneware",
+        "expertise": "glazes and wood firing",
+        "audience": "beginner potters",
+        "ignored": "x",
+        "motto": 3,
+    }
     r = await owner.client.post(
         "/api/v1/groups",
         json={"slug": "mara-profile", "name": "Mara", "settings": {"profile": profile}},
@@ -262,8 +274,9 @@ async def test_a_creator_must_be_a_member(clone_platform, owner, api, api_for) -
     r = await api.client.post(api.base + "/clones", json={"name": "Ada", "creator_id": "x"})
     assert assert_problem(r, 422)["field"] == "creator_id"
     assert (await api.client.get(api.base + "/clones")).json()["items"] == []
-    r = await owner.client.get(f"/api/v1/groups/{owner.group.id}/things",
-                               params={"type": "ai_clone"})  # fmt: skip
+    r = await owner.client.get(
+        f"/api/v1/groups/{owner.group.id}/things", params={"type": "ai_clone"}
+    )
     assert r.json()["items"] == []  # nothing half made
     # Nor can the generic connections API make or end a clone_of.
     clone = await api.clone("Ada")
@@ -276,8 +289,9 @@ async def test_a_creator_must_be_a_member(clone_platform, owner, api, api_for) -
     r = await owner.client.delete(f"/api/v1/groups/{owner.group.id}/connections/{link['id']}")
     assert_problem(r, 403)
     # The other group sees nothing of it.
-    r = await other.client.get(f"/api/v1/groups/{other.group.id}/connections",
-                               params={"to_id": str(owner.person.id)})  # fmt: skip
+    r = await other.client.get(
+        f"/api/v1/groups/{other.group.id}/connections", params={"to_id": str(owner.person.id)}
+    )
     assert r.json()["items"] == []
 
 

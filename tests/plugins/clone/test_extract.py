@@ -130,18 +130,27 @@ def test_a_website_pages_words() -> None:
                 "props": {"label": "Story", "background": "#fff"},
                 "children": [
                     {"id": "t", "type": "text", "props": {"html": "<p>We <b>teach</b>.</p>"}},
-                    {"id": "i", "type": "image", "props": {"alt": "Our studio", "src": "a.png",
-                                                           "caption": "Lisbon"}},
-                    {"id": "b", "type": "button",
-                     "props": {"label": "Book", "href": "https://example.com"}},
-                    {"id": "e", "type": "embed",
-                     "props": {"url": "https://v.example", "title": ""}},
+                    {
+                        "id": "i",
+                        "type": "image",
+                        "props": {"alt": "Our studio", "src": "a.png", "caption": "Lisbon"},
+                    },
+                    {
+                        "id": "b",
+                        "type": "button",
+                        "props": {"label": "Book", "href": "https://example.com"},
+                    },
+                    {
+                        "id": "e",
+                        "type": "embed",
+                        "props": {"url": "https://v.example", "title": ""},
+                    },
                 ],
             },
             "not a node",
             {"id": "x", "type": "heading", "props": "not props"},
         ],
-    }  # fmt: skip
+    }
     assert extract.page_text(page) == (
         "About us\n\nWho we are.\n\nFounded in 2019\n\nStory\n\nWe teach.\n\nOur studio\n\n"
         "Lisbon\n\nBook"

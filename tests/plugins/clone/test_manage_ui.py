@@ -79,9 +79,11 @@ async def test_pages_render_for_a_signed_up_person(creator_platform: CreatorPlat
     assert 'id="workspace-form"' in html and '<label for="workspace-name">' in html
 
     group = await post(
-        client, "/api/v1/groups", csrf,
+        client,
+        "/api/v1/groups",
+        csrf,
         json={"name": "Studio", "slug": f"studio-{uuid.uuid4().hex[:8]}"},
-    )  # fmt: skip
+    )
     gid = group["id"]
     r = await client.get("/clones")
     assert r.status_code == 302 and r.headers["location"] == f"/clones/{gid}"
@@ -99,9 +101,11 @@ async def test_pages_render_for_a_signed_up_person(creator_platform: CreatorPlat
     clone = await post(client, base + "/clones", csrf, json={"name": "<b>Ada</b> helper"})
     cid = clone["id"]
     await post(
-        client, f"{base}/clones/{cid}/sources", csrf,
+        client,
+        f"{base}/clones/{cid}/sources",
+        csrf,
         json={"kind": "markdown", "title": "Courses", "text": "# Courses\nThree courses."},
-    )  # fmt: skip
+    )
 
     html = assert_page(await client.get(f"/clones/{gid}"))
     assert f'href="/clones/{gid}/{cid}"' in html

@@ -7,8 +7,10 @@ import json
 from plugins.clone.offline_tools import describe, tool_calls
 from plugins.clone.providers import ChatMessage, ToolSpec
 
-TOOLS = [ToolSpec(n, "", {}) for n in
-         ("create_lead", "get_product_info", "get_course_info", "get_schedule")]  # fmt: skip
+TOOLS = [
+    ToolSpec(n, "", {})
+    for n in ("create_lead", "get_product_info", "get_course_info", "get_schedule")
+]
 
 
 def calls(question: str, tools: list[ToolSpec] = TOOLS) -> dict[str, dict]:
@@ -18,9 +20,10 @@ def calls(question: str, tools: list[ToolSpec] = TOOLS) -> dict[str, dict]:
 def test_a_lead_needs_an_address_and_a_wish_to_be_contacted() -> None:
     found = calls("Hi, my name is Bo Diaz. Please contact me at bo@example.com about lessons")
     assert found["create_lead"] == {
-        "name": "Bo Diaz", "email": "bo@example.com",
+        "name": "Bo Diaz",
+        "email": "bo@example.com",
         "interest": "Hi, my name is Bo Diaz. Please contact me at about lessons",
-    }  # fmt: skip
+    }
     assert calls("I'm Ana, email me: ana.r@mail.example")["create_lead"]["name"] == "Ana"
     assert calls("get in touch: kim@x.example")["create_lead"]["name"] == "kim"
     assert "create_lead" not in calls("Is bo@example.com your address?")
@@ -45,10 +48,15 @@ def _round(name: str, content: dict) -> list[ChatMessage]:
 
 
 def test_results_in_words() -> None:
-    products = {"result": {"products": [
-        {"id": "1", "name": "Glaze kit", "price": "40 EUR", "description": "Six glazes"},
-        {"id": "2", "name": "Clay", "secret": "x"},
-    ], "count": 2}}  # fmt: skip
+    products = {
+        "result": {
+            "products": [
+                {"id": "1", "name": "Glaze kit", "price": "40 EUR", "description": "Six glazes"},
+                {"id": "2", "name": "Clay", "secret": "x"},
+            ],
+            "count": 2,
+        }
+    }
     said = describe(_round("get_product_info", products))
     assert said == (
         "Here are the products I found:\n- Glaze kit — price: 40 EUR; description: Six glazes"

@@ -41,10 +41,11 @@ async def powers(owner, page_id: str | None = None) -> list[dict]:
 async def test_a_published_bubble_is_recorded_and_ends_offline(clone_platform, api, owner) -> None:
     ada = await api.clone("Ada")
     page = await page_with(
-        owner, "mara",
+        owner,
+        "mara",
         {"type": "heading", "props": {"text": "Hi"}},
         {"type": "clone_chat", "props": {"clone_id": ada["id"], "color": "#aa3300"}},
-    )  # fmt: skip
+    )
     page_id = page.rsplit("/", 1)[1]
     assert (await owner.client.post(page + "/publish")).status_code == 200
     html = (await clone_platform.client.get("/sites/mara")).text
@@ -80,10 +81,11 @@ async def test_the_component_validates_and_blocks_publishing_without_a_clone(
     theirs = await other.clone("Bea")
     mine = await api.clone("Ada")
     page = await page_with(
-        owner, "mixed",
+        owner,
+        "mixed",
         {"type": "clone_chat", "props": {"clone_id": theirs["id"]}},
         {"type": "clone_chat", "props": {"clone_id": mine["id"]}},
-    )  # fmt: skip
+    )
     body = assert_problem(await owner.client.post(page + "/publish"), 422, "publish_blocked")
     (blocked,) = body["problems"]
     assert blocked["component"] == "clone_chat"

@@ -57,10 +57,16 @@ PRICING = (
 
 def passages(*texts: tuple[str, str]) -> list[Passage]:
     return [
-        Passage(index=i, source_id=f"s{i}", knowledge_id=f"k{i}", title=title, text=text,
-                score=1.0 - i / 10)
+        Passage(
+            index=i,
+            source_id=f"s{i}",
+            knowledge_id=f"k{i}",
+            title=title,
+            text=text,
+            score=1.0 - i / 10,
+        )
         for i, (title, text) in enumerate(texts, start=1)
-    ]  # fmt: skip
+    ]
 
 
 LIBRARY = passages(
@@ -153,18 +159,26 @@ async def test_offline_also_quotes_the_passage_closest_in_meaning() -> None:
     """A paraphrase ("shut") may share only a common word with its answer ("close"): the
     passage whose cosine is highest is quoted too, the others only on their words."""
     texts = [
-        ("Workshops", "Saturday workshops in the studio last three hours. Book a studio "
-         "workshop online."),
+        (
+            "Workshops",
+            "Saturday workshops in the studio last three hours. Book a studio workshop online.",
+        ),
         ("Members", "Members use the studio wheels during open hours."),
         ("Cleaning", "We close the studio on Mondays to clean and load the kilns."),
-    ]  # fmt: skip
+    ]
 
     def found(closest: int) -> list[Passage]:
         return [
-            Passage(index=i, source_id=f"s{i}", knowledge_id=f"k{i}", title=title, text=text,
-                    score=0.86 if i == closest else 0.80 - i / 100)
+            Passage(
+                index=i,
+                source_id=f"s{i}",
+                knowledge_id=f"k{i}",
+                title=title,
+                text=text,
+                score=0.86 if i == closest else 0.80 - i / 100,
+            )
             for i, (title, text) in enumerate(texts, start=1)
-        ]  # fmt: skip
+        ]
 
     question = "Which day of the week is the studio shut?"
     items = await collect(OfflineProvider(), request(question, found(closest=3)))
@@ -245,8 +259,13 @@ async def test_offline_cuts_a_runaway_sentence() -> None:
 def test_sentences_and_stems() -> None:
     assert split_sentences(
         "## Title\nDr. Smith teaches. Classes start at 9. 3 rooms are free!\n- a bullet, no end"
-    ) == ["Title", "Dr. Smith teaches.", "Classes start at 9.", "3 rooms are free!",
-          "a bullet, no end"]  # fmt: skip
+    ) == [
+        "Title",
+        "Dr. Smith teaches.",
+        "Classes start at 9.",
+        "3 rooms are free!",
+        "a bullet, no end",
+    ]
     assert {stem(w) for w in ("refund", "refunds", "refunded", "refunding")} == {"refund"}
     assert stem("policies") == stem("policy")
     assert stem("shipping") == stem("shipped") == stem("ships") == "ship"
@@ -325,10 +344,12 @@ class ChatServer:
     @staticmethod
     def chunk(delta: dict[str, Any], finish: str | None = None, model: str = "") -> dict[str, Any]:
         return {
-            "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1700000000,
+            "id": "chatcmpl-test",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
             "model": model or "served-model-1",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }  # fmt: skip
+        }
 
     def text(self, *pieces: str, model: str = "", hold_after: int | None = None) -> Reply:
         """Queue a streamed answer written in ``pieces``."""
@@ -344,8 +365,12 @@ class ChatServer:
         pieces interleaved across chunks the way OpenAI streams parallel calls."""
         events: list[Any] = [self.chunk({"role": "assistant", "content": text or None})]
         for index, (call_id, name, _) in enumerate(calls):
-            first = {"index": index, "id": call_id, "type": "function",
-                     "function": {"name": name, "arguments": ""}}  # fmt: skip
+            first = {
+                "index": index,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
             events.append(self.chunk({"tool_calls": [first]}))
         longest = max(len(pieces) for _, _, pieces in calls)
         for step in range(longest):
@@ -475,8 +500,9 @@ async def test_openai_sends_the_prompt_passages_history_and_question(
 ) -> None:
     chat_server.text("Each session lasts ", "45 minutes [2].")
     provider = chat_provider(chat_server)
-    req = request("How long is a coaching session?", history=HISTORY, temperature=0.2,
-                  max_tokens=321)  # fmt: skip
+    req = request(
+        "How long is a coaching session?", history=HISTORY, temperature=0.2, max_tokens=321
+    )
     items = await collect(provider, req)
     await provider.aclose()
     assert text_of(items) == "Each session lasts 45 minutes [2]."
@@ -592,14 +618,24 @@ async def test_openai_sends_tool_results_back_in_the_api_shape(chat_server: Chat
     assert text_of(items) == "Booked for Tuesday [2]."
     messages = chat_server.requests[0]["messages"]
     assert [m["role"] for m in messages] == [
-        "system", "user", "assistant", "user", "assistant", "tool"
-    ]  # fmt: skip
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "tool",
+    ]
     assert messages[3] == {"role": "user", "content": "Book me a call on Tuesday"}
     assert messages[4] == {
         "role": "assistant",
-        "tool_calls": [{"id": "call_abc", "type": "function",
-                        "function": {"name": "book_call", "arguments": '{"day": "Tuesday"}'}}],
-    }  # fmt: skip
+        "tool_calls": [
+            {
+                "id": "call_abc",
+                "type": "function",
+                "function": {"name": "book_call", "arguments": '{"day": "Tuesday"}'},
+            }
+        ],
+    }
     assert messages[5] == {
         "role": "tool",
         "tool_call_id": "call_abc",
@@ -610,10 +646,13 @@ async def test_openai_sends_tool_results_back_in_the_api_shape(chat_server: Chat
 def test_build_messages_accepts_flat_tool_calls_and_does_not_repeat_the_question() -> None:
     history = [
         ChatMessage("user", "Book me a call"),
-        ChatMessage("assistant", "", tool_calls=[{"id": "c1", "name": "book_call",
-                                                  "arguments": {"day": "Monday"}}]),
+        ChatMessage(
+            "assistant",
+            "",
+            tool_calls=[{"id": "c1", "name": "book_call", "arguments": {"day": "Monday"}}],
+        ),
         ChatMessage("tool", "ok", tool_call_id="c1"),
-    ]  # fmt: skip
+    ]
     messages = build_messages(request("Book me a call", history=history))
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
     sent: Any = messages[2]

@@ -299,9 +299,12 @@ async def test_offline_provider_cites_the_answer(creator_platform_factory: Any) 
         q: dict[str, Any], passages: list[Passage], with_closeness: bool = True
     ) -> bool:
         request = AnswerRequest(
-            system_prompt="", history=[], question=q["question"], passages=passages,
+            system_prompt="",
+            history=[],
+            question=q["question"],
+            passages=passages,
             closeness=m.closeness[q["question"]] if with_closeness else {},
-        )  # fmt: skip
+        )
         finished = Finished()
         async for item in provider.stream(request):
             if isinstance(item, Finished):

@@ -21,18 +21,21 @@ async def test_pasted_text_markdown_and_html(api, owner) -> None:
     assert text["clone_id"] == clone["id"] and text["filename"] == ""
 
     md = await api.text(
-        clone["id"], "Prices", "# Prices\n\nThe **course** costs [99 euros](https://x.example).",
+        clone["id"],
+        "Prices",
+        "# Prices\n\nThe **course** costs [99 euros](https://x.example).",
         kind="markdown",
-    )  # fmt: skip
+    )
     assert md["kind"] == "markdown"
     assert md["preview"] == "Prices The course costs 99 euros."
     html = await api.text(
-        clone["id"], "About",
+        clone["id"],
+        "About",
         "<html><head><title>About us</title><style>p{color:red}</style></head><body>"
         "<nav>Home | Blog</nav><h1>Who we are</h1><p>A small studio &amp; school.</p>"
         "<script>alert(1)</script></body></html>",
         kind="html",
-    )  # fmt: skip
+    )
     assert html["preview"] == "About us Who we are A small studio & school."
 
     listed = await api.sources(clone["id"])

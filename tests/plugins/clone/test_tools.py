@@ -68,8 +68,12 @@ async def count_threads(ctx: ToolContext, args: SourceCountArgs) -> dict[str, An
     found = await ctx.stores.things.list(type="ai_thread", limit=50)
     if args.prefix == "huge":
         return {"blob": "x" * 50_000}
-    return {"threads": len(found.items), "prefix": args.prefix, "visitor": ctx.visitor,
-            "role": ctx.scope.role}  # fmt: skip
+    return {
+        "threads": len(found.items),
+        "prefix": args.prefix,
+        "visitor": ctx.visitor,
+        "role": ctx.scope.role,
+    }
 
 
 class Extra:
@@ -123,8 +127,12 @@ async def test_hook_register_clone_tools(api, owner, docs, scripted, events) -> 
 
     (call,) = answer["tool_calls"]
     assert call["name"] == "count_threads" and call["arguments"] == {"prefix": "x"}
-    assert call["result"] == {"threads": 1, "prefix": "x", "visitor": str(owner.person.id),
-                              "role": "org_owner"}  # fmt: skip
+    assert call["result"] == {
+        "threads": 1,
+        "prefix": "x",
+        "visitor": str(owner.person.id),
+        "role": "org_owner",
+    }
     assert answer["content"].startswith('Let me check. Tools said: {"result"')
     assert answer["unanswered"] is False and answer["citations"]
     second = scripted.requests[1]
@@ -133,9 +141,12 @@ async def test_hook_register_clone_tools(api, owner, docs, scripted, events) -> 
 
     (logged,) = await events(owner, "ai_tool_called")
     assert logged["payload"] == {
-        "clone_id": clone["id"], "thread_id": thread["id"], "message_id": answer["id"],
-        "tool": "count_threads", "ok": True,
-    }  # fmt: skip
+        "clone_id": clone["id"],
+        "thread_id": thread["id"],
+        "message_id": answer["id"],
+        "tool": "count_threads",
+        "ok": True,
+    }
     listed = await api.messages(clone["id"], thread["id"])
     assert listed["items"][0]["tool_calls"] == answer["tool_calls"]
 
@@ -143,12 +154,14 @@ async def test_hook_register_clone_tools(api, owner, docs, scripted, events) -> 
 @pytest.mark.creator_plugins("clone", extra={"extra": EXTRA})
 async def test_bad_calls_come_back_to_the_model_as_errors(api, owner, docs, scripted, events):
     clone = await trained(api, docs)
-    scripted.script = [[
-        ("count_threads", json.dumps({"prefix": 3})),
-        ("count_threads", "{not json"),
-        ("no_such_tool", "{}"),
-        ("create_lead", json.dumps({"name": "Bo", "email": "not-an-email"})),
-    ]]  # fmt: skip
+    scripted.script = [
+        [
+            ("count_threads", json.dumps({"prefix": 3})),
+            ("count_threads", "{not json"),
+            ("no_such_tool", "{}"),
+            ("create_lead", json.dumps({"name": "Bo", "email": "not-an-email"})),
+        ]
+    ]
     thread = await api.thread(clone["id"])
     answer = (await api.ask(clone["id"], thread["id"], REFUND_QUESTION))["answer"]
     errors = [c["error"] for c in answer["tool_calls"]]
@@ -204,9 +217,12 @@ async def test_create_lead_records_the_visitor_once(
     r = await owner.client.get(owner.url("/things"), params={"type": "lead"})
     (stored,) = r.json()["items"]
     assert stored["name"] == "Bo Diaz" and stored["properties"] == {
-        "email": "bo@example.com", "interest": "private lessons", "clone_id": clone["id"],
-        "thread_id": thread["id"], "visitor": str(customer.tenant.person.id),
-    }  # fmt: skip
+        "email": "bo@example.com",
+        "interest": "private lessons",
+        "clone_id": clone["id"],
+        "thread_id": thread["id"],
+        "visitor": str(customer.tenant.person.id),
+    }
     # no passages were relevant ("contact me"), but a tool answered: not a content gap
     assert answer["unanswered"] is False and answer["citations"] == []
 
@@ -219,9 +235,13 @@ async def test_product_tool_reads_with_the_askers_scope(
     for name, status in (("Glaze kit", "published"), ("Secret kiln", "draft")):
         r = await owner.client.post(
             owner.url("/things"),
-            json={"type": "product", "name": name, "status": status,
-                  "properties": {"price": "40 EUR", "description": f"{name} for clay"}},
-        )  # fmt: skip
+            json={
+                "type": "product",
+                "name": name,
+                "status": status,
+                "properties": {"price": "40 EUR", "description": f"{name} for clay"},
+            },
+        )
         assert r.status_code == 201, r.text
     scripted.script = [[("get_product_info", json.dumps({"query": "kiln glaze kit"}))]]
 
@@ -302,15 +322,21 @@ async def test_concurrent_create_lead_calls_record_one_lead(
 
     def ctx() -> ToolContext:  # each call its own stores, as each answer has
         return ToolContext(
-            platform=clone_platform.platform, scope=scope, stores=clone_platform.ontology(scope),
-            clone=clone_thing, thread=thread_thing, visitor=str(customer.person.id),
-        )  # fmt: skip
+            platform=clone_platform.platform,
+            scope=scope,
+            stores=clone_platform.ontology(scope),
+            clone=clone_thing,
+            thread=thread_thing,
+            visitor=str(customer.person.id),
+        )
 
     emails = ["bo@example.com", "BO@example.com", " bo@Example.com"] * 4
     calls = await asyncio.gather(
-        *(run_tool(tool, "create_lead", json.dumps({"name": "Bo", "email": e}), ctx())
-          for e in emails)
-    )  # fmt: skip
+        *(
+            run_tool(tool, "create_lead", json.dumps({"name": "Bo", "email": e}), ctx())
+            for e in emails
+        )
+    )
     assert all(c.error is None for c in calls), [c.error for c in calls]
     statuses = sorted(c.result["status"] for c in calls)
     assert statuses == ["already recorded"] * (len(emails) - 1) + ["recorded"]
@@ -318,11 +344,14 @@ async def test_concurrent_create_lead_calls_record_one_lead(
 
     # another address, at the same time as a repeat of the first: a second lead only
     more = await asyncio.gather(
-        *(run_tool(tool, "create_lead", json.dumps({"name": "Cy", "email": e}), ctx())
-          for e in ["cy@example.com", "cy@example.com", "bo@example.com"])
-    )  # fmt: skip
+        *(
+            run_tool(tool, "create_lead", json.dumps({"name": "Cy", "email": e}), ctx())
+            for e in ["cy@example.com", "cy@example.com", "bo@example.com"]
+        )
+    )
     assert [c.result["status"] for c in more].count("recorded") == 1
     r = await owner.client.get(owner.url("/things"), params={"type": "lead"})
     assert sorted(lead["properties"]["email"] for lead in r.json()["items"]) == [
-        "bo@example.com", "cy@example.com",
-    ]  # fmt: skip
+        "bo@example.com",
+        "cy@example.com",
+    ]

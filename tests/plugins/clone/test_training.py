@@ -167,9 +167,13 @@ async def test_a_failing_training_marks_the_clone_failed(
 ) -> None:
     plugin = BrokenEmbeddings()
     cp = await creator_platform_factory(
-        plugins=["clone"], extra_plugins={"broken": plugin}, embedding_provider="broken",
-        worker=True, job_retry_base_seconds=0.02, worker_poll_delay_seconds=0.02,
-    )  # fmt: skip
+        plugins=["clone"],
+        extra_plugins={"broken": plugin},
+        embedding_provider="broken",
+        worker=True,
+        job_retry_base_seconds=0.02,
+        worker_poll_delay_seconds=0.02,
+    )
     owner = await cp.tenant()
     api = api_for(owner)
     clone = await api.clone("Ada")
@@ -211,9 +215,13 @@ async def test_a_training_out_of_time_marks_the_clone_failed(
     from outside), so its last try still records why the clone failed."""
     monkeypatch.setattr(training, "TRAIN_TIMEOUT_SECONDS", 30.2)  # 0.2 s inside the job
     cp = await creator_platform_factory(
-        plugins=["clone"], extra_plugins={"slow": SlowEmbeddings()}, embedding_provider="slow",
-        worker=True, job_retry_base_seconds=0.02, worker_poll_delay_seconds=0.02,
-    )  # fmt: skip
+        plugins=["clone"],
+        extra_plugins={"slow": SlowEmbeddings()},
+        embedding_provider="slow",
+        worker=True,
+        job_retry_base_seconds=0.02,
+        worker_poll_delay_seconds=0.02,
+    )
     api = api_for(await cp.tenant())
     clone = await api.clone("Ada")
     await api.text(clone["id"], "Refunds", docs["refunds"])
@@ -313,8 +321,11 @@ async def test_each_training_counts_on_the_creators_connection(api, owner, docs,
     assert live["version"] == 3
     history = await clone_of(owner, clone["id"], include_ended=True)
     assert [(h["version"], h["training_size"]) for h in history] == [
-        (3, 3), (2, 3), (1, 1), (0, 0),
-    ]  # fmt: skip
+        (3, 3),
+        (2, 3),
+        (1, 1),
+        (0, 0),
+    ]
     assert {h["to_id"] for h in history} == {me}
     ended = await events(owner, "connection_deleted")
     assert len([e for e in ended if e["payload"]["type"] == "clone_of"]) == 3
@@ -333,8 +344,10 @@ async def test_a_creator_who_left_is_still_the_clones_creator(clone_platform, ap
     assert job["clone"]["creator_id"] == str(colleague.person.id)
     assert job["clone"]["training_version"] == 2
     assert [h["version"] for h in await clone_of(owner, clone["id"], include_ended=True)] == [
-        2, 1, 0,
-    ]  # fmt: skip
+        2,
+        1,
+        0,
+    ]
 
 
 async def test_training_embeds_each_sentence_once(clone_platform, api, owner, docs) -> None:

@@ -262,9 +262,13 @@ async def test_a_voice_from_recordings_speaks(api, services, events) -> None:
     clone = await api.clone("Ada")
     before = await media(api, clone["id"])
     assert before["voice"] == {
-        "state": "none", "provider": "", "id": "", "configured": True, "error": "",
+        "state": "none",
+        "provider": "",
+        "id": "",
+        "configured": True,
+        "error": "",
         "hint": "upload recordings to POST .../voice",
-    }  # fmt: skip
+    }
     assert before["voice_providers"] == ["elevenlabs"] and before["avatar_providers"] == ["d-id"]
 
     r = await upload_voice(api, clone["id"], ("talk.wav", WAV), ("intro.bin", MP3))
@@ -282,9 +286,12 @@ async def test_a_voice_from_recordings_speaks(api, services, events) -> None:
 
     [event] = await events(api.tenant, "voice_cloned", clone["id"])
     assert event["payload"] == {
-        "clone_id": clone["id"], "provider": "elevenlabs", "voice_id": "voice0001",
-        "samples": 2, "bytes": len(WAV) + len(MP3),
-    }  # fmt: skip
+        "clone_id": clone["id"],
+        "provider": "elevenlabs",
+        "voice_id": "voice0001",
+        "samples": 2,
+        "bytes": len(WAV) + len(MP3),
+    }
 
     services.reset()
     r = await api.client.post(api.url(clone["id"], "/speech"), json={"text": "Hello there!"})
@@ -314,8 +321,10 @@ async def test_an_appearance_from_a_photo_renders_talking_videos(api, services, 
     )
     [event] = await events(api.tenant, "appearance_cloned", clone["id"])
     assert event["payload"] == {
-        "clone_id": clone["id"], "provider": "d-id", "appearance_id": appearance["id"]
-    }  # fmt: skip
+        "clone_id": clone["id"],
+        "provider": "d-id",
+        "appearance_id": appearance["id"],
+    }
 
     # without a voice, the service's own voice reads the text
     services.reset()
@@ -323,11 +332,16 @@ async def test_an_appearance_from_a_photo_renders_talking_videos(api, services, 
     assert r.status_code == 202, r.text
     video = r.json()
     assert video == {
-        "id": "tlk_1", "clone_id": clone["id"], "status": "processing", "url": None, "error": None
-    }  # fmt: skip
+        "id": "tlk_1",
+        "clone_id": clone["id"],
+        "status": "processing",
+        "url": None,
+        "error": None,
+    }
     assert services.received[-1]["body"] == {
-        "source_url": appearance["id"], "script": {"type": "text", "input": "Welcome!"}
-    }  # fmt: skip
+        "source_url": appearance["id"],
+        "script": {"type": "text", "input": "Welcome!"},
+    }
     r = await api.client.get(api.url(clone["id"], "/videos/tlk_1"))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "done"
@@ -338,14 +352,13 @@ async def test_an_appearance_from_a_photo_renders_talking_videos(api, services, 
     services.reset()
     r = await api.client.post(api.url(clone["id"], "/videos"), json={"text": "Bonjour"})
     assert r.status_code == 202, r.text
-    assert services.paths() == [
-        "POST /v1/text-to-speech/voice0001", "POST /audios", "POST /talks"
-    ]  # fmt: skip
+    assert services.paths() == ["POST /v1/text-to-speech/voice0001", "POST /audios", "POST /talks"]
     assert services.received[1]["data"] == b"ID3voice0001:Bonjour"
     assert services.received[1]["content_type"] == "audio/mpeg"
     assert services.received[2]["body"]["script"] == {
-        "type": "audio", "audio_url": "s3://d-id-audios-prod/user/aud_1/speech.mpeg"
-    }  # fmt: skip
+        "type": "audio",
+        "audio_url": "s3://d-id-audios-prod/user/aud_1/speech.mpeg",
+    }
     status = await media(api, clone["id"])
     assert status["voice"]["state"] == status["appearance"]["state"] == "ready"
 
@@ -655,9 +668,11 @@ class StillAvatar:
     async def render(self, appearance_id: str, script: Script) -> RenderJob:
         spoken = script.audio.audio.decode() if script.audio else script.text
         return RenderJob(
-            id=f"{appearance_id}.{len(spoken)}", status="done",
-            url=f"https://still.example/{spoken}", appearance_id=appearance_id,
-        )  # fmt: skip
+            id=f"{appearance_id}.{len(spoken)}",
+            status="done",
+            url=f"https://still.example/{spoken}",
+            appearance_id=appearance_id,
+        )
 
     async def render_status(self, job_id: str) -> RenderJob:
         appearance_id = job_id.rsplit(".", 1)[0]
@@ -676,9 +691,10 @@ async def test_hook_register_voice_providers(
             return [echo]
 
     platform = await creator_platform_factory(
-        plugins=["clone"], extra_plugins={"echo": ThirdParty()},
+        plugins=["clone"],
+        extra_plugins={"echo": ThirdParty()},
         plugin_settings={"clone": hosted(services, voice_provider="echo")},
-    )  # fmt: skip
+    )
     api = api_for(await platform.tenant())
     clone = await api.clone("Ada")
     status = await media(api, clone["id"])
@@ -708,9 +724,10 @@ async def test_hook_register_voice_providers(
                 return [clash]
 
         await creator_platform_factory(
-            plugins=["clone"], extra_plugins={"clash": Clash()},
+            plugins=["clone"],
+            extra_plugins={"clash": Clash()},
             plugin_settings={"clone": hosted(services)},
-        )  # fmt: skip
+        )
 
 
 async def test_hook_register_avatar_providers(creator_platform_factory, api_for) -> None:

@@ -63,9 +63,11 @@ async def test_malformed_json(web, ids) -> None:
     for method, path, _ in write_routes(ids):
         for raw in (b"{not json", b'{"name": "x"', b"\xff\xfe", b""):
             r = await web.client.request(
-                method, web.base + path, content=raw,
+                method,
+                web.base + path,
+                content=raw,
                 headers={"Content-Type": "application/json"},
-            )  # fmt: skip
+            )
             err = assert_problem(r)
             assert 400 <= r.status_code < 500, (method, path, raw, err)
     await _unchanged(web, ids)

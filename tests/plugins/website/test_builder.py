@@ -21,18 +21,27 @@ async def write(client: httpx.AsyncClient, method: str, url: str, csrf: str, **k
 
 async def workspace_with_page(client: httpx.AsyncClient, csrf: str) -> tuple[str, str, str]:
     group = await write(
-        client, "POST", "/api/v1/groups", csrf,
+        client,
+        "POST",
+        "/api/v1/groups",
+        csrf,
         json={"name": "Studio", "slug": f"studio-{uuid.uuid4().hex[:8]}"},
-    )  # fmt: skip
+    )
     base = f"/api/v1/website/groups/{group['id']}"
     site = await write(
-        client, "POST", base + "/sites", csrf,
+        client,
+        "POST",
+        base + "/sites",
+        csrf,
         json={"name": "Ada's site", "slug": f"ada-{uuid.uuid4().hex[:8]}"},
-    )  # fmt: skip
+    )
     page = await write(
-        client, "POST", f"{base}/sites/{site['id']}/pages", csrf,
+        client,
+        "POST",
+        f"{base}/sites/{site['id']}/pages",
+        csrf,
         json={"title": "Home", "slug": "home"},
-    )  # fmt: skip
+    )
     return group["id"], site["id"], page["id"]
 
 
@@ -141,9 +150,11 @@ async def test_another_persons_group_in_a_builder_url_is_404(
 
     # Their own workspace with the owner's site id in the URL: also 404.
     own = await write(
-        intruder, "POST", "/api/v1/groups", (await intruder.get("/api/v1/auth/session")).json()[
-            "csrf_token"
-        ], json={"name": "Mine", "slug": f"mine-{uuid.uuid4().hex[:8]}"},
-    )  # fmt: skip
+        intruder,
+        "POST",
+        "/api/v1/groups",
+        (await intruder.get("/api/v1/auth/session")).json()["csrf_token"],
+        json={"name": "Mine", "slug": f"mine-{uuid.uuid4().hex[:8]}"},
+    )
     r = await intruder.get(f"/builder/{own['id']}/sites/{site_id}")
     assert r.status_code == 404

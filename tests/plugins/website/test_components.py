@@ -44,9 +44,12 @@ async def test_add_fills_defaults_and_appends(web, page, events, owner) -> None:
     added = await events(owner, "component_added", page_id)
     assert [e["payload"]["component"] for e in added] == ["text", "heading"]
     assert added[1]["payload"] == {
-        "site_id": site_id, "page_id": page_id, "node_id": node["id"],
-        "component": "heading", "parent_id": None,
-    }  # fmt: skip
+        "site_id": site_id,
+        "page_id": page_id,
+        "node_id": node["id"],
+        "component": "heading",
+        "parent_id": None,
+    }
     updated = await events(owner, "page_updated", page_id)
     assert [e["payload"]["changed"] for e in updated] == [["tree"], ["tree"]]
 
@@ -137,8 +140,11 @@ async def test_rich_text_is_sanitised_when_stored(web, page) -> None:
 
 async def test_update_merges_props_and_null_resets(web, page) -> None:
     site_id, page_id = page
-    node = (await web.add(site_id, page_id, "heading",
-                          props={"text": "Hi", "level": 3, "align": "center"}))["node"]  # fmt: skip
+    node = (
+        await web.add(
+            site_id, page_id, "heading", props={"text": "Hi", "level": 3, "align": "center"}
+        )
+    )["node"]
     url = web.node_url(site_id, page_id, node["id"])
     r = await web.client.patch(url, json={"props": {"level": 1}})
     assert r.status_code == 200, r.text
@@ -271,11 +277,14 @@ async def test_publish_checks_in_the_group_may_be_plain_or_coroutine_functions()
     registry = ComponentRegistry()
     for name, check in (("plain_ref", plain), ("async_ref", coroutine)):
         registry.add(
-            Component(name, Props, lambda props, ctx: Markup(""), name,
-                      publish_check_in_group=check),
+            Component(
+                name, Props, lambda props, ctx: Markup(""), name, publish_check_in_group=check
+            ),
             "test",
-        )  # fmt: skip
-    tree = [Node(id="a", type="plain_ref", props={"ref": "x"}),
-            Node(id="b", type="async_ref", props={"ref": "y"})]  # fmt: skip
+        )
+    tree = [
+        Node(id="a", type="plain_ref", props={"ref": "x"}),
+        Node(id="b", type="async_ref", props={"ref": "y"}),
+    ]
     problems = await registry.publish_problems(tree, stores=None)  # type: ignore[arg-type]
     assert [p["problem"] for p in problems] == ["plain: x is not ours", "coroutine: y is not ours"]

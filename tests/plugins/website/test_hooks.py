@@ -28,9 +28,16 @@ class Shop:
     @hookimpl
     def register_components(self) -> list[Component]:
         return [
-            Component("product_card", ProductCardProps, render_product_card, "Product card",
-                      "A product with its price", "commerce", inline=("title",))
-        ]  # fmt: skip
+            Component(
+                "product_card",
+                ProductCardProps,
+                render_product_card,
+                "Product card",
+                "A product with its price",
+                "commerce",
+                inline=("title",),
+            )
+        ]
 
 
 classic = BUILTIN_THEMES[0]

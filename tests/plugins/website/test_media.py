@@ -120,9 +120,13 @@ async def test_an_upload_is_recorded_and_served_to_anyone(
 
     events = await creator_platform.ontology(t).events.list(type="media_uploaded")
     assert [e.payload for e in events.items] == [
-        {"asset_id": view["id"], "filename": "My photo.bin", "content_type": content_type,
-         "size": len(data)}
-    ]  # fmt: skip
+        {
+            "asset_id": view["id"],
+            "filename": "My photo.bin",
+            "content_type": content_type,
+            "size": len(data),
+        }
+    ]
     assert events.items[0].target_id == thing.id
 
     served = await creator_platform.client.get(view["url"])  # no credentials
@@ -271,8 +275,9 @@ async def test_list_get_change_alt_and_delete(creator_platform):
     assert [v["id"] for v in rest.json()["items"]] == [views[0]["id"]]
     assert rest.json().get("next_cursor") is None
     assert_problem(await t.client.get(media_url(t), params={"limit": 0}), 422, "validation_failed")
-    assert_problem(await t.client.get(media_url(t), params={"cursor": "!"}), 422,
-                   "validation_failed")  # fmt: skip
+    assert_problem(
+        await t.client.get(media_url(t), params={"cursor": "!"}), 422, "validation_failed"
+    )
 
     one = views[1]
     got = await t.client.get(media_url(t, f"/{one['id']}"))
@@ -284,12 +289,14 @@ async def test_list_get_change_alt_and_delete(creator_platform):
     assert (await t.client.get(media_url(t, f"/{one['id']}"))).json()["alt"] == "A small square"
     assert_problem(
         await t.client.patch(media_url(t, f"/{one['id']}"), json={"alt": "x" * 301}),
-        422, "validation_failed",
-    )  # fmt: skip
+        422,
+        "validation_failed",
+    )
     assert_problem(
         await t.client.patch(media_url(t, f"/{one['id']}"), json={"storage_key": "x"}),
-        422, "validation_failed",
-    )  # fmt: skip
+        422,
+        "validation_failed",
+    )
 
     path = library_of(creator_platform).storage.path(one["url"].removeprefix("/media/"))
     assert path is not None and path.exists()
@@ -327,19 +334,22 @@ async def test_other_groups_assets_are_not_found_and_customers_cannot_change_med
 
     customer = await creator_platform.member(owner, "customer")
     assert_problem(await upload(customer, image("PNG")), 403, "forbidden")
-    assert_problem(await customer.client.delete(media_url(owner, f"/{asset['id']}")), 403,
-                   "forbidden")  # fmt: skip
+    assert_problem(
+        await customer.client.delete(media_url(owner, f"/{asset['id']}")), 403, "forbidden"
+    )
     assert_problem(
         await customer.client.patch(media_url(owner, f"/{asset['id']}"), json={"alt": "x"}),
-        403, "forbidden",
-    )  # fmt: skip
+        403,
+        "forbidden",
+    )
     assert_problem(await creator_platform.client.get(media_url(owner)), 401, "unauthorized")
     assert_problem(
         await creator_platform.client.post(
             media_url(owner), files={"file": ("a.png", image("PNG"), "image/png")}
         ),
-        401, "unauthorized",
-    )  # fmt: skip
+        401,
+        "unauthorized",
+    )
     assert (await owner.client.get(media_url(owner, f"/{asset['id']}"))).status_code == 200
     assert len(stored_files(creator_platform, owner)) == 1
 
@@ -370,8 +380,12 @@ async def test_refs_resolve_only_live_assets_of_the_group(creator_platform):
 
 
 async def _use_up(creator_platform: Any, t: Any, uploads: int) -> None:
-    payload = {"asset_id": str(uuid.uuid4()), "filename": "old.png",
-               "content_type": "image/png", "size": 1}  # fmt: skip
+    payload = {
+        "asset_id": str(uuid.uuid4()),
+        "filename": "old.png",
+        "content_type": "image/png",
+        "size": 1,
+    }
     await creator_platform.ontology(t).events.emit_many(
         [("media_uploaded", payload, None)] * uploads
     )

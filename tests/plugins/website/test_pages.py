@@ -13,15 +13,24 @@ from sdk.testing import assert_problem
 pytestmark = pytest.mark.creator_plugins("website")
 
 TREE = [
-    {"id": "hero", "type": "section", "props": {"background": "accent"}, "children": [
-        {"id": "title", "type": "heading", "props": {"text": "Hello", "level": 1}},
-        {"id": "cols", "type": "columns", "children": [
-            {"id": "left", "type": "text", "props": {"html": "<p>Left</p>"}},
-            {"id": "right", "type": "button", "props": {"label": "Go", "href": "/shop"}},
-        ]},
-    ]},
+    {
+        "id": "hero",
+        "type": "section",
+        "props": {"background": "accent"},
+        "children": [
+            {"id": "title", "type": "heading", "props": {"text": "Hello", "level": 1}},
+            {
+                "id": "cols",
+                "type": "columns",
+                "children": [
+                    {"id": "left", "type": "text", "props": {"html": "<p>Left</p>"}},
+                    {"id": "right", "type": "button", "props": {"label": "Go", "href": "/shop"}},
+                ],
+            },
+        ],
+    },
     {"id": "outro", "type": "text"},
-]  # fmt: skip
+]
 
 
 def ids(tree: list[dict]) -> list[str]:
@@ -131,9 +140,12 @@ async def test_patch_tree_replaces_the_whole_tree(web, events, owner) -> None:
     assert ids(body["tree"]) == ids(TREE)
     body = await web.patch_page(site["id"], page["id"], tree=[{"id": "only", "type": "heading"}])
     assert body["tree"] == [
-        {"id": "only", "type": "heading", "props": {"text": "Heading", "level": 2,
-                                                    "align": "start"}}
-    ]  # fmt: skip
+        {
+            "id": "only",
+            "type": "heading",
+            "props": {"text": "Heading", "level": 2, "align": "start"},
+        }
+    ]
     assert body["revision"] == 4
     updated = await events(owner, "page_updated", page["id"])
     assert updated[0]["payload"]["changed"] == ["tree"]
@@ -144,16 +156,26 @@ BAD_TREES = [
     ([{"id": "a", "type": "heading", "props": {"level": "one"}}], "tree[0].props.level"),
     ([{"id": "a", "type": "heading", "props": {"colour": "red"}}], "tree[0].props.colour"),
     ([{"id": "a", "type": "section"}, {"id": "b", "type": "marquee"}], "tree[1].type"),
-    ([{"id": "a", "type": "heading", "children": [{"id": "b", "type": "text"}]}],
-     "tree[0].children"),
-    ([{"id": "a", "type": "section", "children": [
-        {"id": "b", "type": "button", "props": {"href": "javascript:alert(1)"}}]}],
-     "tree[0].children[0].props"),
+    (
+        [{"id": "a", "type": "heading", "children": [{"id": "b", "type": "text"}]}],
+        "tree[0].children",
+    ),
+    (
+        [
+            {
+                "id": "a",
+                "type": "section",
+                "children": [
+                    {"id": "b", "type": "button", "props": {"href": "javascript:alert(1)"}}
+                ],
+            }
+        ],
+        "tree[0].children[0].props",
+    ),
     ([{"id": "a", "type": "text"}, {"id": "a", "type": "text"}], "tree[1].id"),
     ([{"id": "bad id!", "type": "text"}], "tree[0].id"),
-    ([{"id": "a", "type": "embed", "props": {"url": "http://insecure.example"}}],
-     "tree[0].props"),
-]  # fmt: skip
+    ([{"id": "a", "type": "embed", "props": {"url": "http://insecure.example"}}], "tree[0].props"),
+]
 
 
 async def test_invalid_trees_are_refused_naming_the_path(web) -> None:

@@ -167,8 +167,9 @@ async def test_custom_domain_serves_the_site(web, visitor) -> None:
     assert r.status_code == 404 and "Page not found" in r.text
     sitemap = await visitor.get("/sitemap.xml", headers=host)
     assert sorted(re.findall(r"<loc>(.*?)</loc>", sitemap.text)) == [
-        "https://www.example.org/", "https://www.example.org/about"
-    ]  # fmt: skip
+        "https://www.example.org/",
+        "https://www.example.org/about",
+    ]
     robots = await visitor.get("/robots.txt", headers=host)
     assert "Sitemap: https://www.example.org/sitemap.xml" in robots.text
     # the platform address keeps working
@@ -250,14 +251,20 @@ async def test_deleting_a_site_takes_its_pages_offline(web, visitor) -> None:
     site, _ = await web.published_site("doomed", "Doomed words", custom_domain="doomed.example")
     about = await web.page(site["id"], "about")
     await web.publish(site["id"], about["id"])
-    for path, headers in [("/sites/doomed", {}), ("/sites/doomed/about", {}),
-                          ("/", {"Host": "doomed.example"})]:  # fmt: skip
+    for path, headers in [
+        ("/sites/doomed", {}),
+        ("/sites/doomed/about", {}),
+        ("/", {"Host": "doomed.example"}),
+    ]:
         assert (await visitor.get(path, headers=headers)).status_code == 200
     r = await web.client.delete(web.site_url(site["id"]))
     assert r.status_code == 204, r.text
-    for path, headers in [("/sites/doomed", {}), ("/sites/doomed/about", {}),
-                          ("/sites/doomed/sitemap.xml", {}),
-                          ("/", {"Host": "doomed.example"})]:  # fmt: skip
+    for path, headers in [
+        ("/sites/doomed", {}),
+        ("/sites/doomed/about", {}),
+        ("/sites/doomed/sitemap.xml", {}),
+        ("/", {"Host": "doomed.example"}),
+    ]:
         r = await visitor.get(path, headers=headers)
         assert r.status_code == 404 and "Doomed words" not in r.text, path
     # and its name can be reused by someone else's new site
@@ -363,9 +370,12 @@ async def test_what_people_typed_is_escaped_on_live_pages(web, visitor) -> None:
     page = await web.page(site["id"], "home", f"Title {evil}", seo={"description": evil})
     await web.heading(site["id"], page["id"], f"Heading {evil}")
     await web.add(site["id"], page["id"], "button", props={"label": evil, "href": "/x"})
-    await web.add(site["id"], page["id"], "image",
-                  props={"src": "https://cdn.example/a.png", "alt": f'"{evil}',
-                         "caption": evil})  # fmt: skip
+    await web.add(
+        site["id"],
+        page["id"],
+        "image",
+        props={"src": "https://cdn.example/a.png", "alt": f'"{evil}', "caption": evil},
+    )
     await web.publish(site["id"], page["id"])
     html = (await visitor.get("/sites/escaped")).text
     assert "<script>alert(1)" not in html

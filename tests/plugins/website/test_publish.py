@@ -117,8 +117,9 @@ async def test_unpublish_takes_the_page_offline(web, visitor, events, owner) -> 
 async def test_an_image_without_alt_text_blocks_publishing(web, visitor) -> None:
     site = await web.site("blocked")
     page = await web.page(site["id"])
-    image = (await web.add(site["id"], page["id"], "image",
-                           props={"src": "https://cdn.example/cat.png"}))["node"]  # fmt: skip
+    image = (
+        await web.add(site["id"], page["id"], "image", props={"src": "https://cdn.example/cat.png"})
+    )["node"]
     r = await web.client.post(web.page_url(site["id"], page["id"], "/publish"))
     err = assert_problem(r, 422, "publish_blocked")
     assert err["type"].endswith("publish-blocked")
@@ -141,8 +142,13 @@ async def test_an_image_without_alt_text_blocks_publishing(web, visitor) -> None
 async def test_a_blocked_publish_keeps_the_old_live_page(web, visitor) -> None:
     site, page = await web.published_site("keep", "Old and fine")
     section = (await web.add(site["id"], page["id"], "section"))["node"]["id"]
-    await web.add(site["id"], page["id"], "image", parent_id=section,
-                  props={"src": "https://cdn.example/x.png"})  # fmt: skip
+    await web.add(
+        site["id"],
+        page["id"],
+        "image",
+        parent_id=section,
+        props={"src": "https://cdn.example/x.png"},
+    )
     await web.add(site["id"], page["id"], "embed")
     publish = web.page_url(site["id"], page["id"], "/publish")
     err = assert_problem(await web.client.post(publish), 422, "publish_blocked")
@@ -155,8 +161,12 @@ async def test_a_blocked_publish_keeps_the_old_live_page(web, visitor) -> None:
 async def test_a_decorative_image_may_go_without_alt(web) -> None:
     site = await web.site("deco")
     page = await web.page(site["id"])
-    await web.add(site["id"], page["id"], "image",
-                  props={"src": "https://cdn.example/line.png", "decorative": True})  # fmt: skip
+    await web.add(
+        site["id"],
+        page["id"],
+        "image",
+        props={"src": "https://cdn.example/line.png", "decorative": True},
+    )
     assert (await web.publish(site["id"], page["id"]))["status"] == "published"
 
 

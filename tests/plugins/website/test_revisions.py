@@ -82,9 +82,13 @@ async def test_restore_an_older_revision(web, events, owner) -> None:
     page = await web.page(site["id"], "home", "Home")
     keep = (await web.heading(site["id"], page["id"], "keep me"))["node"]  # revision 2
     await web.patch_page(
-        site["id"], page["id"], title="Changed", slug="changed", seo={"description": "new"},
+        site["id"],
+        page["id"],
+        title="Changed",
+        slug="changed",
+        seo={"description": "new"},
         tree=[{"id": "other", "type": "text"}],
-    )  # revision 3  # fmt: skip
+    )  # revision 3
     r = await web.client.post(web.page_url(site["id"], page["id"], "/revisions/2/restore"))
     assert r.status_code == 200, r.text
     restored = r.json()

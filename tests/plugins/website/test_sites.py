@@ -35,9 +35,11 @@ async def test_create_returns_the_site_with_etag(web, owner) -> None:
 
 async def test_create_with_theme_domain_and_settings(web) -> None:
     site = await web.site(
-        "shop", theme="midnight", custom_domain="www.example.org",
+        "shop",
+        theme="midnight",
+        custom_domain="www.example.org",
         settings={"color_mode": "dark", "footer_text": "Hi", "home_page": "start"},
-    )  # fmt: skip
+    )
     assert site["theme"] == "midnight"
     assert site["custom_domain"] == "www.example.org"
     assert site["url"] == "https://www.example.org/"

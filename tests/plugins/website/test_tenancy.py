@@ -148,9 +148,9 @@ async def test_the_things_api_cannot_change_website_things(
     creator_platform, owner, web, visitor, arranged
 ) -> None:
     things = f"/api/v1/groups/{owner.group.id}/things"
-    revision = (await web.client.get(
-        f"{things}", params={"type": "page_revision", "limit": 1}
-    )).json()["items"][0]  # fmt: skip
+    revision = (
+        await web.client.get(f"{things}", params={"type": "page_revision", "limit": 1})
+    ).json()["items"][0]
     for thing_id in (arranged["site"], arranged["page"], revision["id"]):
         got = await owner.client.get(f"{things}/{thing_id}")
         assert got.status_code == 200, got.text  # reading is fine
@@ -163,12 +163,18 @@ async def test_the_things_api_cannot_change_website_things(
         assert_problem(r, 403, "forbidden")
         assert_problem(await owner.client.delete(f"{things}/{thing_id}"), 403, "forbidden")
     bodies = [
-        {"type": "page", "name": "P", "properties": {"site_id": arranged["site"],
-                                                     "slug": "sneaky", "title": "P"}},
+        {
+            "type": "page",
+            "name": "P",
+            "properties": {"site_id": arranged["site"], "slug": "sneaky", "title": "P"},
+        },
         {"type": "website", "name": "W", "properties": {"slug": "sneaky"}},
-        {"type": "page_revision", "name": "R", "properties": {
-            "page_id": arranged["page"], "number": 99, "slug": "home", "title": "R"}},
-    ]  # fmt: skip
+        {
+            "type": "page_revision",
+            "name": "R",
+            "properties": {"page_id": arranged["page"], "number": 99, "slug": "home", "title": "R"},
+        },
+    ]
     for body in bodies:
         assert_problem(await owner.client.post(things, json=body), 403, "forbidden")
     await _unchanged(web, visitor, arranged)
@@ -179,8 +185,13 @@ async def test_public_routes_never_show_drafts(web, visitor, arranged) -> None:
     site = arranged["site"]
     draft = await web.page(site, "secret")
     await web.heading(site, draft["id"], "Secret words")
-    for path in ("/sites/first", "/sites/first/home", "/sites/first/secret",
-                 "/sites/first/sitemap.xml", "/sites/first/robots.txt"):  # fmt: skip
+    for path in (
+        "/sites/first",
+        "/sites/first/home",
+        "/sites/first/secret",
+        "/sites/first/sitemap.xml",
+        "/sites/first/robots.txt",
+    ):
         r = await visitor.get(path)
         assert "Draft words" not in r.text and "Secret words" not in r.text, path
         assert "/secret" not in r.text, path
