@@ -6,9 +6,11 @@ list (``list[Annotated[str, Meta(max_length=80)]]``), the keys and values of a d
 optional field it states them beside ``oneOf`` rather than on the branch they bind. This
 plugin builds the schema as Litestar does, then walks each field's type as msgspec sees it
 (``msgspec.inspect``) and writes every constraint onto the schema node it applies to, so
-one definition both validates and documents. Query, path and header parameters declare
-their limits with ``QueryParameter(ge=..., max_length=...)``, which Litestar both enforces
-and documents.
+one definition both validates and documents.
+
+Parameters are another matter: Litestar neither enforces nor documents a ``Meta`` on a
+query parameter's own type, so a parameter states its limits with
+``QueryParameter(ge=..., max_length=...)``, which Litestar both enforces and documents.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
-from litestar.openapi.spec import Schema
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.typing import FieldDefinition
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
 
-__all__ = ["MsgspecConstraintsPlugin"]
+__all__ = ["MsgspecConstraintsPlugin", "item_schema", "state_constraints"]
 
 _inspect = msgspec.inspect
 
@@ -146,3 +148,13 @@ class MsgspecConstraintsPlugin(StructSchemaPlugin):
                 if isinstance(prop, Schema):
                     state_constraints(prop, field.type)
         return schema
+
+
+def item_schema(annotation: Any) -> Schema:
+    """The schema of one item of a query parameter's list, from the msgspec type that
+    validates it: ``QueryParameter(schema_extra={"items": item_schema(Label)})`` states
+    what Litestar enforces but leaves out of the document."""
+    info = _inspect.type_info(annotation)
+    schema = Schema(type=OpenAPIType(_json_type(info) or "string"))
+    state_constraints(schema, info)
+    return schema

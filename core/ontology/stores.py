@@ -13,7 +13,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 from uuid import UUID
 
 import asyncpg
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+#: What a knowledge item is: a chunk of text, a label, a whole document.
+KnowledgeKind = Literal["chunk", "label", "document"]
 
 T = TypeVar("T")
 
@@ -670,7 +672,7 @@ class Connections(_Store):
 class Knowledge(_Store):
     """Text chunks, labels and documents with optional embeddings, linked to things."""
 
-    KINDS = ("chunk", "label", "document")
+    KINDS: tuple[str, ...] = get_args(KnowledgeKind)
 
     async def add(
         self,

@@ -26,6 +26,10 @@ LongText = Annotated[str, Meta(max_length=2000)]
 #: A BCP 47 language tag such as ``en`` or ``pt-BR``.
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 ColorMode = Literal["auto", "light", "dark"]
+#: A component's id on its page.
+NodeId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,40}$", max_length=40)]
+#: A theme's name (the registered themes are listed by ``GET .../themes``).
+ThemeName = Annotated[str, Meta(min_length=1, max_length=100)]
 PageStatus = Literal["draft", "published"]
 
 #: Most components on one page, and deepest nesting (Section > Columns > ...).
@@ -96,7 +100,7 @@ class Node(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One component on a page: its type, props (validated against the component's own
     struct by the service) and, for containers, its children."""
 
-    id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+    id: NodeId
     type: Annotated[str, Meta(min_length=1, max_length=100)]
     props: dict[str, Any] = msgspec.field(default_factory=dict)
     children: list[Node] = msgspec.field(default_factory=list)
@@ -199,7 +203,7 @@ class MediaUploaded(msgspec.Struct, forbid_unknown_fields=True):
 class WebsiteIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     slug: Slug
-    theme: str = "classic"
+    theme: ThemeName = "classic"
     custom_domain: Domain | None = None
     description: LongText = ""
     language: Language = "en"
@@ -211,7 +215,7 @@ class WebsitePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     slug: Slug | msgspec.UnsetType = msgspec.UNSET
-    theme: str | msgspec.UnsetType = msgspec.UNSET
+    theme: ThemeName | msgspec.UnsetType = msgspec.UNSET
     custom_domain: Domain | msgspec.UnsetType | None = msgspec.UNSET
     description: LongText | msgspec.UnsetType = msgspec.UNSET
     language: Language | msgspec.UnsetType = msgspec.UNSET
@@ -242,7 +246,7 @@ class ComponentIn(msgspec.Struct, forbid_unknown_fields=True):
 
     type: Annotated[str, Meta(min_length=1, max_length=100)]
     props: dict[str, Any] | None = None
-    parent_id: str | None = None
+    parent_id: NodeId | None = None
     position: Annotated[int, Meta(ge=0)] | None = None
 
 
@@ -255,7 +259,7 @@ class ComponentPatch(msgspec.Struct, forbid_unknown_fields=True):
 class ComponentMove(msgspec.Struct, forbid_unknown_fields=True):
     """Move a component under ``parent_id`` (``null``: the top level) at ``position``."""
 
-    parent_id: str | None = None
+    parent_id: NodeId | None = None
     position: Annotated[int, Meta(ge=0)] = 0
 
 
