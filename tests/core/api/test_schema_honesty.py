@@ -20,6 +20,7 @@ a registry, a token checked against the issued ones) is listed below with the re
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import uuid
@@ -332,6 +333,14 @@ def _refused_for(response: httpx.Response, field: str) -> bool:
     return named == field or named.startswith((f"{field}.", f"{field}["))
 
 
+async def _send(
+    client: httpx.AsyncClient, method: str, url: str, json: Any, params: Any = None
+) -> httpx.Response:
+    r = await client.request(method, url, json=json, params=params)
+    assert r.status_code < 500, (method, url, json, params, r.status_code, r.text[:300])
+    return r
+
+
 def _allowed(method: str, path: str, field: str) -> bool:
     return any(
         key in STATE_DEPENDENT
@@ -396,10 +405,7 @@ async def test_every_documented_constraint_is_enforced_and_no_stricter(
             base = valid_value(doc, body["schema"]) if body else None
             client = owner.client if "/auth/" not in path else platform.client
 
-            async def send(json: Any, params: dict[str, Any] | None = None) -> httpx.Response:
-                r = await client.request(method.upper(), url, json=json, params=params)
-                assert r.status_code < 500, (label, json, params, r.status_code, r.text[:300])
-                return r
+            send = functools.partial(_send, client, method.upper(), url)
 
             for name, prop in properties.items():
                 exercised += 1

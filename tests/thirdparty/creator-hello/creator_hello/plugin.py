@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from msgspec import Meta
 from litestar import Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from msgspec import Meta
 
 import sdk
 from sdk import EventHandler, EventType, HandlerContext, Resource, ThingType, hookimpl
