@@ -21,7 +21,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 import sdk
@@ -44,7 +44,6 @@ from plugins.clone.types import (
 )
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
-Limit = Annotated[int, Parameter(ge=1, le=200)]
 #: What a multipart body may add around the file: boundaries, part headers, the title.
 MULTIPART_SLACK = 64 * 1024
 #: The upload route's fixed body limit (``max_upload_bytes`` is enforced per request).
@@ -149,8 +148,8 @@ class CloneController(Controller):
         self,
         request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[CloneView]:
         return await clones(request).list_clones(group, cursor, limit)
 
@@ -215,8 +214,8 @@ class CloneController(Controller):
         request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[SourceView]:
         return await clones(request).list_sources(group, clone_id, cursor, limit)
 
@@ -295,8 +294,8 @@ class CloneController(Controller):
         request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[ThreadView]:
         return await clones(request).list_threads(group, clone_id, cursor, limit)
 
@@ -328,8 +327,8 @@ class CloneController(Controller):
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         thread_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[MessageView]:
         return await clones(request).list_messages(group, clone_id, thread_id, cursor, limit)
 

@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 import sdk
 from plugins.website.services import Websites
@@ -35,7 +35,6 @@ from plugins.website.types import (
 )
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
-Limit = Annotated[int, Parameter(ge=1, le=200)]
 
 
 def websites(request: Request[Any, Any, Any]) -> Websites:
@@ -98,8 +97,8 @@ class WebsiteController(Controller):
         self,
         request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[WebsiteView]:
         return await websites(request).list_sites(group, cursor, limit)
 
@@ -156,8 +155,8 @@ class WebsiteController(Controller):
         request: Request[Any, Any, Any],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[PageView]:
         svc = websites(request)
         site, found = await svc.list_pages(group, site_id, cursor, limit)
@@ -347,8 +346,8 @@ class WebsiteController(Controller):
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[RevisionView]:
         return await websites(request).list_revisions(group, site_id, page_id, cursor, limit)
 
