@@ -20,6 +20,7 @@ a registry, a token checked against the issued ones) is listed below with the re
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import re
@@ -63,6 +64,11 @@ STATE_DEPENDENT: dict[str, str] = {
     "registered by plugins; GET .../providers lists them",
     "POST /api/v1/clone/groups/{group_id}/clones/{clone_id}/sources title": "a text source "
     "needs a title, a page source (kind: page) takes the page's",
+}
+
+#: Operations whose accepted requests never finish (so only refusals are sent), and why.
+ENDLESS: dict[str, str] = {
+    "GET /api/v1/groups/{group_id}/events/stream": "a server-sent event stream stays open",
 }
 
 #: Strings of request bodies that may be long, and why.
@@ -336,7 +342,8 @@ def _refused_for(response: httpx.Response, field: str) -> bool:
 async def _send(
     client: httpx.AsyncClient, method: str, url: str, json: Any, params: Any = None
 ) -> httpx.Response:
-    r = await client.request(method, url, json=json, params=params)
+    # A refused request answers at once; one that hangs is a stream this test must not open.
+    r = await asyncio.wait_for(client.request(method, url, json=json, params=params), 30)
     assert r.status_code < 500, (method, url, json, params, r.status_code, r.text[:300])
     return r
 
@@ -434,14 +441,18 @@ async def test_every_documented_constraint_is_enforced_and_no_stricter(
                     if not 400 <= r.status_code < 500:
                         unenforced.append(f"{label} ?{name} {constraint} -> {r.status_code}")
                 for constraint, edge in edges(doc, param["schema"], body_limit):
+                    if label in ENDLESS:
+                        break
                     r = await send(None, {**required, name: edge})
                     if _refused_for(r, name) and not _allowed(label.split()[0], path, name):
                         too_strict.append(f"{label} ?{name} {constraint}: {r.json()['detail']}")
 
     assert exercised > 50, exercised
     assert not unreachable, "\n".join(unreachable)
-    assert not unenforced, "documented but not enforced:\n" + "\n".join(unenforced)
-    assert not too_strict, "refused at the documented edge:\n" + "\n".join(too_strict)
+    disagreeing = {" ".join(line.split()[:2]) for line in unenforced + too_strict}
+    summary = f"{len(disagreeing)} operations disagree with the schema"
+    assert not unenforced, f"{summary}; documented but not enforced:\n" + "\n".join(unenforced)
+    assert not too_strict, f"{summary}; refused at the documented edge:\n" + "\n".join(too_strict)
 
 
 async def test_every_request_string_has_a_length_limit(
