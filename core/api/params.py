@@ -10,8 +10,9 @@ from litestar.params import QueryParameter
 
 from core.ontology.stores import MAX_LIMIT
 
-#: Longest cursor a listing hands out (an id, base64: 22 characters), with room to spare.
-MAX_CURSOR_LENGTH = 100
+#: Longest cursor a listing hands out: an id (22 characters) or a key such as the dead
+#: letters' (time, event id, handler name), in base64, with room to spare.
+MAX_CURSOR_LENGTH = 1000
 
 #: ``?cursor=``: the ``next_cursor`` of the previous page.
 PageCursor = Annotated[
