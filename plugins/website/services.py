@@ -231,7 +231,10 @@ class Websites:
                 if value is not msgspec.UNSET:
                     setattr(props, field, value)
             if patch.settings is not msgspec.UNSET:
-                merged = {**msgspec.to_builtins(props.settings), **patch.settings}
+                merged = {
+                    **msgspec.to_builtins(props.settings),
+                    **msgspec.to_builtins(patch.settings),
+                }
                 settings = sdk.validate_object(SiteSettings, merged, "settings")
                 props.settings = msgspec.convert(settings, SiteSettings)
             self.theme(props.theme)
@@ -406,7 +409,7 @@ class Websites:
         def change(props: PageProps) -> dict[str, Any]:
             if seo_patch is None:
                 return changes
-            merged = {**msgspec.to_builtins(props.seo), **seo_patch}
+            merged = {**msgspec.to_builtins(props.seo), **msgspec.to_builtins(seo_patch)}
             seo = msgspec.convert(sdk.validate_object(Seo, merged, "seo"), Seo)
             return {**changes, "seo": seo}
 

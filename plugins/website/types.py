@@ -23,6 +23,8 @@ Domain = Annotated[str, Meta(pattern=DOMAIN_PATTERN, max_length=253)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(max_length=300)]
 LongText = Annotated[str, Meta(max_length=2000)]
+#: An absolute URL or a path on the site (``check_public_url``).
+Url = Annotated[str, Meta(max_length=2000)]
 #: A BCP 47 language tag such as ``en`` or ``pt-BR``.
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 ColorMode = Literal["auto", "light", "dark"]
@@ -63,7 +65,7 @@ class SiteSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     #: Shown in the footer of every page.
     footer_text: ShortText = ""
     #: Default Open Graph image of pages that name none (an absolute URL or a media path).
-    social_image: Annotated[str, Meta(max_length=2000)] = ""
+    social_image: Url = ""
 
     def __post_init__(self) -> None:
         self.social_image = check_public_url(self.social_image, "social_image")
@@ -83,11 +85,11 @@ class WebsiteProps(msgspec.Struct, forbid_unknown_fields=True):
 class Seo(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Search and social metadata of a page."""
 
-    description: Annotated[str, Meta(max_length=300)] = ""
+    description: ShortText = ""
     #: Open Graph image: an absolute URL or a media path.
-    image: Annotated[str, Meta(max_length=2000)] = ""
+    image: Url = ""
     #: Overrides the page's own URL as canonical (an absolute https URL).
-    canonical_url: Annotated[str, Meta(max_length=2000)] = ""
+    canonical_url: Url = ""
     noindex: bool = False
 
     def __post_init__(self) -> None:
@@ -210,6 +212,25 @@ class WebsiteIn(msgspec.Struct, forbid_unknown_fields=True):
     settings: SiteSettings | None = None
 
 
+class SiteSettingsPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Settings to change, each as in :class:`SiteSettings` (merged, then checked whole)."""
+
+    color_mode: ColorMode | msgspec.UnsetType = msgspec.UNSET
+    home_page: Slug | msgspec.UnsetType = msgspec.UNSET
+    allow_indexing: bool | msgspec.UnsetType = msgspec.UNSET
+    footer_text: ShortText | msgspec.UnsetType = msgspec.UNSET
+    social_image: Url | msgspec.UnsetType = msgspec.UNSET
+
+
+class SeoPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """SEO fields to change, each as in :class:`Seo` (merged, then checked whole)."""
+
+    description: ShortText | msgspec.UnsetType = msgspec.UNSET
+    image: Url | msgspec.UnsetType = msgspec.UNSET
+    canonical_url: Url | msgspec.UnsetType = msgspec.UNSET
+    noindex: bool | msgspec.UnsetType = msgspec.UNSET
+
+
 class WebsitePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Fields to change; ``custom_domain: null`` removes the domain."""
 
@@ -220,7 +241,7 @@ class WebsitePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     description: LongText | msgspec.UnsetType = msgspec.UNSET
     language: Language | msgspec.UnsetType = msgspec.UNSET
     #: Merged into the current settings: send only what changes.
-    settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    settings: SiteSettingsPatch | msgspec.UnsetType = msgspec.UNSET
 
 
 class PageIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -236,7 +257,7 @@ class PagePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     title: Name | msgspec.UnsetType = msgspec.UNSET
     slug: Slug | msgspec.UnsetType = msgspec.UNSET
     #: Merged into the current SEO fields: send only what changes.
-    seo: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    seo: SeoPatch | msgspec.UnsetType = msgspec.UNSET
     tree: list[Node] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -64,6 +64,18 @@ STATE_DEPENDENT: dict[str, str] = {
     "registered by plugins; GET .../providers lists them",
     "POST /api/v1/clone/groups/{group_id}/clones/{clone_id}/sources title": "a text source "
     "needs a title, a page source (kind: page) takes the page's",
+    "POST /api/v1/groups/{group_id}/things properties": "each thing type has its own "
+    "properties (GET /api/v1/types shows their schemas)",
+    "PATCH /api/v1/groups/{group_id}/things/{thing_id} properties": "each thing type has its "
+    "own properties (GET /api/v1/types shows their schemas)",
+    "POST /api/v1/groups/{group_id}/connections metadata": "each connection type has its own "
+    "metadata (GET /api/v1/types shows their schemas)",
+    "POST /api/v1/website/groups/{group_id}/sites/{site_id}/pages/{page_id}/components props": (
+        "each component type has its own props (GET .../components shows their schemas)"
+    ),
+    "PATCH /api/v1/website/groups/{group_id}/sites/{site_id}/pages/{page_id}/components/"
+    "{node_id} props": "each component type has its own props (GET .../components shows "
+    "their schemas)",
 }
 
 #: Operations whose accepted requests never finish (so only refusals are sent), and why.
@@ -236,6 +248,8 @@ def edges(doc: Doc, node: dict[str, Any], body_limit: int) -> Iterator[tuple[str
             yield "no minimum", -1
     elif kind == "string" and not {"enum", "const", "pattern", "format"} & set(schema):
         yield "no pattern", "zz".ljust(schema.get("minLength", 0), "z")
+    elif kind == "object" and "properties" not in schema and "maxProperties" not in schema:
+        yield "any object", {"zz": "zz"}
 
 
 def unbounded_strings(doc: Doc, node: dict[str, Any], where: str, seen: set[str]) -> list[str]:
