@@ -284,6 +284,43 @@ def unbounded_strings(doc: Doc, node: dict[str, Any], where: str, seen: set[str]
     return found
 
 
+_LEFT_OUT = object()
+
+
+def body_fields(
+    doc: Doc, schema: dict[str, Any], prefix: str = "", depth: int = 0
+) -> Iterator[tuple[str, dict[str, Any], bool]]:
+    """(dotted name, schema, required) of each field of a body, and of the fields of the
+    objects inside it (``seo.description``), two levels deep."""
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        yield f"{prefix}{name}", prop, name in required
+        inner = doc.value_schema(prop)
+        if depth < 2 and inner is not None and inner.get("properties"):
+            yield from body_fields(doc, inner, f"{prefix}{name}.", depth + 1)
+
+
+def with_value(
+    doc: Doc, schema: dict[str, Any] | None, base: Any, name: str, value: Any
+) -> dict[str, Any]:
+    """``base`` (a valid body) with the field at dotted ``name`` set to ``value`` (or left
+    out), the objects on the way made valid first."""
+    body = dict(base or {})
+    head, _, rest = name.partition(".")
+    if not rest:
+        if value is _LEFT_OUT:
+            body.pop(head, None)
+        else:
+            body[head] = value
+        return body
+    inner = doc.value_schema((schema or {}).get("properties", {}).get(head, {})) or {}
+    current = body.get(head)
+    if not isinstance(current, dict):
+        current = valid_value(doc, inner) or {}
+    body[head] = with_value(doc, inner, current, rest, value)
+    return body
+
+
 # -- the platform ------------------------------------------------------------------------
 
 
@@ -401,7 +438,7 @@ async def test_every_documented_constraint_is_enforced_and_no_stricter(
     unenforced: list[str] = []
     too_strict: list[str] = []
     unreachable: list[str] = []
-    exercised = 0
+    exercised = nested = 0
 
     for path, item in doc.raw["paths"].items():
         for method in METHODS:
@@ -428,20 +465,21 @@ async def test_every_documented_constraint_is_enforced_and_no_stricter(
 
             send = functools.partial(_send, client, method.upper(), url)
 
-            for name, prop in properties.items():
+            for name, prop, required in body_fields(doc, body_schema or {}):
                 exercised += 1
+                nested += "." in name
                 for constraint, bad in violations(doc, prop):
-                    r = await send({**(base or {}), name: bad})
+                    r = await send(with_value(doc, body_schema, base, name, bad))
                     if not 400 <= r.status_code < 500:
                         unenforced.append(f"{label} {name} {constraint} -> {r.status_code}")
                     else:
                         problem(r)
                 for constraint, edge in edges(doc, prop, body_limit):
-                    r = await send({**(base or {}), name: edge})
+                    r = await send(with_value(doc, body_schema, base, name, edge))
                     if _refused_for(r, name) and not _allowed(label.split()[0], path, name):
                         too_strict.append(f"{label} {name} {constraint}: {r.json()['detail']}")
-                if name in (body_schema or {}).get("required", []):
-                    r = await send({k: v for k, v in (base or {}).items() if k != name})
+                if required:
+                    r = await send(with_value(doc, body_schema, base, name, _LEFT_OUT))
                     if not 400 <= r.status_code < 500:
                         unenforced.append(f"{label} {name} required -> {r.status_code}")
             required = {
@@ -461,7 +499,7 @@ async def test_every_documented_constraint_is_enforced_and_no_stricter(
                     if _refused_for(r, name) and not _allowed(label.split()[0], path, name):
                         too_strict.append(f"{label} ?{name} {constraint}: {r.json()['detail']}")
 
-    assert exercised > 50, exercised
+    assert exercised > 50 and nested > 5, (exercised, nested)
     assert not unreachable, "\n".join(unreachable)
     disagreeing = {" ".join(line.split()[:2]) for line in unenforced + too_strict}
     summary = f"{len(disagreeing)} operations disagree with the schema"
