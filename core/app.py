@@ -24,6 +24,7 @@ from litestar.template.config import TemplateConfig
 
 from core import __version__
 from core.api.deps import dependencies
+from core.api.openapi import MsgspecConstraintsPlugin
 from core.api.problems import EXCEPTION_HANDLERS
 from core.introspect import route_paths
 from core.logs import configure_logging
@@ -148,6 +149,7 @@ def create_app(
         stores=rate_limit_stores(platform),
         logging_config=None,  # core.logs configures logging, not Litestar
         lifespan=[lifespan],
+        plugins=[MsgspecConstraintsPlugin()],
         openapi_config=OpenAPIConfig(
             title="Creator Platform",
             version=__version__,

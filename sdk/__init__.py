@@ -14,6 +14,7 @@ from litestar import Router
 
 from core.account_ui import ui_headers
 from core.api.deps import GroupContext, from_app_state, provide_actor, provide_group
+from core.api.params import PageCursor, PageLimit
 from core.api.things import parse_if_match
 from core.api.uploads import read_upload
 from core.auth.permissions import Permissions, Resource
@@ -114,6 +115,8 @@ __all__ = [
     "NotFound",
     "Ontology",
     "Page",
+    "PageCursor",
+    "PageLimit",
     "PayloadTooLarge",
     "Permissions",
     "Platform",

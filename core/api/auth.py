@@ -13,19 +13,23 @@ from litestar.params import JSONBody
 from msgspec import Meta
 
 from core.api.deps import current_session
-from core.auth.passwords import MAX_LENGTH
+from core.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from core.auth.sessions import COOKIE_NAME
 from core.auth.tokens import Actor
 from core.errors import UnsupportedMediaType
 from core.platform import Platform
 
-Email = Annotated[str, Meta(min_length=3, max_length=320)]
+#: What ``normal_email`` accepts: something, an @, a domain with a dot; no blank inside.
+Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^\s*\S+@[^@\s]*\.[^@\s]*\s*$")]
+#: A password to check: any length up to the cap.
 Password = Annotated[str, Meta(min_length=1, max_length=MAX_LENGTH)]
+#: A password to set: long enough (``check_strength``).
+NewPassword = Annotated[str, Meta(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
 class SignUp(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
-    password: Password
+    password: NewPassword
     name: Annotated[str, Meta(max_length=200)] = ""
 
 

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.api.deps import GroupContext
+from core.api.params import PageCursor, PageLimit, TypeFilter
 from core.api.schemas import ConnectionCreate
 from core.ontology.records import Connection, Page
 from core.ontology.stores import DEFAULT_LIMIT
@@ -34,12 +35,12 @@ class ConnectionsController(Controller):
     async def list_connections(
         self,
         group: NamedDependency[GroupContext],
-        type: FromQuery[str | None] = None,
+        type: TypeFilter = None,
         from_id: FromQuery[UUID | None] = None,
         to_id: FromQuery[UUID | None] = None,
         include_ended: FromQuery[bool] = False,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
     ) -> Page[Connection]:
         group.require("connection.read", group.resource(type=type))
         return await group.stores.connections.list(

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
 from core.api.deps import GroupContext
+from core.api.params import PageCursor, PageLimit, TypeFilter
 from core.errors import ValidationFailed
 from core.events import EventFailure
 from core.ontology.records import Event, Page
@@ -38,12 +39,12 @@ class EventsController(Controller):
     async def list_events(
         self,
         group: NamedDependency[GroupContext],
-        type: FromQuery[str | None] = None,
+        type: TypeFilter = None,
         target_id: FromQuery[UUID | None] = None,
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
     ) -> Page[Event]:
         """``since`` is inclusive, ``until`` exclusive (ISO 8601 timestamps)."""
         group.require("event.read", group.resource(type=type))
@@ -60,8 +61,8 @@ class EventsController(Controller):
     async def list_failed(
         self,
         group: NamedDependency[GroupContext],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
     ) -> Page[EventFailure]:
         """A durable handler lands here after its last retry, an in-process one after its
         only try; ``attempts`` says how many it had and ``error`` what the last one raised."""

@@ -6,8 +6,9 @@ from uuid import UUID
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
+from core.api.params import PageCursor, PageLimit
 from core.api.schemas import GroupCreate
 from core.auth.permissions import Permissions, Resource
 from core.auth.tokens import Actor, Directory
@@ -42,8 +43,8 @@ class GroupsController(Controller):
         self,
         actor: NamedDependency[Actor],
         directory: NamedDependency[Directory],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
     ) -> Page[Group]:
         return await directory.groups_of(actor.id, cursor=cursor, limit=limit)
 

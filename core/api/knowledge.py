@@ -8,28 +8,42 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import Meta
 
+from core.api.openapi import item_schema
+from core.api.params import PageCursor, PageLimit
 from core.auth.permissions import Permissions, Resource
 from core.knowledge.ingest import MAX_LABEL_LENGTH, MAX_LABELS, IngestResult
 from core.knowledge.search import DEFAULT_LIMIT as SEARCH_LIMIT
-from core.knowledge.search import SearchHit
+from core.knowledge.search import MAX_LIMIT as MAX_SEARCH_LIMIT
+from core.knowledge.search import MAX_QUERY_LENGTH, Mode, SearchHit
 from core.ontology.records import KnowledgeItem, Page
 from core.ontology.scope import Scope
-from core.ontology.stores import DEFAULT_LIMIT, Ontology
+from core.ontology.stores import DEFAULT_LIMIT, KnowledgeKind, Ontology
 from core.platform import Platform
 
 #: Largest text one ingest takes, in characters (the request body limit applies too).
 MAX_TEXT_LENGTH = 1_000_000
-Label = Annotated[str, Meta(min_length=1, max_length=MAX_LABEL_LENGTH)]
+#: A label: not blank, at most ``MAX_LABEL_LENGTH`` characters.
+Label = Annotated[str, Meta(min_length=1, max_length=MAX_LABEL_LENGTH, pattern=r"\S")]
+#: ``?q=``: the question, not blank.
+SearchQuery = Annotated[
+    str, QueryParameter(min_length=1, max_length=MAX_QUERY_LENGTH, pattern=r"\S")
+]
+SearchLimit = Annotated[int, QueryParameter(ge=1, le=MAX_SEARCH_LIMIT)]
+#: ``?label=`` (repeated): chunks carrying all these labels.
+LabelFilter = Annotated[
+    list[Label] | None,
+    QueryParameter(max_items=MAX_LABELS, schema_extra={"items": item_schema(Label)}),
+]
 
 
 class KnowledgeIngest(msgspec.Struct, forbid_unknown_fields=True):
     """Text to chunk and embed. With ``thing_id`` the chunks belong to that thing and a
     new ingest for it replaces them (unchanged chunks keep their vectors)."""
 
-    text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_LENGTH)]
+    text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=r"\S")]
     thing_id: UUID | None = None
     labels: Annotated[list[Label], Meta(max_length=MAX_LABELS)] = msgspec.field(
         default_factory=list
@@ -75,10 +89,10 @@ class KnowledgeController(Controller):
         group_scope: NamedDependency[Scope],
         ontology: NamedDependency[Ontology],
         permissions: NamedDependency[Permissions],
-        kind: FromQuery[str | None] = None,
+        kind: FromQuery[KnowledgeKind | None] = None,
         thing_id: FromQuery[UUID | None] = None,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
     ) -> Page[KnowledgeItem]:
         """Filter by ``kind`` and ``thing_id``. Pass ``next_cursor`` back as ``cursor``."""
         permissions.require(group_scope, "knowledge.read", Resource(group_scope.group_id))
@@ -92,11 +106,11 @@ class KnowledgeController(Controller):
         group_scope: NamedDependency[Scope],
         platform: NamedDependency[Platform],
         permissions: NamedDependency[Permissions],
-        q: FromQuery[str] = "",
-        mode: FromQuery[str] = "hybrid",
+        q: SearchQuery,
+        mode: FromQuery[Mode] = "hybrid",
         thing_id: FromQuery[list[UUID] | None] = None,
-        label: FromQuery[list[str] | None] = None,
-        limit: FromQuery[int] = SEARCH_LIMIT,
+        label: LabelFilter = None,
+        limit: SearchLimit = SEARCH_LIMIT,
     ) -> SearchResults:
         """``mode``: ``hybrid`` (default; the other two's scores combined), ``vector``
         (cosine similarity of embeddings) or ``fulltext`` (English full-text: any of the

@@ -8,26 +8,27 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
+from core.api.auth import Email
 from core.api.deps import GroupContext
+from core.api.params import PageCursor, PageLimit
 from core.auth.members import Invitation, InvitationCreated, Member
 from core.auth.tokens import Actor
 from core.ontology.records import Page
+from core.ontology.scope import GroupRole
 from core.ontology.stores import DEFAULT_LIMIT
 from core.platform import Platform
 
-Role = Annotated[str, Meta(min_length=1, max_length=20)]
-
 
 class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
-    role: Role
+    role: GroupRole
 
 
 class InvitationRequest(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, Meta(min_length=3, max_length=320)]
-    role: Role = "org_user"
+    email: Email
+    role: GroupRole = "org_user"
 
 
 class InvitationAcceptance(msgspec.Struct, forbid_unknown_fields=True):
@@ -42,8 +43,8 @@ class MembersController(Controller):
     async def list_members(
         self,
         group: NamedDependency[GroupContext],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
     ) -> Page[Member]:
         group.require("members.read")
         return await group.platform.members.list(group.scope, cursor=cursor, limit=limit)

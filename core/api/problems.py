@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import asyncpg
@@ -44,6 +45,10 @@ def platform_error(request: Request[Any, Any, Any], exc: PlatformError) -> Respo
     return response
 
 
+#: Litestar's words for a required query, header or cookie parameter left out.
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
+
+
 def _field_of(item: dict[str, Any]) -> str | None:
     """The field as the client named it: a body path (``properties.price``) or a query,
     path or header parameter's name. Litestar calls the whole body ``data``; that is not
@@ -71,6 +76,9 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
         key = message.partition(marker)[2].partition("`")[0]
         if key:  # msgspec points at the object holding the key; name the key itself
             field = f"{field}.{key}" if field else key
+    missing = _MISSING_PARAMETER.match(message)
+    if missing and not field:  # Litestar names a missing parameter only in its message
+        field = missing.group(1)
     if field:
         extra["field"] = field
     if len(errors) > 1:

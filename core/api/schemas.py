@@ -11,7 +11,7 @@ from msgspec import Meta
 Name = Annotated[str, Meta(min_length=1, max_length=500)]
 TypeName = Annotated[str, Meta(min_length=1, max_length=100)]
 Status = Annotated[str, Meta(min_length=1, max_length=50)]
-Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", max_length=63)]
 
 
 #: Settings only the platform (billing, a platform owner) may set.

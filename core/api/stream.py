@@ -119,12 +119,12 @@ async def stream_events(
     last_event_id_header: Annotated[
         str | None, HeaderParameter(name="Last-Event-ID", required=False)
     ] = None,
-    last_event_id: FromQuery[str | None] = None,
+    last_event_id: FromQuery[UUID | None] = None,
 ) -> ServerSentEvent:
     """Send ``Last-Event-ID`` (browsers do on reconnect) or ``?last_event_id=`` to replay
     what happened since that event before the live events."""
     permissions.require(group_scope, "event.read", Resource(group_scope.group_id))
-    after = _parse_id(last_event_id_header or last_event_id)
+    after = _parse_id(last_event_id_header) if last_event_id_header else last_event_id
 
     @functools.cache
     def may_read(event_type: str) -> bool:

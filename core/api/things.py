@@ -8,9 +8,10 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from core.api.deps import GroupContext
+from core.api.params import PageCursor, PageLimit, TypeFilter
 from core.api.schemas import ThingCreate, ThingUpdate
 from core.errors import ValidationFailed
 from core.ontology.records import Page, Thing
@@ -22,6 +23,8 @@ WHERE_PREFIX = "where."
 #: The ``If-Match`` request header. A bare ``FromHeader`` would read a header named after
 #: the parameter (``if_match``), which no client sends.
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
+#: ``?status=`` filters by a thing's status.
+StatusFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=50)]
 
 
 def etag(thing: Thing) -> str:
@@ -83,11 +86,11 @@ class ThingsController(Controller):
         self,
         request: Request[Any, Any, Any],
         group: NamedDependency[GroupContext],
-        type: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        type: TypeFilter = None,
+        status: StatusFilter = None,
         include_subgroups: FromQuery[bool] = False,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
     ) -> Page[Thing]:
         """Filter by ``type``, ``status`` and property equality with ``where.<field>=value``
         (needs ``type``); ``include_subgroups=true`` adds the things of sub-groups.

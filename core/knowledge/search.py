@@ -50,7 +50,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import msgspec
@@ -60,7 +60,8 @@ from core.knowledge.providers import EmbeddingProvider, QueryEmbedder
 from core.knowledge.store import Hit, KnowledgeStore
 from core.metrics import QUERY_VECTORS
 
-MODES: tuple[str, ...] = ("hybrid", "vector", "fulltext")
+Mode = Literal["hybrid", "vector", "fulltext"]
+MODES: tuple[str, ...] = get_args(Mode)
 #: Weight of the text ranking beside the vector ranking's 1 in hybrid search (see
 #: :func:`combine`).
 TEXT_WEIGHT = 0.3

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from uuid import UUID
 
 from core.errors import NotFound, ValidationFailed
@@ -28,10 +28,14 @@ if TYPE_CHECKING:
     pass
 
 
+#: What a knowledge item is: a chunk of text, a label, a whole document.
+KnowledgeKind = Literal["chunk", "label", "document"]
+
+
 class Knowledge(_Store):
     """Text chunks, labels and documents with optional embeddings, linked to things."""
 
-    KINDS = ("chunk", "label", "document")
+    KINDS: tuple[str, ...] = get_args(KnowledgeKind)
 
     async def add(
         self,

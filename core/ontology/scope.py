@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
 from uuid import UUID
 
 import msgspec
 
 #: Roles a person holds in a group, strongest first.
-GROUP_ROLES = ("org_owner", "org_user", "customer")
+GroupRole = Literal["org_owner", "org_user", "customer"]
+GROUP_ROLES: tuple[str, ...] = get_args(GroupRole)
 #: The role of work the platform does on its own (event handlers, jobs, migrations).
 SYSTEM_ROLE = "system"
 #: The role of an anonymous member of the public acting through a plugin's public surface

@@ -23,6 +23,7 @@ from core.errors import Conflict
 from core.ontology.connections import Connections as Connections
 from core.ontology.events import Events as Events
 from core.ontology.knowledge import Knowledge as Knowledge
+from core.ontology.knowledge import KnowledgeKind as KnowledgeKind
 from core.ontology.names import Names, PublicNames
 from core.ontology.queries import DEFAULT_LIMIT as DEFAULT_LIMIT
 from core.ontology.queries import MAX_LIMIT as MAX_LIMIT

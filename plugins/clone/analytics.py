@@ -46,7 +46,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, Parameter
 
 import sdk
 from plugins.clone.questions import question_key
@@ -54,9 +54,13 @@ from plugins.clone.retrieval import content_words
 from plugins.clone.services import quote
 from plugins.clone.text import STOP_WORDS
 from plugins.clone.training import source_links
+from plugins.clone.types import MAX_QUESTION_CHARS
 
 Days = Annotated[int, Parameter(ge=1, le=365)]
 Limit = Annotated[int, Parameter(ge=1, le=200)]
+#: A content-gaps cursor carries the last question's key (up to ``MAX_QUESTION_CHARS``,
+#: JSON-escaped at worst six bytes a character) in base64.
+GapsCursor = Annotated[str | None, Parameter(max_length=4 * (6 * MAX_QUESTION_CHARS + 64) // 3 + 4)]
 #: Most common questions and content gaps in the summary.
 TOP = 10
 #: Characters of a question shown (a group's wording) and quoted in a suggestion.
@@ -456,7 +460,7 @@ class CloneAnalyticsController(Controller):
         self,
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
+        cursor: GapsCursor = None,
         limit: Limit = 50,
         days: Days = 30,
     ) -> sdk.Page[ContentGap]:

@@ -22,7 +22,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 import sdk
@@ -45,7 +45,6 @@ from plugins.clone.types import (
 )
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
-Limit = Annotated[int, Parameter(ge=1, le=200)]
 #: What a multipart body may add around the file: boundaries, part headers, the title.
 MULTIPART_SLACK = 64 * 1024
 #: The upload route's fixed body limit (``max_upload_bytes`` is enforced per request).
@@ -153,8 +152,8 @@ class CloneController(Controller):
         self,
         clones: NamedDependency[Clones],
         group: NamedDependency[sdk.GroupContext],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[CloneView]:
         return await clones.list_clones(group, cursor, limit)
 
@@ -217,8 +216,8 @@ class CloneController(Controller):
         sources: NamedDependency[Sources],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[SourceView]:
         return await sources.list_sources(group, clone_id, cursor, limit)
 
@@ -297,8 +296,8 @@ class CloneController(Controller):
         chat: NamedDependency[Chat],
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[ThreadView]:
         return await chat.list_threads(group, clone_id, cursor, limit)
 
@@ -330,8 +329,8 @@ class CloneController(Controller):
         group: NamedDependency[sdk.GroupContext],
         clone_id: FromPath[UUID],
         thread_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[MessageView]:
         return await chat.list_messages(group, clone_id, thread_id, cursor, limit)
 

@@ -200,6 +200,14 @@ ProviderName = Annotated[str, Meta(max_length=100)]
 ModelName = Annotated[str, Meta(max_length=200)]
 Welcome = Annotated[str, Meta(max_length=1000)]
 Title = Annotated[str, Meta(max_length=200)]
+#: The id of a person or a thing (a UUID, as the API writes them).
+Id = Annotated[
+    str,
+    Meta(
+        max_length=36,
+        pattern=r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+    ),
+]
 #: Longest question a visitor may ask.
 MAX_QUESTION_CHARS = 4000
 
@@ -216,10 +224,10 @@ class CloneIn(msgspec.Struct, forbid_unknown_fields=True):
     provider: ProviderName = ""
     model: ModelName = ""
     welcome_message: Welcome = "Hi! Ask me anything."
-    creator_id: str | None = None
+    creator_id: Id | None = None
 
 
-Color = Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
+Color = Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$", max_length=7)]
 
 
 class WidgetTheme(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -230,8 +238,16 @@ class WidgetTheme(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     avatar_url: Annotated[str, Meta(max_length=2000, pattern=r"^(https://\S+)?$")] = ""
 
 
-#: An origin a widget may be embedded on (checked by the service: ``scheme://host[:port]``).
-Origin = Annotated[str, Meta(min_length=1, max_length=300)]
+#: An origin a widget may be embedded on: ``http(s)://host[:port]`` (the service checks
+#: the host's labels and the port's range, and writes it in lower case).
+Origin = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=300,
+        pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?\s*$",
+    ),
+]
 
 
 class ClonePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -285,15 +301,19 @@ class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["text", "markdown", "html", "page"]
     title: Title = ""
     text: Annotated[str, Meta(max_length=MAX_SOURCE_CHARS)] = ""
-    thing_id: str | None = None
+    thing_id: Id | None = None
 
 
 class SourcePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Change a source's title or text (read as the source's kind; an uploaded PDF's text
     as plain text). Website pages change in the website."""
 
-    title: Title | msgspec.UnsetType = msgspec.UNSET
-    text: Annotated[str, Meta(max_length=MAX_SOURCE_CHARS)] | msgspec.UnsetType = msgspec.UNSET
+    title: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    text: Annotated[str, Meta(min_length=1, max_length=MAX_SOURCE_CHARS, pattern=r"\S")] | (
+        msgspec.UnsetType
+    ) = msgspec.UNSET
 
 
 class SourceView(msgspec.Struct):
@@ -334,7 +354,7 @@ class ThreadView(msgspec.Struct):
 
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
-    content: Annotated[str, Meta(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    content: Annotated[str, Meta(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")]
 
 
 class MessageView(msgspec.Struct):

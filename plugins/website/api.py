@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 import sdk
 from plugins.website.services import (
@@ -42,7 +42,6 @@ from plugins.website.types import (
 )
 
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
-Limit = Annotated[int, Parameter(ge=1, le=200)]
 
 
 def _page(view: PageView, status: int = 200) -> Response[PageView]:
@@ -98,8 +97,8 @@ class WebsiteController(Controller):
         self,
         sites: NamedDependency[Sites],
         group: NamedDependency[sdk.GroupContext],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[WebsiteView]:
         return await sites.list_sites(group, cursor, limit)
 
@@ -153,8 +152,8 @@ class WebsiteController(Controller):
         pages: NamedDependency[Pages],
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[PageView]:
         _, found = await pages.list_pages(group, site_id, cursor, limit)
         return found
@@ -341,8 +340,8 @@ class WebsiteController(Controller):
         group: NamedDependency[sdk.GroupContext],
         site_id: FromPath[UUID],
         page_id: FromPath[UUID],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[RevisionView]:
         return await revisions.list_revisions(group, site_id, page_id, cursor, limit)
 

@@ -23,9 +23,15 @@ Domain = Annotated[str, Meta(pattern=DOMAIN_PATTERN, max_length=253)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(max_length=300)]
 LongText = Annotated[str, Meta(max_length=2000)]
+#: An absolute URL or a path on the site (``check_public_url``).
+Url = Annotated[str, Meta(max_length=2000)]
 #: A BCP 47 language tag such as ``en`` or ``pt-BR``.
 Language = Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 ColorMode = Literal["auto", "light", "dark"]
+#: A component's id on its page.
+NodeId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,40}$", max_length=40)]
+#: A theme's name (the registered themes are listed by ``GET .../themes``).
+ThemeName = Annotated[str, Meta(min_length=1, max_length=100)]
 PageStatus = Literal["draft", "published"]
 
 #: Most components on one page, and deepest nesting (Section > Columns > ...).
@@ -59,7 +65,7 @@ class SiteSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     #: Shown in the footer of every page.
     footer_text: ShortText = ""
     #: Default Open Graph image of pages that name none (an absolute URL or a media path).
-    social_image: Annotated[str, Meta(max_length=2000)] = ""
+    social_image: Url = ""
 
     def __post_init__(self) -> None:
         self.social_image = check_public_url(self.social_image, "social_image")
@@ -79,11 +85,11 @@ class WebsiteProps(msgspec.Struct, forbid_unknown_fields=True):
 class Seo(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Search and social metadata of a page."""
 
-    description: Annotated[str, Meta(max_length=300)] = ""
+    description: ShortText = ""
     #: Open Graph image: an absolute URL or a media path.
-    image: Annotated[str, Meta(max_length=2000)] = ""
+    image: Url = ""
     #: Overrides the page's own URL as canonical (an absolute https URL).
-    canonical_url: Annotated[str, Meta(max_length=2000)] = ""
+    canonical_url: Url = ""
     noindex: bool = False
 
     def __post_init__(self) -> None:
@@ -96,7 +102,7 @@ class Node(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One component on a page: its type, props (validated against the component's own
     struct by the service) and, for containers, its children."""
 
-    id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+    id: NodeId
     type: Annotated[str, Meta(min_length=1, max_length=100)]
     props: dict[str, Any] = msgspec.field(default_factory=dict)
     children: list[Node] = msgspec.field(default_factory=list)
@@ -199,11 +205,30 @@ class MediaUploaded(msgspec.Struct, forbid_unknown_fields=True):
 class WebsiteIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     slug: Slug
-    theme: str = "classic"
+    theme: ThemeName = "classic"
     custom_domain: Domain | None = None
     description: LongText = ""
     language: Language = "en"
     settings: SiteSettings | None = None
+
+
+class SiteSettingsPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Settings to change, each as in :class:`SiteSettings` (merged, then checked whole)."""
+
+    color_mode: ColorMode | msgspec.UnsetType = msgspec.UNSET
+    home_page: Slug | msgspec.UnsetType = msgspec.UNSET
+    allow_indexing: bool | msgspec.UnsetType = msgspec.UNSET
+    footer_text: ShortText | msgspec.UnsetType = msgspec.UNSET
+    social_image: Url | msgspec.UnsetType = msgspec.UNSET
+
+
+class SeoPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """SEO fields to change, each as in :class:`Seo` (merged, then checked whole)."""
+
+    description: ShortText | msgspec.UnsetType = msgspec.UNSET
+    image: Url | msgspec.UnsetType = msgspec.UNSET
+    canonical_url: Url | msgspec.UnsetType = msgspec.UNSET
+    noindex: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class WebsitePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -211,12 +236,12 @@ class WebsitePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     slug: Slug | msgspec.UnsetType = msgspec.UNSET
-    theme: str | msgspec.UnsetType = msgspec.UNSET
+    theme: ThemeName | msgspec.UnsetType = msgspec.UNSET
     custom_domain: Domain | msgspec.UnsetType | None = msgspec.UNSET
     description: LongText | msgspec.UnsetType = msgspec.UNSET
     language: Language | msgspec.UnsetType = msgspec.UNSET
     #: Merged into the current settings: send only what changes.
-    settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    settings: SiteSettingsPatch | msgspec.UnsetType = msgspec.UNSET
 
 
 class PageIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -232,7 +257,7 @@ class PagePatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     title: Name | msgspec.UnsetType = msgspec.UNSET
     slug: Slug | msgspec.UnsetType = msgspec.UNSET
     #: Merged into the current SEO fields: send only what changes.
-    seo: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    seo: SeoPatch | msgspec.UnsetType = msgspec.UNSET
     tree: list[Node] | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -242,7 +267,7 @@ class ComponentIn(msgspec.Struct, forbid_unknown_fields=True):
 
     type: Annotated[str, Meta(min_length=1, max_length=100)]
     props: dict[str, Any] | None = None
-    parent_id: str | None = None
+    parent_id: NodeId | None = None
     position: Annotated[int, Meta(ge=0)] | None = None
 
 
@@ -255,7 +280,7 @@ class ComponentPatch(msgspec.Struct, forbid_unknown_fields=True):
 class ComponentMove(msgspec.Struct, forbid_unknown_fields=True):
     """Move a component under ``parent_id`` (``null``: the top level) at ``position``."""
 
-    parent_id: str | None = None
+    parent_id: NodeId | None = None
     position: Annotated[int, Meta(ge=0)] = 0
 
 

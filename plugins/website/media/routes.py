@@ -14,7 +14,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody
 from litestar.response import File
 from msgspec import Meta
 
@@ -29,7 +29,6 @@ MULTIPART_SLACK = 64 * 1024
 #: settings are read, so it is a ceiling: ``media_max_bytes`` (+ slack) is enforced per
 #: request, from ``Content-Length`` before the body is read and on the file itself after.
 UPLOAD_BODY_CEILING = 256 * 1024 * 1024
-Limit = Annotated[int, Parameter(ge=1, le=200)]
 #: Public files never change (a new upload gets a new key).
 _PUBLIC_HEADERS = {
     "Cache-Control": "public, max-age=31536000, immutable",
@@ -107,8 +106,8 @@ class MediaController(Controller):
         self,
         group: NamedDependency[sdk.GroupContext],
         media: NamedDependency[MediaLibrary],
-        cursor: FromQuery[str | None] = None,
-        limit: Limit = 50,
+        cursor: sdk.PageCursor = None,
+        limit: sdk.PageLimit = 50,
     ) -> sdk.Page[MediaView]:
         return await media.list(group, cursor, limit)
 

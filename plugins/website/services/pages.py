@@ -137,7 +137,7 @@ class Pages:
         def change(props: PageProps) -> dict[str, Any]:
             if seo_patch is None:
                 return changes
-            merged = {**msgspec.to_builtins(props.seo), **seo_patch}
+            merged = {**msgspec.to_builtins(props.seo), **msgspec.to_builtins(seo_patch)}
             seo = msgspec.convert(sdk.validate_object(Seo, merged, "seo"), Seo)
             return {**changes, "seo": seo}
 

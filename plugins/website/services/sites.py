@@ -87,7 +87,10 @@ class Sites:
                 if value is not msgspec.UNSET:
                     setattr(props, field, value)
             if patch.settings is not msgspec.UNSET:
-                merged = {**msgspec.to_builtins(props.settings), **patch.settings}
+                merged = {
+                    **msgspec.to_builtins(props.settings),
+                    **msgspec.to_builtins(patch.settings),
+                }
                 settings = sdk.validate_object(SiteSettings, merged, "settings")
                 props.settings = msgspec.convert(settings, SiteSettings)
             context.theme(props.theme)

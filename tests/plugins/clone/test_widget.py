@@ -75,7 +75,7 @@ async def test_patching_widget_settings_validates(api) -> None:
         api.url(clone["id"]), json={"allowed_origins": ["https://a.example", "ftp://b"]}
     )
     body = assert_problem(r, 422)
-    assert body["field"] == "allowed_origins[1]" and "like https://example.com" in body["detail"]
+    assert body["field"] == "allowed_origins[1]"  # the schema's pattern refuses it
     r = await api.client.patch(
         api.url(clone["id"]), json={"allowed_origins": ["https://a.example:99999"]}
     )

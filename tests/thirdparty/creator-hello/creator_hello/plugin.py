@@ -7,7 +7,7 @@ plugin.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import click
@@ -15,6 +15,7 @@ import msgspec
 from litestar import Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from msgspec import Meta
 
 import sdk
 from sdk import EventHandler, EventType, HandlerContext, Resource, ThingType, hookimpl
@@ -38,8 +39,8 @@ class Greeted(msgspec.Struct, forbid_unknown_fields=True):
 class GreetIn(msgspec.Struct, forbid_unknown_fields=True):
     """Body of ``POST /api/v1/hello/groups/{group_id}/greet``."""
 
-    name: str = "world"
-    language: str = "en"
+    name: Annotated[str, Meta(min_length=1, max_length=200)] = "world"
+    language: Annotated[str, Meta(min_length=2, max_length=35)] = "en"
 
 
 @post("/groups/{group_id:uuid}/greet", summary="Greet someone")
