@@ -143,9 +143,13 @@ async def question_groups(
         groups[key] = QuestionGroup(key, count, values["last_asked"], values["question"], count)
     if keyless:  # stored before chat kept keys: count each text there, key it here
         texts = await aggregate(
-            metrics[:2], group_by=[text], missing=["question_key"], order_by=order,
-            limit=MAX_GROUPS, **filters,
-        )  # fmt: skip
+            metrics[:2],
+            group_by=[text],
+            missing=["question_key"],
+            order_by=order,
+            limit=MAX_GROUPS,
+            **filters,
+        )
         for row in texts:
             [question], values = row.key, row.values
             if not isinstance(question, str) or not question.strip():
@@ -257,9 +261,15 @@ async def _asked(
 ) -> list[QuestionGroup]:
     """The clone's questions in ``[since, until)``, grouped, most asked first."""
     return await question_groups(
-        group.stores.things.aggregate, "properties", "properties.content", "created_at",
-        type="ai_message", where={"clone_id": str(clone_id), **ASKED}, since=since, until=until,
-    )  # fmt: skip
+        group.stores.things.aggregate,
+        "properties",
+        "properties.content",
+        "created_at",
+        type="ai_message",
+        where={"clone_id": str(clone_id), **ASKED},
+        since=since,
+        until=until,
+    )
 
 
 async def _unanswered(
@@ -267,10 +277,15 @@ async def _unanswered(
 ) -> list[QuestionGroup]:
     """The clone's unanswered questions in ``[since, until)``, grouped, most asked first."""
     return await question_groups(
-        group.stores.events.aggregate, "payload", "payload.question", "occurred_at",
-        type="message_answered", where={"clone_id": str(clone_id), "unanswered": True},
-        since=since, until=until,
-    )  # fmt: skip
+        group.stores.events.aggregate,
+        "payload",
+        "payload.question",
+        "occurred_at",
+        type="message_answered",
+        where={"clone_id": str(clone_id), "unanswered": True},
+        since=since,
+        until=until,
+    )
 
 
 async def analytics(group: sdk.GroupContext, clone_id: UUID, days: int = 30) -> CloneAnalytics:
@@ -406,9 +421,12 @@ async def suggest(group: sdk.GroupContext, source_ids: list[UUID], question: str
             f'answers "{asked}", then train it.'
         )
     hits = await group.platform.knowledge.search(
-        group.scope, " or ".join(terms), mode="fulltext", limit=SUGGESTION_PASSAGES,
+        group.scope,
+        " or ".join(terms),
+        mode="fulltext",
+        limit=SUGGESTION_PASSAGES,
         thing_ids=source_ids,
-    )  # fmt: skip
+    )
     best: tuple[list[str], str] | None = None
     for hit in hits:
         found = mentioned(terms, hit.text)

@@ -119,9 +119,12 @@ async def _stream(service: Chat, group: sdk.GroupContext, turn: Turn) -> ServerS
 
 
 async def respond(
-    request: Request[Any, Any, Any], service: Chat, group: sdk.GroupContext, turn: Turn,
+    request: Request[Any, Any, Any],
+    service: Chat,
+    group: sdk.GroupContext,
+    turn: Turn,
     stream: bool,
-) -> Response[Any]:  # fmt: skip
+) -> Response[Any]:
     """The answer to an asked question: server-sent events if the caller wants a stream,
     else 201 with the question and the answer."""
     if wants_stream(request, stream):

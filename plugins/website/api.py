@@ -279,9 +279,10 @@ class WebsiteController(Controller):
             group, site_id, page_id, data, sdk.parse_if_match(if_match)
         )
         return Response(
-            ComponentResult(page=view, node=node), status_code=201,
+            ComponentResult(page=view, node=node),
+            status_code=201,
             headers={"ETag": f'"{view.version}"'},
-        )  # fmt: skip
+        )
 
     @patch(PAGE + "/components/{node_id:str}", summary="Change a component's props")
     async def update_component(
@@ -299,8 +300,11 @@ class WebsiteController(Controller):
         )
         return _page(view)
 
-    @post(PAGE + "/components/{node_id:str}/move", summary="Move or reorder a component",
-          status_code=200)  # fmt: skip
+    @post(
+        PAGE + "/components/{node_id:str}/move",
+        summary="Move or reorder a component",
+        status_code=200,
+    )
     async def move_component(
         self,
         pages: NamedDependency[Pages],
@@ -356,8 +360,11 @@ class WebsiteController(Controller):
     ) -> RevisionView:
         return await revisions.get_revision(group, site_id, page_id, number)
 
-    @post(PAGE + "/revisions/{number:int}/restore", summary="Make a revision the draft again",
-          status_code=200)  # fmt: skip
+    @post(
+        PAGE + "/revisions/{number:int}/restore",
+        summary="Make a revision the draft again",
+        status_code=200,
+    )
     async def restore_revision(
         self,
         revisions: NamedDependency[Revisions],

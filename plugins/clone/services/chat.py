@@ -143,21 +143,30 @@ class Chat(CloneService):
     def thread_view(self, thing: sdk.Thing) -> ThreadView:
         p = thing.properties
         return ThreadView(
-            id=str(thing.id), clone_id=p["clone_id"], title=p.get("title", ""),
-            visitor=p.get("visitor", ""), created_at=iso(thing.created_at),
-        )  # fmt: skip
+            id=str(thing.id),
+            clone_id=p["clone_id"],
+            title=p.get("title", ""),
+            visitor=p.get("visitor", ""),
+            created_at=iso(thing.created_at),
+        )
 
     def message_view(self, thing: sdk.Thing) -> MessageView:
         p = thing.properties
         return MessageView(
-            id=str(thing.id), thread_id=p["thread_id"], clone_id=p["clone_id"], role=p["role"],
+            id=str(thing.id),
+            thread_id=p["thread_id"],
+            clone_id=p["clone_id"],
+            role=p["role"],
             content=p["content"],
             citations=msgspec.convert(p.get("citations", []), list[Citation]),
-            unanswered=bool(p.get("unanswered", False)), feedback=p.get("feedback"),
-            latency_ms=p.get("latency_ms"), provider=p.get("provider", ""),
-            model=p.get("model", ""), created_at=iso(thing.created_at),
+            unanswered=bool(p.get("unanswered", False)),
+            feedback=p.get("feedback"),
+            latency_ms=p.get("latency_ms"),
+            provider=p.get("provider", ""),
+            model=p.get("model", ""),
+            created_at=iso(thing.created_at),
             tool_calls=msgspec.convert(p.get("tool_calls", []), list[ToolCall]),
-        )  # fmt: skip
+        )
 
     def _sees_all(self, group: sdk.GroupContext, clone: sdk.Thing) -> bool:
         """Members who may read clones see every conversation; a customer sees theirs."""
@@ -185,10 +194,14 @@ class Chat(CloneService):
         title = " ".join(data.title.split())
         async with self._transaction(group) as o:
             thing = await o.things.create(
-                "ai_thread", name=title or f"Conversation with {clone.name}"[:200],
-                properties={"clone_id": str(clone_id), "visitor": self._visitor(group),
-                            "title": title},
-            )  # fmt: skip
+                "ai_thread",
+                name=title or f"Conversation with {clone.name}"[:200],
+                properties={
+                    "clone_id": str(clone_id),
+                    "visitor": self._visitor(group),
+                    "title": title,
+                },
+            )
         return self.thread_view(thing)
 
     async def list_threads(
@@ -230,9 +243,13 @@ class Chat(CloneService):
         return self.thread_view(await self._thread(group, clone, thread_id))
 
     async def list_messages(
-        self, group: sdk.GroupContext, clone_id: UUID, thread_id: UUID, cursor: str | None,
+        self,
+        group: sdk.GroupContext,
+        clone_id: UUID,
+        thread_id: UUID,
+        cursor: str | None,
         limit: int,
-    ) -> sdk.Page[MessageView]:  # fmt: skip
+    ) -> sdk.Page[MessageView]:
         """The thread's messages, newest first."""
         clone = await self._chat_clone(group, clone_id)
         await self._thread(group, clone, thread_id)
@@ -271,11 +288,16 @@ class Chat(CloneService):
         )
         async with self._transaction(group) as o:
             question = await o.things.create(
-                "ai_message", name=quote(content, 80),
-                properties={"thread_id": str(thread_id), "clone_id": str(clone_id),
-                            "role": "user", "content": content,
-                            "question_key": question_key(content)},
-            )  # fmt: skip
+                "ai_message",
+                name=quote(content, 80),
+                properties={
+                    "thread_id": str(thread_id),
+                    "clone_id": str(clone_id),
+                    "role": "user",
+                    "content": content,
+                    "question_key": question_key(content),
+                },
+            )
             if not thread.properties.get("title"):
                 thread = await o.things.update(
                     thread_id, name=quote(content, 80), properties={"title": quote(content, 80)}
@@ -285,9 +307,12 @@ class Chat(CloneService):
         passages: list[Passage] = []
         if source_ids:  # no sources must never mean "search everything"
             found = await retrieval.retrieve(
-                self.platform, group.scope, content, source_ids,
+                self.platform,
+                group.scope,
+                content,
+                source_ids,
                 limit=self.settings.retrieval_limit,
-            )  # fmt: skip
+            )
             passages = retrieval.relevant(content, found)
         if passages:
             provider: LLMProvider | None = self.provider_for(clone)
@@ -314,9 +339,17 @@ class Chat(CloneService):
             closeness=closeness,
         )
         return Turn(
-            clone, thread, question, passages, provider, request, started, tools, group.scope,
+            clone,
+            thread,
+            question,
+            passages,
+            provider,
+            request,
+            started,
+            tools,
+            group.scope,
             visitor,
-        )  # fmt: skip
+        )
 
     async def answer(self, group: sdk.GroupContext, turn: Turn) -> AsyncIterator[str | MessageView]:
         """The answer to ``turn``: its text in pieces as the provider writes them, then
@@ -364,14 +397,18 @@ class Chat(CloneService):
                 history=[
                     *request.history,
                     ChatMessage(
-                        "assistant", "".join(said),
-                        tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments}
-                                    for c in asked],
+                        "assistant",
+                        "".join(said),
+                        tool_calls=[
+                            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in asked
+                        ],
                     ),
-                    *(ChatMessage("tool", result_for_model(r), tool_call_id=c.id)
-                      for c, r in zip(asked, results, strict=True)),
+                    *(
+                        ChatMessage("tool", result_for_model(r), tool_call_id=c.id)
+                        for c, r in zip(asked, results, strict=True)
+                    ),
                 ],
-            )  # fmt: skip
+            )
         text = "".join(pieces).strip()
         if not text:
             raise LLMUnavailable(
@@ -395,9 +432,15 @@ class Chat(CloneService):
             and (text == OFFLINE_DONT_KNOW or not turn.passages)
         )
         yield await self._store_answer(
-            group, turn, text, citations, model, unanswered=unanswered, provider=provider.name,
+            group,
+            turn,
+            text,
+            citations,
+            model,
+            unanswered=unanswered,
+            provider=provider.name,
             tool_calls=calls,
-        )  # fmt: skip
+        )
 
     async def _provider_stream(
         self, provider: LLMProvider, request: AnswerRequest
@@ -425,28 +468,47 @@ class Chat(CloneService):
         """Run a tool the model asked for with the asker's scope (never the creator's)."""
         scope = turn.scope or group.scope
         ctx = ToolContext(
-            platform=self.platform, scope=scope, stores=self.platform.ontology.scoped(scope),
-            clone=turn.clone, thread=turn.thread, visitor=turn.visitor,
-        )  # fmt: skip
+            platform=self.platform,
+            scope=scope,
+            stores=self.platform.ontology.scoped(scope),
+            clone=turn.clone,
+            thread=turn.thread,
+            visitor=turn.visitor,
+        )
         return await run_tool(turn.tools.get(call.name), call.name, call.arguments, ctx)
 
     async def _store_answer(
-        self, group: sdk.GroupContext, turn: Turn, text: str, citations: list[Citation],
-        model: str, *, unanswered: bool = False, provider: str = "",
+        self,
+        group: sdk.GroupContext,
+        turn: Turn,
+        text: str,
+        citations: list[Citation],
+        model: str,
+        *,
+        unanswered: bool = False,
+        provider: str = "",
         tool_calls: list[ToolCall] | None = None,
-    ) -> MessageView:  # fmt: skip
+    ) -> MessageView:
         latency = round((time.perf_counter() - turn.started) * 1000, 1)
         props: dict[str, Any] = {
-            "thread_id": str(turn.thread.id), "clone_id": str(turn.clone.id),
-            "role": "assistant", "content": text,
-            "citations": msgspec.to_builtins(citations), "latency_ms": latency,
-            "unanswered": unanswered, "provider": provider, "model": model,
+            "thread_id": str(turn.thread.id),
+            "clone_id": str(turn.clone.id),
+            "role": "assistant",
+            "content": text,
+            "citations": msgspec.to_builtins(citations),
+            "latency_ms": latency,
+            "unanswered": unanswered,
+            "provider": provider,
+            "model": model,
             "tool_calls": msgspec.to_builtins([kept(c) for c in tool_calls or ()]),
-        }  # fmt: skip
+        }
         event: dict[str, Any] = {
-            "clone_id": str(turn.clone.id), "thread_id": str(turn.thread.id),
-            "latency_ms": latency, "citations": len(citations), "unanswered": unanswered,
-        }  # fmt: skip
+            "clone_id": str(turn.clone.id),
+            "thread_id": str(turn.thread.id),
+            "latency_ms": latency,
+            "citations": len(citations),
+            "unanswered": unanswered,
+        }
         if unanswered:  # a content gap: what visitors ask that the clone cannot answer
             event["question"] = turn.text[:2000]
             event["question_key"] = question_key(turn.text)
@@ -457,11 +519,16 @@ class Chat(CloneService):
             for call in tool_calls or ():
                 await o.events.emit(
                     "ai_tool_called",
-                    {"clone_id": str(turn.clone.id), "thread_id": str(turn.thread.id),
-                     "message_id": str(message.id), "tool": call.name, "ok": call.error is None,
-                     **({"error": call.error[:1000]} if call.error else {})},
+                    {
+                        "clone_id": str(turn.clone.id),
+                        "thread_id": str(turn.thread.id),
+                        "message_id": str(message.id),
+                        "tool": call.name,
+                        "ok": call.error is None,
+                        **({"error": call.error[:1000]} if call.error else {}),
+                    },
                     target_id=message.id,
-                )  # fmt: skip
+                )
         return self.message_view(message)
 
     async def exchange(self, group: sdk.GroupContext, turn: Turn) -> Exchange:
@@ -474,9 +541,13 @@ class Chat(CloneService):
         return Exchange(question=self.message_view(turn.question), answer=answer)
 
     async def give_feedback(
-        self, group: sdk.GroupContext, clone_id: UUID, thread_id: UUID, message_id: UUID,
+        self,
+        group: sdk.GroupContext,
+        clone_id: UUID,
+        thread_id: UUID,
+        message_id: UUID,
         feedback: str,
-    ) -> MessageView:  # fmt: skip
+    ) -> MessageView:
         clone = await self._chat_clone(group, clone_id)
         await self._thread(group, clone, thread_id)
         try:

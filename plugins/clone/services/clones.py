@@ -120,17 +120,27 @@ class Clones(CloneService):
         props = msgspec.convert(thing.properties, CloneProps)
         meta = msgspec.convert(creator.metadata, CloneOfMeta) if creator else CloneOfMeta()
         return CloneView(
-            id=str(thing.id), name=thing.name, status=thing.status, purpose=props.purpose,
-            system_prompt=props.system_prompt, temperature=props.temperature,
-            provider=props.provider or self.settings.llm_provider, model=props.model,
-            welcome_message=props.welcome_message, trained_at=props.trained_at,
-            training_error=props.training_error, training_job=props.training_job,
-            version=thing.version, created_at=iso(thing.created_at),
-            updated_at=iso(thing.updated_at), allowed_origins=props.allowed_origins,
+            id=str(thing.id),
+            name=thing.name,
+            status=thing.status,
+            purpose=props.purpose,
+            system_prompt=props.system_prompt,
+            temperature=props.temperature,
+            provider=props.provider or self.settings.llm_provider,
+            model=props.model,
+            welcome_message=props.welcome_message,
+            trained_at=props.trained_at,
+            training_error=props.training_error,
+            training_job=props.training_job,
+            version=thing.version,
+            created_at=iso(thing.created_at),
+            updated_at=iso(thing.updated_at),
+            allowed_origins=props.allowed_origins,
             widget_theme=props.widget_theme,
             creator_id=str(creator.to_id) if creator else None,
-            training_version=meta.version, training_size=meta.training_size,
-        )  # fmt: skip
+            training_version=meta.version,
+            training_size=meta.training_size,
+        )
 
     async def view(self, stores: sdk.ScopedOntology, thing: sdk.Thing) -> CloneView:
         """:meth:`clone_view` with the clone's creator read from its ``clone_of``."""
@@ -179,9 +189,13 @@ class Clones(CloneService):
             creator, data.name, data.purpose, profile
         )
         props = CloneProps(
-            purpose=data.purpose, system_prompt=prompt, temperature=data.temperature,
-            provider=data.provider, model=data.model, welcome_message=data.welcome_message,
-        )  # fmt: skip
+            purpose=data.purpose,
+            system_prompt=prompt,
+            temperature=data.temperature,
+            provider=data.provider,
+            model=data.model,
+            welcome_message=data.welcome_message,
+        )
         clean = sdk.validate_object(CloneProps, msgspec.to_builtins(props), "properties")
         named = parse_uuid(data.creator_id, "creator_id") if data.creator_id is not None else None
         async with self._transaction(group) as o:
@@ -257,13 +271,17 @@ class Clones(CloneService):
             return await self.view(group.stores, clone)
         async with self._transaction(group) as o:
             clone = await o.things.update(
-                clone_id, name=name, properties=clean, replace_properties=True,
+                clone_id,
+                name=name,
+                properties=clean,
+                replace_properties=True,
                 expected_version=expected_version,
-            )  # fmt: skip
+            )
             await o.events.emit(
-                "clone_updated", {"clone_id": str(clone_id), "changed": changed},
+                "clone_updated",
+                {"clone_id": str(clone_id), "changed": changed},
                 target_id=clone_id,
-            )  # fmt: skip
+            )
         return await self.view(group.stores, clone)
 
     async def delete_clone(
@@ -282,9 +300,10 @@ class Clones(CloneService):
                 await o.things.delete(thread_id)
             await o.things.delete(clone_id, expected_version=expected_version)
             await o.events.emit(
-                "clone_updated", {"clone_id": str(clone_id), "changed": ["deleted"]},
+                "clone_updated",
+                {"clone_id": str(clone_id), "changed": ["deleted"]},
                 target_id=clone_id,
-            )  # fmt: skip
+            )
 
     @staticmethod
     async def _ids(o: sdk.ScopedOntology, type: str, where: dict[str, Any]) -> list[UUID]:

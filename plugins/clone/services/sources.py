@@ -40,11 +40,17 @@ class Sources(CloneService):
         kind = thing.properties.get("kind", "text") if thing.type == "clone_source" else "page"
         filename = thing.properties.get("filename", "") if thing.type == "clone_source" else ""
         return SourceView(
-            id=str(thing.id), clone_id=str(link.from_id), kind=kind, title=title,
-            filename=filename, chars=len(text), preview=quote(text, 200),
-            chunk_count=meta.chunk_count, state=state,  # type: ignore[arg-type]
+            id=str(thing.id),
+            clone_id=str(link.from_id),
+            kind=kind,
+            title=title,
+            filename=filename,
+            chars=len(text),
+            preview=quote(text, 200),
+            chunk_count=meta.chunk_count,
+            state=state,  # type: ignore[arg-type]
             created_at=iso(link.created_at),
-        )  # fmt: skip
+        )
 
     async def list_sources(
         self, group: sdk.GroupContext, clone_id: UUID, cursor: str | None, limit: int
@@ -147,13 +153,20 @@ class Sources(CloneService):
         return await self._create_source(group, clone_id, title, kind, text, name)
 
     async def _create_source(
-        self, group: sdk.GroupContext, clone_id: UUID, title: str, kind: str, text: str,
+        self,
+        group: sdk.GroupContext,
+        clone_id: UUID,
+        title: str,
+        kind: str,
+        text: str,
         filename: str,
-    ) -> SourceView:  # fmt: skip
+    ) -> SourceView:
         props = SourceProps(
             kind=kind,  # type: ignore[arg-type]
-            filename=filename, text=text, content_hash=training_hash(title, text),
-        )  # fmt: skip
+            filename=filename,
+            text=text,
+            content_hash=training_hash(title, text),
+        )
         async with self._transaction(group) as o:
             await self.get_clone_thing(o, clone_id)
             await self._check_source_count(group, o, clone_id)
@@ -190,9 +203,11 @@ class Sources(CloneService):
         props.content_hash = training_hash(title, props.text)
         async with self._transaction(group) as o:
             source = await o.things.update(
-                source_id, name=title, properties=msgspec.to_builtins(props),
+                source_id,
+                name=title,
+                properties=msgspec.to_builtins(props),
                 replace_properties=True,
-            )  # fmt: skip
+            )
         return await self.source_view(group.stores, link, source)
 
     async def _check_source_count(

@@ -36,10 +36,11 @@ class Training(CloneService):
         job_id = uuid.uuid4().hex
         try:
             clone = await group.stores.things.update(
-                clone_id, status="training",
+                clone_id,
+                status="training",
                 properties={"training_job": job_id, "training_error": None},
                 expected_version=clone.version,
-            )  # fmt: skip
+            )
         except sdk.PreconditionFailed:
             # Changed meanwhile, maybe by another request starting a training.
             clone = await self.get_clone_thing(group.stores, clone_id)
@@ -55,9 +56,10 @@ class Training(CloneService):
             )
         except Exception as exc:
             await group.stores.things.update(
-                clone_id, status="failed",
+                clone_id,
+                status="failed",
                 properties={"training_error": f"training could not be queued: {exc}"[:1000]},
-            )  # fmt: skip
+            )
             raise
         return TrainStarted(job_id=job_id, clone=await self.clones.view(group.stores, clone))
 

@@ -114,34 +114,53 @@ class WebsiteContext:
     def site_view(self, thing: sdk.Thing) -> WebsiteView:
         props = msgspec.convert(thing.properties, WebsiteProps)
         return WebsiteView(
-            id=str(thing.id), name=thing.name, slug=props.slug, theme=props.theme,
-            custom_domain=props.custom_domain, description=props.description,
-            language=props.language, settings=props.settings, version=thing.version,
-            url=self.site_base_url(props) + "/", created_at=iso(thing.created_at),
+            id=str(thing.id),
+            name=thing.name,
+            slug=props.slug,
+            theme=props.theme,
+            custom_domain=props.custom_domain,
+            description=props.description,
+            language=props.language,
+            settings=props.settings,
+            version=thing.version,
+            url=self.site_base_url(props) + "/",
+            created_at=iso(thing.created_at),
             updated_at=iso(thing.updated_at),
-        )  # fmt: skip
+        )
 
     def page_view(self, thing: sdk.Thing, site: sdk.Thing) -> PageView:
         props = msgspec.convert(thing.properties, PageProps)
         site_props = msgspec.convert(site.properties, WebsiteProps)
         is_home = props.slug == site_props.settings.home_page
         return PageView(
-            id=str(thing.id), site_id=props.site_id, slug=props.slug, title=props.title,
-            status=thing.status, seo=props.seo, tree=props.tree, revision=props.revision,
-            published_revision=props.published_revision, published_at=props.published_at,
+            id=str(thing.id),
+            site_id=props.site_id,
+            slug=props.slug,
+            title=props.title,
+            status=thing.status,
+            seo=props.seo,
+            tree=props.tree,
+            revision=props.revision,
+            published_revision=props.published_revision,
+            published_at=props.published_at,
             has_unpublished_changes=props.published_revision != props.revision,
             version=thing.version,
             url=render.page_url(self.site_info(site), props.slug, is_home),
-            created_at=iso(thing.created_at), updated_at=iso(thing.updated_at),
-        )  # fmt: skip
+            created_at=iso(thing.created_at),
+            updated_at=iso(thing.updated_at),
+        )
 
     def site_info(self, site: sdk.Thing) -> render.SiteInfo:
         props = msgspec.convert(site.properties, WebsiteProps)
         return render.SiteInfo(
-            id=str(site.id), name=site.name, slug=props.slug, description=props.description,
-            language=props.language, settings=props.settings,
+            id=str(site.id),
+            name=site.name,
+            slug=props.slug,
+            description=props.description,
+            language=props.language,
+            settings=props.settings,
             base_url=self.site_base_url(props),
-        )  # fmt: skip
+        )
 
     def component_views(self) -> list[ComponentView]:
         views = []

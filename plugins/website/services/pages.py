@@ -172,9 +172,14 @@ class Pages:
             )
             await self._check_page_slug(o, site_id, data.slug, None)
             page = await self._create_page(
-                o, site, data.title or f"{props.title} (copy)", data.slug, props.seo, tree,
+                o,
+                site,
+                data.title or f"{props.title} (copy)",
+                data.slug,
+                props.seo,
+                tree,
                 f"duplicated from {props.slug}",
-            )  # fmt: skip
+            )
         return self.context.page_view(page, site)
 
     # -- components -----------------------------------------------------------------------
@@ -204,9 +209,14 @@ class Pages:
 
         event = {"node_id": node.id, "component": node.type, "parent_id": data.parent_id}
         view = await self.edit(
-            group, site_id, page_id, expected_version, f"added {component.label.lower()}",
-            change, extra_event=("component_added", event),
-        )  # fmt: skip
+            group,
+            site_id,
+            page_id,
+            expected_version,
+            f"added {component.label.lower()}",
+            change,
+            extra_event=("component_added", event),
+        )
         return view, node
 
     async def update_component(
@@ -232,8 +242,9 @@ class Pages:
             node.props = components.validate_props(node.type, merged, "props")
             return {"tree": tree}
 
-        return await self.edit(group, site_id, page_id, expected_version, "edited component",
-                               change)  # fmt: skip
+        return await self.edit(
+            group, site_id, page_id, expected_version, "edited component", change
+        )
 
     async def move_component(
         self,
@@ -260,8 +271,7 @@ class Pages:
             siblings.insert(min(data.position, len(siblings)), node)
             return {"tree": components.validate_tree(tree)}
 
-        return await self.edit(group, site_id, page_id, expected_version, "moved component",
-                               change)  # fmt: skip
+        return await self.edit(group, site_id, page_id, expected_version, "moved component", change)
 
     async def delete_component(
         self,
@@ -279,8 +289,9 @@ class Pages:
             remove_node(tree, node_id)
             return {"tree": tree}
 
-        return await self.edit(group, site_id, page_id, expected_version, "removed component",
-                               change)  # fmt: skip
+        return await self.edit(
+            group, site_id, page_id, expected_version, "removed component", change
+        )
 
     # -- saving ---------------------------------------------------------------------------
 
@@ -313,9 +324,11 @@ class Pages:
                 setattr(props, key, changes[key])
             props.revision += 1
             page = await o.things.update(
-                page_id, name=props.title, properties=msgspec.to_builtins(props),
+                page_id,
+                name=props.title,
+                properties=msgspec.to_builtins(props),
                 replace_properties=True,
-            )  # fmt: skip
+            )
             await self._keep_revision(o, page, props, summary)
             if "tree" in changed:
                 await self._sync_media(o, page_id, old_tree, props.tree)
@@ -338,12 +351,16 @@ class Pages:
             "page_revision",
             name=f"{props.title} — revision {props.revision}",
             properties={
-                "page_id": str(page.id), "number": props.revision, "slug": props.slug,
-                "title": props.title, "seo": msgspec.to_builtins(props.seo),
+                "page_id": str(page.id),
+                "number": props.revision,
+                "slug": props.slug,
+                "title": props.title,
+                "seo": msgspec.to_builtins(props.seo),
                 "tree": msgspec.to_builtins(props.tree),
-                "author_id": str(actor) if actor else None, "summary": summary[:300],
+                "author_id": str(actor) if actor else None,
+                "summary": summary[:300],
             },
-        )  # fmt: skip
+        )
 
     @staticmethod
     async def _sync_media(
@@ -378,8 +395,9 @@ class Pages:
             async with o.session.transaction() as conn:
                 live = await conn.fetchval(
                     "SELECT page_id FROM website_live_pages WHERE site_id = $1 AND slug = $2",
-                    site_id, slug,
-                )  # fmt: skip
+                    site_id,
+                    slug,
+                )
             taken = live is not None and live != page_id
         if taken:
             raise sdk.Conflict(

@@ -35,26 +35,41 @@ class Publishing:
         props = msgspec.convert(site.properties, WebsiteProps)
         media = await self.context.media.refs(stores, asset_ids(tree))
         ctx = RenderContext(
-            site_url=self.context.site_base_url(props), editing=editing, media=media,
+            site_url=self.context.site_base_url(props),
+            editing=editing,
+            media=media,
             language=props.language,
-        )  # fmt: skip
+        )
         return self.context.components.render(tree, ctx)
 
     async def _document(
-        self, stores: sdk.ScopedOntology, site: sdk.Thing, page: PageProps, *, preview: bool,
-        published_at: datetime | None = None, updated_at: datetime | None = None,
-    ) -> str:  # fmt: skip
+        self,
+        stores: sdk.ScopedOntology,
+        site: sdk.Thing,
+        page: PageProps,
+        *,
+        preview: bool,
+        published_at: datetime | None = None,
+        updated_at: datetime | None = None,
+    ) -> str:
         site_props = msgspec.convert(site.properties, WebsiteProps)
         body = await self.render_tree(stores, site, page.tree, editing=False)
         info = render.PageInfo(
-            id="", slug=page.slug, title=page.title, seo=page.seo,
+            id="",
+            slug=page.slug,
+            title=page.title,
+            seo=page.seo,
             is_home=page.slug == site_props.settings.home_page,
-            published_at=published_at, updated_at=updated_at,
-        )  # fmt: skip
+            published_at=published_at,
+            updated_at=updated_at,
+        )
         return render.page_document(
-            self.context.site_info(site), info, body, self.context.theme(site_props.theme),
+            self.context.site_info(site),
+            info,
+            body,
+            self.context.theme(site_props.theme),
             preview=preview,
-        )  # fmt: skip
+        )
 
     async def preview(self, group: sdk.GroupContext, site_id: UUID, page_id: UUID) -> str:
         """The draft as it would look published (never cached, never indexed)."""
@@ -69,9 +84,12 @@ class Publishing:
         return str(await self.render_tree(group.stores, site, props.tree, editing=True))
 
     async def publish(
-        self, group: sdk.GroupContext, site_id: UUID, page_id: UUID,
+        self,
+        group: sdk.GroupContext,
+        site_id: UUID,
+        page_id: UUID,
         expected_version: int | None = None,
-    ) -> PageView:  # fmt: skip
+    ) -> PageView:
         """Render the draft once and make it the live page (``page_published``)."""
         group.require("website.publish")
         context = self.context
@@ -85,36 +103,54 @@ class Publishing:
                 raise PublishBlocked(
                     f"fix {len(problems)} problem(s) before publishing: "
                     + "; ".join(p["problem"] for p in problems[:3]),
-                    field="tree", problems=problems,
-                )  # fmt: skip
+                    field="tree",
+                    problems=problems,
+                )
             now = datetime.now(UTC)
-            html = await self._document(o, site, props, preview=False, published_at=now,
-                                        updated_at=now)  # fmt: skip
+            html = await self._document(
+                o, site, props, preview=False, published_at=now, updated_at=now
+            )
             async with o.session.transaction() as conn:
                 await LivePages.put(
-                    conn, group_id=group.group_id, site_id=site_id, page_id=page_id,
-                    slug=props.slug, title=props.title, description=props.seo.description,
-                    noindex=props.seo.noindex, revision=props.revision, html=html,
-                )  # fmt: skip
+                    conn,
+                    group_id=group.group_id,
+                    site_id=site_id,
+                    page_id=page_id,
+                    slug=props.slug,
+                    title=props.title,
+                    description=props.seo.description,
+                    noindex=props.seo.noindex,
+                    revision=props.revision,
+                    html=html,
+                )
             props.published_revision = props.revision
             props.published_at = now.isoformat()
             page = await o.things.update(
-                page_id, status="published", properties=msgspec.to_builtins(props),
+                page_id,
+                status="published",
+                properties=msgspec.to_builtins(props),
                 replace_properties=True,
-            )  # fmt: skip
+            )
             await o.events.emit(
                 "page_published",
-                {"site_id": str(site_id), "page_id": str(page_id), "slug": props.slug,
-                 "revision": props.revision},
+                {
+                    "site_id": str(site_id),
+                    "page_id": str(page_id),
+                    "slug": props.slug,
+                    "revision": props.revision,
+                },
                 target_id=page_id,
-            )  # fmt: skip
+            )
         await context.purge.publish(site_id)
         return context.page_view(page, site)
 
     async def unpublish(
-        self, group: sdk.GroupContext, site_id: UUID, page_id: UUID,
+        self,
+        group: sdk.GroupContext,
+        site_id: UUID,
+        page_id: UUID,
         expected_version: int | None = None,
-    ) -> PageView:  # fmt: skip
+    ) -> PageView:
         group.require("website.publish")
         context = self.context
         await context.get_site_thing(group, site_id)
@@ -129,15 +165,21 @@ class Publishing:
             props.published_revision = None
             props.published_at = None
             page = await o.things.update(
-                page_id, status="draft", properties=msgspec.to_builtins(props),
+                page_id,
+                status="draft",
+                properties=msgspec.to_builtins(props),
                 replace_properties=True,
-            )  # fmt: skip
+            )
             await o.events.emit(
                 "page_unpublished",
-                {"site_id": str(site_id), "page_id": str(page_id), "slug": props.slug,
-                 "revision": props.revision},
+                {
+                    "site_id": str(site_id),
+                    "page_id": str(page_id),
+                    "slug": props.slug,
+                    "revision": props.revision,
+                },
                 target_id=page_id,
-            )  # fmt: skip
+            )
         await context.purge.publish(site_id)
         return context.page_view(page, site)
 
@@ -153,13 +195,24 @@ class Publishing:
                 site_id=str(site.id), slug=old.slug, title=old.title, seo=old.seo, tree=old.tree
             )
             html = await self._document(
-                o, site, props, preview=False, published_at=entry.published_at,
+                o,
+                site,
+                props,
+                preview=False,
+                published_at=entry.published_at,
                 updated_at=entry.published_at,
-            )  # fmt: skip
+            )
             async with o.session.transaction() as conn:
                 await LivePages.put(
-                    conn, group_id=o.scope.group_id, site_id=site.id, page_id=entry.page_id,
-                    slug=entry.slug, title=entry.title, description=entry.description,
-                    noindex=entry.noindex, revision=entry.revision, html=html,
+                    conn,
+                    group_id=o.scope.group_id,
+                    site_id=site.id,
+                    page_id=entry.page_id,
+                    slug=entry.slug,
+                    title=entry.title,
+                    description=entry.description,
+                    noindex=entry.noindex,
+                    revision=entry.revision,
+                    html=html,
                     published_at=entry.published_at,
-                )  # fmt: skip
+                )

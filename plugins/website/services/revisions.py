@@ -22,9 +22,13 @@ class Revisions:
         self.pages = pages
 
     async def list_revisions(
-        self, group: sdk.GroupContext, site_id: UUID, page_id: UUID, cursor: str | None,
+        self,
+        group: sdk.GroupContext,
+        site_id: UUID,
+        page_id: UUID,
+        cursor: str | None,
         limit: int,
-    ) -> sdk.Page[RevisionView]:  # fmt: skip
+    ) -> sdk.Page[RevisionView]:
         await self.context.get_page_things(group, site_id, page_id)
         found = await group.stores.things.list(
             type="page_revision", where={"page_id": str(page_id)}, cursor=cursor, limit=limit
@@ -57,16 +61,22 @@ class Revisions:
         def change(page: PageProps) -> dict[str, Any]:
             return {"title": old.title, "slug": old.slug, "seo": old.seo, "tree": tree}
 
-        return await self.pages.edit(group, site_id, page_id, expected_version,
-                                     f"restored revision {number}", change)  # fmt: skip
+        return await self.pages.edit(
+            group, site_id, page_id, expected_version, f"restored revision {number}", change
+        )
 
 
 def _revision_view(thing: sdk.Thing, *, full: bool) -> RevisionView:
     p = thing.properties
     return RevisionView(
-        id=str(thing.id), page_id=p["page_id"], number=p["number"], title=p["title"],
-        slug=p["slug"], summary=p.get("summary", ""), author_id=p.get("author_id"),
+        id=str(thing.id),
+        page_id=p["page_id"],
+        number=p["number"],
+        title=p["title"],
+        slug=p["slug"],
+        summary=p.get("summary", ""),
+        author_id=p.get("author_id"),
         created_at=iso(thing.created_at),
         seo=msgspec.convert(p.get("seo", {}), Seo) if full else None,
         tree=msgspec.convert(p.get("tree", []), list[Node]) if full else None,
-    )  # fmt: skip
+    )

@@ -42,19 +42,23 @@ class Sites:
         context.theme(data.theme)
         await self._check_public_names(data.slug, data.custom_domain, None)
         props = WebsiteProps(
-            slug=data.slug, theme=data.theme, custom_domain=data.custom_domain,
-            description=data.description, language=data.language,
+            slug=data.slug,
+            theme=data.theme,
+            custom_domain=data.custom_domain,
+            description=data.description,
+            language=data.language,
             settings=data.settings or SiteSettings(),
-        )  # fmt: skip
+        )
         clean = sdk.validate_object(WebsiteProps, msgspec.to_builtins(props), "properties")
         async with context.transaction(group) as o:
             await context.platform.quotas.check(group.scope, "websites", within=o)
             thing = await o.things.create("website", name=data.name, properties=clean)
             await self._claim_public_names(o, thing.id, data.slug, data.custom_domain)
             await o.events.emit(
-                "website_created", {"site_id": str(thing.id), "slug": data.slug},
+                "website_created",
+                {"site_id": str(thing.id), "slug": data.slug},
                 target_id=thing.id,
-            )  # fmt: skip
+            )
             if data.custom_domain:
                 await o.events.emit(
                     "domain_configured",
@@ -107,9 +111,12 @@ class Sites:
             if not changed:
                 return context.site_view(site)
             site = await o.things.update(
-                site_id, name=name, properties=clean, replace_properties=True,
+                site_id,
+                name=name,
+                properties=clean,
+                replace_properties=True,
                 expected_version=expected_version,
-            )  # fmt: skip
+            )
             await self._claim_public_names(o, site_id, props.slug, props.custom_domain)
             await o.events.emit(
                 "website_updated",
@@ -119,10 +126,13 @@ class Sites:
             if "custom_domain" in changed:
                 await o.events.emit(
                     "domain_configured",
-                    {"site_id": str(site_id), "domain": props.custom_domain,
-                     "previous": before.get("custom_domain")},
+                    {
+                        "site_id": str(site_id),
+                        "domain": props.custom_domain,
+                        "previous": before.get("custom_domain"),
+                    },
                     target_id=site_id,
-                )  # fmt: skip
+                )
             # The site's look and addresses are part of every live page: render them again
             # from the revisions that are live (their content does not change).
             await self.publishing.rerender_live(o, site)

@@ -119,9 +119,17 @@ def _fits(schema: dict[str, Any], value: str) -> bool:
 
 
 GOOD_STRINGS = [
-    "a", "home", "en", "Ada", "#4f46e5", "https://example.org", "honest-schema",
-    "example.org", "ada@example.test", "hello world",
-]  # fmt: skip
+    "a",
+    "home",
+    "en",
+    "Ada",
+    "#4f46e5",
+    "https://example.org",
+    "honest-schema",
+    "example.org",
+    "ada@example.test",
+    "hello world",
+]
 
 
 def valid_value(doc: Doc, node: dict[str, Any], depth: int = 0) -> Any:
@@ -341,9 +349,10 @@ async def _arrange(platform: CreatorPlatform, owner: Tenant) -> dict[str, str]:
     kinds = await _ok(await client.get(f"{web}/components"))
     plain = next(k["type"] for k in kinds if not k["container"])
     page = await _ok(
-        await client.post(f"{web}/sites/{site['id']}/pages/{page['id']}/components",
-                          json={"type": plain})
-    )  # fmt: skip
+        await client.post(
+            f"{web}/sites/{site['id']}/pages/{page['id']}/components", json={"type": plain}
+        )
+    )
     ids["node_id"] = page["node"]["id"]
     asset = await _ok(
         await client.post(f"{web}/media", files={"file": ("a.png", _png(), "image/png")})
@@ -353,16 +362,20 @@ async def _arrange(platform: CreatorPlatform, owner: Tenant) -> dict[str, str]:
     clone = await _ok(await client.post(clones, json={"name": "Ada"}))
     ids["clone_id"] = clone["id"]
     source = await _ok(
-        await client.post(f"{clones}/{clone['id']}/sources",
-                          json={"kind": "text", "title": "Refunds", "text": "30 days."})
-    )  # fmt: skip
+        await client.post(
+            f"{clones}/{clone['id']}/sources",
+            json={"kind": "text", "title": "Refunds", "text": "30 days."},
+        )
+    )
     ids["source_id"] = source["id"]
     thread = await _ok(await client.post(f"{clones}/{clone['id']}/threads", json={}))
     ids["thread_id"] = thread["id"]
     turn = await _ok(
-        await client.post(f"{clones}/{clone['id']}/threads/{thread['id']}/messages",
-                          json={"content": "How long for a refund?"})
-    )  # fmt: skip
+        await client.post(
+            f"{clones}/{clone['id']}/threads/{thread['id']}/messages",
+            json={"content": "How long for a refund?"},
+        )
+    )
     ids["message_id"] = turn["answer"]["id"]
     return ids
 

@@ -46,9 +46,11 @@ async def test_embed_script_and_widget_page(clone_platform, api, docs) -> None:
     assert r.status_code == 404 and "not available" in r.text  # drafts are not public
 
     clone = await active_clone(
-        api, docs, allowed_origins=[SITE + "/", "HTTPS://Shop.Mara.Example"],
+        api,
+        docs,
+        allowed_origins=[SITE + "/", "HTTPS://Shop.Mara.Example"],
         widget_theme={"accent": "#aa3300"},
-    )  # fmt: skip
+    )
     assert clone["allowed_origins"] == [SITE, "https://shop.mara.example"]
     assert clone["widget_theme"] == {"accent": "#aa3300"}
     r = await visitor.get(f"/clone/widget/{clone['id']}")
@@ -91,16 +93,22 @@ async def test_an_anonymous_visitor_chats(clone_platform, api, docs, sse, events
     clone = await active_clone(api, docs)
     visitor = clone_platform.client
     r = await visitor.get(widget(clone["id"], "/config"))
-    assert r.json() == {"clone_id": clone["id"], "name": "Ada",
-                        "welcome_message": "Hello from Ada!", "theme": {}}  # fmt: skip
+    assert r.json() == {
+        "clone_id": clone["id"],
+        "name": "Ada",
+        "welcome_message": "Hello from Ada!",
+        "theme": {},
+    }
     started = await session(visitor, clone["id"])
     assert started["expires_in"] == 24 * 3600 and len(started["session"]) >= 40
     headers = {"X-Clone-Session": started["session"]}
 
     r = await visitor.post(
-        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
-        params={"stream": "true"}, headers=headers,
-    )  # fmt: skip
+        widget(clone["id"], "/messages"),
+        json={"content": REFUND_QUESTION},
+        params={"stream": "true"},
+        headers=headers,
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     streamed = sse(r.text)
     names = [name for name, _ in streamed]
@@ -112,9 +120,10 @@ async def test_an_anonymous_visitor_chats(clone_platform, api, docs, sse, events
     r = await visitor.get(widget(clone["id"], "/messages"), headers=headers)
     assert [m["role"] for m in r.json()] == ["user", "assistant"]
     r = await visitor.post(
-        widget(clone["id"], f"/messages/{answer['id']}/feedback"), json={"feedback": "up"},
+        widget(clone["id"], f"/messages/{answer['id']}/feedback"),
+        json={"feedback": "up"},
         headers=headers,
-    )  # fmt: skip
+    )
     assert r.status_code == 200 and r.json()["feedback"] == "up"
 
     # the creator sees the conversation, with the anonymous visitor's id
@@ -150,9 +159,12 @@ async def test_only_allowed_origins_get_in(clone_platform, api, docs) -> None:
     clone = await active_clone(api, docs, allowed_origins=[SITE])
     visitor = clone_platform.client
     body = assert_problem(
-        await visitor.post(widget(clone["id"], "/sessions"), headers={"Origin": "https://evil.example"}),
-        403, "origin_not_allowed",
-    )  # fmt: skip
+        await visitor.post(
+            widget(clone["id"], "/sessions"), headers={"Origin": "https://evil.example"}
+        ),
+        403,
+        "origin_not_allowed",
+    )
     assert "evil.example" in body["detail"]
     r = await visitor.options(
         widget(clone["id"], "/messages"),
@@ -162,17 +174,21 @@ async def test_only_allowed_origins_get_in(clone_platform, api, docs) -> None:
 
     r = await visitor.options(
         widget(clone["id"], "/messages"),
-        headers={"Origin": SITE, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type, x-clone-session"},
-    )  # fmt: skip
+        headers={
+            "Origin": SITE,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-clone-session",
+        },
+    )
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == SITE
     assert "X-Clone-Session" in r.headers["access-control-allow-headers"]
     started = await session(visitor, clone["id"], Origin=SITE)
     r = await visitor.post(
-        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+        widget(clone["id"], "/messages"),
+        json={"content": REFUND_QUESTION},
         headers={"Origin": SITE, "X-Clone-Session": started["session"]},
-    )  # fmt: skip
+    )
     assert r.status_code == 201 and r.headers["access-control-allow-origin"] == SITE
     # errors carry CORS headers too, so the site's script can read them
     r = await visitor.get(widget(clone["id"], "/messages"), headers={"Origin": SITE})
@@ -182,8 +198,11 @@ async def test_only_allowed_origins_get_in(clone_platform, api, docs) -> None:
     assert own["session"]
     # an Origin that is no URL at all is refused like any other, never a 500
     for bad in ("http://[", "null", "http://x:99999"):
-        assert_problem(await visitor.get(widget(clone["id"], "/config"), headers={"Origin": bad}),
-                403, "origin_not_allowed")  # fmt: skip
+        assert_problem(
+            await visitor.get(widget(clone["id"], "/config"), headers={"Origin": bad}),
+            403,
+            "origin_not_allowed",
+        )
 
 
 @pytest.mark.clone_settings(
@@ -222,10 +241,11 @@ async def test_a_clones_widget_answers_so_many_questions_a_day(clone_platform, a
     for started in (*sessions, sessions[0]):
         asked.append(
             await visitor.post(
-                widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+                widget(clone["id"], "/messages"),
+                json={"content": REFUND_QUESTION},
                 headers={"X-Clone-Session": started["session"]},
             )
-        )  # fmt: skip
+        )
     assert [r.status_code for r in asked[:3]] == [201, 201, 201]
     body = assert_problem(asked[3], 429, "rate_limited")
     assert "today" in body["detail"]
@@ -237,9 +257,10 @@ async def test_a_clones_widget_answers_so_many_questions_a_day(clone_platform, a
     # a new visitor is refused too; the creator's own chat is not capped
     late = await session(visitor, clone["id"])
     r = await visitor.post(
-        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+        widget(clone["id"], "/messages"),
+        json={"content": REFUND_QUESTION},
         headers={"X-Clone-Session": late["session"]},
-    )  # fmt: skip
+    )
     assert_problem(r, 429, "rate_limited")
     thread = await api.thread(clone["id"])
     for _ in range(4):
@@ -248,9 +269,10 @@ async def test_a_clones_widget_answers_so_many_questions_a_day(clone_platform, a
     other = await active_clone(api, docs)
     started = await session(visitor, other["id"])
     r = await visitor.post(
-        widget(other["id"], "/messages"), json={"content": REFUND_QUESTION},
+        widget(other["id"], "/messages"),
+        json={"content": REFUND_QUESTION},
         headers={"X-Clone-Session": started["session"]},
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
 
 
@@ -265,9 +287,10 @@ async def test_one_address_cannot_spend_a_clones_whole_day(clone_platform, api, 
     for _ in range(4):
         started = await session(visitor, clone["id"])
         r = await visitor.post(
-            widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+            widget(clone["id"], "/messages"),
+            json={"content": REFUND_QUESTION},
             headers={"X-Clone-Session": started["session"]},
-        )  # fmt: skip
+        )
         statuses.append(r.status_code)
     assert statuses == [201, 201, 429, 429]
     assert "from your address today" in assert_problem(r, 429, "rate_limited")["detail"]
@@ -291,9 +314,10 @@ async def test_a_visitor_of_one_creator_never_reaches_anothers_knowledge(
     for clone, days, wrong in ((mine, "30 days", "7 days"), (theirs, "7 days", "30 days")):
         started = await session(visitor, clone["id"])
         r = await visitor.post(
-            widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+            widget(clone["id"], "/messages"),
+            json={"content": REFUND_QUESTION},
             headers={"X-Clone-Session": started["session"]},
-        )  # fmt: skip
+        )
         answer = r.json()["answer"]
         assert days in answer["content"] and wrong not in answer["content"]
         owner_api = api if clone is mine else other
@@ -302,10 +326,11 @@ async def test_a_visitor_of_one_creator_never_reaches_anothers_knowledge(
     # one creator's visitor session does not open the other's clone
     started = await session(visitor, mine["id"])
     assert_problem(
-        await visitor.get(widget(theirs["id"], "/messages"),
-                          headers={"X-Clone-Session": started["session"]}),
+        await visitor.get(
+            widget(theirs["id"], "/messages"), headers={"X-Clone-Session": started["session"]}
+        ),
         401,
-    )  # fmt: skip
+    )
     # and the member API stays closed to anonymous visitors
     assert_problem(await visitor.get(other.url(theirs["id"], "/threads")), 401)
 
@@ -320,9 +345,10 @@ async def test_a_clone_retraining_keeps_answering(clone_platform, api, docs, own
     assert (await visitor.get(f"/clone/widget/{clone['id']}")).status_code == 200
     started = await session(visitor, clone["id"])
     r = await visitor.post(
-        widget(clone["id"], "/messages"), json={"content": REFUND_QUESTION},
+        widget(clone["id"], "/messages"),
+        json={"content": REFUND_QUESTION},
         headers={"X-Clone-Session": started["session"]},
-    )  # fmt: skip
+    )
     assert r.status_code == 201 and "30 days" in r.json()["answer"]["content"]
     never = await api.clone("New")  # never trained: not public while training
     await stores.things.update(never["id"], status="training")
@@ -356,8 +382,9 @@ async def test_the_platforms_origin_is_its_public_url(clone_platform, api, api_f
     visitor = clone_platform.client
     body = assert_problem(
         await start_on(visitor, clone["id"], "alias.example", "http://alias.example"),
-        403, "origin_not_allowed",
-    )  # fmt: skip
+        403,
+        "origin_not_allowed",
+    )
     assert "alias.example" in body["detail"]
     r = await start_on(visitor, clone["id"], "alias.example", "http://testserver.local")
     assert r.status_code == 201, r.text
