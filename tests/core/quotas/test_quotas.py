@@ -18,7 +18,7 @@ import msgspec
 import pytest
 from litestar import Response, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from core.platform import Platform
 from core.quotas import QuotaDeclarationError, UnknownQuota, period_start
@@ -58,7 +58,7 @@ async def _notes_usage(ctx: QuotaContext) -> int:
 @post("/api/v1/quotatest/groups/{group_id:uuid}/sites", status_code=201)
 async def create_site(
     group_id: FromPath[UUID],
-    data: NewSite,
+    data: JSONBody[NewSite],
     group_scope: NamedDependency[Scope],
     platform: NamedDependency[Platform],
 ) -> dict[str, Any]:
@@ -74,7 +74,7 @@ async def create_site(
 async def create_page(
     group_id: FromPath[UUID],
     site_id: FromPath[UUID],
-    data: NewSite,
+    data: JSONBody[NewSite],
     group_scope: NamedDependency[Scope],
     platform: NamedDependency[Platform],
 ) -> Response[dict[str, Any]]:
