@@ -13,8 +13,10 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from core.api.deps import GroupContext
 from core.api.params import PageCursor, PageLimit, TypeFilter
 from core.api.schemas import ThingCreate, ThingUpdate
+from core.auth.permissions import Resource
 from core.errors import ValidationFailed
 from core.ontology.records import Page, Thing
+from core.ontology.scope import Scope
 from core.ontology.stores import DEFAULT_LIMIT
 from core.ontology.types import TypeRegistry
 
@@ -25,6 +27,26 @@ WHERE_PREFIX = "where."
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match")]
 #: ``?status=`` filters by a thing's status.
 StatusFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=50)]
+
+
+async def _readable_subgroups(
+    group: GroupContext, type: str | None, status: str | None
+) -> set[UUID] | None:
+    """The groups of the tree below ``group`` whose things of ``type`` and ``status`` the
+    caller may read with the role they hold *there* (``None``: all of them)."""
+    scope = group.scope
+    if scope.person_id is None or scope.is_system or scope.platform_role == "platform_owner":
+        return None
+    roles = await group.platform.directory.roles_below(scope)
+    return {
+        group_id
+        for group_id, role in roles.items()
+        if group.permissions.can(
+            Scope(group_id=group_id, person_id=scope.person_id, role=role),
+            "thing.read",
+            Resource(group_id=group_id, type=type, status=status),
+        )
+    }
 
 
 def etag(thing: Thing) -> str:
@@ -97,11 +119,13 @@ class ThingsController(Controller):
         Pass ``next_cursor`` back as ``cursor`` for the next page."""
         group.require("thing.read", group.resource(type=type, status=status))
         where = property_filters(group.stores.registry, type, request.query_params)
+        readable = await _readable_subgroups(group, type, status) if include_subgroups else None
         return await group.stores.things.list(
             type=type,
             status=status,
             where=where,
             include_subgroups=include_subgroups,
+            subgroups=readable,
             cursor=cursor,
             limit=limit,
         )

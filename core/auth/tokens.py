@@ -53,6 +53,18 @@ SCOPE_FOR_PERSON_SQL = (
 )
 
 
+#: The groups of the tree below $1 (with their parent and depth) and person $2's membership
+#: in each, if any.
+ROLES_BELOW_SQL = (
+    "WITH RECURSIVE tree (id, parent_id, depth) AS ("
+    " SELECT id, parent_id, 0 FROM groups WHERE id = $1"
+    " UNION ALL SELECT g.id, g.parent_id, t.depth + 1 FROM groups g"
+    " JOIN tree t ON g.parent_id = t.id WHERE t.depth < 32) "
+    "SELECT t.id, t.parent_id, t.depth, m.role FROM tree t "
+    "LEFT JOIN memberships m ON m.group_id = t.id AND m.person_id = $2 ORDER BY t.depth"
+)
+
+
 def _scope(row: asyncpg.Record, group_id: UUID) -> Scope:
     role = row["role"] or ("org_owner" if row["owner_sees"] else None)
     if role is None:
@@ -171,6 +183,19 @@ class Directory:
         if row is None:
             raise Unauthorized("the account no longer exists")
         return _scope(row, group_id)
+
+    async def roles_below(self, scope: Scope) -> dict[UUID, str]:
+        """The role ``scope``'s person holds in each group of the tree below (and at) its
+        group: their membership there, else the role in the nearest group above (as for
+        any group). A membership in a sub-group may be weaker than the one above it (an
+        owner of the organisation who is a customer of one product), so a read across
+        the tree checks each group's role, not the top one's."""
+        rows = await self.db.pool.fetch(ROLES_BELOW_SQL, scope.group_id, scope.person_id)
+        roles: dict[UUID, str] = {}
+        for row in rows:  # parents come before their children (by depth)
+            inherited = roles.get(row["parent_id"], scope.role)
+            roles[row["id"]] = scope.role if row["depth"] == 0 else row["role"] or inherited
+        return roles
 
     # -- groups -----------------------------------------------------------------------
 

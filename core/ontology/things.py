@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -99,6 +99,7 @@ class Things(_Store):
         status: str | None = None,
         where: Mapping[str, Any] | None = None,
         include_subgroups: bool = False,
+        subgroups: Collection[UUID] | None = None,
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
         order_by: str | None = None,
@@ -113,7 +114,7 @@ class Things(_Store):
         index); ``since <= created_at < until``; ``ranges`` bound fields
         (:class:`Range`); ``missing`` properties are absent. ``include_subgroups`` adds
         the things of every group below this one (a role in a group applies to its
-        sub-groups)."""
+        sub-groups), or only of those in ``subgroups`` (the ones the caller may read)."""
         query = self._query(type, status, where)
         if include_subgroups:
             query.clauses[0] = "group_id = ANY($1)"  # $1 becomes the tree's ids below
@@ -129,6 +130,8 @@ class Things(_Store):
             if include_subgroups:
                 # The tree's ids, then widen what this connection may see to exactly them.
                 tree = [r["id"] for r in await conn.fetch(SUBGROUPS_SQL, self.group_id)]
+                if subgroups is not None:
+                    tree = [g for g in tree if g in subgroups]
                 # transaction-local inside a transaction; else until the pool resets it
                 local = self.session.in_transaction
                 await conn.execute(SET_GROUPS_SQL, ",".join(map(str, tree)), local)

@@ -136,3 +136,65 @@ async def test_customers_read_only_what_is_published(creator_platform_factory):
     assert (await customer.client.get(owner.url("/things"))).status_code == 403
     patch = await customer.client.patch(owner.url(f"/things/{live.id}"), json={"name": "Mine"})
     assert patch.status_code == 403
+
+
+async def test_a_listing_across_sub_groups_checks_the_role_in_each(creator_platform_factory):
+    """An org user of the organisation who is only a customer of one of its products (the
+    nearest membership wins there) reads the organisation's drafts, and only the
+    product's published things: ``include_subgroups`` re-checks the role in each group
+    (a review found it applied the top group's role to the whole tree)."""
+    from uuid import UUID
+
+    import msgspec
+
+    from sdk import ThingType, hookimpl
+
+    class Props(msgspec.Struct):
+        body: str = ""
+
+    class Types:
+        @hookimpl
+        def register_thing_types(self):
+            return [ThingType("article", Props, statuses=("draft", "published"))]
+
+    platform = await creator_platform_factory(plugins=[], extra_plugins={"article": Types()})
+    owner = await platform.tenant()
+    product = (
+        await owner.client.post(
+            "/api/v1/groups",
+            json={"slug": "product", "name": "P", "parent_id": str(owner.group.id)},
+        )
+    ).json()
+    below = await product_child(owner, product["id"])
+    for group_id, name, status in (
+        (owner.group.id, "org draft", "draft"),
+        (product["id"], "product draft", "draft"),
+        (product["id"], "product live", "published"),
+        (below, "deeper draft", "draft"),
+    ):
+        made = await owner.client.post(
+            f"/api/v1/groups/{group_id}/things",
+            json={"type": "article", "name": name, "status": status},
+        )
+        assert made.status_code == 201, made.text
+    editor = await platform.member(owner, "org_user")
+    await platform.platform.directory.add_member(UUID(product["id"]), editor.person.id, "customer")
+    seen = await editor.client.get(editor.url("/things?include_subgroups=true"))
+    assert seen.status_code == 200, seen.text
+    # The deeper group inherits the product's customer role: its draft stays hidden too.
+    assert sorted(t["name"] for t in seen.json()["items"]) == ["org draft"]
+    published = await editor.client.get(
+        editor.url("/things?include_subgroups=true&status=published")
+    )
+    assert [t["name"] for t in published.json()["items"]] == ["product live"]
+    # The owner, owner everywhere below, still sees the whole tree.
+    everything = await owner.client.get(owner.url("/things?include_subgroups=true"))
+    assert len(everything.json()["items"]) == 4
+
+
+async def product_child(owner, parent_id: str) -> str:
+    child = await owner.client.post(
+        "/api/v1/groups", json={"slug": "product-part", "name": "C", "parent_id": parent_id}
+    )
+    assert child.status_code == 201, child.text
+    return child.json()["id"]
