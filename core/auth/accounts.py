@@ -1,18 +1,33 @@
-"""Sign-up and log-in: passwords checked with Argon2id, attempts limited per account and
-per address, so guessing is slow whichever way it is spread."""
+"""Sign-up and log-in: passwords checked with Argon2id, attempts limited per address and
+slowed per account, so guessing is slow whichever way it is spread.
+
+Per address, log-in is a lock-out (:data:`LOGIN_PER_ADDRESS`): one address trying many
+accounts is refused until its window ends. Per account it is a progressive delay
+(:data:`LOGIN_DELAY`, see :mod:`core.auth.ratelimit`): after a few failures each further
+attempt waits twice as long, at most 15 minutes, and an attempt that comes too early is
+refused before the password is looked at. A lock-out per account would let anyone keep
+its owner out; the delay only slows the guesser, and the owner's right password logs in
+once the current wait is over.
+"""
 
 from __future__ import annotations
 
 import asyncpg
 
 from core.auth.passwords import check_strength, hash_password, needs_rehash, verify_password
-from core.auth.ratelimit import AttemptLimiter, Limit
+from core.auth.ratelimit import AttemptLimiter, Backoff, Limit
 from core.auth.tokens import Actor, normal_email
 from core.db import Database
 from core.errors import Conflict, Unauthorized
 from core.ontology.ids import uuid7
 
-LOGIN_PER_ACCOUNT = Limit("login_account", attempts=10, window_seconds=900)
+LOGIN_DELAY = Backoff(
+    "log_in",
+    free_attempts=5,
+    first_delay_seconds=1.0,
+    max_delay_seconds=900.0,
+    forget_after_seconds=86400,
+)
 LOGIN_PER_ADDRESS = Limit("login_address", attempts=50, window_seconds=900)
 SIGNUP_PER_ADDRESS = Limit("signup_address", attempts=20, window_seconds=3600)
 
@@ -21,6 +36,8 @@ class Accounts:
     def __init__(self, db: Database, limiter: AttemptLimiter) -> None:
         self.db = db
         self.limiter = limiter
+        self.login_delay = LOGIN_DELAY
+        self.login_per_address = LOGIN_PER_ADDRESS
 
     async def sign_up(self, email: str, password: str, name: str = "", *, address: str) -> Actor:
         email = normal_email(email)
@@ -41,8 +58,9 @@ class Accounts:
         return Actor(**row)
 
     async def log_in(self, email: str, password: str, *, address: str) -> Actor:
-        await self.limiter.hit(LOGIN_PER_ADDRESS, address)
-        await self.limiter.hit(LOGIN_PER_ACCOUNT, email.strip())
+        await self.limiter.hit(self.login_per_address, address)
+        # Keyed by the address as typed, account or not: the answer is the same either way.
+        await self.limiter.take_turn(self.login_delay, email.strip())
         row = await self.db.pool.fetchrow(
             "SELECT id, email, name, platform_role, password_hash FROM people "
             "WHERE lower(email) = lower($1)",
@@ -51,7 +69,7 @@ class Accounts:
         stored = row["password_hash"] if row is not None else None
         if row is None or not await verify_password(stored, password):
             raise Unauthorized("email or password is wrong")
-        await self.limiter.reset(LOGIN_PER_ACCOUNT, email.strip())
+        await self.limiter.forgive(self.login_delay, email.strip())
         if stored is not None and needs_rehash(stored):
             await self.db.pool.execute(
                 "UPDATE people SET password_hash = $2 WHERE id = $1",
