@@ -1,6 +1,7 @@
 """Sign-up, log-in, sessions by cookie with CSRF, log-in rate limits, log-out."""
 
 import functools
+import time
 
 import asyncpg
 import httpx
@@ -67,8 +68,48 @@ async def test_bad_sign_ups_are_refused_with_the_field(creator_platform):
     bad_email = await _sign_up(client, email="not-an-email")
     assert bad_email.json()["field"] == "email"
     assert (await _sign_up(client)).status_code == 201
-    duplicate = await _sign_up(creator_platform.authed("none"), email="ADA@example.test")
-    assert_problem(duplicate, 409, "conflict")
+
+
+async def test_sign_up_does_not_tell_whether_an_email_is_registered(creator_platform):
+    first = await _sign_up(creator_platform.client)
+    fresh_client, taken_client = _from(creator_platform, "::1"), _from(creator_platform, "::2")
+    fresh_times, taken_times = [], []
+    for n in range(2):
+        started = time.perf_counter()
+        fresh = await _sign_up(fresh_client, email=f"new{n}@example.test", password="another one!")
+        fresh_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        taken = await _sign_up(taken_client, email="ADA@example.test", password="another one!")
+        taken_times.append(time.perf_counter() - started)
+        # the same status, headers, body shape and cookie shape
+        assert fresh.status_code == taken.status_code == 201, taken.text
+        assert sorted(fresh.headers) == sorted(taken.headers)
+        assert _shape(fresh.json()) == _shape(taken.json())
+        assert taken.json()["person"]["email"] == "ADA@example.test"
+        assert taken.json()["person"]["id"] != first.json()["person"]["id"]
+        fresh_cookie, taken_cookie = (r.headers["set-cookie"].split(";", 1) for r in (fresh, taken))
+        assert fresh_cookie[1] == taken_cookie[1]
+        assert len(fresh_cookie[0]) == len(taken_cookie[0])
+    # the same work (an Argon2 hash) on both paths, so timing does not tell either
+    assert min(taken_times) > 0.5 * min(fresh_times)
+    # but the session given for a taken email is no session, and the account is untouched
+    assert (await fresh_client.get("/api/v1/me")).status_code == 200
+    assert_problem(await taken_client.get("/api/v1/me"), 401, "unauthorized")
+    assert (await _log_in(creator_platform.client, "another one!")).status_code == 401
+    assert (await _log_in(creator_platform.client, PASSWORD)).status_code == 200
+    conn = await asyncpg.connect(creator_platform.settings.database_url)
+    people = await conn.fetchval(
+        "SELECT count(*) FROM people WHERE lower(email) = 'ada@example.test'"
+    )
+    await conn.close()
+    assert people == 1
+
+
+def _shape(value):
+    """The JSON's structure: keys and value types, not the values."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    return type(value).__name__
 
 
 async def test_log_in_log_out(creator_platform):
