@@ -17,6 +17,9 @@ import msgspec
 import platformdirs
 
 ENV_PREFIX = "CREATOR_"
+#: The shortest ``secret_key`` accepted: 32 characters, so a key of random characters
+#: (``secrets.token_urlsafe(32)`` gives 43) carries well over 128 bits.
+MIN_SECRET_KEY_LENGTH = 32
 CONFIG_ENV = "CREATOR_CONFIG"
 
 
@@ -45,7 +48,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Apply pending migrations when the app starts.
     migrate_on_start: bool = True
     #: Signs session cookies; unset means a key kept in ``data_dir/secret_key``. Every
-    #: process of a deployment needs the same one.
+    #: process of a deployment needs the same one. At least ``MIN_SECRET_KEY_LENGTH`` (32)
+    #: characters: a short key can be guessed offline from one signed cookie.
     secret_key: str | None = None
     #: How long a browser session lasts without logging in again.
     session_days: int = 14
@@ -118,6 +122,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 "must be at least 1 and at least db_pool_min_size",
             ),
             ("max_body_bytes", self.max_body_bytes > 0, "must be positive"),
+            (
+                "secret_key",
+                self.secret_key is None or len(self.secret_key) >= MIN_SECRET_KEY_LENGTH,
+                f"must be at least {MIN_SECRET_KEY_LENGTH} characters (unset it to use a "
+                "generated key kept in data_dir)",
+            ),
             ("session_days", self.session_days >= 1, "must be at least 1"),
             (
                 "log_level",

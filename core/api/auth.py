@@ -88,7 +88,16 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/signup", summary="Create an account and log in")
+    @post(
+        "/signup",
+        summary="Create an account and log in",
+        description=(
+            "Answers 201 with a session whether or not the email is registered, so the "
+            "answer does not tell which. For a registered email nothing changes: no "
+            "password is set and the session returned is not one (requests with it are "
+            "401); log in instead."
+        ),
+    )
     async def sign_up(
         self,
         request: Request[Any, Any, Any],
@@ -96,10 +105,17 @@ class AuthController(Controller):
         platform: NamedDependency[Platform],
     ) -> Response[SessionView]:
         _require_json(request)
-        person = await platform.accounts.sign_up(
+        result = await platform.accounts.sign_up(
             data.email, data.password, data.name, address=_address(request)
         )
-        return await _open_session(request, platform, person, 201)
+        if result.created:
+            return await _open_session(request, platform, result.person, 201)
+        cookie, csrf = platform.sessions.decoy()
+        return Response(
+            SessionView(person=result.person, csrf_token=csrf),
+            status_code=201,
+            cookies=[_session_cookie(platform, cookie)],
+        )
 
     @post("/login", summary="Log in with email and password")
     async def log_in(

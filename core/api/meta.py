@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -47,8 +48,12 @@ async def create_token(
     actor: NamedDependency[Actor],
     directory: NamedDependency[Directory],
 ) -> Response[TokenCreated]:
-    token, secret = await directory.issue_token(actor.id, data.name)
-    return Response(TokenCreated(id=token.id, name=token.name, token=secret), status_code=201)
+    expires_in = timedelta(days=data.expires_in_days) if data.expires_in_days else None
+    token, secret = await directory.issue_token(actor.id, data.name, expires_in=expires_in)
+    return Response(
+        TokenCreated(id=token.id, name=token.name, token=secret, expires_at=token.expires_at),
+        status_code=201,
+    )
 
 
 @get("/api/v1/me/tokens", tags=["people"], summary="Your API tokens (never their secrets)")

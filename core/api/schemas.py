@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -59,12 +60,15 @@ class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, Meta(min_length=1, max_length=100)] = "api"
+    #: Days the token is valid; unset: until revoked.
+    expires_in_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
 
 
 class TokenCreated(msgspec.Struct):
     id: UUID
     name: str
     token: str
+    expires_at: datetime | None = None
 
 
 class TypeInfo(msgspec.Struct):

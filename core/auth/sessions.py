@@ -61,6 +61,11 @@ class Sessions:
         )
         return self.signer.sign(secret).decode(), csrf
 
+    def decoy(self) -> tuple[str, str]:
+        """A cookie and CSRF token shaped like :meth:`open`'s that name no session: what a
+        sign-up with a taken email answers, so the answer does not tell it was taken."""
+        return self.signer.sign(secrets.token_urlsafe(32)).decode(), secrets.token_urlsafe(24)
+
     def _secret(self, cookie: str) -> str:
         try:
             return str(self.signer.unsign(cookie).decode())

@@ -2,13 +2,18 @@
 
 Tokens are shown once and stored as SHA-256 digests: they carry 256 bits of randomness,
 so a fast hash is the right tool (passwords, which do not, get a memory-hard KDF).
+
+A token may carry an expiry (refused after it with ``token_expired``) and records when it
+was last used. The look-up that authenticates a request also says whether that record is
+more than :data:`LAST_USED_PRECISION` old, and only then is it written: one write per token
+per minute, not one per request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -22,6 +27,8 @@ from core.ontology.scope import GROUP_ROLES, Scope
 from core.ontology.stores import check_limit, decode_cursor, encode_cursor
 
 TOKEN_PREFIX = "cp_"
+#: ``last_used_at`` is rewritten once it is older than this, so it is at most this stale.
+LAST_USED_PRECISION = "1 minute"
 GROUP_COLUMNS = "id, parent_id, slug, name, kind, settings, created_at"
 
 
@@ -39,13 +46,38 @@ _ROLE_IN_GROUP = (
 _PLATFORM_OWNER_SEES = (
     "(p.platform_role = 'platform_owner' AND EXISTS (SELECT 1 FROM groups WHERE id = $2))"
 )
+#: What a token look-up reads of the token itself: its id, whether it has expired, and
+#: whether its ``last_used_at`` is due a rewrite.
+_TOKEN_STATE = (
+    "t.id AS token_id, coalesce(t.expires_at <= now(), false) AS expired, "
+    f"(t.last_used_at IS NULL OR t.last_used_at < now() - interval '{LAST_USED_PRECISION}') "
+    "AS use_unrecorded"
+)
 #: $1 = token hash, $2 = group id.
 SCOPE_FOR_TOKEN_SQL = (
     f"SELECT p.id, p.platform_role, {_ROLE_IN_GROUP.format(person='p.id')} AS role, "
-    f"{_PLATFORM_OWNER_SEES} AS owner_sees "
+    f"{_PLATFORM_OWNER_SEES} AS owner_sees, {_TOKEN_STATE} "
     "FROM api_tokens t JOIN people p ON p.id = t.person_id "
     "WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
 )
+#: $1 = token hash.
+ACTOR_FOR_TOKEN_SQL = (
+    f"SELECT p.id, p.email, p.name, p.platform_role, {_TOKEN_STATE} FROM api_tokens t "
+    "JOIN people p ON p.id = t.person_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
+)
+#: $1 = token id. The condition again, so processes racing on one token write once.
+RECORD_USE_SQL = (
+    "UPDATE api_tokens SET last_used_at = now() WHERE id = $1 AND "
+    f"(last_used_at IS NULL OR last_used_at < now() - interval '{LAST_USED_PRECISION}')"
+)
+TOKEN_COLUMNS = "id, name, created_at, revoked_at, expires_at, last_used_at"
+
+
+class TokenExpired(Unauthorized):
+    code = "token_expired"
+    title = "API token expired"
+
+
 #: $1 = person id, $2 = group id.
 SCOPE_FOR_PERSON_SQL = (
     f"SELECT p.id, p.platform_role, {_ROLE_IN_GROUP.format(person='p.id')} AS role, "
@@ -84,10 +116,15 @@ class Actor(msgspec.Struct, frozen=True):
 
 
 class ApiToken(msgspec.Struct):
+    """A token as its owner sees it: never its secret. ``last_used_at`` is at most a
+    minute stale."""
+
     id: UUID
     name: str
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 def normal_email(email: str) -> str:
@@ -127,24 +164,28 @@ class Directory:
             raise Conflict(f"a person with email {email!r} already exists") from None
         return Actor(**row)
 
-    async def issue_token(self, person_id: UUID, name: str = "api") -> tuple[ApiToken, str]:
-        """Create a token; the clear text is returned here and never again."""
+    async def issue_token(
+        self, person_id: UUID, name: str = "api", *, expires_in: timedelta | None = None
+    ) -> tuple[ApiToken, str]:
+        """Create a token, valid for ``expires_in`` (``None``: until revoked); the clear
+        text is returned here and never again."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = await self.db.pool.fetchrow(
-            "INSERT INTO api_tokens (id, person_id, name, token_hash) VALUES ($1, $2, $3, $4) "
-            "RETURNING id, name, created_at, revoked_at",
+            "INSERT INTO api_tokens (id, person_id, name, token_hash, expires_at) "
+            f"VALUES ($1, $2, $3, $4, now() + $5::interval) RETURNING {TOKEN_COLUMNS}",
             uuid7(),
             person_id,
             name,
             hash_token(secret),
+            expires_in,
         )
         return ApiToken(**row), secret
 
     async def tokens_of(self, person_id: UUID) -> list[ApiToken]:
-        """A person's tokens, live and revoked, newest first (never their secrets)."""
+        """A person's tokens, live, expired and revoked, newest first (never their
+        secrets)."""
         rows = await self.db.pool.fetch(
-            "SELECT id, name, created_at, revoked_at FROM api_tokens WHERE person_id = $1 "
-            "ORDER BY id DESC",
+            f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE person_id = $1 ORDER BY id DESC",
             person_id,
         )
         return [ApiToken(**row) for row in rows]
@@ -160,21 +201,26 @@ class Directory:
             raise NotFound(f"token {token_id} not found")
 
     async def actor_for_token(self, token: str) -> Actor:
-        row = await self.db.pool.fetchrow(
-            "SELECT p.id, p.email, p.name, p.platform_role FROM api_tokens t "
-            "JOIN people p ON p.id = t.person_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-            hash_token(token),
+        row = await self.db.pool.fetchrow(ACTOR_FOR_TOKEN_SQL, hash_token(token))
+        await self._accept(row)
+        return Actor(
+            id=row["id"], email=row["email"], name=row["name"], platform_role=row["platform_role"]
         )
+
+    async def _accept(self, row: asyncpg.Record | None) -> None:
+        """Refuse a token that is unknown, revoked or expired; record its use if due."""
         if row is None:
             raise Unauthorized("the bearer token is unknown or revoked")
-        return Actor(**row)
+        if row["expired"]:
+            raise TokenExpired("the bearer token has expired; create a new one")
+        if row["use_unrecorded"]:
+            await self.db.pool.execute(RECORD_USE_SQL, row["token_id"])
 
     async def scope_for_token(self, token: str, group_id: UUID) -> Scope:
         """Actor and role in one round trip. A group the person is not in is a 404:
         the API does not confirm that another tenant's group exists."""
         row = await self.db.pool.fetchrow(SCOPE_FOR_TOKEN_SQL, hash_token(token), group_id)
-        if row is None:
-            raise Unauthorized("the bearer token is unknown or revoked")
+        await self._accept(row)
         return _scope(row, group_id)
 
     async def scope_for_person(self, person_id: UUID, group_id: UUID) -> Scope:

@@ -108,3 +108,35 @@ def test_forwarded_allow_ips_are_addresses_or_networks():
         with pytest.raises(SettingsError, match="CREATOR_FORWARDED_ALLOW_IPS") as caught:
             load_settings(environ={"CREATOR_FORWARDED_ALLOW_IPS": bad})
         assert why in str(caught.value), bad
+
+
+@pytest.mark.parametrize("source", ["environment", "file"])
+def test_a_short_secret_key_is_refused_naming_where_it_came_from(tmp_path, source):
+    short = "x" * 31
+    if source == "environment":
+        with pytest.raises(SettingsError) as raised:
+            load_settings(environ={"CREATOR_SECRET_KEY": short})
+        assert "CREATOR_SECRET_KEY" in str(raised.value)
+    else:
+        config = tmp_path / "creator.toml"
+        config.write_text(f'secret_key = "{short}"\n')
+        with pytest.raises(SettingsError) as raised:
+            load_settings(environ={}, config_file=config)
+        assert "'secret_key'" in str(raised.value) and str(config) in str(raised.value)
+    assert "at least 32 characters" in str(raised.value)
+    assert short not in str(raised.value)  # the message never echoes a secret
+    assert load_settings(environ={"CREATOR_SECRET_KEY": "x" * 32}).secret_key == "x" * 32
+
+
+def test_the_generated_secret_key_is_long_enough_and_a_short_kept_one_is_refused(tmp_path):
+    from core.auth.secrets import signing_secret
+    from core.settings import MIN_SECRET_KEY_LENGTH
+
+    settings = load_settings(environ={}, data_dir=str(tmp_path))
+    generated = signing_secret(settings)
+    assert len(generated) >= MIN_SECRET_KEY_LENGTH
+    assert signing_secret(settings) == generated  # kept, not regenerated
+    (tmp_path / "secret_key").write_text("short")
+    with pytest.raises(SettingsError) as raised:
+        signing_secret(settings)
+    assert str(tmp_path / "secret_key") in str(raised.value)

@@ -5,7 +5,10 @@
  * (/api/v1/auth/login or /api/v1/auth/signup). On success the API has set the session
  * cookie: go to the `next` query parameter when it is a path on this site ("/…", never
  * "//…"), else to /. On error, show the problem's `detail` in the role="alert"
- * region and focus the field it names. Plain ES2020, no inline script (CSP-friendly).
+ * region and focus the field it names. A sign-up with an email that already has an
+ * account answers like any sign-up but gives no session (the API does not tell whether an
+ * email is registered): when the new session does not work, say so and point to log-in.
+ * Plain ES2020, no inline script (CSP-friendly).
  */
 (() => {
   "use strict";
@@ -37,6 +40,15 @@
     }
   }
 
+  /** Whether the session cookie just set is a live session. */
+  async function sessionWorks() {
+    const check = await fetch("/api/v1/auth/session", {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    return check.ok;
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     errorBox.textContent = "";
@@ -57,6 +69,13 @@
         credentials: "same-origin",
       });
       if (response.ok) {
+        if (form.dataset.endpoint.endsWith("/signup") && !(await sessionWorks())) {
+          return showError(
+            "We could not sign you in. If you already have an account with this email, " +
+              "log in with its password instead.",
+            "email",
+          );
+        }
         window.location.assign(nextPath());
         return;
       }

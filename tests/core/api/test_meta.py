@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import asyncpg
 import pytest
 
 from sdk.testing import CreatorPlatform, assert_problem
@@ -54,7 +57,7 @@ async def test_create_use_and_revoke_tokens(creator_platform: CreatorPlatform) -
     r = await client.post("/api/v1/me/tokens", json={"name": "ci"})
     assert r.status_code == 201, r.text
     created = r.json()
-    assert set(created) == {"id", "name", "token"}
+    assert set(created) == {"id", "name", "token", "expires_at"}
     assert created["name"] == "ci" and created["token"].startswith("cp_")
     assert created["token"] != token
     second = creator_platform.authed(created["token"])
@@ -155,3 +158,71 @@ async def test_types_lists_plugin_types_with_schemas(typed_platform: CreatorPlat
     assert kinds == sorted(kinds, key=["thing", "connection", "event"].index)
     things = [t["name"] for t in listed if t["kind"] == "thing"]
     assert things == sorted(things)
+
+
+async def _token_row(creator_platform: CreatorPlatform, token_id: str) -> Any:
+    conn = await asyncpg.connect(creator_platform.settings.database_url)
+    try:
+        return await conn.fetchrow(
+            "SELECT expires_at, last_used_at FROM api_tokens WHERE id = $1", uuid.UUID(token_id)
+        )
+    finally:
+        await conn.close()
+
+
+async def _set_token(creator_platform: CreatorPlatform, token_id: str, assignment: str) -> None:
+    conn = await asyncpg.connect(creator_platform.settings.database_url)
+    try:
+        await conn.execute(f"UPDATE api_tokens SET {assignment} WHERE id = $1", uuid.UUID(token_id))
+    finally:
+        await conn.close()
+
+
+async def test_a_token_may_expire_and_is_then_refused(creator_platform: CreatorPlatform) -> None:
+    tenant = await creator_platform.tenant()
+    r = await tenant.client.post("/api/v1/me/tokens", json={"name": "ci", "expires_in_days": 7})
+    assert r.status_code == 201, r.text
+    created = r.json()
+    expires_at = datetime.fromisoformat(created["expires_at"])
+    assert abs(expires_at - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=5)
+    listed = {t["id"]: t for t in (await tenant.client.get("/api/v1/me/tokens")).json()}
+    assert datetime.fromisoformat(listed[created["id"]]["expires_at"]) == expires_at
+    forever = (await tenant.client.post("/api/v1/me/tokens", json={})).json()
+    assert forever["expires_at"] is None
+
+    expiring = creator_platform.authed(created["token"])
+    group_path = f"/api/v1/groups/{tenant.group.id}/things"
+    assert (await expiring.get("/api/v1/me")).status_code == 200
+    assert (await expiring.get(group_path)).status_code == 200
+    await _set_token(creator_platform, created["id"], "expires_at = now() - interval '1 second'")
+    for path in ("/api/v1/me", group_path):
+        refused = assert_problem(await expiring.get(path), 401, "token_expired")
+        assert "expired" in refused["detail"]
+    for body in ({"expires_in_days": 0}, {"expires_in_days": 3651}, {"expires_in_days": "a week"}):
+        r = await tenant.client.post("/api/v1/me/tokens", json=body)
+        assert assert_problem(r, 422, "validation_failed").get("field") == "expires_in_days"
+
+
+async def test_last_use_is_recorded_at_most_once_a_minute(
+    creator_platform: CreatorPlatform,
+) -> None:
+    tenant = await creator_platform.tenant()
+    created = (await tenant.client.post("/api/v1/me/tokens", json={"name": "ci"})).json()
+    assert (await _token_row(creator_platform, created["id"]))["last_used_at"] is None
+    client = creator_platform.authed(created["token"])
+    group_path = f"/api/v1/groups/{tenant.group.id}/things"
+    assert (await client.get(group_path)).status_code == 200
+    first = (await _token_row(creator_platform, created["id"]))["last_used_at"]
+    assert first is not None and abs(first - datetime.now(UTC)) < timedelta(minutes=1)
+    # more requests within the minute write nothing
+    for path in (group_path, "/api/v1/me", group_path):
+        assert (await client.get(path)).status_code == 200
+    assert (await _token_row(creator_platform, created["id"]))["last_used_at"] == first
+    # a minute later the next request records it again, on either way in
+    for path in (group_path, "/api/v1/me"):
+        await _set_token(creator_platform, created["id"], "last_used_at = now() - interval '61s'")
+        assert (await client.get(path)).status_code == 200
+        again = (await _token_row(creator_platform, created["id"]))["last_used_at"]
+        assert abs(again - datetime.now(UTC)) < timedelta(seconds=30)
+    listed = {t["id"]: t for t in (await tenant.client.get("/api/v1/me/tokens")).json()}
+    assert datetime.fromisoformat(listed[created["id"]]["last_used_at"]) == again

@@ -1,9 +1,16 @@
 """Sign-up, log-in, sessions by cookie with CSRF, log-in rate limits, log-out."""
 
+import functools
+import time
+
 import asyncpg
+import httpx
 import pytest
 
-from sdk.testing import assert_problem
+from core.auth.ratelimit import AttemptLimiter, Backoff, Limit
+from core.errors import RateLimited
+from core.limits import RateLimiter
+from sdk.testing import BASE_URL, assert_problem, wait_until
 
 pytestmark = pytest.mark.creator_plugins()
 
@@ -61,8 +68,48 @@ async def test_bad_sign_ups_are_refused_with_the_field(creator_platform):
     bad_email = await _sign_up(client, email="not-an-email")
     assert bad_email.json()["field"] == "email"
     assert (await _sign_up(client)).status_code == 201
-    duplicate = await _sign_up(creator_platform.authed("none"), email="ADA@example.test")
-    assert_problem(duplicate, 409, "conflict")
+
+
+async def test_sign_up_does_not_tell_whether_an_email_is_registered(creator_platform):
+    first = await _sign_up(creator_platform.client)
+    fresh_client, taken_client = _from(creator_platform, "::1"), _from(creator_platform, "::2")
+    fresh_times, taken_times = [], []
+    for n in range(2):
+        started = time.perf_counter()
+        fresh = await _sign_up(fresh_client, email=f"new{n}@example.test", password="another one!")
+        fresh_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        taken = await _sign_up(taken_client, email="ADA@example.test", password="another one!")
+        taken_times.append(time.perf_counter() - started)
+        # the same status, headers, body shape and cookie shape
+        assert fresh.status_code == taken.status_code == 201, taken.text
+        assert sorted(fresh.headers) == sorted(taken.headers)
+        assert _shape(fresh.json()) == _shape(taken.json())
+        assert taken.json()["person"]["email"] == "ADA@example.test"
+        assert taken.json()["person"]["id"] != first.json()["person"]["id"]
+        fresh_cookie, taken_cookie = (r.headers["set-cookie"].split(";", 1) for r in (fresh, taken))
+        assert fresh_cookie[1] == taken_cookie[1]
+        assert len(fresh_cookie[0]) == len(taken_cookie[0])
+    # the same work (an Argon2 hash) on both paths, so timing does not tell either
+    assert min(taken_times) > 0.5 * min(fresh_times)
+    # but the session given for a taken email is no session, and the account is untouched
+    assert (await fresh_client.get("/api/v1/me")).status_code == 200
+    assert_problem(await taken_client.get("/api/v1/me"), 401, "unauthorized")
+    assert (await _log_in(creator_platform.client, "another one!")).status_code == 401
+    assert (await _log_in(creator_platform.client, PASSWORD)).status_code == 200
+    conn = await asyncpg.connect(creator_platform.settings.database_url)
+    people = await conn.fetchval(
+        "SELECT count(*) FROM people WHERE lower(email) = 'ada@example.test'"
+    )
+    await conn.close()
+    assert people == 1
+
+
+def _shape(value):
+    """The JSON's structure: keys and value types, not the values."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    return type(value).__name__
 
 
 async def test_log_in_log_out(creator_platform):
@@ -110,25 +157,122 @@ async def test_tampered_cookie_is_refused(creator_platform):
     assert answer.status_code == 401 and "WWW-Authenticate" in answer.headers
 
 
-async def test_log_in_attempts_are_limited_per_account(creator_platform):
-    await _sign_up(creator_platform.client)
-    client = creator_platform.client
-    answers = []
-    for _ in range(11):
-        answers.append(
-            await client.post(
-                "/api/v1/auth/login",
-                json={"email": "ada@example.test", "password": "wrong password!"},
-            )
-        )
-    assert [a.status_code for a in answers[:10]] == [401] * 10
-    assert_problem(answers[10], 429, "rate_limited")
-    assert answers[10].json()["retry_after"] > 0
-    # even the right password waits out the window: guessing cannot be spread thin
-    blocked = await client.post(
-        "/api/v1/auth/login", json={"email": "ada@example.test", "password": PASSWORD}
+def _from(creator_platform, address):
+    """A client whose requests come from ``address`` (what per-address limits count)."""
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=creator_platform.app, client=(address, 40000)),
+        base_url=BASE_URL,
     )
-    assert blocked.status_code == 429
+    creator_platform._clients.append(client)
+    return client
+
+
+async def _log_in(client, password, email="ada@example.test"):
+    return await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+
+
+async def test_failed_log_ins_slow_the_account_down_without_locking_its_owner_out(
+    creator_platform,
+):
+    accounts = creator_platform.platform.accounts
+    accounts.login_delay = Backoff(
+        "log_in",
+        free_attempts=3,
+        first_delay_seconds=1.5,
+        max_delay_seconds=1.5,
+        forget_after_seconds=60,
+    )
+    await _sign_up(creator_platform.client)
+    attacker = [_from(creator_platform, f"203.0.113.{n}") for n in range(1, 30)]
+    # three free guesses, each from its own address
+    for client in attacker[:3]:
+        assert (await _log_in(client, "wrong password!")).status_code == 401
+    # then a wait, met from any address, and the password is not even looked at
+    for client in (attacker[3], attacker[4], creator_platform.client):
+        refused = await _log_in(client, PASSWORD)
+        assert_problem(refused, 429, "rate_limited")
+        assert int(refused.headers["retry-after"]) >= 1 and refused.json()["retry_after"] >= 1
+    # after the wait one more guess, then a wait again
+    await wait_until(lambda: _no_wait(accounts), within=5, message="the account's wait is over")
+    assert (await _log_in(attacker[5], "wrong password!")).status_code == 401
+    # refused attempts do not stretch the wait: hammering cannot keep the owner out
+    for client in attacker[6:16]:
+        assert (await _log_in(client, "wrong password!")).status_code == 429
+    assert await accounts.limiter.waiting(accounts.login_delay, "ada@example.test") <= 1.5
+    # once the wait is over the owner's right password logs in, and clears the count
+    await wait_until(lambda: _no_wait(accounts), within=5, message="the account's wait is over")
+    owner = _from(creator_platform, "198.51.100.7")
+    assert (await _log_in(owner, PASSWORD)).status_code == 200
+    assert (await _log_in(owner, "wrong password!")).status_code == 401
+    assert (await _log_in(owner, PASSWORD)).status_code == 200
+
+
+async def _no_wait(accounts):
+    return await accounts.limiter.waiting(accounts.login_delay, "ada@example.test") == 0
+
+
+async def test_the_wait_doubles_up_to_its_cap_and_processes_agree(creator_platform):
+    backoff = Backoff(
+        "test",
+        free_attempts=2,
+        first_delay_seconds=0.2,
+        max_delay_seconds=0.7,
+        forget_after_seconds=60,
+    )
+    # two limiters on one Redis stand for two processes of a deployment
+    first = creator_platform.platform.accounts.limiter
+    second = AttemptLimiter(RateLimiter(creator_platform.platform.redis))
+    await first.take_turn(backoff, "subject")
+    await second.take_turn(backoff, "subject")
+    waits = []
+    for limiter in (first, second, first, second):
+        waits.append(await limiter.waiting(backoff, "subject"))
+        with pytest.raises(RateLimited):
+            await (second if limiter is first else first).take_turn(backoff, "subject")
+        await wait_until(functools.partial(_over, limiter, backoff), within=5, message="wait over")
+        await limiter.take_turn(backoff, "subject")
+    assert 0.1 < waits[0] <= 0.2 and 0.3 < waits[1] <= 0.4 and 0.6 < waits[2] <= 0.7
+    assert 0.6 < waits[3] <= 0.7  # capped
+    await first.forgive(backoff, "subject")
+    assert await second.waiting(backoff, "subject") == 0
+    await second.take_turn(backoff, "subject")  # free again
+
+
+async def _over(limiter, backoff):
+    return await limiter.waiting(backoff, "subject") == 0
+
+
+async def test_an_unknown_email_is_slowed_down_like_an_account(creator_platform):
+    accounts = creator_platform.platform.accounts
+    accounts.login_delay = Backoff(
+        "log_in",
+        free_attempts=2,
+        first_delay_seconds=30,
+        max_delay_seconds=60,
+        forget_after_seconds=60,
+    )
+    await _sign_up(creator_platform.client)
+    answers = {}
+    for email in ("ada@example.test", "nobody@example.test"):
+        for n in range(3):
+            answers[email, n] = await _log_in(creator_platform.client, "wrong password!", email)
+    for email in ("ada@example.test", "nobody@example.test"):
+        assert [answers[email, n].status_code for n in range(3)] == [401, 401, 429]
+    assert answers["ada@example.test", 2].json() == answers["nobody@example.test", 2].json()
+
+
+async def test_one_address_trying_many_accounts_is_locked_out(creator_platform):
+    accounts = creator_platform.platform.accounts
+    accounts.login_per_address = Limit("login_address", attempts=4, window_seconds=900)
+    await _sign_up(creator_platform.client)
+    guesser = _from(creator_platform, "203.0.113.99")
+    for n in range(4):
+        answer = await _log_in(guesser, "wrong password!", f"person{n}@example.test")
+        assert answer.status_code == 401
+    locked = await _log_in(guesser, PASSWORD)  # even the right password of another account
+    assert_problem(locked, 429, "rate_limited")
+    # other addresses are not affected
+    assert (await _log_in(_from(creator_platform, "198.51.100.7"), PASSWORD)).status_code == 200
 
 
 async def test_bearer_tokens_and_sessions_are_independent(creator_platform, creator_tenant):
