@@ -15,6 +15,7 @@ from core.api.params import PageCursor, PageLimit, TypeFilter
 from core.api.schemas import ThingCreate, ThingUpdate
 from core.errors import ValidationFailed
 from core.ontology.records import Page, Thing
+from core.ontology.scope import VISITOR_ROLE
 from core.ontology.stores import DEFAULT_LIMIT
 from core.ontology.types import TypeRegistry
 
@@ -66,6 +67,18 @@ def property_filters(registry: TypeRegistry, type_name: str | None, params: Any)
     return converted
 
 
+#: Roles that read only published things, and only what their types make public of them.
+_OUTSIDERS = frozenset({"customer", VISITOR_ROLE})
+
+
+def as_seen_by(group: GroupContext, thing: Thing) -> Thing:
+    """``thing`` as the caller may see it: customers and visitors get its type's public
+    view (``ThingType.public_properties``), members all of it."""
+    if group.scope.role in _OUTSIDERS:
+        return group.stores.registry.public_view(thing)
+    return thing
+
+
 class ThingsController(Controller):
     path = "/api/v1/groups/{group_id:uuid}/things"
     tags = ["things"]
@@ -97,7 +110,15 @@ class ThingsController(Controller):
         Pass ``next_cursor`` back as ``cursor`` for the next page."""
         group.require("thing.read", group.resource(type=type, status=status))
         where = property_filters(group.stores.registry, type, request.query_params)
-        return await group.stores.things.list(
+        if where and group.scope.role in _OUTSIDERS:
+            public = group.stores.registry.thing_type(type or "").public_properties
+            hidden = sorted(set(where) - set(public if public is not None else where))
+            if hidden:  # a filter on a hidden property would tell its value
+                raise ValidationFailed(
+                    f"{type!r} has no public property {hidden[0]!r}",
+                    field=f"{WHERE_PREFIX}{hidden[0]}",
+                )
+        page = await group.stores.things.list(
             type=type,
             status=status,
             where=where,
@@ -105,6 +126,9 @@ class ThingsController(Controller):
             cursor=cursor,
             limit=limit,
         )
+        if group.scope.role in _OUTSIDERS:
+            page.items = [as_seen_by(group, thing) for thing in page.items]
+        return page
 
     @get("/{thing_id:uuid}", summary="Get a thing")
     async def get_thing(
@@ -112,7 +136,7 @@ class ThingsController(Controller):
     ) -> Response[Thing]:
         thing = await group.stores.things.get(thing_id)
         group.require("thing.read", group.resource(thing.type, thing.id, thing.status))
-        return Response(thing, headers={"ETag": etag(thing)})
+        return Response(as_seen_by(group, thing), headers={"ETag": etag(thing)})
 
     @patch("/{thing_id:uuid}", summary="Update a thing")
     async def update_thing(

@@ -236,5 +236,5 @@ async def test_metrics_token_lets_a_scraper_in_from_anywhere(
 
 
 def test_metrics_token_is_long_enough() -> None:
-    with pytest.raises(SettingsError, match="metrics-token.*16"):
+    with pytest.raises(SettingsError, match=r"metrics-token.*16"):
         load_settings(environ={}, metrics_token="short")
