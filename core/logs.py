@@ -34,6 +34,7 @@ def current_request_id() -> str | None:
     the reference to give a user for an error whose details only the log keeps."""
     return request_id_var.get()
 
+
 #: Attributes every ``LogRecord`` has; anything else on a record came from ``extra=``.
 _STANDARD = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
