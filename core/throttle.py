@@ -144,10 +144,6 @@ class Principals:
         self._verified = _Remembered(size)
         self._refused = _Remembered(size)
 
-    def forget(self) -> None:
-        self._verified = _Remembered(self._verified.size)
-        self._refused = _Remembered(self._refused.size)
-
     async def of(self, request: Request[Any, Any, Any]) -> str | None:
         credential = _credential(request, self.platform)
         if credential is None:
