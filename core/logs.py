@@ -28,6 +28,13 @@ LOG_FORMATS = ("text", "json")
 #: The id of the request being served in this context (``None`` outside requests).
 request_id_var: ContextVar[str | None] = ContextVar("creator_request_id", default=None)
 
+
+def current_request_id() -> str | None:
+    """The id of the request being served (its ``X-Request-ID``), ``None`` outside one:
+    the reference to give a user for an error whose details only the log keeps."""
+    return request_id_var.get()
+
+
 #: Attributes every ``LogRecord`` has; anything else on a record came from ``extra=``.
 _STANDARD = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()

@@ -14,21 +14,27 @@ path's 404, a rate limit's 429 and an unhandled error's 500. Per request it
   ``route``, ``status``, ``duration_ms`` and the request id.
 
 It is a plain ASGI callable with no per-request allocation beyond a closure, so it costs a
-few microseconds. ``GET /metrics`` serves the Prometheus exposition (not in the schema).
+few microseconds. ``GET /metrics`` serves the Prometheus exposition (not in the schema) to
+a request carrying ``metrics_token`` as its bearer token, or, without that setting, to a
+client on a loopback address only: route names, error counts and job figures are not for
+the public.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
 import re
+import secrets
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.enums import ScopeType
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from core.errors import Forbidden, Unauthorized
 from core.logs import request_id_var
 from core.metrics import REQUEST_LATENCY
 
@@ -132,7 +138,35 @@ def instrument(app: Litestar) -> Litestar:
     return app
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_metrics_access(request: Request[Any, Any, Any]) -> None:
+    """401 without the configured ``metrics_token``; without one, 403 unless the client's
+    address (as the ASGI server reports it, ``forwarded_allow_ips`` honoured) is loopback."""
+    token: str | None = request.app.state.platform.settings.metrics_token
+    if token is not None:
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            sent.strip().encode(), token.encode()
+        ):
+            raise Unauthorized("send the metrics_token as 'Authorization: Bearer <token>'")
+        return
+    client = request.client
+    if client is None or not _is_loopback(client.host):
+        raise Forbidden(
+            "metrics are served to loopback clients only; set metrics_token to scrape them "
+            "from elsewhere"
+        )
+
+
 @get("/metrics", include_in_schema=False, sync_to_thread=False, name="metrics")
-def metrics() -> Response[bytes]:
-    """Prometheus exposition of every metric in :mod:`core.metrics` (and the process's)."""
+def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus exposition of every metric in :mod:`core.metrics` (and the process's),
+    for those :func:`check_metrics_access` lets in."""
+    check_metrics_access(request)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

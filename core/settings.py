@@ -75,9 +75,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     worker_max_jobs: int = 10
     #: Seconds between keep-alive comments on an idle live event stream.
     stream_heartbeat_seconds: float = 15.0
-    #: API requests one client (a bearer token, else an address) may make per minute;
-    #: ``0`` turns rate limiting off. Counted in Redis, shared by every process.
+    #: API requests one client (the person whose credentials verify, else an address) may
+    #: make per minute; ``0`` turns rate limiting off. Counted in Redis, shared by every
+    #: process.
     rate_limit_per_minute: int = 600
+    #: ``GET /metrics`` answers requests with ``Authorization: Bearer <metrics_token>``;
+    #: unset, it answers clients on a loopback address only (a scraper on the same host).
+    metrics_token: str | None = None
     #: Log lines as ``text`` (readable) or ``json`` (one object per line, for collectors).
     log_format: str = "text"
     #: The embedding provider knowledge uses (``local``: offline e5-small; ``openai``).
@@ -144,6 +148,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             ("stream_heartbeat_seconds", self.stream_heartbeat_seconds > 0, "must be positive"),
             ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must not be negative"),
             ("log_format", self.log_format in {"text", "json"}, "must be text or json"),
+            (
+                "metrics_token",
+                self.metrics_token is None or len(self.metrics_token) >= 16,
+                "must be at least 16 characters",
+            ),
         ]
         for name, ok, why in checks:
             if not ok:

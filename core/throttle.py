@@ -6,7 +6,16 @@
   options, ``opt={"public": True, **NO_API_RATE_LIMIT}``) — for content served
   to the public (a published page), where one address may be a whole office or a CDN and
   a request costs a memory lookup, not an API call.
-* A client is a hash of its bearer token when it sends one, else its address.
+* A client is the person whose credentials a request carries, once they verify (an API
+  token that is live, a session cookie whose signature holds and whose session has not
+  ended), else the client's address: credentials that fail verification, or none, count
+  against the address, so a made-up ``Bearer`` value per request is no new client. One
+  person's tokens and browser sessions share one budget. The address is what the ASGI
+  server says (uvicorn's ``forwarded_allow_ips`` decides when ``X-Forwarded-For`` is
+  believed). :class:`Principals` verifies with one indexed query per credential and
+  remembers the answer in this process for :data:`VERIFIED_SECONDS`, so a steady client
+  costs a hash and a dictionary look-up per request; made-up credentials are remembered
+  apart, so they cannot push real ones out.
 * Counts live in Redis (``litestar.stores.redis.RedisStore``, registered as the app's
   ``rate_limit`` store), so every process of a deployment shares them. The Redis URL is
   only known once the lifespan has started (embedded servers start there), so
@@ -28,6 +37,7 @@ With any other store it behaves exactly like Litestar's.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
 from time import time
@@ -43,6 +53,8 @@ from litestar.middleware.rate_limit import (
 )
 from litestar.stores.base import NamespacedStore
 from litestar.stores.redis import RedisStore
+
+from core.auth.sessions import COOKIE_NAME
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -69,17 +81,89 @@ return n
 """
 
 
+#: How long this process trusts a credential it verified before asking the database again
+#: (a revoked token or ended session may count against its person's budget that long; it
+#: is refused by authentication all the same).
+VERIFIED_SECONDS = 60.0
+#: Credentials remembered per process, verified and refused apart.
+REMEMBERED = 10_000
+
+
 def client_identifier(request: Request[Any, Any, Any]) -> str:
-    """A hash of the bearer token when there is one, else the client's address. Reads the
-    raw ASGI headers: this runs on every request."""
+    """The client's address: what Litestar's stock middleware (any store other than
+    :class:`PlatformRedisStore`) keys on, for it cannot verify credentials."""
+    return "address:" + get_remote_address(request)
+
+
+def _credential(request: Request[Any, Any, Any], platform: Platform) -> str | None:
+    """``token:<hash>`` or ``session:<row key>`` of the request's credentials, when it
+    carries some that could be real; reads the raw ASGI headers (this runs on every
+    request)."""
+    with_cookie = False
     for name, value in request.scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")
             token = token.strip()
             if token and scheme.lower() == b"bearer":
-                return "token:" + hashlib.sha256(token).hexdigest()[:32]
-            break
-    return "address:" + get_remote_address(request)
+                return "token:" + hashlib.sha256(token).hexdigest()
+            return None  # a malformed Authorization header is refused: no credentials
+        with_cookie = with_cookie or name == b"cookie"
+    cookie = request.cookies.get(COOKIE_NAME) if with_cookie else None
+    if cookie:
+        digest = platform.sessions.digest_of(cookie)
+        return None if digest is None else "session:" + digest
+    return None
+
+
+class _Remembered:
+    """A bounded map of credential -> (answer, until when), oldest dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+
+    def get(self, key: str, now: float) -> tuple[bool, str | None]:
+        found = self._items.get(key)
+        if found is None or found[1] < now:
+            return False, None
+        return True, found[0]
+
+    def put(self, key: str, value: str | None, until: float) -> None:
+        self._items[key] = (value, until)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+class Principals:
+    """Who a request's credentials verify as, for the rate limit: ``person:<id>``, or
+    ``None`` for none or made-up ones (module doc)."""
+
+    def __init__(self, platform: Platform, size: int = REMEMBERED) -> None:
+        self.platform = platform
+        self._verified = _Remembered(size)
+        self._refused = _Remembered(size)
+
+    async def of(self, request: Request[Any, Any, Any]) -> str | None:
+        credential = _credential(request, self.platform)
+        if credential is None:
+            return None
+        now = time()
+        for remembered in (self._verified, self._refused):
+            known, principal = remembered.get(credential, now)
+            if known:
+                return principal
+        kind, _, digest = credential.partition(":")
+        if kind == "token":
+            person = await self.platform.directory.person_for_token_hash(digest)
+        else:
+            person = await self.platform.sessions.person_for_digest(digest)
+        if person is None:  # neither can become real later: remember it for good
+            self._refused.put(credential, None, float("inf"))
+            return None
+        principal = f"person:{person}"
+        self._verified.put(credential, principal, now + VERIFIED_SECONDS)
+        return principal
 
 
 class PlatformRedisStore(NamespacedStore):
@@ -89,6 +173,9 @@ class PlatformRedisStore(NamespacedStore):
     def __init__(self, platform: Platform, namespace: str = "creator") -> None:
         self.platform = platform
         self.namespace = namespace
+        #: Who requests' credentials verify as; here because Litestar makes a middleware
+        #: per route, and this store is the app's one.
+        self.principals = Principals(platform)
         self._client: aioredis.Redis | None = None
         self._store: RedisStore | None = None
         self._lease: Any = None
@@ -174,6 +261,7 @@ class RedisRateLimitMiddleware(RateLimitMiddleware):
     def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
         super().__init__(app, config)
         self.window = DURATION_VALUES[self.unit]
+        self._name = type(self).__name__
         # header names and the fixed values, encoded once
         self._fixed = [
             (config.rate_limit_policy_header_key, f"{self.max_requests}; w={self.window}"),
@@ -191,7 +279,12 @@ class RedisRateLimitMiddleware(RateLimitMiddleware):
             return
         request: Request[Any, Any, Any] = app.request_class(scope)
         if await self.should_check_request(request=request):
-            key = self.cache_key_from_request(request)
+            principal = await store.principals.of(request)
+            key = (
+                f"{self._name}::{principal}"
+                if principal is not None
+                else self.cache_key_from_request(request)
+            )
             allowed, remaining, reset = await store.take(key, self.max_requests, self.window)
             if not allowed:
                 config = self.config

@@ -41,6 +41,7 @@ from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.search import embed_query, reusing_query_vectors
 from core.limits import RateLimiter, RateLimitResult
+from core.logs import current_request_id
 from core.migrations import group_table_statements, sql_migration
 from core.ontology.ids import uuid7
 from core.ontology.names import Names, NameTaken, PublicName, PublicNames, claim_names_statement
@@ -151,6 +152,7 @@ __all__ = [
     "api_router",
     "bucket",
     "claim_names_statement",
+    "current_request_id",
     "embed_query",
     "every_item",
     "from_app_state",

@@ -16,7 +16,7 @@ from core.api.schemas import ThingCreate, ThingUpdate
 from core.auth.permissions import Resource
 from core.errors import ValidationFailed
 from core.ontology.records import Page, Thing
-from core.ontology.scope import Scope
+from core.ontology.scope import VISITOR_ROLE, Scope
 from core.ontology.stores import DEFAULT_LIMIT
 from core.ontology.types import TypeRegistry
 
@@ -31,15 +31,16 @@ StatusFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=50)
 
 async def _readable_subgroups(
     group: GroupContext, type: str | None, status: str | None
-) -> set[UUID] | None:
+) -> dict[UUID, str] | None:
     """The groups of the tree below ``group`` whose things of ``type`` and ``status`` the
-    caller may read with the role they hold *there* (``None``: all of them)."""
+    caller may read with the role they hold *there*, with that role (``None``: all of
+    them, with the caller's role)."""
     scope = group.scope
     if scope.person_id is None or scope.is_system or scope.platform_role == "platform_owner":
         return None
     roles = await group.platform.directory.roles_below(scope)
     return {
-        group_id
+        group_id: role
         for group_id, role in roles.items()
         if group.permissions.can(
             Scope(group_id=group_id, person_id=scope.person_id, role=role),
@@ -88,6 +89,19 @@ def property_filters(registry: TypeRegistry, type_name: str | None, params: Any)
     return converted
 
 
+#: Roles that read only published things, and only what their types make public of them.
+_OUTSIDERS = frozenset({"customer", VISITOR_ROLE})
+
+
+def as_seen_by(group: GroupContext, thing: Thing, role: str | None = None) -> Thing:
+    """``thing`` as the caller may see it: customers and visitors get its type's public
+    view (``ThingType.public_properties``), members all of it. ``role``: the caller's
+    role in the thing's group when that is not the request's (a sub-group's)."""
+    if (role or group.scope.role) in _OUTSIDERS:
+        return group.stores.registry.public_view(thing)
+    return thing
+
+
 class ThingsController(Controller):
     path = "/api/v1/groups/{group_id:uuid}/things"
     tags = ["things"]
@@ -119,8 +133,16 @@ class ThingsController(Controller):
         Pass ``next_cursor`` back as ``cursor`` for the next page."""
         group.require("thing.read", group.resource(type=type, status=status))
         where = property_filters(group.stores.registry, type, request.query_params)
+        if where and group.scope.role in _OUTSIDERS:
+            public = group.stores.registry.thing_type(type or "").public_properties
+            hidden = sorted(set(where) - set(public if public is not None else where))
+            if hidden:  # a filter on a hidden property would tell its value
+                raise ValidationFailed(
+                    f"{type!r} has no public property {hidden[0]!r}",
+                    field=f"{WHERE_PREFIX}{hidden[0]}",
+                )
         readable = await _readable_subgroups(group, type, status) if include_subgroups else None
-        return await group.stores.things.list(
+        page = await group.stores.things.list(
             type=type,
             status=status,
             where=where,
@@ -129,6 +151,9 @@ class ThingsController(Controller):
             cursor=cursor,
             limit=limit,
         )
+        roles = readable or {}
+        page.items = [as_seen_by(group, thing, roles.get(thing.group_id)) for thing in page.items]
+        return page
 
     @get("/{thing_id:uuid}", summary="Get a thing")
     async def get_thing(
@@ -136,7 +161,7 @@ class ThingsController(Controller):
     ) -> Response[Thing]:
         thing = await group.stores.things.get(thing_id)
         group.require("thing.read", group.resource(thing.type, thing.id, thing.status))
-        return Response(thing, headers={"ETag": etag(thing)})
+        return Response(as_seen_by(group, thing), headers={"ETag": etag(thing)})
 
     @patch("/{thing_id:uuid}", summary="Update a thing")
     async def update_thing(

@@ -216,6 +216,15 @@ class Directory:
         if row["use_unrecorded"]:
             await self.db.pool.execute(RECORD_USE_SQL, row["token_id"])
 
+    async def person_for_token_hash(self, token_hash: str) -> UUID | None:
+        """The person of a live token by its :func:`hash_token` digest, else ``None``:
+        the cheapest check that a token is real (the rate limit keys on its answer)."""
+        person_id: UUID | None = await self.db.pool.fetchval(
+            "SELECT person_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+            token_hash,
+        )
+        return person_id
+
     async def scope_for_token(self, token: str, group_id: UUID) -> Scope:
         """Actor and role in one round trip. A group the person is not in is a 404:
         the API does not confirm that another tenant's group exists."""

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from core.errors import UnknownType, ValidationFailed
+
+if TYPE_CHECKING:
+    from core.ontology.records import Thing
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.")
 
@@ -34,15 +37,30 @@ def _check_name(kind: str, name: str) -> None:
 class ThingType:
     """A kind of thing. ``properties`` is the msgspec struct its properties must satisfy;
     ``None`` accepts any JSON object. ``statuses``, when given, lists the allowed statuses
-    (the first is the default)."""
+    (the first is the default).
+
+    ``public_properties`` and ``public_name`` say what customers and visitors, who read a
+    group's ``published`` things, see of one through the generic things API: ``None``, all
+    its properties; a tuple, only those named (a published page's live revision, not the
+    draft it is being edited into); ``public_name=False`` shows them an empty name."""
 
     name: str
     properties: type[msgspec.Struct] | None = None
     description: str = ""
     statuses: tuple[str, ...] = ()
+    public_properties: tuple[str, ...] | None = None
+    public_name: bool = True
 
     def __post_init__(self) -> None:
         _check_name("thing type", self.name)
+        if self.public_properties is not None and self.properties is not None:
+            known = {f.encode_name for f in msgspec.structs.fields(self.properties)}
+            unknown = sorted(set(self.public_properties) - known)
+            if unknown:
+                raise ValueError(
+                    f"thing type {self.name!r}: public_properties names {', '.join(unknown)}, "
+                    f"which {self.properties.__name__} does not have"
+                )
 
     @property
     def default_status(self) -> str:
@@ -221,6 +239,21 @@ class TypeRegistry:
             )
         decl: EventType = found.declaration
         return decl
+
+    def public_view(self, thing: Thing) -> Thing:
+        """``thing`` as customers and visitors may see it (:class:`ThingType`'s
+        ``public_properties`` and ``public_name``)."""
+        found = self.things.get(thing.type)
+        if found is None:
+            return thing
+        decl: ThingType = found.declaration
+        if decl.public_properties is None and decl.public_name:
+            return thing
+        properties = thing.properties
+        if decl.public_properties is not None:
+            properties = {k: v for k, v in properties.items() if k in decl.public_properties}
+        name = thing.name if decl.public_name else ""
+        return msgspec.structs.replace(thing, name=name, properties=properties)
 
     def validate_properties(self, type_name: str, properties: Any) -> dict[str, Any]:
         return validate_object(self.thing_type(type_name).properties, properties, "properties")

@@ -79,7 +79,15 @@ def register_migrations() -> list[AppConfig]:
 def register_thing_types() -> list[ThingType]:
     return [
         ThingType("website", WebsiteProps, "A creator's website"),
-        ThingType("page", PageProps, "A page of a website", statuses=("draft", "published")),
+        ThingType(
+            "page",
+            PageProps,
+            "A page of a website",
+            statuses=("draft", "published"),
+            # The thing is the draft; the public reads the live page, not this.
+            public_properties=("site_id", "published_revision", "published_at"),
+            public_name=False,
+        ),
         ThingType("page_revision", PageRevisionProps, "A page as one save left it"),
         ThingType("media_asset", MediaAssetProps, "An uploaded file (image, document)"),
     ]

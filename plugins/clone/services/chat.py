@@ -79,6 +79,19 @@ class LLMUnavailable(sdk.PlatformError):
     title: ClassVar[str] = "The clone's language model is unavailable"
 
 
+def for_outsiders(exc: LLMUnavailable) -> LLMUnavailable:
+    """``exc`` as a customer or a widget visitor sees it: what a provider said (its URL,
+    an upstream message that may hold anything) stays in the log, under the request id
+    the visitor is given as a reference."""
+    reference = sdk.current_request_id()
+    log.warning("the clone could not answer (the asker sees a generic error): %s", exc.detail)
+    return LLMUnavailable(
+        "the clone cannot answer right now; your message was kept, try again in a moment"
+        + (f" (reference {reference})" if reference else ""),
+        **({"reference": reference} if reference else {}),
+    )
+
+
 def approx_tokens(text: str) -> int:
     """Tokens of ``text`` for a chat model, roughly: 1.3 per word."""
     return math.ceil(len(text.split()) * 1.3)
@@ -315,7 +328,12 @@ class Chat(CloneService):
             )
             passages = retrieval.relevant(content, found)
         if passages:
-            provider: LLMProvider | None = self.provider_for(clone)
+            try:
+                provider: LLMProvider | None = self.provider_for(clone)
+            except LLMUnavailable as exc:
+                if not self._sees_details(group, clone):
+                    raise for_outsiders(exc) from exc
+                raise
         else:  # only tools might answer: without a usable provider, "I don't know"
             provider = self.providers.get(props.provider or self.settings.llm_provider)
         tools = self.tools if getattr(provider, "supports_tools", False) else {}
@@ -351,10 +369,29 @@ class Chat(CloneService):
             visitor,
         )
 
+    def _sees_details(self, group: sdk.GroupContext, clone: sdk.Thing) -> bool:
+        """Who may see what a failing provider said: those who manage the clone (and so
+        its provider); customers and visitors get :func:`for_outsiders`."""
+        resource = group.resource("ai_clone", clone.id, clone.status)
+        return group.permissions.can(group.scope, "clone.manage", resource)
+
     async def answer(self, group: sdk.GroupContext, turn: Turn) -> AsyncIterator[str | MessageView]:
         """The answer to ``turn``: its text in pieces as the provider writes them, then
         the stored assistant message (with its citations). Raises :class:`LLMUnavailable`
-        if the provider fails (the question stays stored)."""
+        if the provider fails (the question stays stored): with the provider's words for
+        those who manage the clone, a generic one with a reference for anyone else."""
+        detailed = self._sees_details(group, turn.clone)
+        try:
+            async for item in self._answer(group, turn):
+                yield item
+        except LLMUnavailable as exc:
+            if detailed:
+                raise
+            raise for_outsiders(exc) from exc
+
+    async def _answer(
+        self, group: sdk.GroupContext, turn: Turn
+    ) -> AsyncIterator[str | MessageView]:
         if turn.provider is None or turn.request is None:
             yield I_DONT_KNOW
             yield await self._store_answer(group, turn, I_DONT_KNOW, [], "", unanswered=True)

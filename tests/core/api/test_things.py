@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from sdk.testing import CreatorPlatform, Tenant, assert_problem
+import msgspec
+import pytest
+
+from sdk import ThingType, hookimpl
+from sdk.testing import CreatorPlatform, PlatformFactory, Tenant, assert_problem
 
 
 async def _create(tenant: Tenant, **body):
@@ -320,3 +324,57 @@ async def test_other_tenants_and_strangers_get_404(
     assert (await owner.client.get(owner.url(f"/things/{thing['id']}"))).json() == thing
     # Anonymous: 401.
     assert_problem(await typed_platform.client.get(owner.url("/things")), 401, "unauthorized")
+
+
+class LessonProps(msgspec.Struct):
+    title: str = ""
+    notes: str = ""  # the author's, never the public's
+
+
+class Lessons:
+    @hookimpl
+    def register_thing_types(self) -> list[ThingType]:
+        return [
+            ThingType(
+                "lesson",
+                LessonProps,
+                statuses=("draft", "published"),
+                public_properties=("title",),
+                public_name=False,
+            )
+        ]
+
+
+async def test_customers_see_what_a_type_makes_public(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    harness = await creator_platform_factory(plugins=[], extra_plugins={"lessons": Lessons()})
+    owner = await harness.tenant()
+    lesson = await _create(
+        owner,
+        type="lesson",
+        name="Draft name",
+        status="published",
+        properties={"title": "Knots", "notes": "private"},
+    )
+    customer = await harness.client_as("customer", group=owner)
+    seen = (await customer.client.get(customer.url(f"/things/{lesson['id']}"))).json()
+    assert seen["properties"] == {"title": "Knots"} and seen["name"] == ""
+    listed = await customer.client.get(customer.url("/things"), params={"status": "published"})
+    assert [t["properties"] for t in listed.json()["items"]] == [{"title": "Knots"}]
+    hidden = {"type": "lesson", "status": "published", "where.notes": "private"}
+    r = await customer.client.get(customer.url("/things"), params=hidden)
+    assert assert_problem(r, 422, "validation_failed")["field"] == "where.notes"
+    public = {"type": "lesson", "status": "published", "where.title": "Knots"}
+    assert (
+        len((await customer.client.get(customer.url("/things"), params=public)).json()["items"])
+        == 1
+    )
+    # members see everything
+    full = (await owner.client.get(owner.url(f"/things/{lesson['id']}"))).json()
+    assert full["properties"]["notes"] == "private" and full["name"] == "Draft name"
+
+
+def test_public_properties_must_be_properties_of_the_type() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        ThingType("lesson", LessonProps, public_properties=("title", "secret"))

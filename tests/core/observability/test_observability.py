@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+import httpx
 import pytest
 from litestar import get
 
@@ -199,3 +200,41 @@ def test_log_format_and_rate_limit_settings_are_validated() -> None:
     assert load_settings(environ={}).rate_limit_per_minute == 600
     with pytest.raises(SettingsError, match=r"RATE_LIMIT_PER_MINUTE.*negative"):
         load_settings(environ={"CREATOR_RATE_LIMIT_PER_MINUTE": "-1"})
+
+
+def _from(harness: Any, address: str, **headers: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=harness.app, client=(address, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+async def test_metrics_answer_loopback_clients_only_by_default(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    harness = await creator_platform_factory(plugins=[])
+    for address in ("127.0.0.1", "::1"):
+        async with _from(harness, address) as client:
+            assert (await client.get("/metrics")).status_code == 200
+    async with _from(harness, "203.0.113.7") as client:
+        body = assert_problem(await client.get("/metrics"), 403, "forbidden")
+        assert "metrics_token" in body["detail"]
+
+
+async def test_metrics_token_lets_a_scraper_in_from_anywhere(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    token = "scrape-" + "x" * 20
+    harness = await creator_platform_factory(plugins=[], metrics_token=token)
+    async with _from(harness, "203.0.113.7", Authorization=f"Bearer {token}") as client:
+        response = await client.get("/metrics")
+        assert response.status_code == 200 and "creator_http_request" in response.text
+    for headers in ({}, {"Authorization": "Bearer wrong-token-wrong-token"}):
+        for address in ("203.0.113.7", "127.0.0.1"):  # with a token, loopback is not enough
+            async with _from(harness, address, **headers) as client:
+                response = await client.get("/metrics")
+                assert_problem(response, 401, "unauthorized")
+                assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_metrics_token_is_long_enough() -> None:
+    with pytest.raises(SettingsError, match=r"metrics-token.*16"):
+        load_settings(environ={}, metrics_token="short")

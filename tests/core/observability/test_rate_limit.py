@@ -1,9 +1,10 @@
-"""API rate limiting: per bearer token (hashed) or address, counted in Redis."""
+"""API rate limiting: per verified person, else per address, counted in Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -36,11 +37,11 @@ async def test_over_the_limit_is_a_429_with_retry_after(
     # another token is another client
     bob = await harness.tenant()
     assert (await bob.client.get("/api/v1/me")).status_code == 200
-    # the counts live in Redis, under the token's hash (never the token itself)
+    # the counts live in Redis, under the person (never the token)
     store = harness.app.stores.get(STORE_NAME)
     assert isinstance(store, PlatformRedisStore)
     keys = [k.decode() for k in await harness.platform.redis.keys("*")]
-    assert any("token:" in k for k in keys), keys
+    assert any("person:" in k for k in keys), keys
     assert not any(alice.token in k for k in keys)
 
 
@@ -157,3 +158,72 @@ async def test_behind_a_trusted_proxy_each_visitor_has_their_own_allowance(
         assert (await client.get("/api/v1/me", headers=first)).status_code == 429
         second = await client.get("/api/v1/me", headers={"X-Forwarded-For": "203.0.113.11"})
         assert second.status_code == (401 if separate else 429)
+
+
+async def test_made_up_bearer_tokens_count_against_the_address(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    """A fresh random ``Bearer`` value per request is not a fresh client: credentials that
+    do not verify count against the address, like no credentials at all."""
+    harness = await creator_platform_factory(plugins=[], rate_limit_per_minute=5)
+    statuses = []
+    for _ in range(8):
+        bearer = {"Authorization": f"Bearer cp_{secrets.token_urlsafe(32)}"}
+        statuses.append((await harness.client.get("/api/v1/me", headers=bearer)).status_code)
+    assert statuses == [401] * 5 + [429] * 3
+    # they spent the address's budget, anonymous requests included
+    assert (await harness.client.get("/api/v1/me")).status_code == 429
+    # a forged session cookie is no better
+    forged = {"Cookie": "creator_session=forged.signature"}
+    assert (await harness.client.get("/api/v1/me", headers=forged)).status_code == 429
+    # a person with a real token still has their own budget
+    _, token = await harness.person()
+    assert (await harness.authed(token).get("/api/v1/me")).status_code == 200
+
+
+async def test_people_behind_one_address_each_have_their_own_budget(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    """Two people on one address (an office) count apart; one person's tokens and browser
+    session count together (a person cannot multiply their budget by making tokens)."""
+    harness = await creator_platform_factory(plugins=[], rate_limit_per_minute=3)
+    alice = await harness.tenant()
+    _, second_token = await harness.platform.directory.issue_token(alice.person.id, "second")
+    bob = await harness.tenant(session=True)
+    for client in (alice.client, harness.authed(second_token), alice.client):
+        assert (await client.get("/api/v1/me")).status_code == 200
+    assert (await harness.authed(second_token).get("/api/v1/me")).status_code == 429
+    for _ in range(3):
+        assert (await bob.client.get("/api/v1/me")).status_code == 200
+    assert (await bob.client.get("/api/v1/me")).status_code == 429
+    # the address itself has not been charged
+    assert (await harness.client.get("/api/v1/me")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("trusted", "separate"), [(["127.0.0.1"], True), (["192.0.2.0/24"], False)]
+)
+async def test_made_up_tokens_behind_a_proxy_count_against_the_forwarded_address(
+    creator_platform_factory: PlatformFactory, trusted: list[str], separate: bool
+) -> None:
+    """Made-up bearer values count against the visitor's own address when the proxy is
+    trusted, against the proxy's when not; a real person has their own budget either way."""
+    harness = await creator_platform_factory(
+        plugins=[], rate_limit_per_minute=2, forwarded_allow_ips=trusted
+    )
+    _, token = await harness.person()
+
+    def made_up(address: str) -> dict[str, str]:
+        bearer = f"Bearer cp_{secrets.token_urlsafe(32)}"
+        return {"X-Forwarded-For": address, "Authorization": bearer}
+
+    async with served(harness) as url, httpx.AsyncClient(base_url=url) as client:
+        for _ in range(2):
+            assert (
+                await client.get("/api/v1/me", headers=made_up("203.0.113.10"))
+            ).status_code == 401
+        assert (await client.get("/api/v1/me", headers=made_up("203.0.113.10"))).status_code == 429
+        other = await client.get("/api/v1/me", headers=made_up("203.0.113.11"))
+        assert other.status_code == (401 if separate else 429)
+        real = {"X-Forwarded-For": "203.0.113.10", "Authorization": f"Bearer {token}"}
+        assert (await client.get("/api/v1/me", headers=real)).status_code == 200

@@ -3,7 +3,12 @@ and frame-ancestors), limits, and tenancy between creators with overlapping cont
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -437,3 +442,82 @@ async def test_without_the_website_plugin_no_url_names_a_group(clone_platform, a
     assert_problem(r, 403, "origin_not_allowed")
     r = await start_on(visitor, clone["id"], "alias.example", SITE)
     assert r.status_code == 201 and r.headers["access-control-allow-origin"] == SITE
+
+
+SECRET = "db=postgres://admin:hunter2@10.2.3.4 key=sk-proj-LEAKED0123456789"
+
+
+@contextlib.contextmanager
+def failing_llm_server() -> Iterator[str]:
+    """An OpenAI-compatible chat completions API on 127.0.0.1 that refuses every request
+    with an error message holding something secret-looking; yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = json.dumps({"error": {"message": f"upstream exploded: {SECRET}"}}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_visitors_see_a_generic_error_with_a_reference(
+    clone_platform, api, api_for, owner, docs, caplog
+) -> None:
+    """What a failing provider said goes to the log, under the request id; visitors and
+    customers see a generic message naming that id; the creator keeps the details."""
+    clone = await active_clone(api, docs, provider="openai")
+    with failing_llm_server() as url:
+        openai = clone_platform.app.state.clone.providers["openai"]
+        await openai.aclose()
+        openai.base_url, openai.max_retries = url, 0
+        visitor = clone_platform.client
+        headers = {"X-Clone-Session": (await session(visitor, clone["id"]))["session"]}
+        for params in ({}, {"stream": "true"}):
+            caplog.clear()
+            r = await visitor.post(
+                widget(clone["id"], "/messages"),
+                json={"content": REFUND_QUESTION},
+                params=params,
+                headers=headers,
+            )
+            body = assert_problem(r, 502, "llm_unavailable")
+            assert "hunter2" not in r.text and "LEAKED" not in r.text and "127.0.0.1" not in r.text
+            assert body["reference"] == r.headers["x-request-id"]
+            assert r.headers["x-request-id"] in body["detail"] and "kept" in body["detail"]
+            logged = [rec for rec in caplog.records if "hunter2" in rec.getMessage()]
+            assert logged and all(
+                getattr(rec, "request_id", None) == body["reference"] for rec in logged
+            )
+
+        customer = api_for(await clone_platform.client_as("customer", group=owner))
+        thread = await customer.thread(clone["id"])
+        r = await customer.client.post(
+            customer.thread_url(clone["id"], thread["id"], "/messages"),
+            json={"content": REFUND_QUESTION},
+        )
+        assert_problem(r, 502, "llm_unavailable")
+        assert "hunter2" not in r.text and "reference" in r.json()
+
+        # the creator, who manages the clone's provider, sees what the provider said
+        thread = await api.thread(clone["id"])
+        r = await api.client.post(
+            api.thread_url(clone["id"], thread["id"], "/messages"),
+            json={"content": REFUND_QUESTION},
+        )
+        body = assert_problem(r, 502, "llm_unavailable")
+        assert "upstream exploded" in body["detail"] and body["provider"] == "openai"

@@ -344,3 +344,41 @@ async def test_concurrent_creates_of_one_slug(web) -> None:
     assert sorted(r.status_code for r in results) == [201, 409, 409], [r.text for r in results]
     listed = (await web.client.get(url)).json()["items"]
     assert [p["slug"] for p in listed] == ["same"]
+
+
+async def test_customers_read_no_drafts_through_the_things_api(
+    web, owner, creator_platform
+) -> None:
+    """A published page is a ``published`` thing, which customers may read through core's
+    generic things API: they see what the website declares public of it (where and when
+    it is live), never the draft's tree, SEO, title or slug."""
+    site = await web.site()
+    page = await web.page(site["id"], title="Launch", slug="launch")
+    await web.heading(site["id"], page["id"], "Live words")
+    await web.publish(site["id"], page["id"])
+    await web.patch_page(
+        site["id"], page["id"], title="Secret sale", slug="secret", seo={"description": "Draft"}
+    )
+    await web.heading(site["id"], page["id"], "Unannounced price")
+    customer = await creator_platform.client_as("customer", group=owner)
+    r = await customer.client.get(owner.url(f"/things/{page['id']}"))
+    assert r.status_code == 200, r.text
+    seen = r.json()
+    assert set(seen["properties"]) == {"site_id", "published_revision", "published_at"}
+    assert seen["name"] == ""  # the draft's title
+    assert "Unannounced" not in r.text and "Draft" not in r.text and "secret" not in r.text
+    listed = await customer.client.get(
+        owner.url("/things"), params={"type": "page", "status": "published"}
+    )
+    assert listed.status_code == 200
+    assert [t["properties"] for t in listed.json()["items"]] == [seen["properties"]]
+    assert "Unannounced" not in listed.text
+    # nor can a filter on a hidden property tell its value
+    probe = {"type": "page", "status": "published", "where.slug": "secret"}
+    r = await customer.client.get(owner.url("/things"), params=probe)
+    assert assert_problem(r, 422, "validation_failed")["field"] == "where.slug"
+    probe = {"type": "page", "status": "published", "where.site_id": site["id"]}
+    assert len((await customer.client.get(owner.url("/things"), params=probe)).json()["items"]) == 1
+    # members still read the whole draft
+    r = await owner.client.get(owner.url(f"/things/{page['id']}"))
+    assert "Unannounced price" in r.text and r.json()["properties"]["seo"]["description"] == "Draft"
