@@ -424,7 +424,8 @@ class Quotas:
     ) -> int:
         counts = quota.counts
         if isinstance(counts, ThingCount):
-            sql, args = _THINGS_SQL, [group_ids, counts.type]
+            args: list[object] = [group_ids, counts.type]
+            sql = _THINGS_SQL
             if counts.statuses:
                 sql += " AND status = ANY($3::text[])"
                 args.append(list(counts.statuses))
@@ -444,7 +445,8 @@ class Quotas:
                 c_args.append(counts.to_type)
             return int(await conn.fetchval(sql, *c_args))
         if isinstance(counts, EventCount):
-            sql, e_args = _EVENTS_SQL, [group_ids, counts.type]
+            e_args: list[object] = [group_ids, counts.type]
+            sql = _EVENTS_SQL
             if counts.period is not None:
                 sql += " AND occurred_at >= $3"
                 e_args.append(period_start(counts.period))
