@@ -73,6 +73,15 @@ from core.quotas import (
 )
 from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
+from core.usage import (
+    BudgetExhausted,
+    Meter,
+    Usage,
+    UsageKind,
+    UsageReport,
+    charged_to,
+    estimate_tokens,
+)
 
 
 def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
@@ -89,6 +98,7 @@ __all__ = [
     "Actor",
     "AggregateRow",
     "Bucket",
+    "BudgetExhausted",
     "Conflict",
     "Connection",
     "ConnectionCount",
@@ -109,6 +119,7 @@ __all__ = [
     "Job",
     "Knowledge",
     "KnowledgeItem",
+    "Meter",
     "Metric",
     "NameTaken",
     "Names",
@@ -147,11 +158,16 @@ __all__ = [
     "Unauthorized",
     "UnknownType",
     "UnsupportedMediaType",
+    "Usage",
+    "UsageKind",
+    "UsageReport",
     "ValidationFailed",
     "api_router",
     "bucket",
+    "charged_to",
     "claim_names_statement",
     "embed_query",
+    "estimate_tokens",
     "every_item",
     "from_app_state",
     "group_serving_url",
