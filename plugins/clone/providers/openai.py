@@ -249,6 +249,7 @@ class OpenAIChatProvider:
                 yield item
             return
         prompt = sum(sdk.estimate_tokens(str(m.get("content") or "")) for m in messages)
+        finished = Finished(model=model)
         async with self.usage.metered(
             request.group_id,
             "llm_tokens",
@@ -257,7 +258,12 @@ class OpenAIChatProvider:
             model=model,
         ) as meter:
             async for item in self._stream(request, model, messages, (meter, prompt)):
+                if isinstance(item, Finished):
+                    finished = item
+                    break
                 yield item
+        # counted before the last item: a caller stops reading at Finished
+        yield finished
 
     async def _stream(
         self,

@@ -786,7 +786,9 @@ async def test_openai_meters_what_the_api_reports_and_refuses_a_spent_month(
     chat_server.text(
         "Hello [1].", usage={"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42}
     )
-    await collect(provider, request("Can I get a refund?", group_id=group))
+    async for item in provider.stream(request("Can I get a refund?", group_id=group)):
+        if isinstance(item, Finished):
+            break  # as the chat does: counted by the time Finished arrives
     assert chat_server.requests[0]["stream_options"] == {"include_usage": True}
     assert (await usage.report(group, "llm_tokens")).used == 42
     chat_server.text("No usage reported here.")  # a server that leaves it out: an estimate
