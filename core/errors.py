@@ -64,6 +64,13 @@ class Forbidden(PlatformError):
     title = "Forbidden"
 
 
+class GroupLimitReached(Forbidden):
+    """The person already owns as many organisations as ``max_groups_per_person`` allows."""
+
+    code = "group_limit_reached"
+    title = "Group limit reached"
+
+
 class Conflict(PlatformError):
     status = 409
     code = "conflict"

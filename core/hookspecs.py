@@ -198,7 +198,8 @@ def register_quotas() -> list[Quota]:
     Over the limit the request answers 429
     problem+json with code ``quota_exceeded``, naming the quota, the limit and the plan.
     A group's plan is its ``settings["plan"]`` (default ``free``). Names must be unique
-    across enabled plugins.
+    across enabled plugins. A quota is counted at the root organisation (the root group
+    and every sub-group, against the root's plan) unless it says ``counted_at="group"``.
     """
 
 

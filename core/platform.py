@@ -26,6 +26,7 @@ from core.auth.tokens import Directory
 from core.db import Database
 from core.events import EventBus
 from core.jobs import DuplicateJobError, JobRegistry
+from core.knowledge.providers import Metered
 from core.knowledge.registry import Embedders, collect_embedders
 from core.knowledge.service import KnowledgeService
 from core.limits import RateLimiter
@@ -35,6 +36,7 @@ from core.ontology.types import DuplicateTypeError, TypeRegistry
 from core.plugins import PluginManager
 from core.quotas import Quotas
 from core.settings import Settings
+from core.usage import Usage
 
 log = logging.getLogger("creator.platform")
 
@@ -78,8 +80,13 @@ class Platform:
             self.jobs.add(jobs.owner(name), job)
         self.permissions = Permissions(plugins)
         self.quotas = Quotas(plugins, self.registry)
+        #: Hosted model calls metered against monthly budgets (:mod:`core.usage`).
+        self.usage = Usage(settings)
         #: Embedding providers by name (``register_embedding_providers``).
         self.embedders: Embedders = collect_embedders(plugins, settings)
+        for embedder in self.embedders.values():
+            if isinstance(embedder, Metered):
+                embedder.meter_with(self.usage)
         self._knowledge: KnowledgeService | None = None
         self._db: Database | None = None
         self._redis: aioredis.Redis | None = None
@@ -121,6 +128,7 @@ class Platform:
         self.jobs.bind(self._redis, self.settings)
         self.bus.connect(self._redis, self.jobs, self.settings)
         self.quotas.bind(self._ontology)
+        self.usage.bind(self._redis, self._db)
         self._directory = Directory(self._db)
         self._limits = RateLimiter(self._redis)
         self._accounts = Accounts(self._db, AttemptLimiter(self._limits))

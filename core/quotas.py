@@ -19,8 +19,12 @@ parent) in the caller's transaction, so two concurrent creates cannot both pass 
 free slot: the second waits for the first to commit, then counts what it wrote. Without
 ``within`` the check is a plain read (fine for a hint, not for enforcement).
 
-Every count filters by the scope's ``group_id``; a group's plan is its
-``settings["plan"]`` (default :data:`DEFAULT_PLAN`).
+A quota is counted at the root organisation by default (``counted_at="root"``): the
+things, connections and events of the root group and of every sub-group below it count
+together against the root's plan, so creating sub-groups does not multiply an allowance.
+``counted_at="group"`` counts each group on its own, against its own plan. Either way no
+other organisation's rows are counted. A group's plan is its ``settings["plan"]`` (default
+:data:`DEFAULT_PLAN`); for a quota counted at the root, the root's.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from core.db import SET_GROUPS_SQL
 from core.errors import QuotaExceeded
+from core.ontology.store_base import ROOT_GROUP_SQL, SUBGROUPS_SQL
 from core.plugins import PluginError
 
 if TYPE_CHECKING:
@@ -47,6 +53,8 @@ if TYPE_CHECKING:
 DEFAULT_PLAN = "free"
 
 Period = Literal["day", "month", "year"]
+#: Where a quota is counted: across the root organisation's whole tree, or per group.
+CountedAt = Literal["root", "group"]
 
 
 @dataclass(frozen=True)
@@ -80,14 +88,18 @@ class EventCount:
 @dataclass(frozen=True)
 class QuotaContext:
     """What a usage callable gets: the scope, stores bound to the check's transaction,
-    that transaction's connection (for a plugin's own justified table; filter by
-    ``scope.group_id``), the parent thing (if the check named one) and the plan."""
+    that transaction's connection (for a plugin's own justified table), the parent thing
+    (if the check named one), the plan, and ``group_ids``: the groups to count (filter by
+    them). For a quota counted at the root these are the root organisation's whole tree,
+    and the connection may read all of them while the callable runs; the stores still
+    see only the scope's group."""
 
     scope: Scope
     ontology: ScopedOntology
     connection: asyncpg.Connection
     parent_id: UUID | None
     plan: str
+    group_ids: tuple[UUID, ...] = ()
 
 
 UsageCallable = Callable[[QuotaContext], Awaitable[int]]
@@ -99,12 +111,15 @@ class Quota:
     """``limits`` maps a plan name to its limit (``None``: unlimited). A plan not listed
     is unlimited. ``counts`` says what is counted (a :class:`ThingCount`,
     :class:`ConnectionCount`, :class:`EventCount`, or an async callable taking a
-    :class:`QuotaContext` and returning the current usage)."""
+    :class:`QuotaContext` and returning the current usage). ``counted_at="root"`` (the
+    default) counts across the root organisation's tree against the root's plan;
+    ``"group"`` counts each group on its own."""
 
     name: str
     limits: Mapping[str, int | None] = field(default_factory=dict)
     description: str = ""
     counts: Counts | None = None
+    counted_at: CountedAt = "root"
 
     @property
     def per_parent(self) -> bool:
@@ -159,21 +174,25 @@ def _lock_key(group_id: UUID, name: str, parent_id: UUID | None) -> int:
 
 
 _PLAN_SQL = "SELECT settings->>'plan' FROM groups WHERE id = $1"
-_THINGS_SQL = "SELECT count(*) FROM things WHERE group_id = $1 AND type = $2 AND deleted_at IS NULL"
+# $1 below is the array of the groups counted (one group, or the root's tree).
+_THINGS_SQL = (
+    "SELECT count(*) FROM things WHERE group_id = ANY($1::uuid[]) AND type = $2 "
+    "AND deleted_at IS NULL"
+)
 _CONNECTIONS_SQL = (
-    "SELECT count(*) FROM connections c WHERE c.group_id = $1 AND c.type = $2 "
+    "SELECT count(*) FROM connections c WHERE c.group_id = ANY($1::uuid[]) AND c.type = $2 "
     "AND c.from_id = $3 AND c.valid_to IS NULL"
 )
 _TO_TYPE_SQL = (
-    " AND EXISTS (SELECT 1 FROM things t WHERE t.group_id = $1 AND t.id = c.to_id "
+    " AND EXISTS (SELECT 1 FROM things t WHERE t.group_id = c.group_id AND t.id = c.to_id "
     "AND t.type = $4 AND t.deleted_at IS NULL)"
 )
 _FULLEST_PARENT_SQL = (  # per-parent usage for the report: the highest count
     "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM connections c "
-    "WHERE c.group_id = $1 AND c.type = $2 AND c.valid_to IS NULL{to_type} "
+    "WHERE c.group_id = ANY($1::uuid[]) AND c.type = $2 AND c.valid_to IS NULL{to_type} "
     "GROUP BY c.from_id) per_parent"
 )
-_EVENTS_SQL = "SELECT count(*) FROM events WHERE group_id = $1 AND type = $2"
+_EVENTS_SQL = "SELECT count(*) FROM events WHERE group_id = ANY($1::uuid[]) AND type = $2"
 
 
 def _refuse_non_quota(plugin: str, quota: object) -> None:
@@ -291,12 +310,14 @@ class Quotas:
             raise ValueError("adding must not be negative")
         scoped = self._scoped(scope, within)
         async with scoped.session.transaction() as conn:
-            plan = await self._plan(conn, scope.group_id)
+            owner, group_ids = await self._counted_groups(conn, quota, scope.group_id)
+            plan = await self._plan(conn, owner)
             limit = quota.limit_for(plan)
             if limit is not None:
-                key = _lock_key(scope.group_id, name, parent_id)
+                # keyed by where it is counted: two sub-groups' creates serialise too
+                key = _lock_key(owner, name, parent_id)
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
-            usage = await self._count(quota, scope, scoped, conn, plan, parent_id)
+            usage = await self._count(quota, scope, scoped, conn, plan, parent_id, group_ids)
         if limit is not None and usage + adding > limit:
             per = f" per {parent_id}" if parent_id is not None else ""
             raise QuotaExceeded(
@@ -322,16 +343,23 @@ class Quotas:
         """Every quota's usage and limit for the scope's group, by quota name."""
         scoped = self._scoped(scope, None)
         out: list[QuotaUsage] = []
-        async with scoped.session.reading() as conn:
-            plan = await self._plan(conn, scope.group_id)
+        async with scoped.session.transaction() as conn:
+            root, tree = await self._root_and_tree(conn, scope.group_id)
+            plans = {
+                "root": await self._plan(conn, root),
+                "group": await self._plan(conn, scope.group_id),
+            }
+            plan = plans["root"]
             for name in sorted(self.quotas):
                 quota = self.quotas[name][1]
-                used = await self._count(quota, scope, scoped, conn, plan, None)
-                limit = quota.limit_for(plan)
+                group_ids = tree if quota.counted_at == "root" else [scope.group_id]
+                quota_plan = plans[quota.counted_at]
+                used = await self._count(quota, scope, scoped, conn, quota_plan, None, group_ids)
+                limit = quota.limit_for(quota_plan)
                 out.append(
                     QuotaUsage(
                         name,
-                        plan,
+                        quota_plan,
                         limit,
                         used,
                         None if limit is None else max(limit - used, 0),
@@ -342,23 +370,62 @@ class Quotas:
         return QuotaReport(group_id=scope.group_id, plan=plan, quotas=out)
 
     @staticmethod
+    async def _root_and_tree(conn: asyncpg.Connection, group_id: UUID) -> tuple[UUID, list[UUID]]:
+        """The root organisation above ``group_id`` (itself at the top) and the ids of
+        every group in that root's tree."""
+        root: UUID = await conn.fetchval(ROOT_GROUP_SQL, group_id) or group_id
+        tree = [row["id"] for row in await conn.fetch(SUBGROUPS_SQL, root)]
+        return root, tree or [group_id]
+
+    @classmethod
+    async def _counted_groups(
+        cls, conn: asyncpg.Connection, quota: Quota, group_id: UUID
+    ) -> tuple[UUID, list[UUID]]:
+        """Whose plan applies to ``quota`` and which groups it counts."""
+        if quota.counted_at == "group":
+            return group_id, [group_id]
+        return await cls._root_and_tree(conn, group_id)
+
+    @staticmethod
     async def _plan(conn: asyncpg.Connection, group_id: UUID) -> str:
         plan = await conn.fetchval(_PLAN_SQL, group_id)
         return str(plan) if plan else DEFAULT_PLAN
 
-    @staticmethod
+    @classmethod
     async def _count(
+        cls,
         quota: Quota,
         scope: Scope,
         scoped: ScopedOntology,
         conn: asyncpg.Connection,
         plan: str,
         parent_id: UUID | None,
+        group_ids: list[UUID],
+    ) -> int:
+        if group_ids == [scope.group_id]:
+            return await cls._count_in(quota, scope, scoped, conn, plan, parent_id, group_ids)
+        # Row-level security lets this transaction see only the scope's group: widen it to
+        # exactly the counted tree for the count (as ``include_subgroups`` does), then back.
+        await conn.execute(SET_GROUPS_SQL, ",".join(map(str, group_ids)), True)
+        try:
+            return await cls._count_in(quota, scope, scoped, conn, plan, parent_id, group_ids)
+        finally:
+            await conn.execute(SET_GROUPS_SQL, scoped.session.groups, True)
+
+    @staticmethod
+    async def _count_in(
+        quota: Quota,
+        scope: Scope,
+        scoped: ScopedOntology,
+        conn: asyncpg.Connection,
+        plan: str,
+        parent_id: UUID | None,
+        group_ids: list[UUID],
     ) -> int:
         counts = quota.counts
-        group_id = scope.group_id
         if isinstance(counts, ThingCount):
-            sql, args = _THINGS_SQL, [group_id, counts.type]
+            args: list[object] = [group_ids, counts.type]
+            sql = _THINGS_SQL
             if counts.statuses:
                 sql += " AND status = ANY($3::text[])"
                 args.append(list(counts.statuses))
@@ -366,23 +433,24 @@ class Quotas:
         if isinstance(counts, ConnectionCount):
             if parent_id is None:  # the report: the fullest parent
                 to_type = ""
-                c_args: list[object] = [group_id, counts.type]
+                c_args: list[object] = [group_ids, counts.type]
                 if counts.to_type is not None:
                     to_type = _TO_TYPE_SQL.replace("$4", "$3")
                     c_args.append(counts.to_type)
                 sql = _FULLEST_PARENT_SQL.format(to_type=to_type)
                 return int(await conn.fetchval(sql, *c_args))
-            sql, c_args = _CONNECTIONS_SQL, [group_id, counts.type, parent_id]
+            sql, c_args = _CONNECTIONS_SQL, [group_ids, counts.type, parent_id]
             if counts.to_type is not None:
                 sql += _TO_TYPE_SQL
                 c_args.append(counts.to_type)
             return int(await conn.fetchval(sql, *c_args))
         if isinstance(counts, EventCount):
-            sql, e_args = _EVENTS_SQL, [group_id, counts.type]
+            e_args: list[object] = [group_ids, counts.type]
+            sql = _EVENTS_SQL
             if counts.period is not None:
                 sql += " AND occurred_at >= $3"
                 e_args.append(period_start(counts.period))
             return int(await conn.fetchval(sql, *e_args))
         assert counts is not None  # checked when declared
-        ctx = QuotaContext(scope, scoped, conn, parent_id, plan)
+        ctx = QuotaContext(scope, scoped, conn, parent_id, plan, tuple(group_ids))
         return int(await counts(ctx))

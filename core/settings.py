@@ -82,6 +82,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: ``GET /metrics`` answers requests with ``Authorization: Bearer <metrics_token>``;
     #: unset, it answers clients on a loopback address only (a scraper on the same host).
     metrics_token: str | None = None
+    #: Organisations (root groups) one person may create; ``0``: no limit. Sub-groups do
+    #: not count (their allowances are counted at the root); platform owners are exempt.
+    max_groups_per_person: int = 20
+    #: Monthly budgets of hosted model calls, in tokens, counted per root organisation and
+    #: UTC calendar month (``platform.usage``); ``0``: no limit. Offline providers are free.
+    hosted_llm_tokens_per_month: int = 0
+    hosted_embedding_tokens_per_month: int = 0
     #: Log lines as ``text`` (readable) or ``json`` (one object per line, for collectors).
     log_format: str = "text"
     #: The embedding provider knowledge uses (``local``: offline e5-small; ``openai``).
@@ -147,6 +154,17 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             ("worker_max_jobs", self.worker_max_jobs >= 1, "must be at least 1"),
             ("stream_heartbeat_seconds", self.stream_heartbeat_seconds > 0, "must be positive"),
             ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must not be negative"),
+            ("max_groups_per_person", self.max_groups_per_person >= 0, "must not be negative"),
+            (
+                "hosted_llm_tokens_per_month",
+                self.hosted_llm_tokens_per_month >= 0,
+                "must not be negative",
+            ),
+            (
+                "hosted_embedding_tokens_per_month",
+                self.hosted_embedding_tokens_per_month >= 0,
+                "must not be negative",
+            ),
             ("log_format", self.log_format in {"text", "json"}, "must be text or json"),
             (
                 "metrics_token",

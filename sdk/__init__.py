@@ -74,6 +74,15 @@ from core.quotas import (
 )
 from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
+from core.usage import (
+    BudgetExhausted,
+    Meter,
+    Usage,
+    UsageKind,
+    UsageReport,
+    charged_to,
+    estimate_tokens,
+)
 
 
 def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
@@ -90,6 +99,7 @@ __all__ = [
     "Actor",
     "AggregateRow",
     "Bucket",
+    "BudgetExhausted",
     "Conflict",
     "Connection",
     "ConnectionCount",
@@ -110,6 +120,7 @@ __all__ = [
     "Job",
     "Knowledge",
     "KnowledgeItem",
+    "Meter",
     "Metric",
     "NameTaken",
     "Names",
@@ -148,12 +159,17 @@ __all__ = [
     "Unauthorized",
     "UnknownType",
     "UnsupportedMediaType",
+    "Usage",
+    "UsageKind",
+    "UsageReport",
     "ValidationFailed",
     "api_router",
     "bucket",
+    "charged_to",
     "claim_names_statement",
     "current_request_id",
     "embed_query",
+    "estimate_tokens",
     "every_item",
     "from_app_state",
     "group_serving_url",

@@ -15,6 +15,7 @@ from core.auth.tokens import Actor, Directory
 from core.ontology.records import Group, Page
 from core.ontology.scope import Scope
 from core.ontology.stores import DEFAULT_LIMIT
+from core.platform import Platform
 
 
 class GroupsController(Controller):
@@ -27,7 +28,10 @@ class GroupsController(Controller):
         data: JSONBody[GroupCreate],
         actor: NamedDependency[Actor],
         directory: NamedDependency[Directory],
+        platform: NamedDependency[Platform],
     ) -> Response[Group]:
+        """A new organisation counts against ``max_groups_per_person`` (403
+        ``group_limit_reached``); a sub-group needs you to own its parent."""
         group = await directory.create_group(
             actor,
             slug=data.slug,
@@ -35,6 +39,7 @@ class GroupsController(Controller):
             kind=data.kind,
             parent_id=data.parent_id,
             settings=data.settings,
+            max_organisations=platform.settings.max_groups_per_person,
         )
         return Response(group, status_code=201)
 

@@ -20,7 +20,14 @@ import asyncpg
 import msgspec
 
 from core.db import Database
-from core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from core.errors import (
+    Conflict,
+    Forbidden,
+    GroupLimitReached,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
 from core.ontology.ids import uuid7
 from core.ontology.records import Group, Page
 from core.ontology.scope import GROUP_ROLES, Scope
@@ -42,6 +49,11 @@ _ROLE_IN_GROUP = (
     "   WHERE c.depth < 32)"
     " SELECT m.role FROM memberships m JOIN chain c ON c.id = m.group_id"
     " WHERE m.person_id = {person} ORDER BY c.depth LIMIT 1)"
+)
+#: Root groups (organisations) where person $1 is an owner.
+_ORGANISATIONS_OWNED_SQL = (
+    "SELECT count(*) FROM groups g JOIN memberships m ON m.group_id = g.id "
+    "WHERE m.person_id = $1 AND m.role = 'org_owner' AND g.parent_id IS NULL"
 )
 _PLATFORM_OWNER_SEES = (
     "(p.platform_role = 'platform_owner' AND EXISTS (SELECT 1 FROM groups WHERE id = $2))"
@@ -263,10 +275,15 @@ class Directory:
         kind: str = "organization",
         parent_id: UUID | None = None,
         settings: dict[str, object] | None = None,
+        max_organisations: int = 0,
     ) -> Group:
         """Create a group with ``actor`` as its ``org_owner``. A sub-group needs the actor
-        to own the parent."""
+        to own the parent. A new organisation (no parent) is refused with
+        :class:`GroupLimitReached` when the actor already owns ``max_organisations`` of
+        them (``0``: no limit; platform owners are exempt)."""
         async with self.db.pool.acquire() as conn, conn.transaction():
+            if parent_id is None and max_organisations and actor.platform_role != "platform_owner":
+                await self._check_organisations(conn, actor, max_organisations)
             if parent_id is not None:
                 row = await conn.fetchrow(SCOPE_FOR_PERSON_SQL, actor.id, parent_id)
                 try:
@@ -300,6 +317,21 @@ class Directory:
                 actor.id,
             )
         return Group(**row)
+
+    @staticmethod
+    async def _check_organisations(conn: asyncpg.Connection, actor: Actor, limit: int) -> None:
+        # one person's creates wait for each other, so concurrent ones cannot both pass
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('groups-of:' || $1::uuid::text))", actor.id
+        )
+        owned = await conn.fetchval(_ORGANISATIONS_OWNED_SQL, actor.id)
+        if owned >= limit:
+            raise GroupLimitReached(
+                f"you already own {owned} organisations and this server allows {limit} per "
+                "person (max_groups_per_person); delete one or add a sub-group instead",
+                limit=limit,
+                owned=owned,
+            )
 
     async def add_member(self, group_id: UUID, person_id: UUID, role: str) -> None:
         if role not in GROUP_ROLES:

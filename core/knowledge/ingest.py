@@ -26,6 +26,7 @@ from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.store import KnowledgeStore, NewChunk, StoredChunk
 from core.ontology.ids import uuid7
 from core.ontology.records import KnowledgeItem
+from core.usage import charged_to
 
 #: Metadata keys ingest writes itself; a caller's metadata may not use them.
 RESERVED_METADATA = frozenset({"content_hash", "chunk_index", "chunk_count", "tokens", "labels"})
@@ -129,7 +130,8 @@ async def ingest(
     existing = await store.thing_chunks(thing_id) if thing_id is not None else []
     if thing_id is not None and not existing:
         await store._scoped.things.get(thing_id)  # 404 early for another group's thing
-    vectors, embedded = await _vectors_for(store, provider, hashes, chunks, existing)
+    with charged_to(store.group_id):  # a hosted provider spends this group's budget
+        vectors, embedded = await _vectors_for(store, provider, hashes, chunks, existing)
 
     async with store.session.transaction():
         if thing_id is not None:

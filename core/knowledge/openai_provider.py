@@ -6,6 +6,11 @@ Settings: ``openai_base_url`` (unset: the SDK's default, api.openai.com), ``open
 Texts go in batches of ``batch_size`` per request; failed requests (connection errors,
 408/409/429/5xx) are retried by the SDK itself (``max_retries``, exponential back-off,
 honouring ``Retry-After``).
+
+A hosted call costs money: each batch is metered (``embedding_tokens``) against the
+budget of the group the call is charged to (:func:`core.usage.charged_to`), refused with
+``budget_exhausted`` before it is sent once that organisation's month is spent, and
+counted with the ``usage`` the API reports (else an estimate).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.metrics import EMBEDDINGS
+from core.usage import Usage, charged_group, estimate_tokens
 
 DEFAULT_MODEL = "text-embedding-3-small"
 #: Native dimensions of OpenAI's models; any other model needs ``openai_embedding_dimensions``.
@@ -48,7 +54,12 @@ class OpenAIEmbeddingProvider:
         self.max_retries = max_retries
         self.timeout = timeout
         self._client: Any = None
+        self._usage: Usage | None = None
         self._set(model, dimensions, base_url, api_key)
+
+    def meter_with(self, usage: Usage) -> None:
+        """Meter calls with ``platform.usage`` (called by the platform when it loads)."""
+        self._usage = usage
 
     def _set(
         self, model: str, dimensions: int | None, base_url: str | None, api_key: str | None
@@ -106,7 +117,7 @@ class OpenAIEmbeddingProvider:
             kwargs: dict[str, Any] = {"model": self.model, "input": batch}
             if self.dimensions:
                 kwargs["dimensions"] = self.dimensions
-            response = await self.client.embeddings.create(**kwargs)
+            response = await self._create(kwargs, batch)
             data = sorted(response.data, key=lambda item: item.index)
             if len(data) != len(batch):
                 raise ValueError(
@@ -122,6 +133,20 @@ class OpenAIEmbeddingProvider:
                 vectors.append(vector)
         EMBEDDINGS.labels(self.name).inc(len(texts))
         return vectors
+
+    async def _create(self, kwargs: dict[str, Any], batch: list[str]) -> Any:
+        group_id = charged_group()
+        if self._usage is None or group_id is None:
+            return await self.client.embeddings.create(**kwargs)
+        estimate = sum(estimate_tokens(text) for text in batch)
+        async with self._usage.metered(
+            group_id, "embedding_tokens", estimate=estimate, provider=self.name, model=self.model
+        ) as meter:
+            response = await self.client.embeddings.create(**kwargs)
+            reported = getattr(getattr(response, "usage", None), "total_tokens", None)
+            if isinstance(reported, int):
+                meter.used = reported
+        return response
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -48,3 +48,12 @@ class Configurable(Protocol):
     when the platform loads, before any other use."""
 
     def configure(self, settings: Any) -> None: ...
+
+
+@runtime_checkable
+class Metered(Protocol):
+    """A provider that spends money per call (a hosted API): the platform hands it
+    ``platform.usage`` (:class:`core.usage.Usage`) once, and it meters each call against
+    the budget of the group :func:`core.usage.charged_group` names."""
+
+    def meter_with(self, usage: Any) -> None: ...

@@ -59,6 +59,7 @@ from core.errors import ValidationFailed
 from core.knowledge.providers import EmbeddingProvider, QueryEmbedder
 from core.knowledge.store import Hit, KnowledgeStore
 from core.metrics import QUERY_VECTORS
+from core.usage import charged_to
 
 Mode = Literal["hybrid", "vector", "fulltext"]
 MODES: tuple[str, ...] = get_args(Mode)
@@ -174,10 +175,11 @@ async def embed_query(
         if kept is not None:
             QUERY_VECTORS.labels("recent").inc()
             return kept
-    if isinstance(provider, QueryEmbedder):
-        vectors = await provider.embed_queries([query])
-    else:
-        vectors = await provider.embed([query])
+    with charged_to(group_id) if group_id is not None else contextlib.nullcontext():
+        if isinstance(provider, QueryEmbedder):
+            vectors = await provider.embed_queries([query])
+        else:
+            vectors = await provider.embed([query])
     vector = [float(x) for x in vectors[0]]
     if len(vector) != provider.dimension:
         raise RuntimeError(f"embedding provider {provider.name!r} returned a wrong dimension")

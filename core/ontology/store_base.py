@@ -48,6 +48,13 @@ SUBGROUPS_SQL = (
     "UNION ALL SELECT g.id, t.depth + 1 FROM groups g JOIN tree t ON g.parent_id = t.id "
     "WHERE t.depth < 32) SELECT id FROM tree"
 )
+#: The root organisation above group $1 (the group itself when it has no parent).
+ROOT_GROUP_SQL = (
+    "WITH RECURSIVE chain (id, parent_id, depth) AS (SELECT id, parent_id, 0 FROM groups "
+    "WHERE id = $1 UNION ALL SELECT g.id, g.parent_id, c.depth + 1 FROM groups g "
+    "JOIN chain c ON g.id = c.parent_id WHERE c.depth < 32) "
+    "SELECT id FROM chain ORDER BY depth DESC LIMIT 1"
+)
 
 
 class _Store:

@@ -26,6 +26,7 @@ from piccolo.conf.apps import AppConfig
 
 import sdk
 from plugins.clone import analytics, hookspecs, placements, sentences
+from plugins.clone.allowed import ModelPolicy
 from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
 from plugins.clone.manage import MANAGE_ROUTES
@@ -200,6 +201,8 @@ def register_llm_providers(platform: sdk.Platform) -> list[object]:
         model=settings.openai_model,
         timeout=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
+        usage=platform.usage,
+        stream_usage=settings.openai_stream_usage,
     )
     return [OfflineProvider(), openai]
 
@@ -269,6 +272,7 @@ async def startup(app: Litestar) -> None:
             f"plugin_settings.clone.llm_provider is {settings.llm_provider!r}, which no "
             f"enabled plugin registers; registered: {', '.join(sorted(providers))}"
         )
+    ModelPolicy(settings, providers).check_settings()
     tools = offered(collect_tools(platform), platform.registry.things)
     app.state.clone = CloneServices(platform, settings, providers, {t.name: t for t in tools})
     app.state.clone_settings = settings

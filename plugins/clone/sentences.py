@@ -63,11 +63,17 @@ def embedded_as(provider: Any) -> str:
 
 
 async def learn(
-    platform: sdk.Platform, scope: sdk.Scope, chunks: Sequence[tuple[UUID, str]]
+    platform: sdk.Platform,
+    scope: sdk.Scope,
+    chunks: Sequence[tuple[UUID, str]],
+    *,
+    charged: bool = True,
 ) -> int:
     """Embed (document side) the sentences of the ``(knowledge_id, text)`` chunks that
     are not all by the current model and splitter, replacing any older ones. Returns how
-    many sentences were embedded (0 when every chunk was done already)."""
+    many sentences were embedded (0 when every chunk was done already). A hosted
+    embedding provider spends the group's monthly budget unless ``charged`` is false (the
+    refresh after the operator changed models)."""
     if not chunks:
         return 0
     provider = platform.knowledge.provider
@@ -88,7 +94,8 @@ async def learn(
     if not todo:
         return 0
     rows = [(kid, n, text) for kid, texts in todo.items() for n, text in enumerate(texts)]
-    vectors = await provider.embed([text for _, _, text in rows]) if rows else []
+    with sdk.charged_to(group_id if charged else None):
+        vectors = await provider.embed([text for _, _, text in rows]) if rows else []
     async with stores.session.transaction() as conn:
         await conn.execute(
             "DELETE FROM clone_sentence_vectors "
@@ -264,7 +271,7 @@ async def refresh(
                     )
                 report.dropped += int(dropped)
             report.sentences += await learn(
-                platform, scope, [(item.id, item.text) for item in read]
+                platform, scope, [(item.id, item.text) for item in read], charged=False
             )
             report.chunks += len(read)
             if progress is not None:

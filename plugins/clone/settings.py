@@ -15,6 +15,16 @@ import sdk
 class CloneSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: The LLM provider of clones that name none (``offline``, ``openai``, or a plugin's).
     llm_provider: Annotated[str, Meta(min_length=1, max_length=100)] = "offline"
+    #: The LLM providers clones may use (``None``: every registered one). The default
+    #: ``llm_provider`` must be among them.
+    allowed_providers: list[Annotated[str, Meta(min_length=1, max_length=100)]] | None = None
+    #: Models clones may name, per provider (``{openai = ["gpt-4o-mini", "gpt-4o"]}``).
+    #: A hosted provider (one that spends the operator's key) not listed allows only its
+    #: default model (``openai_model`` for ``openai``); a provider that is not hosted
+    #: (``offline``) accepts any. Its default model is always allowed.
+    allowed_models: dict[str, list[Annotated[str, Meta(min_length=1, max_length=200)]]] = (
+        msgspec.field(default_factory=dict)
+    )
     #: The ``openai`` provider: any OpenAI-compatible chat completions API (OpenAI, Ollama,
     #: vLLM, llama.cpp); unset means OpenAI's own.
     openai_base_url: str | None = None
@@ -26,6 +36,10 @@ class CloneSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: request (connection errors, 408/409/429/5xx) before it gives up.
     openai_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 60.0
     openai_max_retries: Annotated[int, Meta(ge=0, le=10)] = 2
+    #: Ask the API to report a streamed answer's token usage (``stream_options``), which
+    #: the monthly budget counts; turn off for a server that refuses the option (an
+    #: estimate is counted instead).
+    openai_stream_usage: bool = True
     #: How much of a conversation (approximate tokens) goes with each question.
     history_tokens: Annotated[int, Meta(ge=0, le=100_000)] = 2000
     #: Passages retrieved for each question.

@@ -388,3 +388,5 @@ class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):
 class ProviderView(msgspec.Struct):
     name: str
     default: bool
+    #: The models a clone may name for it (``None``: any; the first is its default).
+    models: list[str] | None = None

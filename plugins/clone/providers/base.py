@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from uuid import UUID
 
 from plugins.clone.registry import collect_named
 
@@ -59,6 +60,9 @@ class AnswerRequest:
     #: embedded them: ``{knowledge_id: {position in split_sentences(text): cosine}}``
     #: (:mod:`plugins.clone.sentences`). The offline provider uses it; models ignore it.
     closeness: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    #: The group asking: a hosted provider spends its organisation's monthly budget
+    #: (``platform.usage``); ``None`` is not metered (a test, an operator's tool).
+    group_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,10 @@ StreamItem = TextDelta | ToolRequest | Finished
 
 
 class LLMProvider(Protocol):
+    """``hosted = True`` (optional) says the provider spends the operator's money: the
+    allow-list then limits it to its ``default_model`` unless the operator lists more,
+    and it meters its calls (``platform.usage``, kind ``llm_tokens``)."""
+
     name: str
 
     def stream(self, request: AnswerRequest) -> AsyncIterator[StreamItem]:

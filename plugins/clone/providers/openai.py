@@ -1,9 +1,15 @@
 """The ``openai`` LLM provider: any OpenAI-compatible chat completions API (OpenAI, a local
-Ollama, vLLM or llama.cpp server) through the ``openai`` SDK, streaming."""
+Ollama, vLLM or llama.cpp server) through the ``openai`` SDK, streaming.
+
+It is hosted: each answer is metered (``llm_tokens``) against the asking group's monthly
+budget through ``platform.usage``, refused with ``budget_exhausted`` before the request
+is sent once the month is spent, and counted by the ``usage`` the API reports with the
+stream (``stream_options``), else by an estimate of the prompt and the answer."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -11,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import sdk
 from plugins.clone.providers.base import (
     AnswerRequest,
     ChatMessage,
@@ -143,6 +150,13 @@ def _tool_param(tool: ToolSpec) -> ChatCompletionToolParam:
 _KEY_LIKE = re.compile(r"\b(sk|pk|rk|key)-[A-Za-z0-9_\-*.]{6,}")
 
 
+def _reported_tokens(chunk: Any) -> int | None:
+    """The API's token count, on the chunk that carries ``usage`` (the last, with
+    ``stream_options``)."""
+    total = getattr(getattr(chunk, "usage", None), "total_tokens", None)
+    return total if isinstance(total, int) else None
+
+
 @dataclass
 class _PendingCall:
     id: str = ""
@@ -163,6 +177,8 @@ class OpenAIChatProvider:
     name = "openai"
     #: It offers the clone's tools to the model and reports its calls.
     supports_tools = True
+    #: It spends the operator's key: allow-listed models only, metered.
+    hosted = True
 
     def __init__(
         self,
@@ -173,8 +189,13 @@ class OpenAIChatProvider:
         model: str | None = None,
         timeout: float = 60.0,
         max_retries: int = 2,
+        usage: sdk.Usage | None = None,
+        stream_usage: bool = True,
     ) -> None:
         self.base_url = base_url
+        #: ``platform.usage``: meters requests that name a group (unset: none metered).
+        self.usage = usage
+        self.stream_usage = stream_usage
         self.api_key = api_key
         self.default_model = model or default_model
         self.timeout = timeout
@@ -221,14 +242,47 @@ class OpenAIChatProvider:
             self._client = None
 
     async def stream(self, request: AnswerRequest) -> AsyncIterator[StreamItem]:
-        import openai
-
         model = request.model or self.default_model
         messages = build_messages(request)
+        if self.usage is None or request.group_id is None:
+            async for item in self._stream(request, model, messages, None):
+                yield item
+            return
+        prompt = sum(sdk.estimate_tokens(str(m.get("content") or "")) for m in messages)
+        finished = Finished(model=model)
+        async with self.usage.metered(
+            request.group_id,
+            "llm_tokens",
+            estimate=prompt + request.max_tokens,
+            provider=self.name,
+            model=model,
+        ) as meter:
+            async for item in self._stream(request, model, messages, (meter, prompt)):
+                if isinstance(item, Finished):
+                    finished = item
+                    break
+                yield item
+        # counted before the last item: a caller stops reading at Finished
+        yield finished
+
+    async def _stream(
+        self,
+        request: AnswerRequest,
+        model: str,
+        messages: list[ChatCompletionMessageParam],
+        metering: tuple[sdk.Meter, int] | None,
+    ) -> AsyncIterator[StreamItem]:
+        import openai
+
         tools = [_tool_param(t) for t in request.tools]
         text: list[str] = []
         calls: dict[int, _PendingCall] = {}
         reported = ""
+        counted: int | None = None  # tokens the API says the request used
+        written = 0  # characters of the answer and its tool calls so far
+        extra: dict[str, Any] = {}
+        if self.stream_usage:
+            extra["stream_options"] = {"include_usage": True}
         try:
             client = self.client
             if tools:
@@ -239,6 +293,7 @@ class OpenAIChatProvider:
                     temperature=request.temperature,
                     max_tokens=request.max_tokens,
                     stream=True,
+                    **extra,
                 )
             else:
                 chunks = await client.chat.completions.create(
@@ -247,20 +302,30 @@ class OpenAIChatProvider:
                     temperature=request.temperature,
                     max_tokens=request.max_tokens,
                     stream=True,
+                    **extra,
                 )
             try:
                 async for chunk in chunks:
                     # lenient with servers that leave fields out of their chunks
                     reported = reported or getattr(chunk, "model", None) or ""
+                    counted = _reported_tokens(chunk) or counted
                     for choice in getattr(chunk, "choices", None) or ():
                         if (getattr(choice, "index", 0) or 0) != 0:
                             continue
                         delta = choice.delta
+                        written += len(delta.content or "")
+                        if metering is not None:
+                            # what it cost so far: an answer cut short still counts
+                            meter, prompt = metering
+                            meter.used = counted or prompt + math.ceil(written / 4)
                         if delta.content:
                             text.append(delta.content)
                             yield TextDelta(delta.content)
                         for call in delta.tool_calls or ():
+                            written += len(call.function.arguments or "") if call.function else 0
                             self._add_call_delta(calls, call)
+                    if metering is not None and counted is not None:
+                        metering[0].used = counted
             finally:
                 await chunks.close()
         except openai.OpenAIError as exc:

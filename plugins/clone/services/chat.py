@@ -26,6 +26,7 @@ import msgspec
 
 import sdk
 from plugins.clone import retrieval, sentences
+from plugins.clone.allowed import ModelPolicy
 from plugins.clone.providers import (
     OFFLINE_DONT_KNOW,
     AnswerRequest,
@@ -150,6 +151,7 @@ class Chat(CloneService):
         super().__init__(platform)
         self.settings = settings
         self.providers = providers
+        self.policy = ModelPolicy(settings, providers)
         #: Tools of the enabled plugins (``register_clone_tools``) whose thing types exist.
         self.tools = tools or {}
 
@@ -274,7 +276,7 @@ class Chat(CloneService):
         )
 
     def provider_for(self, clone: sdk.Thing) -> LLMProvider:
-        name = clone.properties.get("provider") or self.settings.llm_provider
+        name, _ = self.model_for(clone)
         provider = self.providers.get(name)
         if provider is None:
             raise LLMUnavailable(
@@ -283,6 +285,12 @@ class Chat(CloneService):
                 provider=name,
             )
         return provider
+
+    def model_for(self, clone: sdk.Thing) -> tuple[str, str]:
+        """The provider and model the clone answers with: its own while the operator's
+        allow-list allows them, else the allowed defaults (:mod:`plugins.clone.allowed`)."""
+        props = clone.properties
+        return self.policy.resolve(props.get("provider") or "", props.get("model") or "")
 
     async def ask(
         self, group: sdk.GroupContext, clone_id: UUID, thread_id: UUID, data: MessageIn
@@ -335,7 +343,7 @@ class Chat(CloneService):
                     raise for_outsiders(exc) from exc
                 raise
         else:  # only tools might answer: without a usable provider, "I don't know"
-            provider = self.providers.get(props.provider or self.settings.llm_provider)
+            provider = self.providers.get(self.model_for(clone)[0])
         tools = self.tools if getattr(provider, "supports_tools", False) else {}
         visitor = self._visitor(group)
         if not passages and not tools:
@@ -351,8 +359,9 @@ class Chat(CloneService):
             history=bounded_history(earlier.items, self.settings.history_tokens),
             question=content,
             passages=passages,
-            model=props.model,
+            model=self.model_for(clone)[1],
             temperature=props.temperature,
+            group_id=group.group_id,
             tools=[tool.spec() for tool in tools.values()],
             closeness=closeness,
         )
@@ -489,6 +498,8 @@ class Chat(CloneService):
                 yield item
                 if isinstance(item, Finished):
                     return
+        except sdk.PlatformError:
+            raise  # says itself what went wrong (the month's budget is spent: 402)
         except Exception as exc:
             log.warning("LLM provider %s failed: %r", provider.name, exc)
             # A ProviderError says what went wrong without secrets; anything else is a bug

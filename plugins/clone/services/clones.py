@@ -14,6 +14,7 @@ from uuid import UUID
 import msgspec
 
 import sdk
+from plugins.clone.allowed import ModelPolicy
 from plugins.clone.providers import LLMProvider
 from plugins.clone.services.base import CloneService, iso, parse_uuid
 from plugins.clone.services.sources import drop_source
@@ -114,6 +115,7 @@ class Clones(CloneService):
         super().__init__(platform)
         self.settings = settings
         self.providers = providers
+        self.policy = ModelPolicy(settings, providers)
 
     def clone_view(self, thing: sdk.Thing, creator: sdk.Connection | None = None) -> CloneView:
         """The clone as the API shows it; ``creator``: its ``clone_of`` connection."""
@@ -147,15 +149,12 @@ class Clones(CloneService):
         return self.clone_view(thing, await creator_link(stores, thing.id))
 
     def provider_views(self) -> list[ProviderView]:
+        """The providers clones may use here, with the models each allows."""
         default = self.settings.llm_provider
-        return [ProviderView(name, name == default) for name in self.providers]
-
-    def _check_provider(self, name: str) -> None:
-        if name and name not in self.providers:
-            raise sdk.ValidationFailed(
-                f"unknown LLM provider {name!r}; available: {', '.join(sorted(self.providers))}",
-                field="provider",
-            )
+        return [
+            ProviderView(name, name == default, self.policy.allowed_models(name))
+            for name in self.policy.allowed_providers()
+        ]
 
     async def list_clones(
         self, group: sdk.GroupContext, cursor: str | None, limit: int
@@ -183,7 +182,7 @@ class Clones(CloneService):
 
     async def create_clone(self, group: sdk.GroupContext, data: CloneIn) -> CloneView:
         group.require("clone.manage")
-        self._check_provider(data.provider)
+        self.policy.check(data.provider, data.model)
         creator, profile = await self._creator(group)
         prompt = data.system_prompt.strip() or default_system_prompt(
             creator, data.name, data.purpose, profile
@@ -240,8 +239,12 @@ class Clones(CloneService):
         before = msgspec.to_builtins(props)
         old_purpose = props.purpose
         name = clone.name if patch.name is msgspec.UNSET else patch.name
-        if patch.provider is not msgspec.UNSET:
-            self._check_provider(patch.provider)
+        if patch.provider is not msgspec.UNSET or patch.model is not msgspec.UNSET:
+            # what the clone would use after the patch must be allowed now
+            self.policy.check(
+                props.provider if patch.provider is msgspec.UNSET else patch.provider,
+                props.model if patch.model is msgspec.UNSET else patch.model,
+            )
         for field in ("purpose", "temperature", "provider", "model", "welcome_message"):
             value = getattr(patch, field)
             if value is not msgspec.UNSET:

@@ -210,3 +210,46 @@ async def test_bad_or_revoked_tokens_get_401_on_group_routes(
             assert_problem(r, 401, "unauthorized")
             assert r.headers["www-authenticate"].startswith("Bearer"), (label, method, path)
     assert (await owner.client.get(owner.url(f"/things/{note.id}"))).status_code == 200
+
+
+async def test_one_person_may_create_only_so_many_organisations(
+    creator_platform_factory,
+) -> None:
+    """``max_groups_per_person`` caps the organisations one person creates; sub-groups do
+    not count and platform owners are exempt."""
+    cp = await creator_platform_factory(plugins=[], max_groups_per_person=2)
+    _, token = await cp.person()
+    client = cp.authed(token)
+    first = None
+    for n in range(2):
+        r = await client.post("/api/v1/groups", json={"slug": f"org-{n}", "name": "O"})
+        assert r.status_code == 201, r.text
+        first = first or r.json()["id"]
+    err = assert_problem(
+        await client.post("/api/v1/groups", json={"slug": "org-3", "name": "O"}),
+        403,
+        "group_limit_reached",
+    )
+    assert (err["limit"], err["owned"]) == (2, 2)
+    assert "max_groups_per_person" in err["detail"]
+    sub = await client.post(
+        "/api/v1/groups", json={"slug": "org-sub", "name": "S", "parent_id": first}
+    )
+    assert sub.status_code == 201, sub.text
+    _, owner_token = await cp.person(platform_role="platform_owner")
+    owner = cp.authed(owner_token)
+    for n in range(3):
+        r = await owner.post("/api/v1/groups", json={"slug": f"own-{n}", "name": "O"})
+        assert r.status_code == 201, r.text
+
+
+async def test_concurrent_creates_cannot_pass_the_group_limit(creator_platform_factory) -> None:
+    import asyncio
+
+    cp = await creator_platform_factory(plugins=[], max_groups_per_person=1)
+    _, token = await cp.person()
+    client = cp.authed(token)
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/groups", json={"slug": f"race-{n}", "name": "R"}) for n in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 403, 403, 403]

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from core.knowledge.openai_provider import OpenAIEmbeddingProvider
-from sdk.testing import PlatformFactory
+from sdk.testing import PlatformFactory, assert_problem
 
 
 def provider(server, **kwargs) -> OpenAIEmbeddingProvider:
@@ -104,3 +104,38 @@ async def test_the_platform_ingests_and_searches_with_it(
         assert await conn.fetchval(
             "SELECT count(*) FROM pg_class WHERE relname = 'knowledge_embedding_24_hnsw'"
         )
+
+
+async def test_hosted_embeddings_are_metered_against_the_monthly_budget(
+    creator_platform_factory: PlatformFactory, fake_openai
+) -> None:
+    """Ingest and search spend the group's ``embedding_tokens`` by what the API reports;
+    once the month's budget is spent the next call is refused before it is sent."""
+    cp = await creator_platform_factory(
+        plugins=[],
+        embedding_provider="openai",
+        openai_base_url=fake_openai.url,
+        openai_api_key="sk-platform",
+        openai_embedding_model="test-embed",
+        openai_embedding_dimensions=24,
+        hosted_embedding_tokens_per_month=6,
+    )
+    usage = cp.platform.usage
+    owner = await cp.tenant()
+    r = await owner.client.post(owner.url("/knowledge"), json={"text": "one two three four"})
+    assert r.status_code == 201, r.text
+    assert (await usage.report(owner.group.id, "embedding_tokens")).used == 4  # the API's usage
+    hits = await cp.platform.knowledge.search(owner.scope, "five six", mode="vector")
+    assert hits
+    assert (await usage.report(owner.group.id, "embedding_tokens")).used == 6
+    sent = len(fake_openai.requests)
+    body = assert_problem(
+        await owner.client.post(owner.url("/knowledge"), json={"text": "seven eight"}),
+        402,
+        "budget_exhausted",
+    )
+    assert body["kind"] == "embedding_tokens" and body["budget"] == 6
+    assert len(fake_openai.requests) == sent  # refused before calling
+    # the provider outside any group (the operator's re-embedding) is not metered
+    await cp.platform.knowledge.provider.embed(["nine ten"])
+    assert (await usage.report(owner.group.id, "embedding_tokens")).used == 6

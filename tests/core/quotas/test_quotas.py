@@ -341,3 +341,68 @@ def test_bad_declarations_name_the_plugin(tmp_path: Path, quota: Any, message: s
     with pytest.raises(QuotaDeclarationError, match=message) as err:
         _load(tmp_path, quotatest=QuotaPlugin(), broken=BadQuotas(quota))
     assert "'broken'" in str(err.value)
+
+
+async def test_sub_groups_share_the_root_organisations_allowance(
+    quota_platform: CreatorPlatform, creator: Tenant
+) -> None:
+    """Sub-groups do not multiply an allowance: sites of the root and of every sub-group
+    count together against the root's plan."""
+    directory = quota_platform.platform.directory
+    quotas = quota_platform.platform.quotas
+    child = await directory.create_group(
+        creator.person, slug="root-child", name="C", parent_id=creator.group.id
+    )
+    grandchild = await directory.create_group(
+        creator.person, slug="root-grandchild", name="G", parent_id=child.id
+    )
+    await quota_platform.ontology(creator).things.create("site", name="root's")
+    child_scope = Scope(group_id=child.id, person_id=creator.person.id, role="org_owner")
+    response = await creator.client.post(
+        f"/api/v1/quotatest/groups/{child.id}/sites", json={"name": "child's"}
+    )
+    assert response.status_code == 201, response.text
+    for group in (child, grandchild):
+        with pytest.raises(QuotaExceeded) as err:
+            await quotas.check(Scope.system(group.id), "sites")
+        assert err.value.extra["usage"] == 2
+    body = assert_problem(
+        await creator.client.post(
+            f"/api/v1/quotatest/groups/{grandchild.id}/sites", json={"name": "one too many"}
+        ),
+        429,
+        "quota_exceeded",
+    )
+    assert body["usage"] == 2
+    # the sub-group's own plan does not lift it: the root's plan applies
+    async with quota_platform.platform.db.system() as conn:
+        await conn.execute(
+            'UPDATE groups SET settings = \'{"plan": "max"}\'::jsonb WHERE id = $1', child.id
+        )
+    with pytest.raises(QuotaExceeded):
+        await quotas.check(child_scope, "sites")
+    report = await quotas.usage(child_scope)
+    sites = next(q for q in report.quotas if q.name == "sites")
+    assert (sites.usage, sites.plan) == (2, "free")
+    # another organisation's sites never count
+    other = await quota_platform.tenant()
+    assert (await quotas.check(other.scope, "sites")).usage == 0
+
+
+async def test_a_quota_may_count_each_group_on_its_own(
+    creator_platform_factory: PlatformFactory,
+) -> None:
+    class PerGroup(QuotaPlugin):
+        @hookimpl
+        def register_quotas(self) -> list[Quota]:
+            return [Quota("sites", {"free": 1}, "Sites", ThingCount("site"), counted_at="group")]
+
+    cp = await creator_platform_factory(plugins=[PLUGIN], extra_plugins={PLUGIN: PerGroup()})
+    creator = await cp.tenant()
+    child = await cp.platform.directory.create_group(
+        creator.person, slug="own-child", name="C", parent_id=creator.group.id
+    )
+    await cp.ontology(creator).things.create("site", name="root's")
+    with pytest.raises(QuotaExceeded):
+        await cp.platform.quotas.check(creator.scope, "sites")
+    assert (await cp.platform.quotas.check(Scope.system(child.id), "sites")).usage == 0

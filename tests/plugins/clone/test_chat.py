@@ -4,6 +4,7 @@ bounded history; provider failures; feedback; customers; other groups and other 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -397,3 +398,19 @@ async def test_an_unreachable_openai_server_is_a_clear_502(clone_platform, api, 
     assert body["provider"] == "openai"
     listed = await api.messages(clone["id"], thread["id"])
     assert [m["content"] for m in listed["items"]] == [REFUND_QUESTION]
+
+
+@pytest.mark.clone_settings(plugin_settings={"clone": {"allowed_providers": ["offline"]}})
+async def test_a_clone_whose_provider_is_no_longer_allowed_answers_with_the_default(
+    api, owner, docs, clone_platform
+) -> None:
+    """Saved before the operator narrowed the list (here: written straight to the store),
+    the clone keeps answering, with the operator's default provider and model."""
+    clone, _, _ = await trained_clone(api, docs)
+    stores = clone_platform.ontology(owner)
+    await stores.things.update(
+        uuid.UUID(clone["id"]), properties={"provider": "openai", "model": "gpt-5-max"}
+    )
+    thread = await api.thread(clone["id"])
+    answer = (await api.ask(clone["id"], thread["id"], REFUND_QUESTION))["answer"]
+    assert answer["provider"] == "offline" and "30 days" in answer["content"]

@@ -34,7 +34,7 @@ async def test_create_with_a_default_prompt_list_get(api, owner, events) -> None
     assert {e["payload"]["clone_id"] for e in created} == {clone["id"], own["id"]}
 
     r = await api.client.get(api.base + "/providers")
-    assert {"name": "offline", "default": True} in r.json()
+    assert {"name": "offline", "default": True, "models": None} in r.json()
     assert "openai" in {p["name"] for p in r.json()}
 
 
@@ -312,3 +312,71 @@ async def test_a_platform_owner_outside_the_group_makes_a_clone_without_creator(
     assert r.json()["creator_id"] == str(owner.person.id)
     r = await client.post(api.base + "/clones", json={"name": "Cy", "creator_id": str(admin.id)})
     assert assert_problem(r, 422)["field"] == "creator_id"
+
+
+# -- the operator's allow-list of providers and models ---------------------------------------
+
+ALLOW = {"openai_model": "m1", "allowed_models": {"openai": ["gpt-4o"]}}
+
+
+@pytest.mark.clone_settings(plugin_settings={"clone": ALLOW})
+async def test_a_hosted_provider_takes_only_the_models_the_operator_allows(api) -> None:
+    clone = await api.clone("Ok", provider="openai", model="gpt-4o")
+    for model in ("m1", ""):
+        r = await api.client.patch(api.url(clone["id"]), json={"model": model})
+        assert r.status_code == 200 and r.json()["model"] == model, r.text
+    body = assert_problem(
+        await api.client.post(
+            api.base + "/clones", json={"name": "X", "provider": "openai", "model": "gpt-5-max"}
+        ),
+        422,
+        "validation_failed",
+    )
+    assert body["field"] == "model" and body["allowed"] == ["m1", "gpt-4o"]
+    assert "'gpt-5-max'" in body["detail"] and "gpt-4o" in body["detail"]
+    # an update is checked on what the clone would use after it
+    offline = await api.clone("Off", model="any-name-at-all")  # offline: free, any model
+    body = assert_problem(
+        await api.client.patch(api.url(offline["id"]), json={"provider": "openai"}), 422
+    )
+    assert body["field"] == "model"
+    r = await api.client.patch(api.url(offline["id"]), json={"provider": "openai", "model": ""})
+    assert r.status_code == 200, r.text
+    listed = {p["name"]: p for p in (await api.client.get(api.base + "/providers")).json()}
+    assert listed["openai"]["models"] == ["m1", "gpt-4o"] and listed["offline"]["models"] is None
+
+
+async def test_by_default_a_hosted_provider_takes_only_its_default_model(api) -> None:
+    body = assert_problem(
+        await api.client.post(
+            api.base + "/clones", json={"name": "X", "provider": "openai", "model": "o1-pro"}
+        ),
+        422,
+    )
+    assert body["field"] == "model" and body["allowed"] == ["gpt-4o-mini"]
+    assert (await api.clone("Y", provider="openai", model="gpt-4o-mini"))["model"]
+
+
+@pytest.mark.clone_settings(plugin_settings={"clone": {"allowed_providers": ["offline"]}})
+async def test_a_provider_left_out_is_refused_and_not_offered(api) -> None:
+    body = assert_problem(
+        await api.client.post(api.base + "/clones", json={"name": "X", "provider": "openai"}),
+        422,
+    )
+    assert body["field"] == "provider" and body["allowed"] == ["offline"]
+    assert "not allowed" in body["detail"]
+    clone = await api.clone("Ada")
+    body = assert_problem(
+        await api.client.patch(api.url(clone["id"]), json={"provider": "openai"}), 422
+    )
+    assert body["field"] == "provider"
+    providers = (await api.client.get(api.base + "/providers")).json()
+    assert providers == [{"name": "offline", "default": True, "models": None}]
+
+
+async def test_the_default_provider_must_be_allowed(creator_platform_factory) -> None:
+    with pytest.raises(Exception, match="not in allowed_providers"):
+        await creator_platform_factory(
+            plugins=["clone"],
+            plugin_settings={"clone": {"allowed_providers": ["openai"]}},
+        )

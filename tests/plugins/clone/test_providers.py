@@ -33,6 +33,8 @@ from plugins.clone.providers import (
     citations_in,
 )
 from plugins.clone.text import split_sentences, stem
+from sdk import BudgetExhausted
+from sdk.testing import assert_problem
 
 REFUNDS = (
     "Refund policy. If a course is not right for you, ask for a refund within 30 days of "
@@ -351,11 +353,21 @@ class ChatServer:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
 
-    def text(self, *pieces: str, model: str = "", hold_after: int | None = None) -> Reply:
-        """Queue a streamed answer written in ``pieces``."""
+    def text(
+        self,
+        *pieces: str,
+        model: str = "",
+        hold_after: int | None = None,
+        usage: dict[str, int] | None = None,
+    ) -> Reply:
+        """Queue a streamed answer written in ``pieces`` (then a chunk with ``usage``, as
+        OpenAI sends with ``stream_options.include_usage``)."""
         events: list[Any] = [self.chunk({"role": "assistant", "content": ""}, model=model)]
         events += [self.chunk({"content": piece}, model=model) for piece in pieces]
-        events += [self.chunk({}, "stop", model=model), "[DONE]"]
+        events.append(self.chunk({}, "stop", model=model))
+        if usage is not None:
+            events.append({**self.chunk({}, model=model), "choices": [], "usage": usage})
+        events.append("[DONE]")
         reply = Reply(events, hold_after=hold_after)
         self.replies.append(reply)
         return reply
@@ -759,3 +771,80 @@ def test_openai_constructor_names() -> None:
     assert OpenAIChatProvider(default_model="a").default_model == "a"
     assert OpenAIChatProvider(base_url=None, api_key=None, model="b").default_model == "b"
     assert OpenAIChatProvider().name == "openai" and OfflineProvider().name == "offline"
+
+
+# -- openai: metered against the group's monthly budget ---------------------------------------
+
+
+async def test_openai_meters_what_the_api_reports_and_refuses_a_spent_month(
+    chat_server: ChatServer, creator_platform_factory: Any
+) -> None:
+    cp = await creator_platform_factory(plugins=[], hosted_llm_tokens_per_month=1000)
+    usage = cp.platform.usage
+    group = (await cp.tenant()).group.id
+    provider = chat_provider(chat_server, usage=usage)
+    chat_server.text(
+        "Hello [1].", usage={"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42}
+    )
+    async for item in provider.stream(request("Can I get a refund?", group_id=group)):
+        if isinstance(item, Finished):
+            break  # as the chat does: counted by the time Finished arrives
+    assert chat_server.requests[0]["stream_options"] == {"include_usage": True}
+    assert (await usage.report(group, "llm_tokens")).used == 42
+    chat_server.text("No usage reported here.")  # a server that leaves it out: an estimate
+    await collect(provider, request("And coaching?", group_id=group))
+    used = (await usage.report(group, "llm_tokens")).used
+    prompt = sum(len(str(m["content"])) for m in chat_server.requests[1]["messages"]) / 4
+    assert used - 42 >= prompt  # the prompt's estimate and the answer's
+    await usage.record(group, "llm_tokens", 1000 - used)
+    with pytest.raises(BudgetExhausted) as err:
+        await collect(provider, request("One more?", group_id=group))
+    assert err.value.extra["kind"] == "llm_tokens"
+    assert len(chat_server.requests) == 2  # refused before calling
+    # a request that names no group is not metered
+    await collect(provider, request("Unmetered?"))
+    assert (await usage.report(group, "llm_tokens")).used == 1000
+    await provider.aclose()
+
+
+async def test_openai_failure_gives_the_estimate_back(
+    chat_server: ChatServer, creator_platform_factory: Any
+) -> None:
+    cp = await creator_platform_factory(plugins=[], hosted_llm_tokens_per_month=10_000)
+    group = (await cp.tenant()).group.id
+    provider = chat_provider(chat_server, usage=cp.platform.usage)
+    chat_server.fail(500, "boom")
+    with pytest.raises(ProviderError):
+        await collect(provider, request("Hi?", group_id=group))
+    assert (await cp.platform.usage.report(group, "llm_tokens")).used == 0
+    await provider.aclose()
+
+
+async def test_a_spent_month_is_a_402_for_the_clones_questions(
+    chat_server: ChatServer, creator_platform_factory: Any, api_for: Any, docs: dict[str, str]
+) -> None:
+    settings = {"openai_base_url": chat_server.url, "openai_model": "clone-model"}
+    cp = await creator_platform_factory(
+        plugins=["clone"],
+        worker=True,
+        job_retry_base_seconds=0.02,
+        worker_poll_delay_seconds=0.02,
+        hosted_llm_tokens_per_month=50,
+        plugin_settings={"clone": {**settings, "openai_max_retries": 0}},
+    )
+    owner = await cp.tenant(name="Studio Nova")
+    api = api_for(owner)
+    clone = await api.clone("Ada", provider="openai")
+    await api.text(clone["id"], "Refunds", docs["refunds"])
+    assert (await api.train(clone["id"]))["clone"]["status"] == "active"
+    thread = await api.thread(clone["id"])
+    chat_server.text("Within 30 days [1].", usage={"total_tokens": 60})
+    answer = (await api.ask(clone["id"], thread["id"], "How do refunds work?"))["answer"]
+    assert answer["provider"] == "openai"
+    r = await api.client.post(
+        api.thread_url(clone["id"], thread["id"], "/messages"),
+        json={"content": "And how long do I have for a refund?"},
+    )
+    body = assert_problem(r, 402, "budget_exhausted")
+    assert (body["budget"], body["used"]) == (50, 60)
+    assert len(chat_server.requests) == 1
