@@ -233,6 +233,21 @@ def public_url_group(app: Litestar, url: str) -> UUID | None:
     """
 
 
+@hookspec(firstresult=True)
+def resolve_txt(name: str) -> list[str] | None:
+    """Answer a DNS TXT look-up of ``name`` yourself: the strings published there (``[]``:
+    none), or ``None`` to leave it to the next plugin and finally to core.
+
+    The platform asks through ``await platform.resolve_txt(name)`` (a website's custom
+    domain is verified by a TXT record carrying its token); implementations are called in
+    plugin order, awaiting coroutines, and the first list of strings wins. When none
+    answers, core asks DNS with dnspython, at the ``dns_nameservers`` setting's servers
+    (unset: the system's), within ``dns_timeout_seconds``. Implement it to resolve another
+    way (DNS over HTTPS, a split-horizon resolver). ``name`` comes lower-cased, without a
+    trailing dot. May be a coroutine function; one that raises is logged and skipped.
+    """
+
+
 @hookspec
 def startup(app: Litestar) -> Any:
     """Called once when the app starts, after migrations and the database pool are ready.

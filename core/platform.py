@@ -34,6 +34,7 @@ from core.ontology.stores import Ontology
 from core.ontology.types import DuplicateTypeError, TypeRegistry
 from core.plugins import PluginManager
 from core.quotas import Quotas
+from core.resolver import TxtResolver
 from core.settings import Settings
 
 log = logging.getLogger("creator.platform")
@@ -78,6 +79,9 @@ class Platform:
             self.jobs.add(jobs.owner(name), job)
         self.permissions = Permissions(plugins)
         self.quotas = Quotas(plugins, self.registry)
+        #: ``await platform.resolve_txt(name)``: a name's DNS TXT strings (the
+        #: ``resolve_txt`` hook's first answer, else DNS; see ``core.resolver``).
+        self.resolve_txt = TxtResolver(settings, plugins)
         #: Embedding providers by name (``register_embedding_providers``).
         self.embedders: Embedders = collect_embedders(plugins, settings)
         self._knowledge: KnowledgeService | None = None
