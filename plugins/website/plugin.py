@@ -29,7 +29,11 @@ from plugins.website.media.routes import MEDIA_ROUTES
 from plugins.website.media.storage import LocalStorage, storage_for
 from plugins.website.public import PUBLIC_ROUTES, group_serving
 from plugins.website.services import WebsiteContext, Websites, platform_hosts
-from plugins.website.services.domains import RECHECK_JOB, recheck_domains
+from plugins.website.services.domains import (
+    RECHECK_JOB,
+    RECHECK_TIMEOUT_SECONDS,
+    recheck_domains,
+)
 from plugins.website.settings import load as load_settings
 from plugins.website.settings import media_dir
 from plugins.website.themes import BUILTIN_THEMES, Theme
@@ -129,7 +133,15 @@ def register_event_types() -> list[EventType]:
 def register_jobs() -> list[Job]:
     # Hourly: a domain whose record appeared is served within the hour, and one whose
     # record is gone stops being served as soon.
-    return [Job(recheck_domains, name=RECHECK_JOB, cron={"minute": 17}, max_tries=2)]
+    return [
+        Job(
+            recheck_domains,
+            name=RECHECK_JOB,
+            cron={"minute": 17},
+            max_tries=2,
+            timeout_seconds=RECHECK_TIMEOUT_SECONDS,
+        )
+    ]
 
 
 @hookimpl

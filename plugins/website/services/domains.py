@@ -15,6 +15,7 @@ dropped for someone else's outage nor verified without its record.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -36,8 +37,11 @@ from plugins.website.types import WebsiteProps, WebsiteView
 
 log = logging.getLogger(__name__)
 RECHECK_JOB = "website.recheck_domains"
-#: Names read from the registry per batch of the re-check.
+#: Names read from the registry per batch of the re-check, and looked up at once.
 RECHECK_BATCH = 100
+RECHECK_CONCURRENCY = 10
+#: One run of the re-check may take this long (retried from the start if it does not end).
+RECHECK_TIMEOUT_SECONDS = 45 * 60
 
 
 def new_token() -> str:
@@ -150,12 +154,18 @@ async def recheck_domains(ctx: dict[str, Any]) -> dict[str, int]:
     platform: sdk.Platform = ctx["platform"]
     purge = PurgeListener(platform.redis, PageCache(0))
     counts = {"checked": 0, "verified": 0, "unverified": 0, "unanswered": 0}
+    slots = asyncio.Semaphore(RECHECK_CONCURRENCY)
+
+    async def recheck(claim: sdk.PublicName) -> bool | None:
+        async with slots:  # a DNS timeout holds one slot, not the whole run
+            return await _recheck(platform, claim)
+
     after: str | None = None
     while True:
         batch = await platform.ontology.names.list(DOMAIN_NAME, after=after, limit=RECHECK_BATCH)
-        for claim in batch:
+        changes = await asyncio.gather(*(recheck(claim) for claim in batch))
+        for claim, change in zip(batch, changes, strict=True):
             counts["checked"] += 1
-            change = await _recheck(platform, claim)
             if change is None:
                 counts["unanswered"] += 1
             elif change:
