@@ -131,6 +131,12 @@ class Domains:
                     "the website's domain changed while it was checked; verify again",
                     field="custom_domain",
                 )
+            held = await o.names.of_thing(site_id, DOMAIN_NAME)
+            if not any(claim.name == domain for claim in held):
+                # a site from before the registry whose domain another site had claimed
+                raise sdk.Conflict(
+                    f"the domain {domain!r} is held by another website", field="custom_domain"
+                )
             changed = await record_finding(o, site_id, domain, finding)
             view = await context.full_site_view(o, site)
         if changed:

@@ -162,3 +162,23 @@ async def test_verifying_is_for_the_sites_managers(creator_platform, web) -> Non
     stranger = await creator_platform.tenant(name="Stranger")
     r = await stranger.client.post(web.site_url(site["id"], "/domain/verify"))
     assert_problem(r, 404)
+
+
+async def test_a_site_from_before_tokens_gets_one_at_its_first_verify(
+    creator_platform, web
+) -> None:
+    """Domains claimed before verification existed have no token: the site's view shows
+    the record without a value, and the first verify gives the site its token."""
+    from sdk import Scope
+
+    site = await web.site("studio", custom_domain=DOMAIN)
+    stores = creator_platform.ontology(Scope.system(web.group_id))
+    await stores.things.update(site["id"], properties={"domain_token": None})
+    old = (await web.client.get(web.site_url(site["id"]))).json()["domain"]
+    assert old["status"] == "pending" and old["record"]["value"] == ""
+    verify = web.site_url(site["id"], "/domain/verify")
+    body = assert_problem(await web.client.post(verify), 422, "domain_not_verified")
+    assert body["record"]["value"].startswith("creator-verify=")
+    now = (await web.client.get(web.site_url(site["id"]))).json()
+    assert now["domain"]["record"] == body["record"]
+    await web.verify_domain(now)
