@@ -220,17 +220,35 @@ def public_url_group(app: Litestar, url: str) -> UUID | None:
 
     ``url`` is absolute: a page (a ``Referer``) or just an origin (an ``Origin``). The
     website plugin answers with the group of the site at ``/sites/{slug}/...`` on the
-    platform's own address, or of the site whose custom domain is the URL's host; a
-    deleted site, an unknown name or another path is ``None``. Plugins ask through
-    ``await sdk.group_serving_url(app, url)``, which calls the implementations in plugin
-    order, awaiting coroutines, and returns the first answer that is not ``None`` (the
-    clone's widget: which group's page frames it, which custom domains are its group's).
+    platform's own address, or of the site whose verified custom domain is the URL's host;
+    a deleted site, a pending domain, an unknown name or another path is ``None``: answer
+    only for names whose holder has shown they control them, since other plugins trust
+    the answer (the clone's widget lets a group's domains call its clones). Plugins ask
+    through ``await sdk.group_serving_url(app, url)``, which calls the implementations in
+    plugin order, awaiting coroutines, and returns the first answer that is not ``None``
+    (the clone's widget: which group's page frames it, which custom domains are its
+    group's).
 
     May be a coroutine function. It runs on public requests with any URL a browser
     sends: keep it cheap (cache lookups). Answer for every name the plugin serves under,
     published pages or not (the website answers for a site with no page published yet):
     the question is who owns the address, not what it shows. An answer that is not a
     ``UUID``, or an implementation that raises, is logged and skipped.
+    """
+
+
+@hookspec(firstresult=True)
+def resolve_txt(name: str) -> list[str] | None:
+    """Answer a DNS TXT look-up of ``name`` yourself: the strings published there (``[]``:
+    none), or ``None`` to leave it to the next plugin and finally to core.
+
+    The platform asks through ``await platform.resolve_txt(name)`` (a website's custom
+    domain is verified by a TXT record carrying its token); implementations are called in
+    plugin order, awaiting coroutines, and the first list of strings wins. When none
+    answers, core asks DNS with dnspython, at the ``dns_nameservers`` setting's servers
+    (unset: the system's), within ``dns_timeout_seconds``. Implement it to resolve another
+    way (DNS over HTTPS, a split-horizon resolver). ``name`` comes lower-cased, without a
+    trailing dot. May be a coroutine function; one that raises is logged and skipped.
     """
 
 

@@ -35,6 +35,7 @@ from core.ontology.stores import Ontology
 from core.ontology.types import DuplicateTypeError, TypeRegistry
 from core.plugins import PluginManager
 from core.quotas import Quotas
+from core.resolver import TxtResolver
 from core.settings import Settings
 from core.usage import Usage
 
@@ -82,6 +83,9 @@ class Platform:
         self.quotas = Quotas(plugins, self.registry)
         #: Hosted model calls metered against monthly budgets (:mod:`core.usage`).
         self.usage = Usage(settings)
+        #: ``await platform.resolve_txt(name)``: a name's DNS TXT strings (the
+        #: ``resolve_txt`` hook's first answer, else DNS; see ``core.resolver``).
+        self.resolve_txt = TxtResolver(settings, plugins)
         #: Embedding providers by name (``register_embedding_providers``).
         self.embedders: Embedders = collect_embedders(plugins, settings)
         for embedder in self.embedders.values():

@@ -16,6 +16,8 @@ from typing import Any
 import msgspec
 import platformdirs
 
+from core.resolver import parse_nameserver
+
 ENV_PREFIX = "CREATOR_"
 #: The shortest ``secret_key`` accepted: 32 characters, so a key of random characters
 #: (``secrets.token_urlsafe(32)`` gives 43) carries well over 128 bits.
@@ -112,6 +114,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: ``$FORWARDED_ALLOW_IPS`` else 127.0.0.1 and ::1. ``*`` alone believes every client,
     #: so any client can claim any address: only for a server no client reaches directly.
     forwarded_allow_ips: list[str] | None = None
+    #: DNS servers asked for TXT records (a custom domain's verification record), each an
+    #: address or ``address:port`` (``[address]:port`` for IPv6); unset means the system's
+    #: resolver configuration. Point it at a server of your own in tests or air-gapped
+    #: deployments.
+    dns_nameservers: list[str] | None = None
+    #: How long one DNS look-up may take before it counts as unanswered.
+    dns_timeout_seconds: float = 5.0
     #: Settings of plugins, by plugin name: ``[plugin_settings.website]`` in the TOML file,
     #: or ``CREATOR_PLUGIN_SETTINGS`` as a JSON object. Each plugin validates its own.
     plugin_settings: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
@@ -171,6 +180,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 self.metrics_token is None or len(self.metrics_token) >= 16,
                 "must be at least 16 characters",
             ),
+            ("dns_timeout_seconds", self.dns_timeout_seconds > 0, "must be positive"),
         ]
         for name, ok, why in checks:
             if not ok:
@@ -179,6 +189,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             self.plugins = [p.strip() for p in self.plugins if p.strip()]
         if self.forwarded_allow_ips is not None:
             self.forwarded_allow_ips = _proxies(self.forwarded_allow_ips)
+        if self.dns_nameservers is not None:
+            for entry in self.dns_nameservers:
+                try:
+                    parse_nameserver(entry)
+                except ValueError:
+                    raise msgspec.ValidationError(
+                        f"{entry!r} is not an address or address:port - at `$.dns_nameservers`"
+                    ) from None
 
 
 def _proxies(entries: list[str]) -> list[str]:

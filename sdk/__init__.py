@@ -72,6 +72,7 @@ from core.quotas import (
     QuotaUsage,
     ThingCount,
 )
+from core.resolver import DnsUnavailable
 from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
 from core.usage import (
@@ -106,6 +107,7 @@ __all__ = [
     "ConnectionType",
     "Connections",
     "Directory",
+    "DnsUnavailable",
     "EmbeddingProvider",
     "Event",
     "EventCount",

@@ -219,6 +219,31 @@ class PublicNames:
             return None
         return PublicName(**row)
 
+    async def list(
+        self,
+        kind: str,
+        *,
+        status: NameStatus | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> list[PublicName]:
+        """Names of ``kind`` held in any group (of ``status``), by name, those after
+        ``after``: for platform-wide upkeep, such as re-checking every custom domain."""
+        kind, _ = normalize(kind, "x")
+        if not 1 <= limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        async with self._db.system() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM public_names WHERE kind = $1 "
+                "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR name > $3) "
+                "ORDER BY name LIMIT $4",
+                kind,
+                status,
+                after,
+                limit,
+            )
+        return [PublicName(**row) for row in rows]
+
     async def is_taken(self, kind: str, name: str, *, by_other_than: UUID | None = None) -> bool:
         """Whether a thing (other than ``by_other_than``) holds ``name``: a check before a
         write, to answer with a clear conflict early; the claim itself stays the judge."""

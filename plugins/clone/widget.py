@@ -8,7 +8,7 @@ page is on the platform's origin, the visitor's site never sees the conversation
 
 * **Origins.** The widget page may be framed only by the platform itself and the clone's
   ``allowed_origins`` (``frame-ancestors``); the widget API answers browsers of those
-  origins and of the custom domains of the clone's group's websites only (CORS with the
+  origins and of the verified custom domains of the clone's group's websites only (CORS with the
   exact origin; any other ``Origin`` is a 403 ``origin_not_allowed``). The platform's
   origin is core's ``public_url`` when set, else the request's ``Host``.
 * **Sessions.** ``POST .../sessions`` starts an anonymous session: a random token (sent

@@ -18,6 +18,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 import sdk
 from plugins.website.services import (
     GROUP_DEPENDENCIES,
+    Domains,
     Pages,
     Publishing,
     Revisions,
@@ -143,6 +144,20 @@ class WebsiteController(Controller):
         if_match: IfMatch = None,
     ) -> None:
         await sites.delete_site(group, site_id, sdk.parse_if_match(if_match))
+
+    @post(
+        SITE + "/domain/verify",
+        summary="Check the custom domain's DNS record now (verified: the domain is served)",
+        status_code=200,
+    )
+    async def verify_domain(
+        self,
+        domains: NamedDependency[Domains],
+        group: NamedDependency[sdk.GroupContext],
+        site_id: FromPath[UUID],
+    ) -> Response[WebsiteView]:
+        view = await domains.verify(group, site_id)
+        return Response(view, headers={"ETag": f'"{view.version}"'})
 
     # -- pages ----------------------------------------------------------------------------
 

@@ -157,11 +157,15 @@ class LivePages:
         return await self._site_holding(SLUG_NAME, slug)
 
     async def site_by_domain(self, domain: str) -> LiveSite | None:
-        return await self._site_holding(DOMAIN_NAME, domain)
+        """The site whose custom domain ``domain`` is, once verified (a pending domain's
+        owner has not shown they control it: nothing is served there)."""
+        return await self._site_holding(DOMAIN_NAME, domain, verified_only=True)
 
-    async def _site_holding(self, kind: str, name: str) -> LiveSite | None:
+    async def _site_holding(
+        self, kind: str, name: str, *, verified_only: bool = False
+    ) -> LiveSite | None:
         """The site holding the public name ``name`` of ``kind``, read in its group."""
-        held = await self.ontology.names.resolve(kind, name)
+        held = await self.ontology.names.resolve(kind, name, verified_only=verified_only)
         if held is None:
             return None
         stores = self.ontology.scoped(sdk.Scope.visitor(held.group_id))

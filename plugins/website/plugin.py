@@ -29,6 +29,11 @@ from plugins.website.media.routes import MEDIA_ROUTES
 from plugins.website.media.storage import LocalStorage, storage_for
 from plugins.website.public import PUBLIC_ROUTES, group_serving
 from plugins.website.services import WebsiteContext, Websites, platform_hosts
+from plugins.website.services.domains import (
+    RECHECK_JOB,
+    RECHECK_TIMEOUT_SECONDS,
+    recheck_domains,
+)
 from plugins.website.settings import load as load_settings
 from plugins.website.settings import media_dir
 from plugins.website.themes import BUILTIN_THEMES, Theme
@@ -36,6 +41,7 @@ from plugins.website.types import (
     ComponentAdded,
     ContainsMeta,
     DomainConfigured,
+    DomainVerification,
     MediaAssetProps,
     MediaUploaded,
     PageEvent,
@@ -49,6 +55,7 @@ from sdk import (
     ConnectionType,
     EventCount,
     EventType,
+    Job,
     Quota,
     ThingCount,
     ThingType,
@@ -115,12 +122,33 @@ def register_event_types() -> list[EventType]:
         EventType("website_created", WebsiteEvent, "A website was created"),
         EventType("website_updated", WebsiteEvent, "A website changed (or was deleted)"),
         EventType("domain_configured", DomainConfigured, "A custom domain was set or removed"),
+        EventType("domain_verified", DomainVerification, "A custom domain's DNS record was found"),
+        EventType(
+            "domain_verification_failed",
+            DomainVerification,
+            "A verified custom domain's DNS record is gone: it is pending (not served) again",
+        ),
         EventType("page_created", PageEvent, "A page was created"),
         EventType("page_updated", PageEvent, "A page's draft was saved (changed: what changed)"),
         EventType("page_published", PageEvent, "A page's draft went live"),
         EventType("page_unpublished", PageEvent, "A live page was taken offline"),
         EventType("component_added", ComponentAdded, "A component was added to a page"),
         EventType("media_uploaded", MediaUploaded, "A file was uploaded"),
+    ]
+
+
+@hookimpl
+def register_jobs() -> list[Job]:
+    # Hourly: a domain whose record appeared is served within the hour, and one whose
+    # record is gone stops being served as soon.
+    return [
+        Job(
+            recheck_domains,
+            name=RECHECK_JOB,
+            cron={"minute": 17},
+            max_tries=2,
+            timeout_seconds=RECHECK_TIMEOUT_SECONDS,
+        )
     ]
 
 

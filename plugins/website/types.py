@@ -20,6 +20,7 @@ DOMAIN_RE = re.compile(DOMAIN_PATTERN)
 
 Slug = Annotated[str, Meta(pattern=SLUG_PATTERN, max_length=63)]
 Domain = Annotated[str, Meta(pattern=DOMAIN_PATTERN, max_length=253)]
+DomainToken = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(max_length=300)]
 LongText = Annotated[str, Meta(max_length=2000)]
@@ -80,6 +81,8 @@ class WebsiteProps(msgspec.Struct, forbid_unknown_fields=True):
     description: LongText = ""
     language: Language = "en"
     settings: SiteSettings = msgspec.field(default_factory=SiteSettings)
+    #: The token the domain's TXT record must carry; a new one with every new domain.
+    domain_token: DomainToken | None = None
 
 
 class Seo(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -174,6 +177,15 @@ class DomainConfigured(msgspec.Struct, forbid_unknown_fields=True):
     site_id: str
     domain: str | None
     previous: str | None = None
+
+
+class DomainVerification(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A custom domain's record was found (``domain_verified``) or was not
+    (``domain_verification_failed``: ``reason`` says what was seen)."""
+
+    site_id: str
+    domain: str
+    reason: str = ""
 
 
 class PageEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -310,6 +322,24 @@ class PageView(msgspec.Struct):
     updated_at: str
 
 
+class DomainRecord(msgspec.Struct):
+    """The DNS record that proves a custom domain is the site owner's."""
+
+    name: str
+    type: str
+    value: str
+
+
+class DomainView(msgspec.Struct):
+    """A site's custom domain: ``pending`` (not served) until its ``record`` is found,
+    then ``verified``; re-checked on a schedule."""
+
+    name: str
+    status: str
+    verified_at: str | None
+    record: DomainRecord
+
+
 class WebsiteView(msgspec.Struct):
     id: str
     name: str
@@ -323,6 +353,8 @@ class WebsiteView(msgspec.Struct):
     url: str
     created_at: str
     updated_at: str
+    #: The custom domain's verification (``None``: no custom domain).
+    domain: DomainView | None = None
 
 
 class RevisionView(msgspec.Struct):

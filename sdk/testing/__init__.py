@@ -9,6 +9,9 @@ these fixtures with no set-up. The same fixtures test Creator Platform itself.
 * per test, a fresh database cloned from the template and an empty Redis database;
 * ``creator_platform``: the started app with the chosen plugins, and helpers to make
   people, groups and authenticated clients;
+* ``creator_dns``: a DNS server on 127.0.0.1 (:class:`LocalDNS`) that every platform
+  the fixtures start asks (``dns_nameservers``); ``creator_platform.dns.set_txt(name,
+  *values)`` decides what a name publishes;
 * for browser tests, ``creator_live_server`` (that app on a real HTTP port) and
   ``creator_browser`` (headless Chromium through Playwright; skips without them).
 * for tests of a plugin's pages, plain helpers (the platform's own UI tests use them):
@@ -59,6 +62,7 @@ import pytest
 
 from sdk.testing.browser import CHROMIUM_ARGS, creator_browser, creator_live_server
 from sdk.testing.checks import assert_problem, wait_until
+from sdk.testing.dns import LocalDNS, creator_dns
 from sdk.testing.platform import (
     CreatorPlatform,
     PlatformFactory,
@@ -93,6 +97,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "TEST_PASSWORD",
     "CreatorPlatform",
+    "LocalDNS",
     "PlatformFactory",
     "Servers",
     "Tenant",
@@ -101,6 +106,7 @@ __all__ = [
     "assert_problem",
     "assert_ui_page",
     "creator_browser",
+    "creator_dns",
     "creator_live_server",
     "creator_platform",
     "creator_platform_factory",

@@ -30,6 +30,7 @@ from core.settings import Settings, load_settings
 if TYPE_CHECKING:
     pass
 
+from sdk.testing.dns import LocalDNS
 from sdk.testing.servers import BASE_URL, Servers, database_url
 
 
@@ -61,6 +62,9 @@ class CreatorPlatform:
     app: Litestar
     platform: Platform
     settings: Settings
+    #: The DNS server the platform asks (``dns.set_txt(name, *values)``); ``None`` when the
+    #: test set ``dns_nameservers`` itself.
+    dns: LocalDNS | None = None
     _counter: int = 0
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
@@ -183,10 +187,12 @@ PlatformFactory = Callable[..., Awaitable[CreatorPlatform]]
 
 @pytest_asyncio.fixture
 async def creator_platform_factory(
-    creator_servers: Servers,
+    creator_servers: Servers, creator_dns: LocalDNS
 ) -> AsyncIterator[PlatformFactory]:
     """``await factory(plugins=[...], extra_plugins={...}, **settings)`` → a started
-    :class:`CreatorPlatform` on its own fresh database; all are stopped after the test."""
+    :class:`CreatorPlatform` on its own fresh database; all are stopped after the test.
+    Its DNS look-ups go to the test's ``creator_dns`` server unless ``dns_nameservers``
+    is given."""
     async with AsyncExitStack() as stack:
         redis_db = 0
 
@@ -214,7 +220,13 @@ async def creator_platform_factory(
                 migrate_on_start=True,
                 db_pool_min_size=1,
                 # Links the platform makes point where the test client sends requests.
-                **{"public_url": BASE_URL, **overrides},
+                # DNS answers come from the test's own server, never the network.
+                **{
+                    "public_url": BASE_URL,
+                    "dns_nameservers": [creator_dns.nameserver],
+                    "dns_timeout_seconds": 2.0,
+                    **overrides,
+                },
             )
             app = create_app(settings, extra_plugins=extra_plugins)
             platform: Platform = app.state.platform
@@ -224,7 +236,12 @@ async def creator_platform_factory(
             await _start_lifespan(app, stack)
             recycle = not platform.settings.migrate_on_start
             await platform.redis.flushdb()
-            harness = CreatorPlatform(app=app, platform=platform, settings=settings)
+            harness = CreatorPlatform(
+                app=app,
+                platform=platform,
+                settings=settings,
+                dns=None if "dns_nameservers" in overrides else creator_dns,
+            )
             stack.push_async_callback(harness.aclose)
             return harness
 

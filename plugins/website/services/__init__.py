@@ -25,6 +25,7 @@ from plugins.website.services.base import (
     WebsiteContext,
     platform_hosts,
 )
+from plugins.website.services.domains import Domains
 from plugins.website.services.pages import Pages
 from plugins.website.services.publishing import Publishing
 from plugins.website.services.revisions import Revisions
@@ -33,6 +34,7 @@ from plugins.website.services.sites import Sites
 __all__ = [
     "DEPENDENCIES",
     "GROUP_DEPENDENCIES",
+    "Domains",
     "MediaLookup",
     "Pages",
     "PublishBlocked",
@@ -57,9 +59,10 @@ class Websites:
         self.pages = Pages(context)
         self.sites = Sites(context, self.publishing)
         self.revisions = Revisions(context, self.pages)
+        self.domains = Domains(context)
 
 
-_SERVICES = ("sites", "pages", "revisions", "publishing")
+_SERVICES = ("sites", "pages", "revisions", "publishing", "domains")
 
 #: Each service under the parameter name a handler gives it; ``website`` is the shared
 #: context (themes, components, views, live pages and their cache), ``websites`` all of

@@ -23,10 +23,12 @@ import sdk
 from plugins.website import render
 from plugins.website.cache import PurgeListener
 from plugins.website.components import ComponentRegistry, MediaRef
-from plugins.website.live import LivePages
+from plugins.website.live import DOMAIN_NAME, LivePages
 from plugins.website.themes import Theme
 from plugins.website.types import (
     ComponentView,
+    DomainRecord,
+    DomainView,
     Node,
     PageProps,
     PageView,
@@ -57,6 +59,21 @@ class RevisionFields(msgspec.Struct):
     title: str
     seo: Seo = msgspec.field(default_factory=Seo)
     tree: list[Node] = msgspec.field(default_factory=list)
+
+
+#: Where a custom domain's verification record lives, and how its value starts.
+VERIFY_RECORD_PREFIX = "_creator-verify."
+VERIFY_VALUE_PREFIX = "creator-verify="
+
+
+def domain_record(domain: str, token: str | None) -> DomainRecord:
+    """The TXT record that verifies ``domain`` for the site holding ``token`` (a site
+    from before tokens gets its token at its first verification)."""
+    return DomainRecord(
+        name=VERIFY_RECORD_PREFIX + domain,
+        type="TXT",
+        value=VERIFY_VALUE_PREFIX + token if token else "",
+    )
 
 
 def iso(value: datetime | None) -> str:
@@ -111,8 +128,18 @@ class WebsiteContext:
             return f"https://{domain}"
         return f"{self.platform.settings.base_url}/sites/{slug}"
 
-    def site_view(self, thing: sdk.Thing) -> WebsiteView:
+    def site_view(self, thing: sdk.Thing, claim: sdk.PublicName | None = None) -> WebsiteView:
+        """The site as the API shows it; with ``claim`` (its custom domain's public name),
+        the domain's verification status and the record that verifies it."""
         props = msgspec.convert(thing.properties, WebsiteProps)
+        domain = None
+        if props.custom_domain and claim is not None and claim.name == props.custom_domain.lower():
+            domain = DomainView(
+                name=claim.name,
+                status=claim.status,
+                verified_at=claim.verified_at.isoformat() if claim.verified_at else None,
+                record=domain_record(claim.name, props.domain_token),
+            )
         return WebsiteView(
             id=str(thing.id),
             name=thing.name,
@@ -126,7 +153,24 @@ class WebsiteContext:
             url=self.site_base_url(props) + "/",
             created_at=iso(thing.created_at),
             updated_at=iso(thing.updated_at),
+            domain=domain,
         )
+
+    async def site_views(
+        self, stores: sdk.ScopedOntology, things: list[sdk.Thing]
+    ) -> list[WebsiteView]:
+        """:meth:`site_view` of each site, with its domain's claim read from the registry."""
+        views = []
+        for thing in things:
+            claim = None
+            if thing.properties.get("custom_domain"):
+                claims = await stores.names.of_thing(thing.id, DOMAIN_NAME)
+                claim = claims[0] if claims else None
+            views.append(self.site_view(thing, claim))
+        return views
+
+    async def full_site_view(self, stores: sdk.ScopedOntology, thing: sdk.Thing) -> WebsiteView:
+        return (await self.site_views(stores, [thing]))[0]
 
     def page_view(self, thing: sdk.Thing, site: sdk.Thing) -> PageView:
         props = msgspec.convert(thing.properties, PageProps)

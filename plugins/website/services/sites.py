@@ -1,8 +1,10 @@
 """Websites: create, list, change and delete them; their public names.
 
 A site holds its slug and custom domain as public names (core's registry), claimed in the
-transaction that sets them. A site's look and addresses are part of every live page, so
-changing them renders the live pages again (through :class:`Publishing`).
+transaction that sets them; a domain is ``pending``, and not served, until its DNS record
+is found (:mod:`~plugins.website.services.domains`). A site's look and addresses are part
+of every live page, so changing them renders the live pages again (through
+:class:`Publishing`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import msgspec
 import sdk
 from plugins.website.live import DOMAIN_NAME, SLUG_NAME, LivePages
 from plugins.website.services.base import WebsiteContext, is_platform_name
+from plugins.website.services.domains import new_token
 from plugins.website.services.publishing import Publishing
 from plugins.website.types import SiteSettings, WebsiteIn, WebsitePatch, WebsiteProps, WebsiteView
 
@@ -30,11 +33,12 @@ class Sites:
     ) -> sdk.Page[WebsiteView]:
         group.require("website.read")
         page = await group.stores.things.list(type="website", cursor=cursor, limit=limit)
-        views = [self.context.site_view(t) for t in page.items]
+        views = await self.context.site_views(group.stores, page.items)
         return sdk.Page(items=views, next_cursor=page.next_cursor)
 
     async def get_site(self, group: sdk.GroupContext, site_id: UUID) -> WebsiteView:
-        return self.context.site_view(await self.context.get_site_thing(group, site_id))
+        site = await self.context.get_site_thing(group, site_id)
+        return await self.context.full_site_view(group.stores, site)
 
     async def create_site(self, group: sdk.GroupContext, data: WebsiteIn) -> WebsiteView:
         group.require("website.manage")
@@ -48,6 +52,7 @@ class Sites:
             description=data.description,
             language=data.language,
             settings=data.settings or SiteSettings(),
+            domain_token=new_token() if data.custom_domain else None,
         )
         clean = sdk.validate_object(WebsiteProps, msgspec.to_builtins(props), "properties")
         async with context.transaction(group) as o:
@@ -65,8 +70,9 @@ class Sites:
                     {"site_id": str(thing.id), "domain": data.custom_domain},
                     target_id=thing.id,
                 )
+            view = await context.full_site_view(o, thing)
         await context.purge.publish(thing.id)
-        return context.site_view(thing)
+        return view
 
     async def update_site(
         self,
@@ -99,17 +105,24 @@ class Sites:
                 props.settings = msgspec.convert(settings, SiteSettings)
             context.theme(props.theme)
             new_domain = props.custom_domain
+            if (new_domain or "").lower() != (before.get("custom_domain") or "").lower():
+                # a new domain, a new token: an old record proves nothing about it
+                props.domain_token = new_token() if new_domain else None
             await self._check_public_names(
                 props.slug if props.slug != before["slug"] else None,
                 new_domain if new_domain and new_domain != before.get("custom_domain") else None,
                 site_id,
             )
             clean = sdk.validate_object(WebsiteProps, msgspec.to_builtins(props), "properties")
-            changed = sorted(k for k in set(clean) | set(before) if clean.get(k) != before.get(k))
+            changed = sorted(
+                k
+                for k in set(clean) | set(before)
+                if clean.get(k) != before.get(k) and k != "domain_token"
+            )
             if name != site.name:
                 changed.insert(0, "name")
             if not changed:
-                return context.site_view(site)
+                return await context.full_site_view(o, site)
             site = await o.things.update(
                 site_id,
                 name=name,
@@ -136,8 +149,9 @@ class Sites:
             # The site's look and addresses are part of every live page: render them again
             # from the revisions that are live (their content does not change).
             await self.publishing.rerender_live(o, site)
+            view = await context.full_site_view(o, site)
         await context.purge.publish(site_id)
-        return context.site_view(site)
+        return view
 
     async def delete_site(
         self, group: sdk.GroupContext, site_id: UUID, expected_version: int | None = None
@@ -186,7 +200,8 @@ class Sites:
     ) -> None:
         """The site holds its slug and custom domain (if any) as public names, in the
         transaction that sets them: a name another site took meanwhile is a conflict.
-        A domain stays ``pending``: serving does not wait for its verification yet."""
+        A new domain is ``pending`` (the one the site held already keeps its status)
+        until its DNS record is found."""
         try:
             await o.names.set(SLUG_NAME, site_id, slug, verified=True)
         except sdk.NameTaken:

@@ -158,6 +158,38 @@ async def test_concurrent_claims_of_one_name_leave_one_holder(
     assert holder is not None and holder.thing_id == notes[won.index(True)].id
 
 
+async def test_list_pages_through_a_kind_across_groups(
+    typed_platform: CreatorPlatform, o: ScopedOntology
+) -> None:
+    """Platform-wide upkeep (re-checking every domain) reads a kind's names from every
+    group, in name order, a batch at a time, optionally of one status."""
+    mine = await o.things.create("note", name="Mine")
+    other = await typed_platform.tenant()
+    theirs = await typed_platform.ontology(other).things.create("note", name="Theirs")
+    for name in ("c.test", "a.test"):
+        await o.names.claim("studio.domain", name, mine.id)
+    await typed_platform.ontology(other).names.claim("studio.domain", "b.test", theirs.id)
+    await typed_platform.ontology(other).names.claim("studio.handle", "a.test", theirs.id)
+    await o.names.verify("studio.domain", "c.test")
+    names = typed_platform.platform.ontology.names
+    every = await names.list("studio.domain")
+    assert [(n.name, n.thing_id) for n in every] == [
+        ("a.test", mine.id),
+        ("b.test", theirs.id),
+        ("c.test", mine.id),
+    ]
+    first = await names.list("studio.domain", limit=2)
+    rest = await names.list("studio.domain", after=first[-1].name, limit=2)
+    assert [n.name for n in first + rest] == ["a.test", "b.test", "c.test"]
+    assert [n.name for n in await names.list("studio.domain", status="verified")] == ["c.test"]
+    assert [n.name for n in await names.list("studio.domain", status="pending")] == [
+        "a.test",
+        "b.test",
+    ]
+    with pytest.raises(ValueError):
+        await names.list("studio.domain", limit=0)
+
+
 async def test_locate_finds_only_things_of_public_statuses(
     typed_platform: CreatorPlatform, o: ScopedOntology, owner: Tenant
 ) -> None:

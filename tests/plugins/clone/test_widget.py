@@ -360,12 +360,17 @@ async def test_a_clone_retraining_keeps_answering(clone_platform, api, docs, own
     assert (await visitor.get(f"/clone/widget/{never['id']}")).status_code == 404
 
 
-async def site_on(tenant, slug: str, domain: str) -> None:
-    r = await tenant.client.post(
-        f"/api/v1/website/groups/{tenant.group.id}/sites",
-        json={"name": slug, "slug": slug, "custom_domain": domain},
-    )
+async def site_on(tenant, slug: str, domain: str, dns=None) -> None:
+    """A website of ``tenant``'s group on ``domain``; with ``dns`` (the test's DNS server)
+    the domain is verified, else it stays pending."""
+    base = f"/api/v1/website/groups/{tenant.group.id}/sites"
+    r = await tenant.client.post(base, json={"name": slug, "slug": slug, "custom_domain": domain})
     assert r.status_code == 201, r.text
+    if dns is not None:
+        record = r.json()["domain"]["record"]
+        dns.set_txt(record["name"], record["value"])
+        r = await tenant.client.post(f"{base}/{r.json()['id']}/domain/verify")
+        assert r.status_code == 200 and r.json()["domain"]["status"] == "verified", r.text
 
 
 async def start_on(client, clone_id: str, host: str, origin: str):
@@ -382,8 +387,8 @@ async def test_the_platforms_origin_is_its_public_url(clone_platform, api, api_f
     are its own (their pages run the widget there), another group's are not."""
     clone = await active_clone(api, docs)
     other = api_for(await clone_platform.tenant(name="Other"))
-    await site_on(api.tenant, "nova", "studio-nova.example")
-    await site_on(other.tenant, "rival", "rival.example")
+    await site_on(api.tenant, "nova", "studio-nova.example", clone_platform.dns)
+    await site_on(other.tenant, "rival", "rival.example", clone_platform.dns)
     visitor = clone_platform.client
     body = assert_problem(
         await start_on(visitor, clone["id"], "alias.example", "http://alias.example"),
@@ -410,6 +415,36 @@ async def test_the_platforms_origin_is_its_public_url(clone_platform, api, api_f
 
 
 @pytest.mark.creator_plugins("clone", "website")
+async def test_a_pending_custom_domain_is_not_trusted(clone_platform, api, docs) -> None:
+    """A domain the group claimed but has not verified (no DNS record yet) is not its
+    own: anyone can claim any name, so the widget's origin check and its framing check
+    trust verified domains only."""
+    clone = await active_clone(api, docs)
+    await site_on(api.tenant, "nova", "studio-nova.example")  # pending
+    visitor = clone_platform.client
+    r = await start_on(visitor, clone["id"], "studio-nova.example", "https://studio-nova.example")
+    assert_problem(r, 403, "origin_not_allowed")
+    # a page on the pending domain does not name the group as its framer either
+    r = await visitor.get(
+        f"/clone/widget/{clone['id']}",
+        headers={"Host": "studio-nova.example", "Referer": "https://studio-nova.example/"},
+    )
+    assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
+    assert "studio-nova.example" not in r.headers["content-security-policy"]
+    # verified, the same origin is the group's
+    sites = await api.tenant.client.get(f"/api/v1/website/groups/{api.tenant.group.id}/sites")
+    site = sites.json()["items"][0]
+    record = site["domain"]["record"]
+    clone_platform.dns.set_txt(record["name"], record["value"])
+    r = await api.tenant.client.post(
+        f"/api/v1/website/groups/{api.tenant.group.id}/sites/{site['id']}/domain/verify"
+    )
+    assert r.status_code == 200, r.text
+    r = await start_on(visitor, clone["id"], "studio-nova.example", "https://studio-nova.example")
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.creator_plugins("clone", "website")
 @pytest.mark.clone_settings(public_url=None)
 async def test_without_a_public_url_the_host_is_the_platform(
     clone_platform, api, api_for, docs
@@ -418,7 +453,7 @@ async def test_without_a_public_url_the_host_is_the_platform(
     another group's website's custom domain."""
     clone = await active_clone(api, docs)
     other = api_for(await clone_platform.tenant(name="Other"))
-    await site_on(other.tenant, "rival", "rival.example")
+    await site_on(other.tenant, "rival", "rival.example", clone_platform.dns)
     visitor = clone_platform.client
     r = await start_on(visitor, clone["id"], "alias.example", "http://alias.example")
     assert r.status_code == 201, r.text

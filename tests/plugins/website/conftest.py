@@ -14,14 +14,15 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from sdk.testing import CreatorPlatform, Tenant
+from sdk.testing import CreatorPlatform, LocalDNS, Tenant
 
 
 class Web:
     """The website API as one tenant sees it, with shortcuts that assert success."""
 
-    def __init__(self, tenant: Tenant) -> None:
+    def __init__(self, tenant: Tenant, dns: LocalDNS | None = None) -> None:
         self.tenant = tenant
+        self.dns = dns
         self.client = tenant.client
         self.group_id = tenant.group.id
         self.base = f"/api/v1/website/groups/{tenant.group.id}"
@@ -35,10 +36,32 @@ class Web:
     def node_url(self, site_id: str, page_id: str, node_id: str, path: str = "") -> str:
         return self.page_url(site_id, page_id, f"/components/{node_id}{path}")
 
-    async def site(self, slug: str = "my-site", name: str = "My site", **body: Any) -> dict:
+    async def site(
+        self, slug: str = "my-site", name: str = "My site", *, verify: bool = False, **body: Any
+    ) -> dict:
+        """A new site; with ``verify``, its custom domain is verified (the test's DNS server
+        publishes the record the site asks for)."""
         r = await self.client.post(self.base + "/sites", json={"name": name, "slug": slug, **body})
         assert r.status_code == 201, r.text
-        return r.json()
+        site: dict = r.json()
+        if verify:
+            site = await self.verify_domain(site)
+        return site
+
+    def publish_record(self, site: dict) -> None:
+        """Publish, on the test's DNS server, the TXT record ``site``'s domain asks for."""
+        assert self.dns is not None, "this Web has no DNS server"
+        record = site["domain"]["record"]
+        self.dns.set_txt(record["name"], record["value"])
+
+    async def verify_domain(self, site: dict) -> dict:
+        """Publish the site's domain record and verify it through the API."""
+        self.publish_record(site)
+        r = await self.client.post(self.site_url(site["id"], "/domain/verify"))
+        assert r.status_code == 200, r.text
+        verified: dict = r.json()
+        assert verified["domain"]["status"] == "verified", verified
+        return verified
 
     async def page(
         self, site_id: str, slug: str = "home", title: str | None = None, **body: Any
@@ -84,7 +107,8 @@ class Web:
     async def published_site(
         self, slug: str = "my-site", text: str = "Welcome home", **site_body: Any
     ) -> tuple[dict, dict]:
-        """A site with a published home page holding one heading."""
+        """A site with a published home page holding one heading (``verify=True``: its
+        custom domain verified)."""
         site = await self.site(slug, **site_body)
         page = await self.page(site["id"], "home", "Home")
         await self.heading(site["id"], page["id"], text)
@@ -104,15 +128,15 @@ async def owner(creator_platform: CreatorPlatform) -> Tenant:
 
 
 @pytest.fixture
-def web_for() -> Callable[[Tenant], Web]:
+def web_for(creator_platform: CreatorPlatform) -> Callable[[Tenant], Web]:
     """``web_for(tenant)``: the website API as ``tenant`` sees it."""
-    return Web
+    return lambda tenant: Web(tenant, creator_platform.dns)
 
 
 @pytest.fixture
-def web(owner: Tenant) -> Web:
+def web(owner: Tenant, creator_platform: CreatorPlatform) -> Web:
     """The website API as ``owner`` sees it."""
-    return Web(owner)
+    return Web(owner, creator_platform.dns)
 
 
 @pytest.fixture

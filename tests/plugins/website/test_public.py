@@ -155,6 +155,8 @@ async def test_custom_domain_serves_the_site(web, visitor) -> None:
 
     r = await web.client.patch(web.site_url(site["id"]), json={"custom_domain": "www.example.org"})
     assert r.status_code == 200, r.text
+    assert (await visitor.get("/", headers=host)).status_code == 404  # pending: not served
+    await web.verify_domain(r.json())
     r = await visitor.get("/", headers=host)
     assert r.status_code == 200 and "Domain home" in r.text
     assert '<link rel="canonical" href="https://www.example.org/">' in r.text
@@ -248,7 +250,9 @@ async def test_site_name_and_slug_changes_reach_live_pages(web, visitor) -> None
 
 
 async def test_deleting_a_site_takes_its_pages_offline(web, visitor) -> None:
-    site, _ = await web.published_site("doomed", "Doomed words", custom_domain="doomed.example")
+    site, _ = await web.published_site(
+        "doomed", "Doomed words", custom_domain="doomed.example", verify=True
+    )
     about = await web.page(site["id"], "about")
     await web.publish(site["id"], about["id"])
     for path, headers in [
@@ -402,7 +406,7 @@ async def test_public_pages_are_not_under_the_api_rate_limit(creator_platform_fa
 
 
 async def test_a_custom_domain_shows_its_own_site_only(web, web_for, creator_platform, visitor):
-    await web.published_site("brand", custom_domain="www.brand-a.test")
+    await web.published_site("brand", custom_domain="www.brand-a.test", verify=True)
     other = web_for(await creator_platform.tenant())
     await other.published_site("scam", text="Send me your password")
     own = await visitor.get("/", headers={"Host": "WWW.Brand-A.test.:443"})

@@ -19,9 +19,10 @@ PLATFORM = "http://testserver.local"  # the tests' public_url
 async def test_hook_public_url_group(creator_platform, web, web_for) -> None:
     app = creator_platform.app
     other = web_for(await creator_platform.tenant(name="Other"))
-    alpha, _ = await web.published_site("alpha", custom_domain="www.alpha.test")
+    alpha, _ = await web.published_site("alpha", custom_domain="www.alpha.test", verify=True)
     await web.site("beta-draft")  # a site with nothing published still names its group
-    await other.site("gamma", custom_domain="gamma.test")
+    await other.site("gamma", custom_domain="gamma.test", verify=True)
+    await other.site("delta", custom_domain="delta.test")  # pending: nobody's yet
     mine, theirs = UUID(str(web.group_id)), UUID(str(other.group_id))
     assert creator_platform.platform.plugins.implementers("public_url_group") == ["website"]
 
@@ -45,6 +46,8 @@ async def test_hook_public_url_group(creator_platform, web, web_for) -> None:
         f"{PLATFORM}/builder": None,
         f"{PLATFORM}/website/sites/alpha": None,
         "https://unknown.test/": None,
+        "https://delta.test/": None,
+        f"{PLATFORM}/sites/delta": theirs,
         "https://alpha.test/": None,  # not www.alpha.test
         "http://[::1": None,
         "not a url": None,
@@ -64,6 +67,8 @@ async def test_hook_public_url_group(creator_platform, web, web_for) -> None:
     assert await sdk.group_serving_url(app, f"{PLATFORM}/sites/alpha") is None
     assert await sdk.group_serving_url(app, "https://www.alpha.test") is None
     assert await sdk.group_serving_url(app, f"{PLATFORM}/sites/alpha-two/home") == mine
+    assert await sdk.group_serving_url(app, "https://alpha.test/") is None  # new: pending
+    await web.verify_domain(r.json())
     assert await sdk.group_serving_url(app, "https://alpha.test/") == mine
 
     # a deleted site answers nothing
