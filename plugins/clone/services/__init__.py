@@ -21,10 +21,11 @@ from __future__ import annotations
 import sdk
 from plugins.clone.providers import LLMProvider
 from plugins.clone.services.base import ANSWERING_STATUSES, QUOTE_CHARS, answers, quote
-from plugins.clone.services.chat import Chat, LLMUnavailable, Turn, bounded_history
+from plugins.clone.services.chat import Chat
 from plugins.clone.services.clones import Clones, allowed_origins, default_system_prompt
 from plugins.clone.services.sources import Sources
 from plugins.clone.services.trainer import Training
+from plugins.clone.services.turns import LLMUnavailable, Turn, bounded_history
 from plugins.clone.settings import CloneSettings
 from plugins.clone.tools import CloneTool
 
