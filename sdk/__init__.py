@@ -20,7 +20,9 @@ from core.api.uploads import read_upload
 from core.auth.permissions import Permissions, Resource
 from core.auth.tokens import Actor, Directory
 from core.commands import with_platform
+from core.cpu import run_cpu
 from core.errors import (
+    Busy,
     Conflict,
     Forbidden,
     NotFound,
@@ -89,6 +91,7 @@ __all__ = [
     "Actor",
     "AggregateRow",
     "Bucket",
+    "Busy",
     "Conflict",
     "Connection",
     "ConnectionCount",
@@ -164,6 +167,7 @@ __all__ = [
     "provide_group",
     "read_upload",
     "reusing_query_vectors",
+    "run_cpu",
     "sql_migration",
     "ui_headers",
     "uuid7",

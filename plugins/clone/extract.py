@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from html import unescape
 from typing import Any
 
@@ -116,13 +116,41 @@ def _heading(match: re.Match[str]) -> str:
     return _CLOSING_HASHES.sub("", " " + text)[1:].rstrip(" \t") if "#" in text[-1:] else text
 
 
-def from_markdown(text: str) -> str:
-    """Markdown's text with its markup lightly removed (headings, emphasis, links and
-    images keep their words; code keeps its content)."""
+#: Markdown is read in slices of about this many characters, cut between paragraphs where
+#: it can be: one regular expression over megabytes would hold the interpreter's lock,
+#: and so the event loop's thread, for as long as it runs.
+MARKDOWN_SLICE_CHARS = 65_536
+
+
+def _slices(text: str, size: int = MARKDOWN_SLICE_CHARS) -> Iterator[str]:
+    """``text`` in consecutive pieces of at most ``size`` characters, each cut at a blank
+    line in its second half if there is one, else at a line end, else at a space."""
+    start = 0
+    while len(text) - start > size:
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            cut = text.rfind(separator, start + size // 2, start + size)
+            if cut > start:
+                break
+        if cut <= start:
+            cut = start + size
+        yield text[start:cut]
+        start = cut
+    yield text[start:]
+
+
+def _markdown_slice(text: str) -> str:
     text = _ATX_HEADING.sub(_heading, text)
     for pattern, replacement in _MD_RULES:
         text = pattern.sub(replacement, text)
-    return _checked(text)
+    return text
+
+
+def from_markdown(text: str) -> str:
+    """Markdown's text with its markup lightly removed (headings, emphasis, links and
+    images keep their words; code keeps its content). Inline markup never spans a blank
+    line, so reading paragraph blocks one by one changes nothing."""
+    return _checked("".join(_markdown_slice(piece) for piece in _slices(text)))
 
 
 # -- HTML ---------------------------------------------------------------------------------
