@@ -53,14 +53,40 @@ def too_long(chars: int) -> ValidationFailed:
     )
 
 
+#: Text is cleaned in blocks of about this many characters: one normalisation or regular
+#: expression over megabytes would hold the interpreter's lock, and so the event loop's
+#: thread, for as long as it runs.
+CLEAN_BLOCK_CHARS = 65_536
+#: Where a line too long for one block is cut: never inside a run of spaces, and never
+#: before a character that composes with the one before it.
+_SAFE_CUT = re.compile(r"[A-Za-z0-9]")
+
+
+def _blocks(text: str, size: int = CLEAN_BLOCK_CHARS) -> Iterator[str]:
+    """``text`` in consecutive pieces of about ``size`` characters, each ending with a line
+    end in its second half if there is one, else cut before a letter or digit."""
+    start = 0
+    while len(text) - start > size:
+        cut = text.rfind("\n", start + size // 2, start + size) + 1
+        if cut <= start:
+            safe = _SAFE_CUT.search(text, start + size, start + size + 1024)
+            cut = safe.start() if safe else start + size
+        yield text[start:cut]
+        start = cut
+    yield text[start:]
+
+
 def clean_text(text: str) -> str:
     """Normalised plain text: NFC, ``\\n`` line ends, no control characters, spaces
     collapsed within lines, at most one blank line between paragraphs."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _CONTROL.sub("", text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(
+        _SPACES.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFC", block)))
+        for block in _blocks(text)
+    )
     out: list[str] = []
-    for line in lines:
+    for line in text.split("\n"):
+        line = line.strip()
         if line or (out and out[-1]):
             out.append(line)
     return "\n".join(out).strip()
