@@ -85,7 +85,7 @@ class CpuPool:
         return await asyncio.wrap_future(future)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=False)  # calls already queued still run
 
 
 _pool: CpuPool | None = None
