@@ -5,6 +5,10 @@ chunker packs whole paragraphs, so an edit changes only the chunks around it). P
 with the input are 4xx errors that say what to do: a PDF that is encrypted or broken, a
 file that is not text, a document with too much (or no) text.
 
+Every reader takes time linear in its input, whatever the input (the tests feed each one
+pathological shapes at the largest upload), and the services call them through
+``sdk.run_cpu``, off the event loop.
+
 A ``page`` is read from its thing's JSON (``properties["tree"]``: nodes with ``props`` and
 ``children``), the type the website plugin declares; this module never imports the
 website plugin, and without it there are no pages to read.
@@ -386,7 +390,8 @@ def is_pdf(data: bytes) -> bool:
 
 def from_pdf(data: bytes) -> str:
     """The text of every page of a PDF, one paragraph block per page. Blocking (pypdf is
-    pure Python): call it in a thread. An encrypted, broken or image-only PDF is a 422."""
+    pure Python): call it through ``sdk.run_cpu``. An encrypted, broken or image-only PDF
+    is a 422."""
     import pypdf
     from pypdf.errors import FileNotDecryptedError
 
@@ -477,8 +482,8 @@ def file_kind(filename: str, data: bytes) -> str:
 
 
 def from_file(kind: str, data: bytes) -> str:
-    """The text of an uploaded file of ``kind`` (from :func:`file_kind`). Blocking for a
-    PDF: call it in a thread."""
+    """The text of an uploaded file of ``kind`` (from :func:`file_kind`). Its time grows
+    with the file: call it through ``sdk.run_cpu``."""
     if kind == "pdf":
         return from_pdf(data)
     return extract(kind, _decode(data))
