@@ -116,6 +116,19 @@ class RateLimited(PlatformError):
         self.retry_after = retry_after
 
 
+class Busy(PlatformError):
+    """The server cannot take this work now (:mod:`core.cpu`'s queue is full). The client
+    may try again in ``retry_after`` seconds, as ``Retry-After`` says."""
+
+    status = 503
+    code = "busy"
+    title = "Server busy"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
 class Problem(msgspec.Struct, omit_defaults=True):
     """The problem+json body (RFC 9457) plus our stable ``code``."""
 

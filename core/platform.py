@@ -16,6 +16,7 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from piccolo.conf.apps import AppConfig
 
+from core import cpu
 from core.auth.accounts import Accounts
 from core.auth.members import Members
 from core.auth.permissions import Permissions
@@ -120,6 +121,7 @@ class Platform:
             for report in await migrate(url, self.migration_apps()):
                 if report.applied:
                     log.info("applied %d migration(s) of %s", len(report.applied), report.app)
+        cpu.configure(self.settings.cpu_workers, self.settings.cpu_queue)
         self._db = Database(
             url,
             min_size=self.settings.db_pool_min_size,

@@ -105,6 +105,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Size of a knowledge chunk, and how much consecutive chunks share, in tokens.
     chunk_tokens: int = 500
     chunk_overlap: int = 50
+    #: Threads that read uploads, decode images and chunk text off the event loop
+    #: (``core.cpu``), and how many more such calls may wait for one before a request is
+    #: answered 503 ``busy``.
+    cpu_workers: int = 2
+    cpu_queue: int = 32
     #: The address visitors reach this deployment at, for absolute links (canonical URLs,
     #: sitemaps, Open Graph); unset means ``http://<host>:<port>``.
     public_url: str | None = None
@@ -161,6 +166,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             ("job_retry_base_seconds", self.job_retry_base_seconds >= 0, "must not be negative"),
             ("worker_poll_delay_seconds", self.worker_poll_delay_seconds > 0, "must be positive"),
             ("worker_max_jobs", self.worker_max_jobs >= 1, "must be at least 1"),
+            ("cpu_workers", self.cpu_workers >= 1, "must be at least 1"),
+            ("cpu_queue", self.cpu_queue >= 0, "must not be negative"),
             ("stream_heartbeat_seconds", self.stream_heartbeat_seconds > 0, "must be positive"),
             ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must not be negative"),
             ("max_groups_per_person", self.max_groups_per_person >= 0, "must not be negative"),

@@ -20,7 +20,9 @@ from core.api.uploads import read_upload
 from core.auth.permissions import Permissions, Resource
 from core.auth.tokens import Actor, Directory
 from core.commands import with_platform
+from core.cpu import run_cpu
 from core.errors import (
+    Busy,
     Conflict,
     Forbidden,
     NotFound,
@@ -101,6 +103,7 @@ __all__ = [
     "AggregateRow",
     "Bucket",
     "BudgetExhausted",
+    "Busy",
     "Conflict",
     "Connection",
     "ConnectionCount",
@@ -184,6 +187,7 @@ __all__ = [
     "provide_group",
     "read_upload",
     "reusing_query_vectors",
+    "run_cpu",
     "sql_migration",
     "ui_headers",
     "uuid7",

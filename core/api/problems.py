@@ -11,7 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from core.errors import PROBLEM_CONTENT_TYPE, PlatformError, RateLimited, problem_body
+from core.errors import PROBLEM_CONTENT_TYPE, Busy, PlatformError, RateLimited, problem_body
 
 log = logging.getLogger("creator.api")
 
@@ -40,7 +40,7 @@ def platform_error(request: Request[Any, Any, Any], exc: PlatformError) -> Respo
     response = _problem(request, exc.status, body)
     if exc.status == 401:  # RFC 9110 15.5.2: a 401 must say how to authenticate
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, (RateLimited, Busy)):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -2,9 +2,13 @@
 
 **What a token is.** When the embedding provider can count its model's tokens
 (:class:`~core.knowledge.providers.TokenCounter`, as ``local`` does with e5's SentencePiece
-tokenizer), a chunk's size is counted in those tokens: words are packed by what the
-tokenizer makes of each alone, then the whole chunk is counted and words are given back
-until the tokenizer's own count fits ``size`` (a chunk's ``tokens`` is that count).
+tokenizer), a chunk's size is counted in those tokens. Each paragraph is counted once, and
+paragraphs are packed by the sum of their counts and of the blank lines between them (a
+long paragraph's words by what the tokenizer makes of each alone); then the whole chunk is
+counted once more and paragraphs or words are given back until the tokenizer's own count
+fits ``size`` (a chunk's ``tokens`` is that count). Counting the growing pack again for
+every paragraph added would make the work grow with the chunk size times the number of
+paragraphs.
 Otherwise a token is approximated as one word or one punctuation mark (``\\w+`` or any
 other non-space character); BPE tokenizers make about 1.3 tokens of an English word, so
 budget ``chunk_tokens`` under the model's limit then.
@@ -56,41 +60,63 @@ class Chunker:
         self.overlap = overlap
         self.count = count or approximate_tokens
         self.exact = count is not None
+        self._join_cost: int | None = None
+
+    @property
+    def join_cost(self) -> int:
+        """What the blank line between two packed paragraphs costs (measured once: the
+        tokenizer may make a token of it; the approximation never does)."""
+        if self._join_cost is None:
+            pair = self.count("word\n\nword") - 2 * self.count("word")
+            self._join_cost = max(0, pair) if self.exact else 0
+        return self._join_cost
 
     def split(self, text: str) -> list[Chunk]:
         """Whole paragraphs packed together while they fit; a longer one in windows."""
         pieces: list[tuple[str, int]] = []
-        packed: list[str] = []
-        packed_tokens = 0
-
-        def flush() -> None:
-            nonlocal packed, packed_tokens
-            if packed:
-                joined = "\n\n".join(packed)
-                pieces.append((joined, self.count(joined) if self.exact else packed_tokens))
-            packed, packed_tokens = [], 0
-
+        fitting: list[tuple[str, int]] = []  # consecutive paragraphs that fit alone
         for paragraph in _PARAGRAPH.split(text.strip()):
             paragraph = paragraph.strip()
             if not paragraph:
                 continue
-            words = _WORD.findall(paragraph)
-            costs = [max(1, self.count(word.strip())) for word in words]
-            cost = self.count(paragraph) if self.exact else sum(costs)
-            if cost > self.size:
-                flush()
-                pieces.extend(self._windows(words, costs))
+            # Each paragraph is counted once; a pack's size is the sum of its paragraphs'.
+            cost = self.count(paragraph)
+            if cost <= self.size:
+                fitting.append((paragraph, cost))
                 continue
-            if packed:
-                together = packed_tokens + cost
-                if self.exact and together <= self.size:
-                    together = self.count("\n\n".join([*packed, paragraph]))
-                if together > self.size:
-                    flush()
-            packed.append(paragraph)
-            packed_tokens += cost
-        flush()
+            pieces.extend(self._pack(fitting))
+            fitting = []
+            words = _WORD.findall(paragraph)
+            pieces.extend(self._windows(words, [max(1, self.count(w.strip())) for w in words]))
+        pieces.extend(self._pack(fitting))
         return [Chunk(i, piece, tokens) for i, (piece, tokens) in enumerate(pieces)]
+
+    def _pack(self, paragraphs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Consecutive paragraphs (each with its count) packed whole while their counts add
+        up to at most ``size``. With the provider's tokenizer, each pack is counted once
+        more as a whole (a join may cost a token) and paragraphs worth what it is over
+        are given back to the next pack."""
+        packs: list[tuple[str, int]] = []
+        join = self.join_cost if paragraphs else 0
+        start = 0
+        while start < len(paragraphs):
+            end, total = start + 1, paragraphs[start][1]
+            while end < len(paragraphs) and total + join + paragraphs[end][1] <= self.size:
+                total += join + paragraphs[end][1]
+                end += 1
+            joined = "\n\n".join(p for p, _ in paragraphs[start:end])
+            if self.exact:
+                total = self.count(joined)
+                while total > self.size and end - start > 1:
+                    over = total - self.size
+                    while end - start > 1 and over > 0:
+                        end -= 1
+                        over -= join + paragraphs[end][1]
+                    joined = "\n\n".join(p for p, _ in paragraphs[start:end])
+                    total = self.count(joined)
+            packs.append((joined, total))
+            start = end
+        return packs
 
     def _windows(self, words: list[str], costs: list[int]) -> list[tuple[str, int]]:
         """One long paragraph in windows of ``size`` tokens overlapping by ``overlap``."""
@@ -104,10 +130,13 @@ class Chunker:
             text_of = "".join(words[start:end]).strip()
             if self.exact:
                 # Per-word costs can miss a token or two at word joins: trust the tokenizer
-                # on the whole window and give back words until it fits.
+                # on the whole window and give back words worth what it is over.
                 total = self.count(text_of)
                 while total > self.size and end - start > 1:
-                    end -= 1
+                    over = total - self.size
+                    while end - start > 1 and over > 0:
+                        end -= 1
+                        over -= costs[end]
                     text_of = "".join(words[start:end]).strip()
                     total = self.count(text_of)
             windows.append((text_of, total))

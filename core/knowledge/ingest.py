@@ -20,6 +20,7 @@ from uuid import UUID
 
 import msgspec
 
+from core.cpu import run_cpu
 from core.errors import ValidationFailed
 from core.knowledge.chunking import Chunk, Chunker
 from core.knowledge.providers import EmbeddingProvider
@@ -112,8 +113,7 @@ async def ingest(
         raise ValidationFailed("text must not be empty", field="text")
     labels = check_labels(labels)
     extra = check_metadata(metadata)
-    chunks = chunker.split(text)
-    hashes = [content_hash(c.text) for c in chunks]
+    chunks, hashes = await run_cpu(_chunks_and_hashes, chunker, text)
     model, dim = provider.model, provider.dimension
 
     def chunk_metadata(chunk: Chunk, digest: str) -> dict[str, Any]:
@@ -181,6 +181,12 @@ async def ingest(
         deleted=deleted,
         embedded=embedded,
     )
+
+
+def _chunks_and_hashes(chunker: Chunker, text: str) -> tuple[list[Chunk], list[str]]:
+    """The text's chunks and their hashes: work that grows with the text, for the CPU pool."""
+    chunks = chunker.split(text)
+    return chunks, [content_hash(c.text) for c in chunks]
 
 
 async def _vectors_for(

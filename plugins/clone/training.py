@@ -112,7 +112,8 @@ async def source_text(stores: sdk.ScopedOntology, thing: sdk.Thing) -> tuple[str
     if thing.type == "page":
         props = await page_as_live(stores, thing)
         title = props.get("title")
-        return (title if isinstance(title, str) and title else thing.name), extract.page_text(props)
+        words = await sdk.run_cpu(extract.page_text, props)
+        return (title if isinstance(title, str) and title else thing.name), words
     raise sdk.ValidationFailed(f"a {thing.type} cannot be a clone's source", field="thing_id")
 
 

@@ -6,7 +6,6 @@ group each know only theirs; training (:mod:`plugins.clone.training`) reads them
 
 from __future__ import annotations
 
-import asyncio
 from uuid import UUID
 
 import msgspec
@@ -114,7 +113,7 @@ class Sources(CloneService):
             raise sdk.ValidationFailed("give the source a title", field="title")
         if not data.text.strip():
             raise sdk.ValidationFailed("the text is empty", field="text")
-        text = extract.extract(data.kind, data.text)
+        text = await sdk.run_cpu(extract.extract, data.kind, data.text)
         if not text:
             raise sdk.ValidationFailed(f"the {data.kind} has no text to learn from", field="text")
         return await self._create_source(group, clone_id, title, data.kind, text, "")
@@ -140,10 +139,7 @@ class Sources(CloneService):
         name = extract.clean_text(filename.replace("\\", "/").rsplit("/", 1)[-1])
         name = " ".join(name.split())[:255] or "upload"
         kind = extract.file_kind(name, data)
-        if kind == "pdf":
-            text = await asyncio.to_thread(extract.from_file, kind, data)
-        else:
-            text = extract.from_file(kind, data)
+        text = await sdk.run_cpu(extract.from_file, kind, data)
         if not text:
             raise sdk.ValidationFailed("the file has no text to learn from", field="file")
         title = " ".join(title.split())[:200]
@@ -196,7 +192,7 @@ class Sources(CloneService):
                 raise sdk.ValidationFailed("give the source a title", field="title")
         if patch.text is not msgspec.UNSET:
             kind = props.kind if props.kind in ("text", "markdown", "html") else "text"
-            text = extract.extract(kind, patch.text)
+            text = await sdk.run_cpu(extract.extract, kind, patch.text)
             if not text:
                 raise sdk.ValidationFailed("the text is empty", field="text")
             props.text = text

@@ -3,7 +3,6 @@ what a file is, never its name or declared type."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -137,5 +136,5 @@ async def read_samples(request: Request[Any, Any, Any], most: int, limit: int) -
 async def read_photo(request: Request[Any, Any, Any], limit: int) -> Photo:
     """The one photo in the ``file`` field (at most ``limit`` bytes), or a 4xx."""
     [(upload, data)] = await _contents(await _read_files(request, 1), limit)
-    kind = await asyncio.to_thread(check_photo, data)
+    kind = await sdk.run_cpu(check_photo, data)
     return Photo(_filename(upload, "photo." + kind.rsplit("/", 1)[-1]), data, kind)

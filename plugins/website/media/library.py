@@ -4,7 +4,6 @@ asset ids to URLs for the renderer."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from uuid import UUID
@@ -65,7 +64,7 @@ class MediaLibrary:
             )
         if not data:
             raise sdk.ValidationFailed("the file is empty", field="file")
-        found = await asyncio.to_thread(inspect_media, data)
+        found = await sdk.run_cpu(inspect_media, data)
         # A hint without the lock, so a group over its quota does not write the file first.
         await self.platform.quotas.check(group.scope, "media_uploads")
         name = clean_filename(filename, found.extension)

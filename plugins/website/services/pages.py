@@ -76,7 +76,7 @@ class Pages:
     async def create_page(self, group: sdk.GroupContext, site_id: UUID, data: PageIn) -> PageView:
         group.require("website.manage")
         await self.context.get_site_thing(group, site_id)
-        tree = self.context.components.validate_tree(data.tree or [])
+        tree = await sdk.run_cpu(self.context.components.validate_tree, data.tree or [])
         async with self.context.transaction(group) as o:
             site = await self.context.lock_site(o, site_id)
             await self.context.platform.quotas.check(
@@ -130,7 +130,9 @@ class Pages:
             if getattr(patch, f) is not msgspec.UNSET
         }
         if "tree" in changes:
-            changes["tree"] = self.context.components.validate_tree(changes["tree"])
+            changes["tree"] = await sdk.run_cpu(
+                self.context.components.validate_tree, changes["tree"]
+            )
         seo_patch = changes.pop("seo", None)
         summary = "edited " + ", ".join([*changes, *(["seo"] if seo_patch else [])])
 
@@ -197,7 +199,9 @@ class Pages:
         component = components.get(data.type)
         props = components.defaults(data.type)
         if data.props:
-            props = components.validate_props(data.type, {**props, **data.props}, "props")
+            props = await sdk.run_cpu(
+                components.validate_props, data.type, {**props, **data.props}, "props"
+            )
         node = Node(id=new_node_id(), type=component.type, props=props)
 
         def change(page: PageProps) -> dict[str, Any]:
@@ -313,7 +317,8 @@ class Pages:
             site = await context.lock_site(o, site_id)
             page = await context.locked_page(o, site_id, page_id, expected_version)
             props = msgspec.convert(page.properties, PageProps)
-            changes = change(props)
+            # a change validates the whole tree (rich text is sanitised again): off the loop
+            changes = await sdk.run_cpu(change, props)
             if "slug" in changes and changes["slug"] != props.slug:
                 await self._check_page_slug(o, site_id, changes["slug"], page_id)
             old_tree = props.tree

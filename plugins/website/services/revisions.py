@@ -56,7 +56,7 @@ class Revisions:
         await self.context.get_page_things(group, site_id, page_id)
         revision = await self.context.revision_thing(group.stores, page_id, number)
         old = msgspec.convert(revision.properties, RevisionFields)
-        tree = self.context.components.validate_tree(old.tree)
+        tree = await sdk.run_cpu(self.context.components.validate_tree, old.tree)
 
         def change(page: PageProps) -> dict[str, Any]:
             return {"title": old.title, "slug": old.slug, "seo": old.seo, "tree": tree}

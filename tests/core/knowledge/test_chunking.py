@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 
@@ -125,3 +126,45 @@ def test_an_edit_changes_only_the_chunks_around_it() -> None:
     after = Chunker(20, 4).split("\n\n".join(paras))
     unchanged = {c.text for c in before} & {c.text for c in after}
     assert len(unchanged) >= len(before) - 2, (before, after)
+
+
+class CountingTokens:
+    """A token counter that records how many characters it was asked to count."""
+
+    def __init__(self, count: Callable[[str], int]) -> None:
+        self.count = count
+        self.characters = 0
+
+    def __call__(self, text: str) -> int:
+        self.characters += len(text)
+        return self.count(text)
+
+
+def one_word_paragraphs(size: int) -> str:
+    text = "\n\n".join(f"w{i}" for i in range(size // 4))
+    return text[: text.rfind("\n\n", 0, size)]
+
+
+@pytest.mark.parametrize("size", [2_000_000])
+def test_each_paragraph_is_counted_once(size: int) -> None:
+    # The review's input: one-word paragraphs, each once re-counted with the whole growing
+    # chunk (about 250 characters counted per character of text). Now each paragraph is
+    # counted once and each chunk once more, at the largest text a clone source holds.
+    text = one_word_paragraphs(size)
+    counter = CountingTokens(approximate_tokens)
+    chunks = Chunker(500, 50, counter).split(text)
+    assert counter.characters <= 3 * len(text)
+    assert all(c.tokens <= 500 for c in chunks)
+    assert "\n\n".join(c.text for c in chunks) == text
+
+
+def test_counting_with_the_local_tokenizer_grows_with_the_text() -> None:
+    provider = LocalEmbeddingProvider()
+    work = []
+    for size in (50_000, 100_000):
+        counter = CountingTokens(provider.count_tokens)
+        chunks = Chunker(500, 50, counter).split(one_word_paragraphs(size))
+        assert all(c.tokens == provider.count_tokens(c.text) <= 500 for c in chunks)
+        work.append(counter.characters)
+    assert work[1] <= 2.2 * work[0]
+    assert work[1] <= 3 * 100_000

@@ -3,6 +3,9 @@ pages' JSON."""
 
 from __future__ import annotations
 
+import functools
+import time
+
 import pytest
 
 from core.errors import UnsupportedMediaType
@@ -158,3 +161,130 @@ def test_a_website_pages_words() -> None:
     live = [{"id": "h", "type": "heading", "props": {"text": "Live words"}}]
     assert extract.page_text(page, live) == "About us\n\nWho we are.\n\nLive words"
     assert extract.page_text({}) == ""
+
+
+# -- linear time --------------------------------------------------------------------------
+#
+# Each reader is timed (CPU time of this thread, so other processes on the machine do not
+# count) on a pathological input and on ordinary input of the same size, first small, so
+# a quadratic regression fails in a second instead of running for hours, then at the
+# largest upload a source accepts. The bound is generous (many times the ordinary input's
+# time), yet a quadratic reader misses it by orders of magnitude at either size.
+
+SMALL = 32 * 1024
+#: The clone's default ``max_upload_bytes``: the largest file a source is read from.
+LARGEST_UPLOAD = 10 * 1024 * 1024
+
+
+def _cpu_seconds(kind: str, data: bytes) -> float:
+    started = time.thread_time()
+    try:
+        extract.from_file(kind, data)
+    except ValidationFailed:  # too much text once read: the time spent reading still counts
+        pass
+    return time.thread_time() - started
+
+
+def _repeated(unit: str, size: int) -> bytes:
+    return (unit * (size // len(unit) + 1))[:size].encode()
+
+
+@functools.cache
+def _baseline(kind: str, size: int) -> float:
+    ordinary = ORDINARY_MARKDOWN if kind == "markdown" else ORDINARY_HTML
+    return min(_cpu_seconds(kind, _repeated(ordinary, size)) for _ in range(2))
+
+
+def assert_linear(kind: str, pathological: str, sizes: tuple[int, ...] = (SMALL,)) -> None:
+    for size in sizes:
+        spent = _cpu_seconds(kind, _repeated(pathological, size))
+        baseline = _baseline(kind, size)
+        slack = 0.1 if size <= SMALL else 1.0
+        assert spent < 10 * baseline + slack, (kind, pathological, size, spent, baseline)
+
+
+ORDINARY_MARKDOWN = (
+    "## A heading\n\nSome *emphasis*, **strong** words, a [link](https://example.com/a_(b)) "
+    'and `code`, with ~~old~~ text and an ![image](cat.png "Cat").\n\n* a bullet\n> a quote\n\n'
+)
+ORDINARY_HTML = (
+    "<section><h2>A heading</h2><p>Some <em>emphasis</em>, <a href='/x'>a link</a> &amp; "
+    "an <img src='a.png' alt='image'>.</p><ul><li>one</li><li>two</li></ul></section>\n"
+)
+
+
+@pytest.mark.parametrize(
+    "pathological",
+    [
+        " *a",
+        " _a",
+        "**a ",
+        " __a",
+        "~~a ",
+        "[a",
+        "[a](",
+        '![a](b "',
+        "[a][",
+        "<a",
+        "`a",
+        "# a #",
+        "a*b ",
+        " " * 7 + "#",
+    ],
+)
+def test_markdown_is_read_in_linear_time(pathological: str) -> None:
+    assert_linear("markdown", pathological)
+
+
+@pytest.mark.parametrize(
+    "pathological",
+    [
+        "<a",
+        "<a>",
+        "<div>",
+        "</a",
+        "<!--",
+        "<!x",
+        "<?",
+        '<a x="',
+        "<a x='y\" ",
+        "<script>",
+        "<title>",
+        "< ",
+        "&#",
+        "<li>x",
+    ],
+)
+def test_html_is_read_in_linear_time(pathological: str) -> None:
+    assert_linear("html", pathological)
+
+
+@pytest.mark.parametrize(("kind", "pathological"), [("markdown", " *a"), ("html", "<a")])
+def test_the_reviews_inputs_at_the_largest_upload(kind: str, pathological: str) -> None:
+    # the review's measurements: 24 KB of " *a" took seconds, 160 KB of "<a" half a minute
+    assert_linear(kind, pathological, (SMALL, LARGEST_UPLOAD))
+
+
+def test_markdown_and_html_edge_cases_keep_their_words() -> None:
+    assert extract.from_markdown("# C#\n\n#hashtag\n\n### Title ###") == "C#\n\n#hashtag\n\nTitle"
+    assert extract.from_markdown("[Go](https://en.wikipedia.org/wiki/Go_(game)) rules") == (
+        "Go rules"
+    )
+    assert extract.from_markdown("*compute 2*3*4 now* and _snake_case here_") == (
+        "compute 2*3*4 now and snake_case here"
+    )
+    assert extract.from_markdown("***both*** and **bold *inner* text**") == (
+        "both and bold inner text"
+    )
+    assert extract.from_html("a<b then c") == "a<b then c"  # a tag never closed is text
+    assert extract.from_html("<p>x</p><!-- a note --><p>y</p><!-- open") == "x\n\ny"
+    assert extract.from_html("<script>if (a<b) x = '</p>'</script><p>kept") == "kept"
+    assert extract.from_html("<IMG ALT='A &amp; B' SRC=x><p title=\"a>b\">c</p>") == "A & B\n\nc"
+
+
+def test_long_markdown_is_read_in_slices_that_change_nothing() -> None:
+    paragraph = "Some *emphasis* and a [link](https://example.com) here.\n\n"
+    text = paragraph * (3 * extract.MARKDOWN_SLICE_CHARS // len(paragraph))
+    assert extract.from_markdown(text) == "\n\n".join(
+        ["Some emphasis and a link here."] * text.count("\n\n")
+    )

@@ -3,6 +3,11 @@ website pages; changing and removing them; validation and other groups."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 
 from sdk.testing import assert_problem
@@ -281,3 +286,45 @@ async def test_website_pages_as_sources(clone_platform, api, api_for, owner) -> 
     r = await owner.client.get(f"/api/v1/groups/{owner.group.id}/things/{page_id}")
     assert r.status_code == 200
     assert [s["id"] for s in await api.sources(clone["id"])] == [other_source["id"]]
+
+
+@asynccontextmanager
+async def loop_probe() -> AsyncIterator[list[float]]:
+    """Yields a list that ends up holding the longest the loop was late to wake a task
+    sleeping 10 ms at a time, measured while the block ran."""
+    worst = [0.0]
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            worst[0] = max(worst[0], now - last - 0.01)
+            last = now
+
+    task = asyncio.create_task(probe())
+    await asyncio.sleep(0.02)  # the probe is running
+    try:
+        yield worst
+    finally:
+        done.set()
+        await task
+
+
+@pytest.mark.parametrize(
+    ("filename", "unit"),
+    [("emphasis.md", " *a"), ("tags.html", "<a"), ("paragraphs.md", "w\n\n"), ("t.txt", "a ")],
+)
+async def test_the_largest_pathological_upload_leaves_the_loop_free(
+    api, filename: str, unit: str
+) -> None:
+    # The review's inputs at the largest upload: read off the loop, then refused as more
+    # text than a source may have.
+    clone = await api.clone("Ada")
+    limit = 10 * 1024 * 1024  # the default max_upload_bytes
+    data = (unit * (limit // len(unit)))[:limit].encode()
+    async with loop_probe() as worst:
+        r = await api.upload(clone["id"], filename, data)
+    assert_problem(r, 422)
+    assert worst[0] < 1.0, f"the loop was held for {worst[0]:.2f} s"
