@@ -71,6 +71,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     worker_max_jobs: int = 10
     #: Seconds between keep-alive comments on an idle live event stream.
     stream_heartbeat_seconds: float = 15.0
+    #: A warning names the requests and jobs running when the event loop was held (by
+    #: CPU work that does not yield) for longer than this.
+    loop_lag_warn_seconds: float = 0.25
     #: API requests one client (a bearer token, else an address) may make per minute;
     #: ``0`` turns rate limiting off. Counted in Redis, shared by every process.
     rate_limit_per_minute: int = 600
@@ -133,6 +136,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             ("worker_max_jobs", self.worker_max_jobs >= 1, "must be at least 1"),
             ("stream_heartbeat_seconds", self.stream_heartbeat_seconds > 0, "must be positive"),
             ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must not be negative"),
+            ("loop_lag_warn_seconds", self.loop_lag_warn_seconds > 0, "must be positive"),
             ("log_format", self.log_format in {"text", "json"}, "must be text or json"),
         ]
         for name, ok, why in checks:
