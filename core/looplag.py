@@ -136,13 +136,17 @@ class LoopLagMonitor:
         """A moment to measure from, for :meth:`max_lag_since`."""
         return monotonic()
 
+    def held_now(self) -> float:
+        """How long the loop has been held so far, if it is held now (else 0): callable
+        from a signal handler or another thread while the loop's thread is busy."""
+        due = self._due
+        return max(0.0, monotonic() - due) if due is not None else 0.0
+
     def max_lag_since(self, mark: float) -> float:
         """The longest the loop was held (seconds) in a stall that ended after ``mark``,
         including one still going on while the caller runs."""
         worst = max((lag for woke, lag in self._lags if woke >= mark), default=0.0)
-        if self._due is not None:  # the monitor is due but the caller holds the loop
-            worst = max(worst, monotonic() - self._due)
-        return worst
+        return max(worst, self.held_now())  # the monitor is due but the caller holds the loop
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
