@@ -38,6 +38,8 @@ INTERVAL_SECONDS = 0.1
 KEPT_ABOVE_SECONDS = 0.02
 #: Warning fields the message already shows; text lines do not repeat them.
 _IN_MESSAGE = frozenset(("lag_seconds", "held_by"))
+#: How many of the requests and jobs running during a stall its warning names.
+MOST_NAMED = 3
 #: How many recent lags, and recently finished requests/jobs, are remembered.
 HISTORY = 256
 
@@ -167,11 +169,17 @@ class LoopLagMonitor:
         if lag >= KEPT_ABOVE_SECONDS:
             self._lags.append((woke, lag))
         if lag > self.warn_seconds:
-            held_by = sorted({entry.describe() for entry in in_flight.during(loop, since)})
+            # The longest running first: the one holding the loop has been running at
+            # least as long as the stall, and most others started while it was held.
+            running = sorted(in_flight.during(loop, since), key=lambda entry: entry.started)
+            held_by = list(dict.fromkeys(entry.describe() for entry in running))
+            shown = "; ".join(held_by[:MOST_NAMED]) or "no request or job (platform code)"
+            if len(held_by) > MOST_NAMED:
+                shown += f"; and {len(held_by) - MOST_NAMED} more"
             log.warning(
                 "event loop held for %.2fs; running then: %s",
                 lag,
-                "; ".join(held_by) or "no request or job (platform code)",
+                shown,
                 extra={
                     "lag_seconds": round(lag, 3),
                     "held_by": held_by,
