@@ -6,7 +6,7 @@ shows one consistent set of names.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUEST_LATENCY = Histogram(
     "creator_http_request_duration_seconds",
@@ -32,4 +32,12 @@ QUERY_VECTORS = Counter(
     "creator_query_vectors_total",
     "Search query vectors, by source: embedded, or one of the group's recent queries.",
     ["source"],
+)
+LOOP_LAG = Histogram(
+    "creator_event_loop_lag_seconds",
+    "How late the event loop woke a task that slept a short interval: how long it was held.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+LOOP_LAG_LAST = Gauge(
+    "creator_event_loop_lag_last_seconds", "The event loop's most recently measured lag."
 )

@@ -11,7 +11,9 @@ path's 404, a rate limit's 429 and an unhandled error's 500. Per request it
   (``/api/v1/groups/{group_id}/things``, never the raw path, so ids do not explode the
   label set; ``<unmatched>`` when no route matched) and status;
 * writes one access log line (logger ``creator.access``) with ``method``, ``path``,
-  ``route``, ``status``, ``duration_ms`` and the request id.
+  ``route``, ``status``, ``duration_ms`` and the request id;
+* lists the request in :data:`core.looplag.in_flight` while it runs, so a stall of the
+  event loop names it.
 
 It is a plain ASGI callable with no per-request allocation beyond a closure, so it costs a
 few microseconds. ``GET /metrics`` serves the Prometheus exposition (not in the schema) to
@@ -36,6 +38,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from core.errors import Forbidden, Unauthorized
 from core.logs import request_id_var
+from core.looplag import in_flight
 from core.metrics import REQUEST_LATENCY
 
 if TYPE_CHECKING:
@@ -100,9 +103,11 @@ class ObservabilityMiddleware:
             await send(message)
 
         token = request_id_var.set(request_id)
+        running = in_flight.request_started(scope, request_id)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            in_flight.ended(running)
             duration = perf_counter() - start
             route = scope.get("path_template") if "route_handler" in scope else None
             route = route or UNMATCHED

@@ -77,6 +77,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     worker_max_jobs: int = 10
     #: Seconds between keep-alive comments on an idle live event stream.
     stream_heartbeat_seconds: float = 15.0
+    #: A warning names the requests and jobs running when the event loop was held (by
+    #: CPU work that does not yield) for longer than this.
+    loop_lag_warn_seconds: float = 0.25
     #: API requests one client (the person whose credentials verify, else an address) may
     #: make per minute; ``0`` turns rate limiting off. Counted in Redis, shared by every
     #: process.
@@ -181,6 +184,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 self.hosted_embedding_tokens_per_month >= 0,
                 "must not be negative",
             ),
+            ("loop_lag_warn_seconds", self.loop_lag_warn_seconds > 0, "must be positive"),
             ("log_format", self.log_format in {"text", "json"}, "must be text or json"),
             (
                 "metrics_token",

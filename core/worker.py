@@ -26,6 +26,7 @@ from arq.worker import Function, Worker, func
 from core.errors import NotFound
 from core.events import HANDLER_JOB, OutboxRelay
 from core.jobs import GROUP_KWARG, Job, backoff_seconds
+from core.looplag import LoopLagMonitor, in_flight
 from core.metrics import JOBS
 from core.ontology.records import Event
 from core.ontology.scope import Scope
@@ -69,12 +70,14 @@ async def _try(
     work: Callable[[], Awaitable[Any]],
     give_up: Callable[[BaseException], Awaitable[None]] | None = None,
     time_limit: float | None = None,
+    job_id: str = "",
 ) -> Any:
     """Run ``work`` as try ``attempt`` of ``max_tries``, within ``time_limit`` (unset: the job
     timeout setting). A failure, a timeout included, is retried with backoff; after the
     last try ``give_up`` records it (a durable handler's dead letter) and the error is
-    raised."""
+    raised. While it runs, the job is listed in ``in_flight`` (a loop stall names it)."""
     settings = platform.settings
+    running = in_flight.job_started(name, job_id)
     try:
         result = await asyncio.wait_for(work(), time_limit or settings.job_timeout_seconds)
     except Retry:  # the job asked for it
@@ -97,6 +100,8 @@ async def _try(
         if give_up is not None:
             await give_up(exc)
         raise
+    finally:
+        in_flight.ended(running)
     JOBS.labels(name, "complete").inc()
     return result
 
@@ -130,6 +135,7 @@ def _job_function(platform: Platform, name: str, job: Job) -> Any:
                 job.max_tries,
                 lambda: job.function(ctx, *args, **kwargs),
                 time_limit=job.timeout_seconds,
+                job_id=job_id,
             )
         finally:
             if renew is not None:
@@ -166,7 +172,15 @@ async def _event_handler_job(ctx: dict[str, Any], group_id: str, event_id: str, 
         )
 
     return str(
-        await _try(platform, HANDLER_JOB, attempt, platform.settings.job_max_tries, work, give_up)
+        await _try(
+            platform,
+            HANDLER_JOB,
+            attempt,
+            platform.settings.job_max_tries,
+            work,
+            give_up,
+            job_id=str(ctx.get("job_id", "")),
+        )
     )
 
 
@@ -228,11 +242,13 @@ async def stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
 
 
 class Background:
-    """The outbox relay and (optionally) a job worker, as tasks of the running loop."""
+    """The outbox relay, the loop-lag monitor and (optionally) a job worker, as tasks of
+    the running loop."""
 
     def __init__(self, platform: Platform, *, worker: bool) -> None:
         self.platform = platform
         self.with_worker = worker
+        self.loop_lag = LoopLagMonitor(platform.settings.loop_lag_warn_seconds)
         self.relay = OutboxRelay(platform.bus, platform.ontology, platform.settings)
         self.worker: Worker | None = None
         self._stop = asyncio.Event()
@@ -240,6 +256,7 @@ class Background:
         self._worker_task: asyncio.Task[None] | None = None
 
     async def start(self) -> Background:
+        self.loop_lag.start()
         self._relay_task = asyncio.create_task(self.relay.run(self._stop), name="outbox-relay")
         if self.with_worker:
             self.worker = build_worker(self.platform)
@@ -272,6 +289,7 @@ class Background:
         if self._relay_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._relay_task, 10.0)
+        await self.loop_lag.stop()
 
 
 async def run_worker(platform: Platform, stop: asyncio.Event | None = None) -> None:

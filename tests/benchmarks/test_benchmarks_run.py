@@ -18,6 +18,7 @@ SMALL_RUNS = {
     "knowledge_search.py": ["--rows", "3000", "--queries", "10", "--ingest", "10"],
     "cold_start.py": ["--repeat", "1", "--idle", "0.5"],
     "website_serving.py": ["--requests", "60", "--warmup", "10", "--publishes", "3"],
+    "loop_lag.py": ["--size", "2000", "--idle", "0.5"],
     "clone.py": (
         "--rows 2000 --queries 5 --questions 5 --sources 12 --train-sources 1 --pool 30"
     ).split(),
