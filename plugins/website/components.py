@@ -141,13 +141,24 @@ def render_heading(p: HeadingProps, children: Markup, ctx: RenderContext) -> Mar
     )
 
 
+#: Longest rich text a component holds, as sent and as kept.
+MAX_RICH_TEXT = 50_000
+
+
 class TextProps(msgspec.Struct, forbid_unknown_fields=True):
     #: Rich text; sanitised on save.
-    html: Annotated[str, Meta(max_length=50_000)] = "<p>Write something here.</p>"
+    html: Annotated[str, Meta(max_length=MAX_RICH_TEXT)] = "<p>Write something here.</p>"
     align: Literal["start", "center", "end"] = "start"
 
     def __post_init__(self) -> None:
         self.html = sanitize_rich_text(self.html)
+        # Cleaning closes what was left open, so it can grow the text ("<ul>" * n more
+        # than doubles). Kept over the limit, it would fail the page's every later save.
+        if len(self.html) > MAX_RICH_TEXT:
+            raise ValueError(
+                f"the rich text is {len(self.html):,} characters once cleaned (tags closed), "
+                f"over {MAX_RICH_TEXT:,}; nest fewer elements"
+            )
 
 
 def render_text(p: TextProps, children: Markup, ctx: RenderContext) -> Markup:
