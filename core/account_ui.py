@@ -7,7 +7,10 @@ Content-Security-Policy: scripts and styles come from the platform's own files o
 
 from __future__ import annotations
 
+import posixpath
+import re
 from typing import Any
+from urllib.parse import unquote
 
 from litestar import Request, get
 from litestar.response import Template
@@ -32,9 +35,17 @@ def ui_headers(csp: str = UI_CSP) -> dict[str, str]:
     }
 
 
+#: Paths where the platform serves what tenants wrote: published sites and their media,
+#: and the API (a clone's widget pages among it). A log-in never continues there.
+TENANT_PATHS = ("/sites/", "/media/", "/api/")
+
+
 def safe_next(value: str | None) -> str:
-    """``value`` if it is a path on this site (``/…`` but not ``//…`` or ``/\\…``, which
-    browsers treat as another host), else the home page."""
+    """``value`` if it is a page of the platform itself, else the home page: a path on this
+    site (``/…`` but not ``//…`` or ``/\\…``, which browsers treat as another host) that is
+    not under :data:`TENANT_PATHS` once decoded and normalised (``/%73ites/…``,
+    ``/x/../sites/…``): a log-in must not end on a page a tenant wrote, which could ask for
+    the password again."""
     if (
         not value
         or not value.startswith("/")
@@ -42,6 +53,10 @@ def safe_next(value: str | None) -> str:
         or any(ord(c) < 0x20 or c == "\\" for c in value)
         or len(value) > 2000
     ):
+        return DEFAULT_NEXT
+    path = unquote(re.split(r"[?#]", value, maxsplit=1)[0])
+    normal = posixpath.normpath(path) + "/"  # "/sites" and "/sites/x" alike
+    if any(c == "\\" or ord(c) < 0x20 for c in path) or normal.startswith(("//", *TENANT_PATHS)):
         return DEFAULT_NEXT
     return value
 

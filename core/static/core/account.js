@@ -3,9 +3,9 @@
  *
  * Posts the form as JSON to the auth API named by the form's data-endpoint
  * (/api/v1/auth/login or /api/v1/auth/signup). On success the API has set the session
- * cookie: go to the `next` query parameter when it is a path on this site ("/…", never
- * "//…"), else to /. On error, show the problem's `detail` in the role="alert"
- * region and focus the field it names. A sign-up with an email that already has an
+ * cookie: go to the page the server chose from the `next` query parameter (the form's
+ * data-next: a page of the platform itself), else to /. On error, show the problem's
+ * `detail` in the role="alert" region and focus the field it names. A sign-up with an email that already has an
  * account answers like any sign-up but gives no session (the API does not tell whether an
  * email is registered): when the new session does not work, say so and point to log-in.
  * Plain ES2020, no inline script (CSP-friendly).
@@ -18,15 +18,10 @@
   const errorBox = document.getElementById("account-error");
   const submit = form.querySelector('button[type="submit"]');
 
-  /** A same-site path to continue to, or the home page. */
+  /** Where to continue: the server's choice of the `next` parameter (a page of the
+   *  platform itself, never another host or a tenant's page; see safe_next). */
   function nextPath() {
-    const next = new URLSearchParams(window.location.search).get("next") || "";
-    const unsafe =
-      !next.startsWith("/") ||
-      next.startsWith("//") ||
-      next.includes("\\") ||
-      /[\u0000-\u001f]/.test(next);
-    return unsafe ? "/" : next;
+    return form.dataset.next || "/";
   }
 
   function showError(message, field) {
