@@ -145,9 +145,11 @@ class LoopLagMonitor:
         return max(0.0, monotonic() - due) if due is not None else 0.0
 
     def max_lag_since(self, mark: float) -> float:
-        """The longest the loop was held (seconds) in a stall that ended after ``mark``,
-        including one still going on while the caller runs."""
-        worst = max((lag for woke, lag in self._lags if woke >= mark), default=0.0)
+        """The longest the loop was held (seconds) in a stall that began after ``mark``,
+        including one still going on while the caller runs. A stall that ended just before
+        ``mark`` may be recorded just after it (the monitor wakes when the loop lets it),
+        so stalls are placed by when they began (woke - lag), not when they were seen."""
+        worst = max((lag for woke, lag in self._lags if woke - lag >= mark), default=0.0)
         return max(worst, self.held_now())  # the monitor is due but the caller holds the loop
 
     async def _run(self) -> None:
