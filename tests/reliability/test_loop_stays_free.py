@@ -30,12 +30,10 @@ import asyncio
 import contextlib
 import functools
 import gc
-import io
 import re
 import signal
 import statistics
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
@@ -44,10 +42,10 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from PIL import Image
 
 from core.looplag import LoopLagMonitor
 from sdk.testing import CreatorPlatform, PlatformFactory, Tenant
+from tests.openapi_walk import Doc, arrange, png
 
 #: The longest the loop may be held by one request.
 MOST_HELD_SECONDS = 1.0
@@ -179,57 +177,6 @@ def breaking_off_stalls(monitor: LoopLagMonitor) -> Iterator[None]:
 # -- the app and its routes -----------------------------------------------------------------
 
 
-class Doc:
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        self.components: dict[str, Any] = raw.get("components", {}).get("schemas", {})
-
-    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
-        while "$ref" in node:
-            node = self.components[node["$ref"].rsplit("/", 1)[-1]]
-        return node
-
-    def value_schema(self, node: dict[str, Any]) -> dict[str, Any] | None:
-        """The one non-null schema of a field (``None`` for a real union)."""
-        node = self.resolve(node)
-        branches = [self.resolve(b) for b in node.get("oneOf", node.get("anyOf", []))]
-        if not branches:
-            return node
-        values = [b for b in branches if b.get("type") != "null"]
-        if len(values) != 1:
-            return None
-        siblings = {k: v for k, v in node.items() if k not in ("oneOf", "anyOf")}
-        return {**values[0], **siblings}
-
-    def valid(self, node: dict[str, Any], depth: int = 0) -> Any:
-        """A plain value meeting the field's documented constraints."""
-        schema = self.value_schema(node)
-        if schema is None or depth > 3:
-            return None
-        if "enum" in schema:
-            return schema["enum"][0]
-        if schema.get("default") not in (None, ""):  # an empty default may be refused
-            return schema["default"]
-        kind = schema.get("type")
-        if kind == "string":
-            if schema.get("format") == "uuid":
-                return str(uuid.uuid4())
-            return "a" * max(schema.get("minLength", 1), 1)
-        if kind in ("integer", "number"):
-            return schema.get("minimum", 1)
-        if kind == "boolean":
-            return False
-        if kind == "array":
-            return []
-        if kind == "object":
-            # The required fields, and those whose default is empty text (often "say one").
-            props = schema.get("properties", {})
-            wanted = set(schema.get("required", []))
-            wanted |= {n for n, p in props.items() if self.resolve(p).get("default") == ""}
-            return {n: self.valid(props[n], depth + 1) for n in sorted(wanted)}
-        return None
-
-
 def text_fields(doc: Doc, body: dict[str, Any]) -> Iterator[tuple[str, int]]:
     """(name, maxLength) of each free-text string field of a body."""
     for name, node in body.get("properties", {}).items():
@@ -249,12 +196,6 @@ def enum_choices(doc: Doc, body: dict[str, Any]) -> list[dict[str, Any]]:
         if schema is not None and "enum" in schema:
             variants += [{name: v} for v in schema["enum"][1:] if v is not None]
     return variants
-
-
-def _png(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("L", (width, height), 0).save(out, "PNG", optimize=False)
-    return out.getvalue()
 
 
 def _many_object_pdf(size: int) -> bytes:
@@ -298,7 +239,7 @@ def file_attacks(limit: int) -> dict[str, Callable[[], tuple[str, bytes, str]]]:
     files["many_objects.pdf"] = lambda: ("attack.pdf", _many_object_pdf(size), "application/pdf")
     # 6000 x 6000 grey pixels (36 megapixels, under the 40 the media library allows)
     # compress to a few tens of kilobytes: decoding them costs far more than reading.
-    files["bomb.png"] = lambda: ("attack.png", _png(6000, 6000), "image/png")
+    files["bomb.png"] = lambda: ("attack.png", png(6000, 6000), "image/png")
     return files
 
 
@@ -306,59 +247,6 @@ def _text_file(
     make: Callable[[int], str], size: int, name: str, media_type: str
 ) -> tuple[str, bytes, str]:
     return name, make(size).encode(), media_type
-
-
-async def _ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, (response.request.url, response.text[:500])
-    return response.json() if response.content else None
-
-
-async def arrange(platform: CreatorPlatform, owner: Tenant) -> dict[str, str]:
-    """Real ids for every path parameter, made through the API."""
-    client, group = owner.client, owner.group.id
-    member = await platform.member(owner, "org_user")
-    ids = {"group_id": str(group), "person_id": str(member.person.id)}
-    thing = await _ok(await client.post(owner.url("/things"), json={"type": "note", "name": "x"}))
-    ids["thing_id"] = thing["id"]
-    web = f"/api/v1/website/groups/{group}"
-    site = await _ok(await client.post(f"{web}/sites", json={"name": "Site", "slug": "lagged"}))
-    ids["site_id"] = site["id"]
-    page = await _ok(
-        await client.post(f"{web}/sites/{site['id']}/pages", json={"title": "Home", "slug": "home"})
-    )
-    ids["page_id"] = page["id"]
-    kinds = await _ok(await client.get(f"{web}/components"))
-    plain = next(k["type"] for k in kinds if not k["container"])
-    page = await _ok(
-        await client.post(
-            f"{web}/sites/{site['id']}/pages/{page['id']}/components", json={"type": plain}
-        )
-    )
-    ids["node_id"] = page["node"]["id"]
-    asset = await _ok(
-        await client.post(f"{web}/media", files={"file": ("a.png", _png(4, 3), "image/png")})
-    )
-    ids["asset_id"] = asset["id"]
-    clones = f"/api/v1/clone/groups/{group}/clones"
-    clone = await _ok(await client.post(clones, json={"name": "Ada"}))
-    ids["clone_id"] = clone["id"]
-    source = await _ok(
-        await client.post(
-            f"{clones}/{clone['id']}/sources",
-            json={"kind": "text", "title": "Refunds", "text": "30 days."},
-        )
-    )
-    ids["source_id"] = source["id"]
-    thread = await _ok(await client.post(f"{clones}/{clone['id']}/threads", json={}))
-    ids["thread_id"] = thread["id"]
-    turn = await _ok(
-        await client.post(
-            f"{clones}/{clone['id']}/threads/{thread['id']}/messages",
-            json={"content": "How long for a refund?"},
-        )
-    )
-    ids["message_id"] = turn["answer"]["id"]
-    return ids
 
 
 def _fill(path: str, ids: dict[str, str]) -> str | None:
@@ -551,7 +439,7 @@ async def attacked(creator_platform_factory: PlatformFactory) -> Attacked:
     )
     owner = await platform.tenant()
     doc = Doc((await platform.client.get("/schema/openapi.json")).json())
-    return Attacked(platform, owner, doc, await arrange(platform, owner))
+    return Attacked(platform, owner, doc, await arrange(platform, owner, "lagged"))
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -33,10 +32,10 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from sdk import ConnectionType, ThingType, hookimpl
 from sdk.testing import CreatorPlatform, PlatformFactory, Tenant, assert_problem
+from tests.openapi_walk import Doc, arrange
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -80,36 +79,6 @@ NOT_EXERCISED: dict[str, str] = {}
 
 
 # -- reading the schema ------------------------------------------------------------------
-
-
-class Doc:
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        self.components: dict[str, Any] = raw.get("components", {}).get("schemas", {})
-
-    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
-        while "$ref" in node:
-            node = self.components[node["$ref"].rsplit("/", 1)[-1]]
-        return node
-
-    def value_schema(self, node: dict[str, Any]) -> dict[str, Any] | None:
-        """The one non-null schema a field's value must match (its ``oneOf`` branch with
-        any constraint stated beside ``oneOf`` merged in); ``None`` for a real union."""
-        node = self.resolve(node)
-        branches = [self.resolve(b) for b in node.get("oneOf", node.get("anyOf", []))]
-        if not branches:
-            return node
-        values = [b for b in branches if b.get("type") != "null"]
-        if len(values) != 1:
-            return None
-        # A constraint beside ``oneOf`` binds every branch (Litestar writes a parameter's
-        # limits there).
-        siblings = {k: v for k, v in node.items() if k not in ("oneOf", "anyOf")}
-        return {**values[0], **siblings}
-
-    def nullable(self, node: dict[str, Any]) -> bool:
-        node = self.resolve(node)
-        return any(b.get("type") == "null" for b in node.get("oneOf", node.get("anyOf", [])))
 
 
 def _fits(schema: dict[str, Any], value: str) -> bool:
@@ -321,65 +290,6 @@ def with_value(
 # -- the platform ------------------------------------------------------------------------
 
 
-def _png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (4, 3), (10, 20, 30)).save(out, "PNG")
-    return out.getvalue()
-
-
-async def _ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, (response.request.url, response.text[:500])
-    return response.json() if response.content else None
-
-
-async def _arrange(platform: CreatorPlatform, owner: Tenant) -> dict[str, str]:
-    """Real ids for every path parameter, made through the API as a user would."""
-    client, group = owner.client, owner.group.id
-    member = await platform.member(owner, "org_user")
-    ids = {"group_id": str(group), "person_id": str(member.person.id)}
-    thing = await _ok(await client.post(owner.url("/things"), json={"type": "note", "name": "x"}))
-    ids["thing_id"] = thing["id"]
-    web = f"/api/v1/website/groups/{group}"
-    site = await _ok(await client.post(f"{web}/sites", json={"name": "Site", "slug": "honest"}))
-    ids["site_id"] = site["id"]
-    page = await _ok(
-        await client.post(f"{web}/sites/{site['id']}/pages", json={"title": "Home", "slug": "home"})
-    )
-    ids["page_id"] = page["id"]
-    kinds = await _ok(await client.get(f"{web}/components"))
-    plain = next(k["type"] for k in kinds if not k["container"])
-    page = await _ok(
-        await client.post(
-            f"{web}/sites/{site['id']}/pages/{page['id']}/components", json={"type": plain}
-        )
-    )
-    ids["node_id"] = page["node"]["id"]
-    asset = await _ok(
-        await client.post(f"{web}/media", files={"file": ("a.png", _png(), "image/png")})
-    )
-    ids["asset_id"] = asset["id"]
-    clones = f"/api/v1/clone/groups/{group}/clones"
-    clone = await _ok(await client.post(clones, json={"name": "Ada"}))
-    ids["clone_id"] = clone["id"]
-    source = await _ok(
-        await client.post(
-            f"{clones}/{clone['id']}/sources",
-            json={"kind": "text", "title": "Refunds", "text": "30 days."},
-        )
-    )
-    ids["source_id"] = source["id"]
-    thread = await _ok(await client.post(f"{clones}/{clone['id']}/threads", json={}))
-    ids["thread_id"] = thread["id"]
-    turn = await _ok(
-        await client.post(
-            f"{clones}/{clone['id']}/threads/{thread['id']}/messages",
-            json={"content": "How long for a refund?"},
-        )
-    )
-    ids["message_id"] = turn["answer"]["id"]
-    return ids
-
-
 def _refused_for(response: httpx.Response, field: str) -> bool:
     """A 400 or 422 problem naming ``field`` (or something inside it). A 409 is about the
     state (a slug taken), not the value's shape."""
@@ -436,7 +346,7 @@ async def test_every_documented_constraint_is_enforced_and_no_stricter(
 ) -> None:
     platform, owner = honest
     doc = Doc((await platform.client.get("/schema/openapi.json")).json())
-    ids = await _arrange(platform, owner)
+    ids = await arrange(platform, owner, "honest")
     body_limit = platform.settings.max_body_bytes
     unenforced: list[str] = []
     too_strict: list[str] = []
