@@ -125,22 +125,7 @@ class Publishing:
                 )
             props.published_revision = props.revision
             props.published_at = now.isoformat()
-            page = await o.things.update(
-                page_id,
-                status="published",
-                properties=msgspec.to_builtins(props),
-                replace_properties=True,
-            )
-            await o.events.emit(
-                "page_published",
-                {
-                    "site_id": str(site_id),
-                    "page_id": str(page_id),
-                    "slug": props.slug,
-                    "revision": props.revision,
-                },
-                target_id=page_id,
-            )
+            page = await _record(o, site_id, page_id, props, "published")
         await context.purge.publish(site_id)
         return context.page_view(page, site)
 
@@ -164,22 +149,7 @@ class Publishing:
                 await LivePages.remove(conn, page_id)
             props.published_revision = None
             props.published_at = None
-            page = await o.things.update(
-                page_id,
-                status="draft",
-                properties=msgspec.to_builtins(props),
-                replace_properties=True,
-            )
-            await o.events.emit(
-                "page_unpublished",
-                {
-                    "site_id": str(site_id),
-                    "page_id": str(page_id),
-                    "slug": props.slug,
-                    "revision": props.revision,
-                },
-                target_id=page_id,
-            )
+            page = await _record(o, site_id, page_id, props, "draft")
         await context.purge.publish(site_id)
         return context.page_view(page, site)
 
@@ -216,3 +186,24 @@ class Publishing:
                     html=html,
                     published_at=entry.published_at,
                 )
+
+
+async def _record(
+    o: sdk.ScopedOntology, site_id: UUID, page_id: UUID, props: PageProps, status: str
+) -> sdk.Thing:
+    """Store the page's new live state and say so (``page_published`` or
+    ``page_unpublished``), in the caller's transaction."""
+    page = await o.things.update(
+        page_id, status=status, properties=msgspec.to_builtins(props), replace_properties=True
+    )
+    await o.events.emit(
+        "page_published" if status == "published" else "page_unpublished",
+        {
+            "site_id": str(site_id),
+            "page_id": str(page_id),
+            "slug": props.slug,
+            "revision": props.revision,
+        },
+        target_id=page_id,
+    )
+    return page
