@@ -12,7 +12,11 @@ may see.
 Names are matched without regard to case (stored lower-cased). A claim is ``pending``
 until the plugin that owns the kind has checked whatever makes it trustworthy (a DNS
 record for a domain, say) and calls :meth:`Names.verify`; kinds that need no check are
-claimed ``verified=True``. Soft-deleting a thing releases its names.
+claimed ``verified=True``. Only a verified claim holds a name against other groups:
+several groups may each have a pending claim on one name, and the first to prove it wins
+(the others stay pending and can never be verified while it holds). Otherwise whoever
+claimed a domain first could keep its real owner out by never verifying it. Within a
+group a name has one claimant. Soft-deleting a thing releases its names.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -81,21 +86,30 @@ class Names:
         self._scoped = scoped
         self.session = scoped.session
         self.group_id = scoped.scope.group_id
+        self._public = PublicNames(scoped.session.db)
 
     async def claim(
         self, kind: str, name: str, thing_id: UUID, *, verified: bool = False
     ) -> PublicName:
-        """Hold ``name`` for ``thing_id`` (a live thing of this group). Claiming a name the
-        same thing holds already returns it (made ``verified`` if asked); a name another
-        thing holds, in any group, is a :class:`NameTaken` conflict."""
+        """Claim ``name`` for ``thing_id`` (a live thing of this group). Claiming a name the
+        same thing holds already returns it (made ``verified`` if asked). A name another
+        thing of this group claims, or another group holds verified, is a
+        :class:`NameTaken` conflict; another group's pending claim is not."""
         kind, name = normalize(kind, name)
         status: NameStatus = "verified" if verified else "pending"
         async with self.session.transaction() as conn:
             await self._scoped.things.get(thing_id)  # a live thing of this group, or 404
+            # A pending claim beside another group's verified one could never be verified:
+            # say so now. (A verified insert is refused by the unique index instead.)
+            held = await self._public.resolve(kind, name, verified_only=True)
+            if held is not None and held.group_id != self.group_id:
+                raise NameTaken(f"the {kind} {name!r} is taken", kind=kind, name=name)
             row = await conn.fetchrow(
                 f"INSERT INTO public_names (kind, name, group_id, thing_id, status, verified_at) "
                 f"VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'verified' THEN now() END) "
-                f"ON CONFLICT (kind, name) DO NOTHING RETURNING {_COLUMNS}",
+                # No target: the group's own claim and another group's verified one both
+                # make it do nothing.
+                f"ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
                 kind,
                 name,
                 self.group_id,
@@ -104,7 +118,7 @@ class Names:
             )
             if row is not None:
                 return PublicName(**row)
-            held = await self._get(kind, name)  # row-level security: this group's only
+            held = await self._get(kind, name)  # this group's claim, if that was the conflict
             if held is None or held.thing_id != thing_id:
                 raise NameTaken(f"the {kind} {name!r} is taken", kind=kind, name=name)
             if verified and not held.verified:
@@ -154,21 +168,34 @@ class Names:
         return int(status.split()[-1])
 
     async def verify(self, kind: str, name: str, *, verified: bool = True) -> PublicName:
-        """Mark this group's claim on ``name`` verified (or back to pending)."""
+        """Mark this group's claim on ``name`` verified (or back to pending); another
+        group holding it verified already is a :class:`NameTaken` conflict."""
         kind, name = normalize(kind, name)
-        async with self.session.transaction() as conn:
-            row = await conn.fetchrow(
-                f"UPDATE public_names SET status = $4, "
-                f"verified_at = CASE WHEN $4 = 'verified' THEN now() END "
-                f"WHERE group_id = $1 AND kind = $2 AND name = $3 RETURNING {_COLUMNS}",
-                self.group_id,
-                kind,
-                name,
-                "verified" if verified else "pending",
-            )
+        async with self.session.transaction() as conn, conn.transaction():
+            # A savepoint: the caller's transaction survives a refused verification.
+            try:
+                row = await self._set_status(conn, kind, name, verified)
+            except asyncpg.UniqueViolationError:
+                raise NameTaken(
+                    f"the {kind} {name!r} is held by another group", kind=kind, name=name
+                ) from None
         if row is None:
             raise NotFound(f"this group holds no {kind} {name!r}")
         return PublicName(**row)
+
+    async def _set_status(
+        self, conn: asyncpg.Connection, kind: str, name: str, verified: bool
+    ) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            f"UPDATE public_names SET status = $4, "
+            f"verified_at = CASE WHEN $4 = 'verified' THEN now() END "
+            f"WHERE group_id = $1 AND kind = $2 AND name = $3 RETURNING {_COLUMNS}",
+            self.group_id,
+            kind,
+            name,
+            "verified" if verified else "pending",
+        )
+        return row
 
     async def of_thing(self, thing_id: UUID, kind: str | None = None) -> list[PublicName]:
         """The names ``thing_id`` holds (of ``kind``), by kind then name."""
@@ -205,15 +232,18 @@ class PublicNames:
     async def resolve(
         self, kind: str, name: str, *, verified_only: bool = False
     ) -> PublicName | None:
-        """Who holds ``name`` of ``kind`` (``None``: nobody, or only a pending claim when
-        ``verified_only``)."""
+        """Who holds ``name`` of ``kind``: the verified claim, else the earliest pending
+        one (``None``: nobody, or only pending claims when ``verified_only``)."""
         try:
             kind, name = normalize(kind, name)
         except ValidationFailed:
             return None  # a name that cannot be held is held by nobody
         async with self._db.system() as conn:
             row = await conn.fetchrow(
-                f"SELECT {_COLUMNS} FROM public_names WHERE kind = $1 AND name = $2", kind, name
+                f"SELECT {_COLUMNS} FROM public_names WHERE kind = $1 AND name = $2 "
+                "ORDER BY status = 'verified' DESC, claimed_at, group_id LIMIT 1",
+                kind,
+                name,
             )
         if row is None or (verified_only and row["status"] != "verified"):
             return None
@@ -225,29 +255,34 @@ class PublicNames:
         *,
         status: NameStatus | None = None,
         after: str | None = None,
+        after_group: UUID | None = None,
         limit: int = 100,
     ) -> list[PublicName]:
-        """Names of ``kind`` held in any group (of ``status``), by name, those after
-        ``after``: for platform-wide upkeep, such as re-checking every custom domain."""
+        """Claims on names of ``kind`` in any group (of ``status``), by name then group,
+        those after ``after`` (with ``after_group``: after that group's claim on it, as
+        several groups may claim one name): for platform-wide upkeep, such as re-checking
+        every custom domain."""
         kind, _ = normalize(kind, "x")
         if not 1 <= limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
         async with self._db.system() as conn:
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM public_names WHERE kind = $1 "
-                "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR name > $3) "
-                "ORDER BY name LIMIT $4",
+                "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR name > $3 "
+                "OR (name = $3 AND group_id > $5)) ORDER BY name, group_id LIMIT $4",
                 kind,
                 status,
                 after,
                 limit,
+                after_group,
             )
         return [PublicName(**row) for row in rows]
 
     async def is_taken(self, kind: str, name: str, *, by_other_than: UUID | None = None) -> bool:
-        """Whether a thing (other than ``by_other_than``) holds ``name``: a check before a
-        write, to answer with a clear conflict early; the claim itself stays the judge."""
-        held = await self.resolve(kind, name)
+        """Whether a thing (other than ``by_other_than``) holds ``name`` verified: a check
+        before a write, to answer with a clear conflict early; the claim itself stays the
+        judge (it also refuses a name another thing of the same group claims)."""
+        held = await self.resolve(kind, name, verified_only=True)
         return held is not None and held.thing_id != by_other_than
 
     async def locate(
@@ -273,7 +308,8 @@ class PublicNames:
 def claim_names_statement(kind: str, thing_type: str, prop: str, *, verified: bool) -> str:
     """SQL for a plugin's migration that moves names its things kept in the property
     ``prop`` onto the registry: each live thing of ``thing_type`` claims the value as a
-    name of ``kind`` (a name held already stays with its holder)."""
+    name of ``kind`` (a name held already stays with its holder; two things of a group
+    with one name: the first keeps it)."""
     normalize(kind, "x")
     for what, value in (("thing type", thing_type), ("property", prop)):
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
@@ -285,5 +321,5 @@ def claim_names_statement(kind: str, thing_type: str, prop: str, *, verified: bo
         f"SELECT '{kind}', lower(btrim(properties->>'{prop}')), group_id, id, '{status}', {at} "
         f"FROM things WHERE type = '{thing_type}' AND deleted_at IS NULL "
         f"AND coalesce(btrim(properties->>'{prop}'), '') <> '' "
-        "ON CONFLICT (kind, name) DO NOTHING"
+        "ON CONFLICT DO NOTHING"
     )

@@ -53,6 +53,12 @@ class Session:
         self.groups = ",".join(str(g) for g in groups)
         self._frames: dict[asyncio.Task[Any] | None, _Frame] = {}
 
+    @property
+    def db(self) -> Database:
+        """The database this unit of work runs on (for the rare cross-group read a store
+        must make beside it, such as whether another group holds a name)."""
+        return self._db
+
     def _frame(self) -> _Frame | None:
         if not self._frames:
             return None

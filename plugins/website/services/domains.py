@@ -137,7 +137,14 @@ class Domains:
                 raise sdk.Conflict(
                     f"the domain {domain!r} is held by another website", field="custom_domain"
                 )
-            changed = await record_finding(o, site_id, domain, finding)
+            try:
+                changed = await record_finding(o, site_id, domain, finding)
+            except sdk.NameTaken:
+                raise sdk.Conflict(
+                    f"the domain {domain!r} is verified by another website; its claim ends "
+                    "when its record is gone at the next hourly re-check",
+                    field="custom_domain",
+                ) from None
             view = await context.full_site_view(o, site)
         if changed:
             await context.purge.publish(site_id)
@@ -167,8 +174,11 @@ async def recheck_domains(ctx: dict[str, Any]) -> dict[str, int]:
             return await _recheck(platform, claim)
 
     after: str | None = None
+    after_group: UUID | None = None
     while True:
-        batch = await platform.ontology.names.list(DOMAIN_NAME, after=after, limit=RECHECK_BATCH)
+        batch = await platform.ontology.names.list(
+            DOMAIN_NAME, after=after, after_group=after_group, limit=RECHECK_BATCH
+        )
         changes = await asyncio.gather(*(recheck(claim) for claim in batch))
         for claim, change in zip(batch, changes, strict=True):
             counts["checked"] += 1
@@ -179,7 +189,7 @@ async def recheck_domains(ctx: dict[str, Any]) -> dict[str, int]:
                 await purge.publish(claim.thing_id)
         if len(batch) < RECHECK_BATCH:
             return counts
-        after = batch[-1].name
+        after, after_group = batch[-1].name, batch[-1].group_id
 
 
 async def _recheck(platform: sdk.Platform, claim: sdk.PublicName) -> bool | None:
@@ -199,5 +209,8 @@ async def _recheck(platform: sdk.Platform, claim: sdk.PublicName) -> bool | None
     except sdk.DnsUnavailable:
         log.warning("DNS did not answer for the domain %s; its status stays", claim.name)
         return None
-    async with platform.ontology.transaction(scope) as o:
-        return await record_finding(o, claim.thing_id, claim.name, finding)
+    try:
+        async with platform.ontology.transaction(scope) as o:
+            return await record_finding(o, claim.thing_id, claim.name, finding)
+    except sdk.NameTaken:  # another group holds it verified: this claim stays pending
+        return False

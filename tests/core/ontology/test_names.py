@@ -35,22 +35,55 @@ async def test_a_claimed_name_resolves_to_its_holder_from_anywhere(
     assert await names.resolve("studio.handle", "x" * 300) is None  # could never be held
 
 
-async def test_a_name_is_unique_across_groups(
+async def test_a_verified_name_is_unique_across_groups(
     typed_platform: CreatorPlatform, o: ScopedOntology
 ) -> None:
     mine = await o.things.create("note", name="Mine")
-    await o.names.claim("studio.handle", "ada", mine.id)
+    await o.names.claim("studio.handle", "ada", mine.id, verified=True)
     other = await typed_platform.tenant()
     theirs = await typed_platform.ontology(other).things.create("note", name="Theirs")
-    with pytest.raises(NameTaken) as taken:
-        await typed_platform.ontology(other).names.claim("studio.handle", "Ada", theirs.id)
-    assert taken.value.status == 409 and taken.value.code == "name_taken"
+    for verified in (False, True):
+        with pytest.raises(NameTaken) as taken:
+            await typed_platform.ontology(other).names.claim(
+                "studio.handle", "Ada", theirs.id, verified=verified
+            )
+        assert taken.value.status == 409 and taken.value.code == "name_taken"
     # The same kind of name elsewhere, or another kind with the same text, is free.
     await typed_platform.ontology(other).names.claim("studio.handle", "ada2", theirs.id)
     await typed_platform.ontology(other).names.claim("studio.domain", "ada", theirs.id)
     names = typed_platform.platform.ontology.names
     assert await names.is_taken("studio.handle", "ada")
     assert not await names.is_taken("studio.handle", "ada", by_other_than=mine.id)
+
+
+async def test_a_pending_claim_does_not_keep_the_names_owner_out(
+    typed_platform: CreatorPlatform, o: ScopedOntology, owner: Tenant
+) -> None:
+    """The review's squatting case: a first claimant who never proves the name (a domain
+    whose DNS record they cannot publish) must not block the group that can."""
+    squatter = await o.things.create("note", name="Squatter")
+    await o.names.claim("studio.domain", "brand.test", squatter.id)
+    rightful = await typed_platform.tenant()
+    ro = typed_platform.ontology(rightful)
+    site = await ro.things.create("note", name="Brand")
+    claim = await ro.names.claim("studio.domain", "brand.test", site.id)
+    assert claim.status == "pending" and claim.group_id == rightful.group.id
+    names = typed_platform.platform.ontology.names
+    assert not await names.is_taken("studio.domain", "brand.test")  # nobody proved it yet
+    held = await ro.names.verify("studio.domain", "brand.test")
+    assert held.verified
+    assert await names.resolve("studio.domain", "brand.test") == held
+    # The squatter's claim stays pending and cannot be verified while the owner holds it;
+    # the refusal leaves the caller's transaction usable.
+    async with typed_platform.platform.ontology.transaction(owner.scope) as tx:
+        with pytest.raises(NameTaken):
+            await tx.names.verify("studio.domain", "brand.test")
+        await tx.things.create("note", name="Still writable")
+    (mine,) = await o.names.of_thing(squatter.id)
+    assert mine.status == "pending"
+    # Once the owner lets go (its record gone at a re-check), the name is open again.
+    await ro.names.verify("studio.domain", "brand.test", verified=False)
+    assert (await o.names.verify("studio.domain", "brand.test")).verified
 
 
 async def test_claiming_again_is_idempotent_and_another_thing_of_the_group_is_refused(
@@ -147,7 +180,7 @@ async def test_concurrent_claims_of_one_name_leave_one_holder(
 
     async def claim(s: ScopedOntology, thing_id: object) -> bool:
         try:
-            await s.names.claim("studio.slug", "race", thing_id)  # type: ignore[arg-type]
+            await s.names.claim("studio.slug", "race", thing_id, verified=True)  # type: ignore[arg-type]
         except NameTaken:
             return False
         return True
@@ -181,8 +214,21 @@ async def test_list_pages_through_a_kind_across_groups(
     first = await names.list("studio.domain", limit=2)
     rest = await names.list("studio.domain", after=first[-1].name, limit=2)
     assert [n.name for n in first + rest] == ["a.test", "b.test", "c.test"]
+    # Several groups may claim one name while pending: a page boundary between two claims
+    # of one name loses neither.
+    await typed_platform.ontology(other).names.claim("studio.domain", "a.test", theirs.id)
+    claims = await names.list("studio.domain")
+    assert [n.name for n in claims] == ["a.test", "a.test", "b.test", "c.test"]
+    paged = await names.list("studio.domain", limit=1)
+    while len(paged) < len(claims):
+        last = paged[-1]
+        paged += await names.list(
+            "studio.domain", after=last.name, after_group=last.group_id, limit=1
+        )
+    assert paged == claims
     assert [n.name for n in await names.list("studio.domain", status="verified")] == ["c.test"]
     assert [n.name for n in await names.list("studio.domain", status="pending")] == [
+        "a.test",
         "a.test",
         "b.test",
     ]

@@ -138,22 +138,57 @@ async def test_a_new_domain_needs_a_new_record(web, visitor) -> None:
     )
 
 
-async def test_the_first_group_to_claim_a_domain_holds_it(
+async def test_a_pending_claim_does_not_keep_a_domains_owner_out(
     creator_platform, web, web_for, visitor
 ) -> None:
+    """The review's squatting case: another group claimed the domain first and can never
+    publish its record. The group that can still claims it and, once verified, holds it."""
+    squatter = web_for(await creator_platform.tenant(name="Squatter"))
+    theirs = await squatter.site("theirs", custom_domain=DOMAIN)
+    assert theirs["domain"]["status"] == "pending"
     ours = await web.site("ours", custom_domain=DOMAIN)
-    theirs = web_for(await creator_platform.tenant(name="Other"))
-    r = await theirs.client.post(
-        theirs.base + "/sites", json={"name": "T", "slug": "theirs", "custom_domain": DOMAIN}
-    )
-    assert_problem(r, 409, "conflict", field="custom_domain")
-    # publishing a record does not help the other group: the name is ours to verify
-    await theirs.site("theirs")
+    assert ours["domain"]["status"] == "pending"
     web.publish_record(ours)
     await web.verify_domain(ours)
-    assert (await recheck(creator_platform))["checked"] == 1
+    # The squatter's record is not there (DNS carries our token): it stays pending, its
+    # site is not served at the domain, and nobody else can claim the domain now.
+    r = await squatter.client.post(squatter.site_url(theirs["id"], "/domain/verify"))
+    assert_problem(r, 422, "domain_not_verified", field="custom_domain")
+    r = await squatter.client.post(
+        squatter.base + "/sites", json={"name": "T", "slug": "third", "custom_domain": DOMAIN}
+    )
+    assert_problem(r, 409, "conflict", field="custom_domain")
+    counts = await recheck(creator_platform)
+    assert counts["checked"] == 2 and counts["unverified"] == 0
 
 
+async def test_a_domain_verified_elsewhere_is_a_conflict_until_it_is_released(
+    creator_platform, web, web_for
+) -> None:
+    """A domain that changed hands: the new owner's record is up before the hourly
+    re-check has unverified the old owner's claim."""
+    old_owner = web_for(await creator_platform.tenant(name="Old owner"))
+    old = await old_owner.site("old", custom_domain=DOMAIN)
+    await old_owner.verify_domain(old)
+    r = await web.client.post(
+        web.base + "/sites", json={"name": "Ours", "slug": "ours", "custom_domain": DOMAIN}
+    )
+    assert_problem(r, 409, "conflict", field="custom_domain")
+    # The domain's new owner removes the old record: the re-check releases the old claim.
+    record = old["domain"]["record"]["name"]
+    creator_platform.dns.set_txt(record)
+    assert (await recheck(creator_platform))["unverified"] == 1
+    ours = await web.site("ours", custom_domain=DOMAIN)
+    # Both records published at once (TXT may carry several strings): the old owner
+    # verifies first, and ours is told who holds it instead of a DNS error.
+    creator_platform.dns.set_txt(
+        record, old["domain"]["record"]["value"], ours["domain"]["record"]["value"]
+    )
+    r = await old_owner.client.post(old_owner.site_url(old["id"], "/domain/verify"))
+    assert r.status_code == 200, r.text
+    r = await web.client.post(web.site_url(ours["id"], "/domain/verify"))
+    assert_problem(r, 409, "conflict", field="custom_domain")
+    assert "verified by another website" in r.json()["detail"]
 async def test_verifying_is_for_the_sites_managers(creator_platform, web) -> None:
     site = await web.site("studio", custom_domain=DOMAIN)
     customer = await creator_platform.client_as("customer", group=web.tenant)
