@@ -189,6 +189,8 @@ async def test_a_domain_verified_elsewhere_is_a_conflict_until_it_is_released(
     r = await web.client.post(web.site_url(ours["id"], "/domain/verify"))
     assert_problem(r, 409, "conflict", field="custom_domain")
     assert "verified by another website" in r.json()["detail"]
+
+
 async def test_verifying_is_for_the_sites_managers(creator_platform, web) -> None:
     site = await web.site("studio", custom_domain=DOMAIN)
     customer = await creator_platform.client_as("customer", group=web.tenant)
