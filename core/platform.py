@@ -18,6 +18,7 @@ from piccolo.conf.apps import AppConfig
 
 from core import cpu
 from core.auth.accounts import Accounts
+from core.auth.devices import Devices
 from core.auth.members import Members
 from core.auth.permissions import Permissions
 from core.auth.ratelimit import AttemptLimiter
@@ -100,6 +101,7 @@ class Platform:
         self._directory: Directory | None = None
         self._accounts: Accounts | None = None
         self._sessions: Sessions | None = None
+        self._devices: Devices | None = None
         self._members: Members | None = None
 
     @classmethod
@@ -143,6 +145,7 @@ class Platform:
         self._sessions = Sessions(
             self._db, signing_secret(self.settings), timedelta(days=self.settings.session_days)
         )
+        self._devices = Devices(signing_secret(self.settings))
 
     async def stop(self) -> None:
         if self._redis is not None:
@@ -195,6 +198,11 @@ class Platform:
     @property
     def sessions(self) -> Sessions:
         return _running(self._sessions)
+
+    @property
+    def devices(self) -> Devices:
+        """Known-device cookies, which give an account owner's browser its own log-in line."""
+        return _running(self._devices)
 
     @property
     def members(self) -> Members:

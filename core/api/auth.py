@@ -13,6 +13,7 @@ from litestar.params import JSONBody
 from msgspec import Meta
 
 from core.api.deps import current_session
+from core.auth.devices import DEVICE_COOKIE, DEVICE_COOKIE_PATH
 from core.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from core.auth.sessions import COOKIE_NAME
 from core.auth.tokens import Actor
@@ -117,7 +118,15 @@ class AuthController(Controller):
             cookies=[_session_cookie(platform, cookie)],
         )
 
-    @post("/login", summary="Log in with email and password")
+    @post(
+        "/login",
+        summary="Log in with email and password",
+        description=(
+            "Failed attempts slow the account down. A browser that has logged in to the "
+            "account before sends its `creator_device` cookie (set here, sent only to this "
+            "route) and waits on a delay of its own, so nobody else's guesses keep it out."
+        ),
+    )
     async def log_in(
         self,
         request: Request[Any, Any, Any],
@@ -125,10 +134,22 @@ class AuthController(Controller):
         platform: NamedDependency[Platform],
     ) -> Response[SessionView]:
         _require_json(request)
+        devices = platform.devices
+        device = devices.known(request.cookies.get(DEVICE_COOKIE), data.email)
         person = await platform.accounts.log_in(
-            data.email, data.password, address=_address(request)
+            data.email, data.password, address=_address(request), device=device
         )
-        return await _open_session(request, platform, person, 200)
+        response = await _open_session(request, platform, person, 200)
+        response.set_cookie(
+            key=DEVICE_COOKIE,
+            value=devices.issue(data.email, device),
+            httponly=True,
+            samesite="strict",
+            secure=platform.settings.secure_cookies,
+            max_age=devices.max_age,
+            path=DEVICE_COOKIE_PATH,
+        )
+        return response
 
     @post("/logout", summary="End this browser session", status_code=204)
     async def log_out(

@@ -7,7 +7,10 @@ accounts is refused until its window ends. Per account it is a progressive delay
 attempt waits twice as long, at most 15 minutes, and an attempt that comes too early is
 refused before the password is looked at. A lock-out per account would let anyone keep
 its owner out; the delay only slows the guesser, and the owner's right password logs in
-once the current wait is over.
+once the current wait is over. A browser that logged in to the account before carries a
+device cookie (:mod:`core.auth.devices`), and its attempts wait on a delay of their own
+(:data:`DEVICE_DELAY`), so a guesser who takes every turn the account gets still cannot
+keep its owner out.
 
 Sign-up does not say whether an email is registered. There is no mail yet to answer
 "check your inbox" in both cases, and an account usable at once is the point of signing up
@@ -39,6 +42,14 @@ LOGIN_DELAY = Backoff(
     max_delay_seconds=900.0,
     forget_after_seconds=86400,
 )
+#: The same delay for one known device's attempts (a device cookie's own line).
+DEVICE_DELAY = Backoff(
+    "log_in_device",
+    free_attempts=5,
+    first_delay_seconds=1.0,
+    max_delay_seconds=900.0,
+    forget_after_seconds=86400,
+)
 LOGIN_PER_ADDRESS = Limit("login_address", attempts=50, window_seconds=900)
 SIGNUP_PER_ADDRESS = Limit("signup_address", attempts=20, window_seconds=3600)
 
@@ -57,6 +68,7 @@ class Accounts:
         self.db = db
         self.limiter = limiter
         self.login_delay = LOGIN_DELAY
+        self.device_delay = DEVICE_DELAY
         self.login_per_address = LOGIN_PER_ADDRESS
 
     async def sign_up(
@@ -81,10 +93,18 @@ class Accounts:
             return SignUpResult(Actor(id=person_id, email=email, name=name), created=False)
         return SignUpResult(Actor(**row), created=True)
 
-    async def log_in(self, email: str, password: str, *, address: str) -> Actor:
+    async def log_in(
+        self, email: str, password: str, *, address: str, device: str | None = None
+    ) -> Actor:
+        """Check the password; ``device`` is the id of a known device's cookie for this
+        account (:meth:`core.auth.devices.Devices.known`), whose attempts wait on their own
+        delay instead of the account's."""
         await self.limiter.hit(self.login_per_address, address)
         # Keyed by the address as typed, account or not: the answer is the same either way.
-        await self.limiter.take_turn(self.login_delay, email.strip())
+        delay, subject = (
+            (self.device_delay, device) if device else (self.login_delay, email.strip())
+        )
+        await self.limiter.take_turn(delay, subject)
         row = await self.db.pool.fetchrow(
             "SELECT id, email, name, platform_role, password_hash FROM people "
             "WHERE lower(email) = lower($1)",
@@ -93,7 +113,7 @@ class Accounts:
         stored = row["password_hash"] if row is not None else None
         if row is None or not await verify_password(stored, password):
             raise Unauthorized("email or password is wrong")
-        await self.limiter.forgive(self.login_delay, email.strip())
+        await self.limiter.forgive(delay, subject)
         if stored is not None and needs_rehash(stored):
             await self.db.pool.execute(
                 "UPDATE people SET password_hash = $2 WHERE id = $1",

@@ -207,6 +207,58 @@ async def test_failed_log_ins_slow_the_account_down_without_locking_its_owner_ou
     assert (await _log_in(owner, PASSWORD)).status_code == 200
 
 
+async def test_a_known_device_logs_in_while_a_guesser_takes_every_turn(creator_platform):
+    """The review's case: a guesser who fires the moment each wait ends takes every turn
+    the account gets. The owner's browser, known from an earlier log-in by its device
+    cookie, waits on a line of its own and gets in."""
+    accounts = creator_platform.platform.accounts
+    accounts.login_delay = Backoff(
+        "log_in",
+        free_attempts=1,
+        first_delay_seconds=60,
+        max_delay_seconds=60,
+        forget_after_seconds=600,
+    )
+    await _sign_up(creator_platform.client)
+    owner = _from(creator_platform, "198.51.100.7")
+    first = await _log_in(owner, PASSWORD)
+    assert first.status_code == 200
+    device = owner.cookies.get("creator_device")
+    assert device and "ada@example.test" not in device
+    set_cookie = next(h for h in first.headers.get_list("set-cookie") if "creator_device" in h)
+    assert "Path=/api/v1/auth/login" in set_cookie and "HttpOnly" in set_cookie
+    guesser = _from(creator_platform, "203.0.113.5")
+    assert (await _log_in(guesser, "wrong password!")).status_code == 401
+    assert_problem(await _log_in(guesser, "wrong password!"), 429, "rate_limited")
+    # without the cookie the owner waits like anyone
+    stranger_browser = _from(creator_platform, "198.51.100.7")
+    assert_problem(await _log_in(stranger_browser, PASSWORD), 429, "rate_limited")
+    # with it the owner gets in, and the guesser's line is unchanged
+    assert (await _log_in(owner, PASSWORD)).status_code == 200
+    assert_problem(await _log_in(guesser, PASSWORD), 429, "rate_limited")
+    devices = creator_platform.platform.devices
+    renewed = owner.cookies.get("creator_device")
+    assert devices.known(renewed, "ada@example.test") == devices.known(device, "ada@example.test")
+    # a stolen device cookie is one slow line too: its failures slow that device only
+    accounts.device_delay = Backoff(
+        "log_in_device",
+        free_attempts=1,
+        first_delay_seconds=60,
+        max_delay_seconds=60,
+        forget_after_seconds=600,
+    )
+    thief = _from(creator_platform, "203.0.113.6")
+    thief.cookies.set(
+        "creator_device", owner.cookies.get("creator_device"), path="/api/v1/auth/login"
+    )
+    assert (await _log_in(thief, "wrong password!")).status_code == 401
+    assert_problem(await _log_in(thief, "wrong password!"), 429, "rate_limited")
+    # a device cookie of another account, or a forged one, counts for nothing
+    assert devices.known(devices.issue("ada@example.test"), "bob@example.test") is None
+    assert devices.known(device + "x", "ada@example.test") is None
+    assert devices.known(device, " ADA@example.test ") is not None
+
+
 async def _no_wait(accounts):
     return await accounts.limiter.waiting(accounts.login_delay, "ada@example.test") == 0
 
