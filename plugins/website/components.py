@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -111,9 +112,36 @@ RICH_TAGS = frozenset("p br strong b em i u s a ul ol li blockquote code pre h3 
 RICH_ATTRIBUTES = {"a": {"href", "title"}}
 
 
+#: Deepest nesting of elements rich text may have. The sanitiser's HTML5 tree builder
+#: slows with the square of nesting depth (each open element is rescanned), so input is
+#: refused past this before it is parsed; editors produce a handful of levels.
+MAX_RICH_DEPTH = 100
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]{0,20})")
+#: Elements that never nest (void) or that the next of their kind closes (``<p><p>``).
+_FLAT_TAGS = frozenset("br hr img wbr input meta link p li dt dd option tr td th".split())
+
+
+def nesting_depth(html: str) -> int:
+    """How deep ``html``'s elements nest, counted in one pass over its tags (an unclosed
+    element counts as open to the end)."""
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        if match.group(2).lower() in _FLAT_TAGS:
+            continue
+        depth = max(0, depth - 1) if match.group(1) else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def sanitize_rich_text(html: str) -> str:
     """Allow-list HTML sanitising (ammonia, via nh3): scripts, event handlers, styles and
-    unsafe URLs are dropped; links get ``rel="noopener noreferrer"``."""
+    unsafe URLs are dropped; links get ``rel="noopener noreferrer"``. Nesting deeper than
+    :data:`MAX_RICH_DEPTH` is refused (``ValueError``)."""
+    if (depth := nesting_depth(html)) > MAX_RICH_DEPTH:
+        raise ValueError(
+            f"the rich text nests elements {depth} deep, over {MAX_RICH_DEPTH}; "
+            "close the tags you open"
+        )
     return nh3.clean(
         html,
         tags=RICH_TAGS,
