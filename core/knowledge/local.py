@@ -107,15 +107,27 @@ class LocalEmbeddingProvider:
         return await self._run(texts, True) if texts else []
 
     def count_tokens(self, text: str) -> int:
+        # Chunking counts the same short paragraphs again as it packs them; long texts are
+        # counted once, and kept out of the cache so it stays small (at most
+        # COUNT_CACHE_SIZE texts of COUNT_CACHE_CHARS characters).
+        if len(text) <= COUNT_CACHE_CHARS:
+            return _count_tokens_cached(text)
         return _count_tokens(text)
 
 
-@functools.lru_cache(maxsize=65536)
+#: Texts up to this long have their token counts cached, up to COUNT_CACHE_SIZE of them.
+COUNT_CACHE_CHARS = 1024
+COUNT_CACHE_SIZE = 8192
+
+
 def _count_tokens(text: str) -> int:
     """e5's SentencePiece tokens of ``text`` (the engine's count less its fixed specials and
     the ``passage:`` prefix, measured on the empty string)."""
     model = _model()
     return max(0, int(model.token_count(text)) - _overhead())
+
+
+_count_tokens_cached = functools.lru_cache(maxsize=COUNT_CACHE_SIZE)(_count_tokens)
 
 
 @functools.cache
