@@ -47,8 +47,6 @@ SURFACE_OPT_KEY = "tenant_surface"
 TENANT_CONTENT: Final[Mapping[str, str]] = MappingProxyType({SURFACE_OPT_KEY: "content"})
 #: ``opt`` of a route answered on every host (the handler may still look at the host).
 ANY_HOST: Final[Mapping[str, str]] = MappingProxyType({SURFACE_OPT_KEY: "any"})
-#: Probes: a load balancer may ask with any ``Host``.
-_PROBES = frozenset({"/health", "/ready"})
 WRONG_HOST_CODE = "not_on_this_host"
 
 
@@ -171,7 +169,7 @@ def host_guard(app: ASGIApp) -> ASGIApp:
                     target += "?" + scope["query_string"].decode("latin-1")
                 await _send(send, 308, [(b"location", target.encode("latin-1"))], b"")
                 return
-        elif surface is None and path not in _PROBES:
+        elif surface is None:
             body = problem_body(
                 404,
                 WRONG_HOST_CODE,

@@ -34,6 +34,12 @@ async def test_the_widget_runs_on_the_sites_origin(clone_platform, api, owner, d
     )
     assert started.status_code == 201, started.text
     assert "access-control-allow-origin" not in started.headers  # same origin there
+    # a preflight reaches the widget's own CORS answer on any host (here: refused)
+    preflight = await visitor.options(
+        f"https://www.brand.example/api/v1/clone/widget/{clone['id']}/messages",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert_problem(preflight, 403, "origin_not_allowed")
     # the snippet to paste names the sites origin
     page = await owner.client.get(f"/clones/{owner.group.id}/{clone['id']}")
     assert page.status_code == 200, page.text
