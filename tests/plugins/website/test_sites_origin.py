@@ -9,6 +9,7 @@ import re
 import pytest_asyncio
 from PIL import Image
 
+import sdk
 from sdk.testing import BASE_URL, CreatorPlatform, PlatformFactory, assert_problem
 
 SITES = "https://sites.example.test"
@@ -78,6 +79,16 @@ async def test_published_pages_move_to_the_sites_origin(web, visitor) -> None:
     assert (await web.client.get("/api/v1/me")).status_code == 200
     response = await visitor.get("/")
     assert response.status_code == 302 and response.headers["location"] == "/builder"
+
+
+async def test_the_sites_origin_names_the_group_of_the_site_on_it(creator_platform, web) -> None:
+    """``public_url_group`` (what the clone widget's framing check asks) reads a
+    ``/sites/{slug}`` path on the sites origin as on the platform's address."""
+    await web.site("framed")
+    app = creator_platform.app
+    assert str(await sdk.group_serving_url(app, f"{SITES}/sites/framed/home")) == str(web.group_id)
+    assert await sdk.group_serving_url(app, f"{SITES}/") is None
+    assert await sdk.group_serving_url(app, f"{SITES}/framed") is None
 
 
 async def test_links_to_published_pages_name_the_sites_origin(web) -> None:
