@@ -139,7 +139,12 @@ async def bench(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="creator-bench-looplag-"))
     try:
         settings = load_settings(
-            environ={}, data_dir=work / "data", rate_limit_per_minute=0, worker=False
+            environ={},
+            data_dir=work / "data",
+            rate_limit_per_minute=0,
+            worker=False,
+            # the client's address: the API answers on the platform's own host only
+            public_url="http://bench.local",
         )
         app = create_app(settings)
         log("starting the app (embedded PostgreSQL and Redis)")

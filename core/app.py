@@ -26,6 +26,7 @@ from core import __version__
 from core.api.deps import dependencies
 from core.api.openapi import MsgspecConstraintsPlugin
 from core.api.problems import EXCEPTION_HANDLERS
+from core.hosts import ANY_HOST, host_guard
 from core.introspect import route_paths
 from core.logs import configure_logging
 from core.observability import instrument
@@ -138,6 +139,8 @@ def create_app(
                 directories=[Path(static.directory)],
                 name=f"static:{plugin}:{static.path}",
                 include_in_schema=False,
+                # the platform's scripts and styles: widgets on tenant pages load them too
+                opt=dict(ANY_HOST),
             )
         )
 
@@ -145,7 +148,8 @@ def create_app(
         route_handlers=handlers,
         dependencies=dependencies(platform),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=rate_limit_middleware(settings),
+        # hosts first: a tenant host's request for the API is refused before it is counted
+        middleware=[host_guard, *rate_limit_middleware(settings)],
         stores=rate_limit_stores(platform),
         logging_config=None,  # core.logs configures logging, not Litestar
         lifespan=[lifespan],

@@ -220,7 +220,8 @@ def public_url_group(app: Litestar, url: str) -> UUID | None:
 
     ``url`` is absolute: a page (a ``Referer``) or just an origin (an ``Origin``). The
     website plugin answers with the group of the site at ``/sites/{slug}/...`` on the
-    platform's own address, or of the site whose verified custom domain is the URL's host;
+    platform's own address or ``public_sites_origin``, or of the site whose verified
+    custom domain is the URL's host;
     a deleted site, a pending domain, an unknown name or another path is ``None``: answer
     only for names whose holder has shown they control them, since other plugins trust
     the answer (the clone's widget lets a group's domains call its clones). Plugins ask

@@ -27,6 +27,7 @@ from core.auth.sessions import Sessions
 from core.auth.tokens import Directory
 from core.db import Database
 from core.events import EventBus
+from core.hosts import Hosts
 from core.jobs import DuplicateJobError, JobRegistry
 from core.knowledge.providers import Metered
 from core.knowledge.registry import Embedders, collect_embedders
@@ -60,6 +61,8 @@ class Platform:
     def __init__(self, settings: Settings, plugins: PluginManager) -> None:
         self.settings = settings
         self.plugins = plugins
+        #: The platform's host names and ``public_sites_origin`` (:mod:`core.hosts`).
+        self.hosts = Hosts(settings)
         self.registry = TypeRegistry()
         for hook, kind, add in (
             ("register_thing_types", "thing type", self.registry.add_thing_type),

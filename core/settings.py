@@ -12,10 +12,12 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import platformdirs
 
+from core.hosts import sites_origin
 from core.resolver import parse_nameserver
 
 ENV_PREFIX = "CREATOR_"
@@ -116,6 +118,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: The address visitors reach this deployment at, for absolute links (canonical URLs,
     #: sitemaps, Open Graph); unset means ``http://<host>:<port>``.
     public_url: str | None = None
+    #: Where published sites and their public files are served (``https://sites.example``:
+    #: scheme, host and port only), on another host than ``public_url``'s so the session
+    #: cookie never travels there; asked for on the platform's host they are redirected
+    #: there. Unset: on the platform's own address (``/sites/...``), as one origin.
+    public_sites_origin: str | None = None
     #: Proxies (addresses or networks) whose ``X-Forwarded-For`` and ``X-Forwarded-Proto``
     #: are believed: behind them, a request's client address (what per-address rate limits
     #: count) is the visitor's, not the proxy's. Unset: uvicorn's own default,
@@ -198,6 +205,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise msgspec.ValidationError(f"{why} - at `$.{name}`")
         if self.plugins is not None:
             self.plugins = [p.strip() for p in self.plugins if p.strip()]
+        if self.public_sites_origin is not None:
+            self.public_sites_origin = _sites_origin(self.public_sites_origin, self.base_url)
         if self.forwarded_allow_ips is not None:
             self.forwarded_allow_ips = _proxies(self.forwarded_allow_ips)
         if self.dns_nameservers is not None:
@@ -208,6 +217,23 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                     raise msgspec.ValidationError(
                         f"{entry!r} is not an address or address:port - at `$.dns_nameservers`"
                     ) from None
+
+
+def _sites_origin(value: str, base_url: str) -> str | None:
+    """``public_sites_origin`` normalised; its host must not be the platform's (a cookie
+    is sent to every port of its host, so a port of the platform's own host is no other
+    origin for the session)."""
+    if not value.strip():
+        return None
+    try:
+        origin = sites_origin(value)
+    except ValueError as exc:
+        raise msgspec.ValidationError(f"{exc} - at `$.public_sites_origin`") from None
+    if urlsplit(origin).hostname == (urlsplit(base_url).hostname or "").lower():
+        raise msgspec.ValidationError(
+            "must be on another host than public_url - at `$.public_sites_origin`"
+        )
+    return origin
 
 
 def _proxies(entries: list[str]) -> list[str]:

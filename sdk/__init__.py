@@ -39,6 +39,7 @@ from core.errors import (
 )
 from core.events import EventHandler, HandlerContext
 from core.hookspecs import hookimpl, hookspec
+from core.hosts import ANY_HOST, TENANT_CONTENT, HostKind, Hosts, host_kind, host_name
 from core.jobs import Job
 from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.search import embed_query, reusing_query_vectors
@@ -96,8 +97,10 @@ def api_router(plugin: str, handlers: Sequence[Any], **kwargs: Any) -> Router:
 
 
 __all__ = [
+    "ANY_HOST",
     "NO_API_RATE_LIMIT",
     "PERSON",
+    "TENANT_CONTENT",
     "VISITOR_ROLE",
     "Actor",
     "AggregateRow",
@@ -121,6 +124,8 @@ __all__ = [
     "Group",
     "GroupContext",
     "HandlerContext",
+    "HostKind",
+    "Hosts",
     "Isolation",
     "Job",
     "Knowledge",
@@ -181,6 +186,8 @@ __all__ = [
     "group_table_statements",
     "hookimpl",
     "hookspec",
+    "host_kind",
+    "host_name",
     "parse_if_match",
     "problem_body",
     "provide_actor",

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 from core.api.schemas import TokenCreate, TokenCreated, TypeInfo
 from core.auth.tokens import Actor, ApiToken, Directory
 from core.errors import PROBLEM_CONTENT_TYPE, problem_body
+from core.hosts import ANY_HOST
 from core.platform import Platform
 
 
@@ -22,12 +23,15 @@ class Health(msgspec.Struct):
     checks: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-@get("/health", tags=["health"], summary="Liveness", include_in_schema=True)
+# probes answer on every host: a load balancer may ask with any Host
+@get("/health", tags=["health"], summary="Liveness", include_in_schema=True, opt=dict(ANY_HOST))
 async def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready", tags=["health"], summary="Readiness: database and Redis reachable")
+@get(
+    "/ready", tags=["health"], summary="Readiness: database and Redis reachable", opt=dict(ANY_HOST)
+)
 async def ready(platform: NamedDependency[Platform]) -> Response[Any]:
     checks = await platform.check_ready()
     if all(value == "ok" for value in checks.values()):

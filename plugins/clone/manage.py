@@ -152,7 +152,8 @@ async def clone_detail(
     found = await sources.list_sources(group, clone_id, None, 200)
     thing = await clones.get_clone_thing(group.stores, clone_id)
     fields = patch_fields()
-    origin = _platform(request).settings.base_url
+    # sites run the widget from where they are served (the snippet's script and frame)
+    origin = _platform(request).hosts.sites_url
     return PAGES.render(
         "manage_clone.html",
         title=f"{clone.name} · {record.name}",

@@ -10,7 +10,13 @@ page is on the platform's origin, the visitor's site never sees the conversation
   ``allowed_origins`` (``frame-ancestors``); the widget API answers browsers of those
   origins and of the verified custom domains of the clone's group's websites only (CORS with the
   exact origin; any other ``Origin`` is a 403 ``origin_not_allowed``). The platform's
-  origin is core's ``public_url`` when set, else the request's ``Host``.
+  origin is core's ``public_url`` when set, else the request's ``Host``; core's
+  ``public_sites_origin``, where published pages run the widget, counts as the platform's.
+* **Hosts.** The script, the frame's page and this API are answered on every host
+  (``sdk.ANY_HOST``): a page on a custom domain or on ``public_sites_origin`` loads them
+  from its own origin, so the frame and its API calls are same-origin there and no
+  session cookie of the admin's origin is involved (the widget has its own session
+  header). The snippet creators paste names ``public_sites_origin`` when it is set.
 * **Sessions.** ``POST .../sessions`` starts an anonymous session: a random token (sent
   back as ``X-Clone-Session``) kept in Redis with its clone, group, visitor id and
   conversation, for ``widget_session_hours``. The visitor acts with the ``visitor`` role
@@ -174,6 +180,7 @@ async def _check_origin(request: Request[Any, Any, Any], clone: sdk.Thing) -> No
         seen is not None
         and seen not in allowed_origins(props)
         and not (public_url and seen == platform_origin(request))
+        and seen != _platform(request).hosts.sites_origin
     ):
         site_group = await sdk.group_serving_url(request.app, seen)
         if site_group is not None:  # a website's custom domain: its group's clones only
@@ -422,7 +429,7 @@ def _embed_js() -> bytes:
     return EMBED_JS.read_bytes()
 
 
-@get("/clone/embed.js", include_in_schema=False, opt=sdk.NO_API_RATE_LIMIT)
+@get("/clone/embed.js", include_in_schema=False, opt={**sdk.NO_API_RATE_LIMIT, **sdk.ANY_HOST})
 async def embed_script() -> Response[bytes]:
     """The script a site includes to show a clone's chat bubble."""
     return Response(
@@ -442,12 +449,13 @@ async def framing_group(request: Request[Any, Any, Any]) -> UUID | None:
     'self'`` lets in, or ``public_url``'s: behind a TLS proxy whose ``X-Forwarded-Proto``
     is not believed, the request looks like ``http://`` while the page was ``https://``."""
     referer = request.headers.get("referer", "")[:2000]
-    if not referer or origin_of(referer) not in (own_origin(request), platform_origin(request)):
+    ours = (own_origin(request), platform_origin(request), _platform(request).hosts.sites_origin)
+    if not referer or origin_of(referer) not in ours:
         return None
     return await sdk.group_serving_url(request.app, referer)
 
 
-@get("/clone/widget/{clone_id:uuid}", include_in_schema=False)
+@get("/clone/widget/{clone_id:uuid}", include_in_schema=False, opt=dict(sdk.ANY_HOST))
 async def widget_page(request: Request[Any, Any, Any], clone_id: FromPath[UUID]) -> Response[Any]:
     """The chat panel, for a frame on the platform's own pages and the clone's allowed
     origins only. A website of another group on this platform may not show it (its pages
@@ -486,6 +494,8 @@ WIDGET_ROUTES = [
         [WidgetController],
         middleware=[cors_middleware],
         dependencies=service_dependencies("chat"),
+        # tenant pages (a custom domain's, public_sites_origin's) run the widget there
+        opt=dict(sdk.ANY_HOST),
     ),
     embed_script,
     widget_page,

@@ -62,9 +62,16 @@ async def _group_page_context(
     return group, record, can
 
 
-def public_path(site: WebsiteView, page: PageView) -> str:
-    """Where the published page is on this server (a path, so it works on any host)."""
-    return f"/sites/{site.slug}/{page.slug}"
+def sites_url(websites: Websites) -> str:
+    """Where published sites are: ``public_sites_origin`` when set, else ``""`` (a path on
+    this server, so it works on any of its hosts)."""
+    return websites.context.platform.hosts.sites_origin or ""
+
+
+def public_path(base: str, site: WebsiteView, page: PageView) -> str:
+    """Where the published page is under ``base`` (:func:`sites_url`); not at its custom
+    domain, which may still be pending."""
+    return f"{base}/sites/{site.slug}/{page.slug}"
 
 
 @get("/builder", name="builder:home", **PAGES.route_options)
@@ -106,7 +113,8 @@ async def builder_site(
         view="site",
         group=record,
         site=site,
-        pages=[(p, public_path(site, p)) for p in listed],
+        pages=[(p, public_path(sites_url(websites), site, p)) for p in listed],
+        sites_url=sites_url(websites),
         themes=list(websites.context.themes.values()),
         color_modes=COLOR_MODES,
         can=can,
@@ -124,6 +132,7 @@ async def builder_site(
 )
 async def builder_editor(
     request: Request[Any, Any, Any],
+    websites: NamedDependency[Websites],
     pages: NamedDependency[Pages],
     group_id: FromPath[UUID],
     site_id: FromPath[UUID],
@@ -138,7 +147,8 @@ async def builder_editor(
         group=record,
         site=site,
         page=page,
-        public_path=public_path(site, page),
+        public_path=public_path(sites_url(websites), site, page),
+        sites_url=sites_url(websites),
         can=can,
         crumbs=PAGES.crumbs(
             (record.name, f"/builder/{record.id}"),

@@ -28,7 +28,7 @@ from plugins.website.media.library import MediaLibrary
 from plugins.website.media.routes import MEDIA_ROUTES
 from plugins.website.media.storage import LocalStorage, storage_for
 from plugins.website.public import PUBLIC_ROUTES, group_serving
-from plugins.website.services import WebsiteContext, Websites, platform_hosts
+from plugins.website.services import WebsiteContext, Websites
 from plugins.website.services.domains import (
     RECHECK_JOB,
     RECHECK_TIMEOUT_SECONDS,
@@ -231,7 +231,6 @@ async def startup(app: Litestar) -> None:
     )
     app.state.website_settings = settings
     app.state.website_media = library
-    app.state.website_platform_hosts = platform_hosts(platform)
     purge.start()
 
 

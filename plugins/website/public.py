@@ -90,7 +90,7 @@ def site_info(service: WebsiteContext, site: LiveSite) -> render.SiteInfo:
     if site.custom_domain:
         base = f"https://{site.custom_domain}"
     else:
-        base = f"{service.platform.settings.base_url}/sites/{site.slug}"
+        base = f"{service.platform.hosts.sites_url}/sites/{site.slug}"
     return render.SiteInfo(
         id=str(site.id),
         name=site.name,
@@ -169,28 +169,24 @@ async def serve_file(
 _FILE_TYPES = {"robots.txt": "text/plain", "sitemap.xml": "application/xml"}
 
 
-def _host(request: Request[Any, Any, Any]) -> str:
-    """The request's host name: lower case, without port or a trailing dot."""
-    host = request.headers.get("host", "").strip().lower()
-    if host.startswith("["):  # an IPv6 literal
-        return host.split("]", 1)[0] + "]"
-    return host.rsplit(":", 1)[0].rstrip(".")
-
-
 # -- on the platform's address ----------------------------------------------------------
 
+# Public pages come from memory: the API's per-client budget is not for them.
+_PUBLIC_OPT = {"public": True, **sdk.NO_API_RATE_LIMIT}
+#: ``/sites/...``: tenant content, on ``public_sites_origin`` when it is set.
 _PUBLIC = {
     "http_method": ["GET", "HEAD"],
     "tags": ["public sites"],
     "include_in_schema": True,
-    # Public pages come from memory: the API's per-client budget is not for them.
-    "opt": {"public": True, **sdk.NO_API_RATE_LIMIT},
+    "opt": {**_PUBLIC_OPT, **sdk.TENANT_CONTENT},
 }
+#: ``/`` and ``/{page}``: a custom domain's pages, and the platform's home on its own host.
+_ON_EVERY_HOST = {**_PUBLIC, "opt": {**_PUBLIC_OPT, **sdk.ANY_HOST}}
 
 
 @route("/sites/{site:str}", summary="A site's home page", **_PUBLIC)  # type: ignore[arg-type]
 async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Response[bytes]:
-    if not _is_platform_host(request, _host(request)):
+    if sdk.host_kind(request) is sdk.HostKind.TENANT:
         return _not_found(request)  # a site's own domain shows that site only
     return await serve_page(request, _context(request), "slug", site, None)
 
@@ -199,7 +195,7 @@ async def site_home(request: Request[Any, Any, Any], site: FromPath[str]) -> Res
 async def site_page(
     request: Request[Any, Any, Any], site: FromPath[str], page: FromPath[str]
 ) -> Response[bytes]:
-    if not _is_platform_host(request, _host(request)):
+    if sdk.host_kind(request) is sdk.HostKind.TENANT:
         return _not_found(request)  # a site's own domain shows that site only
     if page in _FILE_TYPES:
         return await serve_file(request, _context(request), "slug", site, page)
@@ -209,19 +205,21 @@ async def site_page(
 # -- on a site's own domain --------------------------------------------------------------
 
 
-@route("/", summary="A custom domain's home page", **_PUBLIC)  # type: ignore[arg-type]
+@route("/", summary="A custom domain's home page", **_ON_EVERY_HOST)  # type: ignore[arg-type]
 async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
-    host = _host(request)
-    if _is_platform_host(request, host):
+    kind = sdk.host_kind(request)
+    if kind is sdk.HostKind.PLATFORM:
         return Response(b"", status_code=302, headers={"Location": "/builder"})
-    return await serve_page(request, _context(request), "domain", host, None)
+    if kind is sdk.HostKind.SITES:
+        return _not_found(request)  # every site is under /sites/ there
+    return await serve_page(request, _context(request), "domain", _host(request), None)
 
 
-@route("/{page:str}", summary="A published page on a custom domain", **_PUBLIC)  # type: ignore[arg-type]
+@route("/{page:str}", summary="A published page on a custom domain", **_ON_EVERY_HOST)  # type: ignore[arg-type]
 async def domain_page(request: Request[Any, Any, Any], page: FromPath[str]) -> Response[bytes]:
-    host = _host(request)
-    if _is_platform_host(request, host):
+    if sdk.host_kind(request) is not sdk.HostKind.TENANT:
         return _not_found(request)
+    host = _host(request)
     if page in _FILE_TYPES:
         return await serve_file(request, _context(request), "domain", host, page)
     return await serve_page(request, _context(request), "domain", host, page)
@@ -246,14 +244,8 @@ def _not_found(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
-def _is_platform_host(request: Request[Any, Any, Any], host: str) -> bool:
-    return _platform_host(request.app, host)
-
-
-def _platform_host(app: Litestar, host: str) -> bool:
-    """The platform's own address (or a bare IP / localhost) is not a custom domain."""
-    platform_hosts: frozenset[str] = app.state.website_platform_hosts
-    return host in platform_hosts or "." not in host or host.replace(".", "").isdigit()
+def _host(request: Request[Any, Any, Any]) -> str:
+    return sdk.host_name(request.headers.get("host", ""))
 
 
 _SITE_PATH = re.compile(r"^/sites/([^/]+)(?:/|$)")
@@ -271,7 +263,8 @@ async def group_serving(app: Litestar, url: str) -> UUID | None:
         return None
     if websites is None or not host:
         return None
-    if _platform_host(app, host):
+    platform: sdk.Platform = app.state.platform
+    if platform.hosts.kind(host.lower()) is not sdk.HostKind.TENANT:
         match = _SITE_PATH.match(parts.path)
         if match is None:
             return None

@@ -152,7 +152,7 @@ def _stat_file(path: Path) -> os.stat_result | None:
     "/media/{key:path}",
     summary="An uploaded file (public: published pages show it)",
     tags=["public sites"],
-    opt={"public": True, **sdk.NO_API_RATE_LIMIT},
+    opt={"public": True, **sdk.NO_API_RATE_LIMIT, **sdk.TENANT_CONTENT},
 )
 async def serve_media(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
     key = key.lstrip("/")

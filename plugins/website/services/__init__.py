@@ -23,7 +23,6 @@ from plugins.website.services.base import (
     PublishBlocked,
     RevisionFields,
     WebsiteContext,
-    platform_hosts,
 )
 from plugins.website.services.domains import Domains
 from plugins.website.services.pages import Pages
@@ -44,7 +43,6 @@ __all__ = [
     "Sites",
     "WebsiteContext",
     "Websites",
-    "platform_hosts",
 ]
 
 

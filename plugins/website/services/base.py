@@ -14,7 +14,6 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
@@ -80,22 +79,15 @@ def iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-def platform_hosts(platform: sdk.Platform) -> frozenset[str]:
-    """The host names of the platform itself: never a site's custom domain."""
-    hosts = {"localhost", "127.0.0.1", "::1", platform.settings.host.lower()}
-    public = urlsplit(platform.settings.base_url).hostname
-    if public:
-        hosts.add(public.lower())
-    return frozenset(hosts)
-
-
 def is_platform_name(domain: str, platform: sdk.Platform) -> bool:
-    """The platform's own host names and every name under them (``login.<platform>``)."""
-    return any(
-        domain == host or domain.endswith("." + host)
-        for host in platform_hosts(platform)
+    """The platform's own host names (its address, ``public_sites_origin``'s) and every
+    name under them (``login.<platform>``)."""
+    own = platform.hosts.own_names()
+    return domain in own or any(
+        domain.endswith("." + host)
+        for host in own
         if "." in host and not host.replace(".", "").isdigit()
-    ) or domain in platform_hosts(platform)
+    )
 
 
 class WebsiteContext:
@@ -126,7 +118,7 @@ class WebsiteContext:
         slug = props.slug if isinstance(props, WebsiteProps) else props["slug"]
         if domain:
             return f"https://{domain}"
-        return f"{self.platform.settings.base_url}/sites/{slug}"
+        return f"{self.platform.hosts.sites_url}/sites/{slug}"
 
     def site_view(self, thing: sdk.Thing, claim: sdk.PublicName | None = None) -> WebsiteView:
         """The site as the API shows it; with ``claim`` (its custom domain's public name),

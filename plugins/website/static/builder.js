@@ -189,6 +189,8 @@
     const siteId = body.dataset.siteId;
     const pageId = body.dataset.pageId;
     const siteSlug = body.dataset.siteSlug;
+    // published pages may be on another origin (public_sites_origin) than the builder
+    const sitesUrl = body.dataset.sitesUrl || "";
     const canManage = body.dataset.canManage === "true";
     const groupBase = `/api/v1/website/groups/${groupId}`;
     const pageUrl = `${groupBase}/sites/${siteId}/pages/${pageId}`;
@@ -289,7 +291,7 @@
       }
       $("page-badges").replaceChildren(...badges);
       publicLink.hidden = page.status !== "published";
-      publicLink.setAttribute("href", `/sites/${siteSlug}/${page.slug}`);
+      publicLink.setAttribute("href", `${sitesUrl}/sites/${siteSlug}/${page.slug}`);
       for (const [name, value] of [
         ["title", page.title],
         ["slug", page.slug],
@@ -847,7 +849,7 @@
             undoable: false,
             render: false,
             done: () => {
-              const link = el("a", { href: `/sites/${siteSlug}/${state.page.slug}`, target: "_blank", rel: "noopener" },
+              const link = el("a", { href: `${sitesUrl}/sites/${siteSlug}/${state.page.slug}`, target: "_blank", rel: "noopener" },
                 "View the live page", el("span", { class: "visually-hidden" }, " (opens in a new tab)"));
               alertBox.replaceChildren();
               $("publish-note")?.remove();

@@ -445,7 +445,9 @@ async def test_a_pending_custom_domain_is_not_trusted(clone_platform, api, docs)
 
 
 @pytest.mark.creator_plugins("clone", "website")
-@pytest.mark.clone_settings(public_url=None)
+# the tests' client calls the API as testserver.local: without public_url, that name is the
+# platform's only as its ``host`` setting (any other name is a tenant's, without the API)
+@pytest.mark.clone_settings(public_url=None, host="testserver.local")
 async def test_without_a_public_url_the_host_is_the_platform(
     clone_platform, api, api_for, docs
 ) -> None:

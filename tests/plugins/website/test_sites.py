@@ -309,6 +309,7 @@ async def test_the_platforms_own_address_is_not_a_custom_domain(creator_platform
         plugins=["website"], public_url="https://creator.example.com"
     )
     tenant = await platform.tenant()
+    tenant.client.base_url = "https://creator.example.com"  # the API answers there only
     base = f"/api/v1/website/groups/{tenant.group.id}"
     body = {"name": "S", "slug": "s", "custom_domain": "creator.example.com"}
     r = await tenant.client.post(base + "/sites", json=body)
@@ -336,11 +337,14 @@ async def test_settings_and_seo_patches_merge(web):
 
 async def test_names_under_the_platforms_address_are_not_custom_domains(creator_platform_factory):
     harness = await creator_platform_factory(
-        plugins=["website"], public_url="https://creator.example.com"
+        plugins=["website"],
+        public_url="https://creator.example.com",
+        public_sites_origin="https://sites.example.net",
     )
     t = await harness.tenant()
+    t.client.base_url = "https://creator.example.com"  # the API answers there only
     base = f"/api/v1/website/groups/{t.group.id}/sites"
-    for domain in ("creator.example.com", "login.creator.example.com"):
+    for domain in ("creator.example.com", "login.creator.example.com", "sites.example.net"):
         r = await t.client.post(base, json={"name": "S", "slug": "s1", "custom_domain": domain})
         assert r.status_code == 422 and r.json()["field"] == "custom_domain", domain
 
