@@ -97,6 +97,8 @@ async def test_system_work_runs_on_its_own_login_role(two_groups):
             await conn.execute(f'SET ROLE "{owner}"')
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute("DROP TABLE things")
+        # what a migration grants the app role alone, system work may use too
+        assert await conn.fetchval("SELECT pg_has_role('creator_app', 'USAGE')")
 
 
 async def test_a_query_without_group_filter_or_scope_sees_nothing(two_groups):

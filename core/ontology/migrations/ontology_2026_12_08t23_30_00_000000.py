@@ -32,6 +32,15 @@ STATEMENTS = [
     EXCEPTION WHEN insufficient_privilege THEN
         RAISE WARNING 'could not set the attributes of creator_app and creator_system; a superuser must run: ALTER ROLE creator_system BYPASSRLS (and creator_app NOBYPASSRLS)';
     END $$""",
+    # Whatever the app may touch, system work may too, including what a later migration
+    # grants to creator_app alone; the membership goes one way: the app cannot become
+    # creator_system.
+    """
+    DO $$ BEGIN
+        GRANT creator_app TO creator_system;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE WARNING 'could not grant creator_app to creator_system; a database owner must run: GRANT creator_app TO creator_system';
+    END $$""",
     "GRANT USAGE ON SCHEMA public TO creator_system",
     "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO creator_system",
     """ALTER DEFAULT PRIVILEGES IN SCHEMA public
