@@ -7,7 +7,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import asyncpg
 import pytest
 
-from core.db import APP_ROLE, SYSTEM_ROLE, database_logins, login_url, role_password
+from core.db import (
+    APP_ROLE,
+    SYSTEM_ROLE,
+    Database,
+    Logins,
+    database_logins,
+    login_url,
+    role_password,
+)
 from core.migrations import ensure_login_roles
 from core.settings import SettingsError, load_settings
 
@@ -96,3 +104,12 @@ async def test_the_migration_step_lets_a_role_log_in(creator_servers):
     finally:
         await owner.execute(f'DROP ROLE IF EXISTS "{role}"')
         await owner.close()
+
+
+async def test_a_role_that_cannot_log_in_stops_start_up_with_what_to_do(creator_servers):
+    owner = creator_servers.database_url
+    nobody = login_url(owner, "creator_test_nobody", "pw")
+    db = Database(Logins(owner=owner, app=nobody, system=nobody))
+    with pytest.raises(RuntimeError, match=r"'creator_test_nobody'.*creator migrate"):
+        await db.open()
+    await db.close()
