@@ -45,7 +45,7 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import log, machine, table
 
-from core.db import SET_GROUPS_SQL
+from core.db import SET_GROUPS_SQL, database_logins
 from core.events import EventHandler, HandlerContext, OutboxRelay
 from core.hookspecs import hookimpl
 from core.migrations import migrate
@@ -254,7 +254,9 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
             db_pool_max_size=max(10, args.concurrency + 2),
         )
         platform = Platform.load(settings, extra_plugins={"bench": plugin})
-        await migrate(url, platform.migration_apps())
+        await migrate(
+            url, platform.migration_apps(), role_passwords=database_logins(settings).managed
+        )
         await platform.start()
         try:
             person = await platform.directory.create_person("bench@example.test", "Bench")

@@ -48,7 +48,7 @@ from litestar.params import FromHeader, FromPath, FromQuery, JSONBody
 
 from core import events
 from core.auth import tokens
-from core.db import APP_ROLE, SET_GROUPS_SQL
+from core.db import SET_GROUPS_SQL, database_logins
 from core.ontology import events as ontology_events
 from core.ontology import stores
 
@@ -153,7 +153,9 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
     encode = msgspec.json.Encoder().encode
     decode = msgspec.json.Decoder().decode
     pool: asyncpg.Pool | None = None
+    system_pool: asyncpg.Pool | None = None
     redis: aioredis.Redis | None = None
+    logins = database_logins(bench_settings(database_url))
 
     async def init(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
@@ -162,20 +164,21 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> Any:
-        nonlocal pool, redis
+        nonlocal pool, system_pool, redis
         pool = await asyncpg.create_pool(
-            dsn=database_url,
+            dsn=logins.app,  # as the platform: under row-level security
             min_size=pool_min,
             max_size=pool_max,
             init=init,
-            server_settings={"role": APP_ROLE},  # as the platform: under row-level security
         )
+        system_pool = await asyncpg.create_pool(dsn=logins.system, min_size=1, max_size=4)
         redis = aioredis.Redis.from_url(redis_url)
         try:
             yield
         finally:
             await redis.aclose()
             await pool.close()
+            await system_pool.close()
 
     async def scope(authorization: str | None, group_id: UUID) -> tuple[UUID, str]:
         scheme, _, token = (authorization or "").partition(" ")
@@ -233,8 +236,8 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
         async with redis.pipeline(transaction=False) as pipe:
             pipe.publish(events.channel(group_id), encode(dict(event)))
             await pipe.execute()
-        async with pool.acquire() as conn:  # the platform acks as system work (all groups)
-            await conn.execute("SELECT set_config('creator.all_groups', 'on', false)")
+        assert system_pool is not None
+        async with system_pool.acquire() as conn:  # the platform acks as system work
             await conn.execute(ACK_OUTBOX_SQL, [group_id], [event["id"]])
         return Response(
             thing,
@@ -266,14 +269,24 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
     return Litestar(route_handlers=[health, create_thing, list_things], lifespan=[lifespan])
 
 
-def platform_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) -> Any:
-    from core.app import create_app
+def bench_settings(database_url: str, **overrides: Any) -> Any:
+    """Settings of every process of the benchmark: one data_dir, so one secret (and so
+    the same passwords of the database roles)."""
     from core.settings import load_settings
 
-    settings = load_settings(
+    return load_settings(
         environ={},
         data_dir=Path(tempfile.gettempdir()) / "creator-bench-unused",
         database_url=database_url,
+        **overrides,
+    )
+
+
+def platform_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) -> Any:
+    from core.app import create_app
+
+    settings = bench_settings(
+        database_url,
         redis_url=redis_url,
         plugins=["bench"],  # core's built-ins are always on; no other installed plugin
         migrate_on_start=False,  # migrated by the benchmark before the servers start
@@ -383,7 +396,6 @@ async def prepare(server_url: str, targets: list[Target]) -> None:
     from core.db import Database
     from core.migrations import migrate
     from core.platform import Platform
-    from core.settings import load_settings
 
     conn = await asyncpg.connect(server_url)
     try:
@@ -393,10 +405,11 @@ async def prepare(server_url: str, targets: list[Target]) -> None:
     finally:
         await conn.close()
     for target in targets:
-        settings = load_settings(environ={}, database_url=target.url, plugins=["bench"])
+        settings = bench_settings(target.url, plugins=["bench"])
         apps = Platform.load(settings, extra_plugins={"bench": BenchPlugin()}).migration_apps()
-        await migrate(target.url, apps)
-        db = Database(target.url, min_size=1, max_size=1)
+        logins = database_logins(settings)
+        await migrate(target.url, apps, role_passwords=logins.managed)
+        db = Database(logins, min_size=1, max_size=1)
         await db.open()
         try:
             directory = Directory(db)

@@ -224,7 +224,7 @@ async def prepare_database(server_url: str, url: str) -> str:
     import asyncpg
 
     from core.auth.tokens import Directory
-    from core.db import Database
+    from core.db import Database, database_logins
     from core.migrations import migrate
     from core.platform import Platform
     from core.settings import load_settings
@@ -235,8 +235,9 @@ async def prepare_database(server_url: str, url: str) -> str:
     finally:
         await conn.close()
     settings = load_settings(environ={}, database_url=url, plugins=["website"])
-    await migrate(url, Platform.load(settings).migration_apps())
-    db = Database(url, min_size=1, max_size=1)
+    logins = database_logins(settings)
+    await migrate(url, Platform.load(settings).migration_apps(), role_passwords=logins.managed)
+    db = Database(logins, min_size=1, max_size=1)
     await db.open()
     try:
         directory = Directory(db)

@@ -109,6 +109,7 @@ def serve(
 @click.pass_context
 def migrate(ctx: click.Context, check: bool, data_dir: Path | None) -> None:
     """Apply the database migrations of core and the enabled plugins."""
+    from core.db import database_logins
     from core.migrations import migrate as run_migrations
     from core.migrations import pending_migrations
 
@@ -126,7 +127,10 @@ def migrate(ctx: click.Context, check: bool, data_dir: Path | None) -> None:
                 sys.exit(1)
             click.echo("No pending migrations.")
             return
-        for report in asyncio.run(run_migrations(running.database_url, apps)):
+        passwords = database_logins(running).managed
+        for report in asyncio.run(
+            run_migrations(running.database_url, apps, role_passwords=passwords)
+        ):
             state = f"applied {len(report.applied)}" if report.applied else "up to date"
             click.echo(f"{report.app}: {state}")
 

@@ -2,6 +2,8 @@
 
 Each migration source is a Piccolo ``AppConfig`` returned by the ``register_migrations``
 hook. An advisory lock makes concurrent starts (several app processes) migrate once.
+After the migrations, the platform's login roles get their passwords
+(:func:`ensure_login_roles`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import io
 import os
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ import asyncpg
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.conf.apps import AppConfig
 
-from core.db import APP_ROLE
+from core.db import APP_ROLE, SYSTEM_ROLE, login_url
 
 _LOCK_KEY = 0x43524541544F52  # "CREATOR"
 _process_lock = threading.Lock()  # Piccolo's engine is process-global
@@ -89,8 +91,8 @@ def sql_migration(
 def group_table_statements(table: str) -> list[str]:
     """SQL that puts a plugin's own table under the same tenancy as core's tables: rows
     visible only to the groups of the unit of work (row-level security on its
-    ``group_id`` column, which the table must have), and the app's role allowed to read
-    and write it. Add the statements after the ``CREATE TABLE``::
+    ``group_id`` column, which the table must have), and the app's and the system's
+    roles allowed to read and write it. Add the statements after the ``CREATE TABLE``::
 
         STATEMENTS = [
             "CREATE TABLE IF NOT EXISTS hello_notes (group_id uuid NOT NULL ..., ...)",
@@ -102,20 +104,43 @@ def group_table_statements(table: str) -> list[str]:
         raise ValueError(f"{table!r} is not a plain lower-case table name")
     return [
         f"SELECT creator_enable_group_rls('{table}')",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}, {SYSTEM_ROLE}",
     ]
 
 
-async def migrate(url: str, apps: Sequence[AppConfig]) -> list[MigrationReport]:
-    """Run every pending migration of ``apps`` (in order) against the database at ``url``."""
+async def migrate(
+    url: str, apps: Sequence[AppConfig], *, role_passwords: Mapping[str, str] | None = None
+) -> list[MigrationReport]:
+    """Run every pending migration of ``apps`` (in order) against the database at ``url``
+    (as its owner), then give the roles of ``role_passwords`` their log-in
+    (:func:`ensure_login_roles`; ``core.db.database_logins(settings).managed``)."""
     lock_conn = await asyncpg.connect(url)
     try:
         await lock_conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-        return await asyncio.to_thread(_migrate_sync, url, list(apps))
+        reports = await asyncio.to_thread(_migrate_sync, url, list(apps))
+        await ensure_login_roles(lock_conn, url, role_passwords or {})
+        return reports
     finally:
         with contextlib.suppress(Exception):
             await lock_conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
         await lock_conn.close()
+
+
+async def ensure_login_roles(
+    owner: asyncpg.Connection, url: str, passwords: Mapping[str, str]
+) -> None:
+    """Let each role of ``passwords`` log in to the database at ``url`` with its password,
+    altering the role (through ``owner``, a connection as a user allowed to) only when
+    it cannot yet: roles belong to the whole server, so processes of other databases
+    there are not made to race on them at every start."""
+    for role, password in passwords.items():
+        try:
+            probe = await asyncpg.connect(login_url(url, role, password))
+        except asyncpg.InvalidAuthorizationSpecificationError:  # no log-in, or wrong password
+            literal = "'" + password.replace("'", "''") + "'"
+            await owner.execute(f'ALTER ROLE "{role}" WITH LOGIN PASSWORD {literal}')
+        else:
+            await probe.close()
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from core.auth.ratelimit import AttemptLimiter
 from core.auth.secrets import signing_secret
 from core.auth.sessions import Sessions
 from core.auth.tokens import Directory
-from core.db import Database
+from core.db import Database, database_logins
 from core.events import EventBus
 from core.hosts import Hosts
 from core.jobs import DuplicateJobError, JobRegistry
@@ -122,15 +122,18 @@ class Platform:
         url = self.settings.database_url
         if not url or not self.settings.redis_url:
             raise RuntimeError("Platform.start() needs database_url and redis_url (see Runtime)")
+        logins = database_logins(self.settings)
         if self.settings.migrate_on_start:
-            for report in await migrate(url, self.migration_apps()):
+            applied = await migrate(url, self.migration_apps(), role_passwords=logins.managed)
+            for report in applied:
                 if report.applied:
                     log.info("applied %d migration(s) of %s", len(report.applied), report.app)
         cpu.configure(self.settings.cpu_workers, self.settings.cpu_queue)
         self._db = Database(
-            url,
+            logins,
             min_size=self.settings.db_pool_min_size,
             max_size=self.settings.db_pool_max_size,
+            system_max_size=self.settings.db_system_pool_max_size,
         )
         await self._db.open()
         self._redis = aioredis.Redis.from_url(self.settings.redis_url)

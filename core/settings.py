@@ -38,6 +38,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     data_dir: Path = msgspec.field(default_factory=default_data_dir)
     #: PostgreSQL URL; unset means the embedded server under ``data_dir``.
     database_url: str | None = None
+    #: PostgreSQL URLs of the platform's two login roles, for a server whose DBA creates
+    #: them (``creator_app``: the app, under row-level security; ``creator_system``: with
+    #: ``BYPASSRLS``, the platform's cross-group work). Unset: ``database_url`` with
+    #: each role's name and a password derived from ``secret_key``, which ``creator
+    #: migrate`` sets (``database_url``'s user then needs to be able to, e.g. a superuser).
+    database_app_url: str | None = None
+    database_system_url: str | None = None
     #: Redis URL; unset means the embedded redis-server under ``data_dir``.
     redis_url: str | None = None
     #: Enabled plugins by name; unset means every installed plugin.
@@ -47,6 +54,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_level: str = "info"
     db_pool_min_size: int = 2
     db_pool_max_size: int = 10
+    #: Connections of the pool for the platform's cross-group work (``creator_system``).
+    db_system_pool_max_size: int = 4
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 1_048_576
     #: Apply pending migrations when the app starts.
@@ -155,6 +164,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 "db_pool_max_size",
                 self.db_pool_max_size >= max(1, self.db_pool_min_size),
                 "must be at least 1 and at least db_pool_min_size",
+            ),
+            (
+                "db_system_pool_max_size",
+                self.db_system_pool_max_size >= 2,
+                "must be at least 2 (the outbox relay may hold one while it needs another)",
             ),
             ("max_body_bytes", self.max_body_bytes > 0, "must be positive"),
             (

@@ -41,7 +41,7 @@ async def ensure_hnsw_index(db: Database, dim: int) -> bool:
     if dim > MAX_HALFVEC_INDEX_DIM:
         log.warning("embeddings of %d dimensions cannot be indexed; search scans them", dim)
         return False
-    key = (db.url, dim)
+    key = (db.logins.owner, dim)
     if key in _ready:
         return True
     lock = _locks.setdefault(key, asyncio.Lock())

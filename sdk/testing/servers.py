@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import msgspec
 import pytest
 
+from core.db import database_logins
 from core.migrations import migrate
 from core.platform import Platform
 from core.runtime import Runtime
@@ -106,7 +108,11 @@ async def _create_template(servers_url: str, template: str, settings: Settings) 
     finally:
         await conn.close()
     apps = Platform.load(settings).migration_apps()
-    await migrate(database_url(servers_url, template), apps)
+    url = database_url(servers_url, template)
+    # The roles belong to the whole server: every test database's platform logs in as
+    # them with the passwords of the session's secret (its data_dir keeps the secret).
+    passwords = database_logins(msgspec.structs.replace(settings, database_url=url)).managed
+    await migrate(url, apps, role_passwords=passwords)
     return {app.app_name for app in apps}
 
 
