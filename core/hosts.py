@@ -174,7 +174,8 @@ def host_guard(app: ASGIApp) -> ASGIApp:
                 404,
                 WRONG_HOST_CODE,
                 "Not found on this host",
-                "this host serves published sites only",
+                "this host serves published sites only (if it is the platform's own "
+                "address, the operator sets public_url to it)",
                 instance=path[:200],
             )
             await _send(
