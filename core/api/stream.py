@@ -93,7 +93,12 @@ async def _events(
 ) -> AsyncIterator[ServerSentEventMessage]:
     heartbeat = platform.settings.stream_heartbeat_seconds
     hub.slots.hold(slot)
-    client = await hub.join(scope.group_id)
+    try:
+        client = await hub.join(scope.group_id)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await hub.slots.release(slot)
+        raise
     try:
         last = parse_position(client.start)
         assert last is not None
