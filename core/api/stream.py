@@ -24,6 +24,7 @@ streams get a comment every ``stream_heartbeat_seconds``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -136,7 +137,8 @@ async def _events(
     finally:
         # The client went away: the task is being cancelled, so shield the clean-up.
         hub.leave(client)
-        with anyio.CancelScope(shield=True):
+        # Redis unreachable: the slot expires by itself once the hub stops renewing it.
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
             await hub.slots.release(slot)
 
 
