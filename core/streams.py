@@ -66,7 +66,8 @@ def channel(group_id: UUID) -> str:
 
 
 def stream_key(group_id: UUID) -> str:
-    # The braces keep a group's keys on one node of a Redis Cluster (the scripts use both).
+    # The braces hash a group's keys alike, as a script's keys must be on a Redis Cluster
+    # (the hub's XREAD over many groups still assumes one Redis, as the platform does).
     return f"creator:stream:{{{group_id}}}"
 
 

@@ -97,7 +97,7 @@ async def _events(
     try:
         client = await hub.join(scope.group_id)
     except BaseException:
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
             await hub.slots.release(slot)
         raise
     try:
