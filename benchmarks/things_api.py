@@ -46,7 +46,7 @@ from litestar import Litestar, Response, get, post
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.params import FromHeader, FromPath, FromQuery, JSONBody
 
-from core import events
+from core import events, streams
 from core.auth import tokens
 from core.db import SET_GROUPS_SQL, database_logins
 from core.ontology import events as ontology_events
@@ -104,6 +104,7 @@ INSERT_THING_SQL = (  # Things.create
 )
 INSERT_EVENT_SQL = ontology_events._INSERT_EVENT_SQL  # Events._insert: the event and its outbox row
 ACK_OUTBOX_SQL = events.ACK_OUTBOX_SQL  # EventBus._ack, after the commit
+STREAM_RETENTION = 10_000  # the default stream_retention_events
 LIST_THINGS_SQL = (  # Things.list with no filters, through _Query.page
     f"SELECT {THING_COLUMNS} FROM things WHERE group_id = $1 AND deleted_at IS NULL "
     f"ORDER BY id DESC LIMIT $2"
@@ -230,12 +231,11 @@ def bare_app(database_url: str, redis_url: str, pool_min: int, pool_max: int) ->
                 thing.id,
                 {"type": data.type, "name": data.name, "changed": []},
             )
-        # After the commit, as the platform's bus does: publish to the group's live stream,
+        # After the commit, as the platform's bus does: append to the group's live stream,
         # then delete the outbox row.
         assert redis is not None
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.publish(events.channel(group_id), encode(dict(event)))
-            await pipe.execute()
+        entry = (str(event["id"]), "thing_created", encode(dict(event)))
+        await streams.append_events(redis, {group_id: [entry]}, STREAM_RETENTION)
         assert system_pool is not None
         async with system_pool.acquire() as conn:  # the platform acks as system work
             await conn.execute(ACK_OUTBOX_SQL, [group_id], [event["id"]])

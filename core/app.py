@@ -118,10 +118,12 @@ def create_app(
             with_worker = settings.worker if settings.worker is not None else runtime is not None
             background = app.state.background = Background(platform, worker=with_worker)
             try:
+                await platform.streams.start(platform.settings)
                 await background.start()
                 yield
             finally:
                 await background.stop()
+                await platform.streams.stop()
                 await _call_hook_each(platform, "shutdown", app)
                 await platform.stop()
         finally:

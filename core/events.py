@@ -4,12 +4,12 @@ Events are written by ``events.emit`` in the same transaction as the change they
 together with a row in ``event_outbox`` (the transactional outbox). After the commit the
 emitting process *drains* its events: in-process handlers run, durable handlers are
 enqueued as arq jobs (job id ``<event id>:<handler>``, so a second enqueue is dropped),
-the events are published to the group's Redis channel (the live stream), and the outbox
-rows are deleted in one statement. A process killed between commit and drain leaves its
-rows behind; :class:`OutboxRelay` (running in every app process and worker) claims rows
-older than a grace period with ``FOR UPDATE SKIP LOCKED`` — and all of them at start-up —
-and delivers them the same way. Delivery is therefore at-least-once: handlers get
-``ctx.idempotency_key`` to recognise a repeat.
+the events are appended to their group's Redis Stream (the live stream,
+``core.streams``), and the outbox rows are deleted in one statement. A process killed
+between commit and drain leaves its rows behind; :class:`OutboxRelay` (running in every
+app process and worker) claims rows older than a grace period with ``FOR UPDATE SKIP
+LOCKED`` — and all of them at start-up — and delivers them the same way. Delivery is
+therefore at-least-once: handlers get ``ctx.idempotency_key`` to recognise a repeat.
 
 A handler that raises is logged, counted, and recorded in ``event_failures`` (in-process
 handlers at once; durable ones after their last try); it never stops the others.
@@ -32,6 +32,7 @@ import msgspec
 from core.metrics import EVENT_HANDLER_FAILURES, EVENT_LAG, EVENTS_RELAYED
 from core.ontology.records import Event
 from core.ontology.scope import Scope
+from core.streams import append_events
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -45,16 +46,10 @@ log = logging.getLogger("creator.events")
 ANY_EVENT = "*"
 #: The arq function that runs one durable handler on one event.
 HANDLER_JOB = "creator.event_handler"
-#: Redis channel of a group's live events (``core.api.stream`` subscribes to it).
-CHANNEL_PREFIX = "creator:events:"
 #: Most characters of an error kept in ``event_failures``.
 MAX_ERROR_CHARS = 4000
 
 _encode = msgspec.json.Encoder().encode
-
-
-def channel(group_id: UUID) -> str:
-    return f"{CHANNEL_PREFIX}{group_id}"
 
 
 @dataclass(frozen=True)
@@ -173,9 +168,9 @@ class EventBus:
             log.exception("deleting %d outbox row(s) failed; expect a redelivery", len(events))
 
     async def deliver(self, events: Sequence[Event]) -> None:
-        """Run in-process handlers, enqueue durable ones, publish to the live stream.
+        """Run in-process handlers, enqueue durable ones, append to the live stream.
 
-        Raises only if enqueueing or publishing failed (Redis unreachable): the caller
+        Raises only if enqueueing or appending failed (Redis unreachable): the caller
         keeps the outbox rows then. In-process handler failures are recorded, not raised.
         """
         now = time.time()
@@ -194,10 +189,16 @@ class EventBus:
         if self._wiring is not None:
             for event, key in durable:
                 await self._wiring.jobs.enqueue_handler(event, key)
-            async with self._wiring.redis.pipeline(transaction=False) as pipe:
-                for event in events:
-                    pipe.publish(channel(event.group_id), _encode(event))
-                await pipe.execute()
+            # After the commit, so the stream's order is the order of delivery: an event
+            # committed late lands after the ones a client has already seen.
+            batches: dict[UUID, list[tuple[str, str, bytes]]] = {}
+            for event in events:
+                batches.setdefault(event.group_id, []).append(
+                    (str(event.id), event.type, _encode(event))
+                )
+            await append_events(
+                self._wiring.redis, batches, self._wiring.settings.stream_retention_events
+            )
         for plugin, handler, event in in_process:
             await self._run_in_process(plugin, handler, event)
 

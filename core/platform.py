@@ -40,6 +40,7 @@ from core.plugins import PluginManager
 from core.quotas import Quotas
 from core.resolver import TxtResolver
 from core.settings import Settings
+from core.streams import StreamHub
 from core.usage import Usage
 
 log = logging.getLogger("creator.platform")
@@ -96,6 +97,9 @@ class Platform:
         for embedder in self.embedders.values():
             if isinstance(embedder, Metered):
                 embedder.meter_with(self.usage)
+        #: The live event streams' reader in this process (started by the app's lifespan;
+        #: a worker process serves no streams and leaves it stopped).
+        self.streams = StreamHub()
         self._knowledge: KnowledgeService | None = None
         self._db: Database | None = None
         self._redis: aioredis.Redis | None = None

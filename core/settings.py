@@ -88,6 +88,18 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     worker_max_jobs: int = 10
     #: Seconds between keep-alive comments on an idle live event stream.
     stream_heartbeat_seconds: float = 15.0
+    #: Open event streams one person may have, and one group may have, across every
+    #: process (counted in Redis); another is refused with 429 ``too_many_streams``.
+    stream_max_per_person: int = 20
+    stream_max_per_group: int = 500
+    #: Entries kept in each group's event stream (about this many: trimmed in steps of a
+    #: tenth): a client that reconnects within them resumes exactly, one that was away
+    #: longer is told (``event: reset``). Also how far back a redelivered event is
+    #: recognised and not appended again.
+    stream_retention_events: int = 10_000
+    #: Events waiting for one slow client before its stream is closed (it resumes from
+    #: the last id it got) instead of buffering without bound.
+    stream_client_buffer_events: int = 256
     #: A warning names the requests and jobs running when the event loop was held (by
     #: CPU work that does not yield) for longer than this.
     loop_lag_warn_seconds: float = 0.25
@@ -193,6 +205,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             ("cpu_workers", self.cpu_workers >= 1, "must be at least 1"),
             ("cpu_queue", self.cpu_queue >= 0, "must not be negative"),
             ("stream_heartbeat_seconds", self.stream_heartbeat_seconds > 0, "must be positive"),
+            ("stream_max_per_person", self.stream_max_per_person >= 1, "must be at least 1"),
+            ("stream_max_per_group", self.stream_max_per_group >= 1, "must be at least 1"),
+            ("stream_retention_events", self.stream_retention_events >= 10, "must be at least 10"),
+            (
+                "stream_client_buffer_events",
+                self.stream_client_buffer_events >= 1,
+                "must be at least 1",
+            ),
             ("rate_limit_per_minute", self.rate_limit_per_minute >= 0, "must not be negative"),
             ("max_groups_per_person", self.max_groups_per_person >= 0, "must not be negative"),
             (

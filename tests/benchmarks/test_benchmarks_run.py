@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SMALL_RUNS = {
     "things_api.py": ["--requests", "60", "--warmup", "10", "--rounds", "2"],
+    "event_streams.py": ["--streams", "40", "--groups", "4", "--rounds", "3"],
     "event_bus.py": ["--events", "400", "--single", "100", "--relay", "200", "--rounds", "1"],
     "knowledge_search.py": ["--rows", "3000", "--queries", "10", "--ingest", "10"],
     "cold_start.py": ["--repeat", "1", "--idle", "0.5"],

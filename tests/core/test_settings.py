@@ -57,6 +57,10 @@ def test_config_file_from_environment(tmp_path):
         ({"CREATOR_DB_POOL_MAX_SIZE": "0"}, "db_pool_max_size"),
         ({"CREATOR_LOG_LEVEL": "loud"}, "log_level"),
         ({"CREATOR_MIGRATE_ON_START": "perhaps"}, "CREATOR_MIGRATE_ON_START"),
+        ({"CREATOR_STREAM_MAX_PER_PERSON": "0"}, "CREATOR_STREAM_MAX_PER_PERSON"),
+        ({"CREATOR_STREAM_MAX_PER_GROUP": "-1"}, "CREATOR_STREAM_MAX_PER_GROUP"),
+        ({"CREATOR_STREAM_RETENTION_EVENTS": "5"}, "CREATOR_STREAM_RETENTION_EVENTS"),
+        ({"CREATOR_STREAM_CLIENT_BUFFER_EVENTS": "0"}, "CREATOR_STREAM_CLIENT_BUFFER_EVENTS"),
     ],
 )
 def test_bad_environment_value_names_the_setting(environ, names):

@@ -164,6 +164,11 @@ class SSEStream:
     _chunks: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
     _buffer: str = ""
     _task: asyncio.Task[None] | None = None
+    #: Cleared, the client stops reading (the app's ``send`` waits): a slow client.
+    flowing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.flowing.set()
 
     async def _receive(self) -> dict[str, Any]:
         if not hasattr(self, "_sent_request"):
@@ -177,8 +182,12 @@ class SSEStream:
             self.status = message["status"]
             self._started.set()
         elif message["type"] == "http.response.body":
+            await self.flowing.wait()
             if message.get("body"):
                 self._chunks.put_nowait(message["body"])
+            if not message.get("more_body", False):
+                # The app ended the response: a server then tells it the client is gone.
+                self._disconnect.set()
 
     async def __aenter__(self) -> SSEStream:
         scope = {
@@ -229,6 +238,25 @@ class SSEStream:
                 chunk = await asyncio.wait_for(self._chunks.get(), remaining)
                 self._buffer += chunk.decode()
                 continue
+
+    async def closed(self, within: float = 10.0) -> bool:
+        """Whether the app ended the response within ``within`` seconds."""
+        try:
+            await asyncio.wait_for(self._disconnect.wait(), within)
+        except TimeoutError:
+            return False
+        return True
+
+    async def rest(self) -> list[SSEMessage]:
+        """The events (not comments) already received and not read yet."""
+        got = []
+        while not self._chunks.empty():
+            self._buffer += self._chunks.get_nowait().decode()
+        for frame in self._buffer.replace("\r\n", "\n").split("\n\n"):
+            if frame.strip() and not frame.startswith(":"):
+                got.append(_parse(frame))
+        self._buffer = ""
+        return got
 
     async def events(self, count: int, within: float = 10.0) -> list[SSEMessage]:
         return [await self.next(within) for _ in range(count)]
