@@ -411,7 +411,16 @@ async def test_killed_worker_and_app_lose_no_job_event_or_stream(deployment) -> 
 
             # The stream resumes on B from the last id A sent, then goes on live.
             stream.may_reconnect.set()
-            await wait_until(lambda: missed <= stream.seen("app-b"), within=20)
+            resumed_from = stream.last_id
+            try:
+                await wait_until(lambda: missed <= stream.seen("app-b"), within=20)
+            except AssertionError:
+                lost = sorted(missed - stream.seen("app-b"))
+                rows = await conn.fetch(
+                    "SELECT id, type FROM events WHERE id = ANY($1::uuid[]) ORDER BY id", lost
+                )
+                lost_events = ", ".join(f"{row['type']} {row['id']}" for row in rows)
+                pytest.fail(f"resumed from id {resumed_from}, the stream never sent {lost_events}")
             for n in range(2):
                 await _greet(client, app_b, group, f"after resuming {n}")
             committed = await _event_ids(conn, group) - before
