@@ -22,7 +22,7 @@ secret key, the ``hello`` plugin of ``tests/thirdparty/creator-hello``. Then:
 * B answers every ``/health`` probe throughout.
 
 While resuming replayed events by id from the events table, the resume step failed in
-about one run in four: an event A committed (or delivered) after one with a larger id
+two runs of seven: an event A committed (or delivered) after one with a larger id
 that the client had already got was never sent, the review's finding on event streams.
 """
 
