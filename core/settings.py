@@ -78,7 +78,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     relay_grace_seconds: float = 5.0
     #: Tries of a durable event handler before its event is recorded as failed.
     job_max_tries: int = 5
-    #: A job try (or durable handler run) that takes longer fails and is retried.
+    #: A job try (or durable handler run) that takes longer fails and is retried. A job
+    #: of a worker that died is retried this + 20 s after its try began.
     job_timeout_seconds: float = 300.0
     #: Retry backoff: try n+1 waits ``job_retry_base_seconds * 2**(n-1)`` (at most 300 s).
     job_retry_base_seconds: float = 1.0

@@ -42,15 +42,21 @@ STOP_GRACE_SECONDS = 10.0
 #: How often a job allowed longer than the job timeout setting renews arq's mark that it is
 #: running (see :func:`in_progress_seconds`).
 IN_PROGRESS_RENEW_SECONDS = 30.0
+#: arq's timeout of a try is ours plus this: after our own limit fires, the retry or the
+#: dead letter (one database write) is ours to record before arq gives up on the try.
+ARQ_TIMEOUT_MARGIN_SECONDS = 10.0
+#: arq's running mark outlasts its timeout by this, as arq's own default does.
+IN_PROGRESS_SLACK_SECONDS = 10.0
 
 
 def in_progress_seconds(settings: Settings) -> float:
     """How long arq marks a job as running, so that no other worker takes it: the job
-    timeout setting plus arq's slack. arq would make it the longest job's timeout, for
-    every job: one job allowed 6 hours would leave any job of a crashed worker, a durable
-    event handler included, untaken for 6 hours. Jobs allowed longer renew their mark
-    while they run instead."""
-    return settings.job_timeout_seconds + 70
+    timeout setting plus arq's margins. It is also how long a job of a worker that was
+    killed waits before another worker retries it, so it stays short: arq would make it
+    the longest job's timeout, for every job, and one job allowed 6 hours would leave any
+    job of a crashed worker, a durable event handler included, untaken for 6 hours. Jobs
+    allowed longer renew their mark while they run instead."""
+    return settings.job_timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS + IN_PROGRESS_SLACK_SECONDS
 
 
 async def _renew_in_progress(redis: Any, job_id: str, seconds: float) -> None:
@@ -125,7 +131,10 @@ def _job_function(platform: Platform, name: str, job: Job) -> Any:
         attempt = int(ctx.get("job_try") or 1)
         marked = in_progress_seconds(platform.settings)
         renew = None
-        if job.timeout_seconds is not None and job.timeout_seconds + 60 > marked:
+        if (
+            job.timeout_seconds is not None
+            and job.timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS > marked
+        ):
             renew = asyncio.create_task(_renew_in_progress(ctx["redis"], job_id, marked))
         try:
             return await _try(
@@ -189,7 +198,7 @@ def build_worker(platform: Platform, *, burst: bool = False) -> Worker:
     settings = platform.settings
     assert settings.redis_url, "the platform has not started"
     # arq's own timeout sits above ours, so a hung try is ours to retry, not arq's to drop.
-    arq_timeout = settings.job_timeout_seconds + 60
+    arq_timeout = settings.job_timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS
     functions: list[Function] = [
         func(
             _event_handler_job,
@@ -201,7 +210,7 @@ def build_worker(platform: Platform, *, burst: bool = False) -> Worker:
     cron_jobs: list[CronJob] = []
     for name, (_plugin, job) in platform.jobs.jobs.items():
         wrapped = _job_function(platform, name, job)
-        timeout = (job.timeout_seconds or settings.job_timeout_seconds) + 60
+        timeout = (job.timeout_seconds or settings.job_timeout_seconds) + ARQ_TIMEOUT_MARGIN_SECONDS
         functions.append(func(wrapped, name=name, max_tries=job.max_tries + 1, timeout=timeout))
         if job.cron is not None:
             cron_jobs.append(

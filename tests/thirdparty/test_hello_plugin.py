@@ -19,6 +19,7 @@ from uuid import UUID
 import pytest
 
 from sdk import UnknownType
+from sdk.testing import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = Path(__file__).resolve().parent / "creator-hello"
@@ -55,6 +56,31 @@ async def test_enabled_event_handler_ran_after_commit(creator_platform):
     assert [(plugin, h.qualified_name) for plugin, h in handlers] == [
         ("hello", "hello.acknowledge")
     ]
+
+
+async def test_enabled_job_counts_greetings_in_a_worker(creator_platform_factory):
+    cp = await creator_platform_factory(plugins=["hello"], worker=True)
+    tenant = await cp.tenant()
+    for name in ("Cy", "Di"):
+        r = await tenant.client.post(_greet_url(tenant.group.id), json={"name": name})
+        assert r.status_code == 201, r.text
+    tally_url = f"/api/v1/hello/groups/{tenant.group.id}/tally"
+    r = await tenant.client.post(tally_url, json={"pause_seconds": 0.1})
+    assert r.status_code == 202, r.text
+
+    async def finished() -> dict | None:
+        status = (await tenant.client.get(tenant.url(f"/jobs/{r.json()['job_id']}"))).json()
+        return status if status["status"] in ("complete", "failed") else None
+
+    status = await wait_until(finished)
+    assert status["status"] == "complete" and status["result"] == {"greetings": 2}
+    assert status["progress"] == {"done": 1, "total": 1} and status["attempts"] == 1
+
+    customer = await cp.member(tenant, "customer")
+    r = await customer.client.post(tally_url, json={})
+    assert r.status_code == 403, r.text
+    r = await tenant.client.post(tally_url, json={"pause_seconds": 60})
+    assert r.status_code == 422, r.text
 
 
 @pytest.mark.creator_plugins("hello")
@@ -138,8 +164,12 @@ def test_cli_lists_hello_installed_and_enabled(tmp_path):
     assert hello["version"] == "0.1.0"
     assert hello["things"] == ["greeting"]
     assert hello["events"] == ["greeted"]
-    assert hello["routes"] == ["POST /api/v1/hello/groups/{group_id:uuid}/greet"]
+    assert sorted(hello["routes"]) == [
+        "POST /api/v1/hello/groups/{group_id:uuid}/greet",
+        "POST /api/v1/hello/groups/{group_id:uuid}/tally",
+    ]
     assert hello["handlers"] == ["greeted -> hello.acknowledge"]
+    assert hello["jobs"] == ["hello.tally"]
 
 
 def test_cli_lists_hello_disabled_when_not_enabled(tmp_path):

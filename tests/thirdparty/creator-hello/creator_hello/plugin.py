@@ -1,5 +1,5 @@
-"""The ``hello`` plugin: greetings as things, a "greeted" event, one route, one handler,
-one command.
+"""The ``hello`` plugin: greetings as things, a "greeted" event, two routes, one handler,
+one job, one command.
 
 Everything here comes from ``sdk`` (and Litestar, msgspec, click), as for any third-party
 plugin.
@@ -7,6 +7,7 @@ plugin.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -71,6 +72,42 @@ async def acknowledge(event: sdk.Event, ctx: HandlerContext) -> None:
     )
 
 
+class TallyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of ``POST /api/v1/hello/groups/{group_id}/tally``."""
+
+    #: How long the job waits before counting, to make a running job observable.
+    pause_seconds: Annotated[float, Meta(ge=0, le=5)] = 0.0
+
+
+class TallyQueued(msgspec.Struct):
+    """The queued job; ``GET /api/v1/groups/{group_id}/jobs/{job_id}`` follows it."""
+
+    job_id: str
+
+
+@post("/groups/{group_id:uuid}/tally", summary="Count the group's greetings in a job")
+async def tally(
+    group_id: FromPath[UUID],
+    data: JSONBody[TallyIn],
+    group_scope: NamedDependency[sdk.Scope],
+    platform: NamedDependency[sdk.Platform],
+    permissions: NamedDependency[sdk.Permissions],
+) -> Response[TallyQueued]:
+    """Queue the ``hello.tally`` job for the group."""
+    permissions.require(group_scope, "thing.create", Resource(group_id, type="greeting"))
+    job_id = await platform.jobs.enqueue("hello.tally", data.pause_seconds, group_id=group_id)
+    return Response(TallyQueued(job_id), status_code=202)
+
+
+async def count_greetings(ctx: dict[str, Any], pause_seconds: float) -> dict[str, int]:
+    """Report that it started, wait ``pause_seconds``, count the group's greetings."""
+    await ctx["progress"](0, 1)
+    await asyncio.sleep(pause_seconds)
+    greetings = await sdk.every_item(ctx["ontology"].things.list, type="greeting")
+    await ctx["progress"](1, 1)
+    return {"greetings": len(greetings)}
+
+
 @hookimpl
 def register_thing_types() -> list[ThingType]:
     return [ThingType("greeting", Greeting, "A greeting someone was sent")]
@@ -83,12 +120,17 @@ def register_event_types() -> list[EventType]:
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [sdk.api_router("hello", [greet])]
+    return [sdk.api_router("hello", [greet, tally])]
 
 
 @hookimpl
 def register_event_handlers() -> list[EventHandler]:
     return [EventHandler("greeted", acknowledge, name="hello.acknowledge")]
+
+
+@hookimpl
+def register_jobs() -> list[sdk.Job]:
+    return [sdk.Job(count_greetings, name="hello.tally", max_tries=3)]
 
 
 @hookimpl
