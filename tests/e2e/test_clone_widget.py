@@ -23,6 +23,7 @@ pytest.importorskip("playwright")
 from playwright.async_api import Browser, Page, expect
 
 from sdk.testing import (
+    BASE_URL,
     CreatorPlatform,
     Tenant,
     assert_accessible,
@@ -78,7 +79,10 @@ async def creator_platform(creator_platform_factory: Any) -> CreatorPlatform:
         plugins=["clone", "website"],
         worker=True,
         worker_poll_delay_seconds=0.02,
-        public_url=None,  # the browser reaches the live server at its own address
+        # The browser reaches the live server at its own address (an IP: the platform's),
+        # and the in-process API clients at theirs, named as the platform's host.
+        public_url=None,
+        host=BASE_URL.split("//", 1)[1],
     )
     return platform
 

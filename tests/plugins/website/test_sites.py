@@ -227,8 +227,8 @@ async def test_slug_is_unique_across_tenants(creator_platform, web, web_for) -> 
     assert assert_problem(r, 409, "conflict")["field"] == "slug"
 
 
-async def test_custom_domain_is_unique(creator_platform, web, web_for) -> None:
-    await web.site("one", custom_domain="www.example.org")
+async def test_a_verified_custom_domain_is_unique(creator_platform, web, web_for) -> None:
+    await web.site("one", custom_domain="www.example.org", verify=True)
     other = web_for(await creator_platform.tenant())
     r = await other.client.post(
         other.base + "/sites",
@@ -292,14 +292,27 @@ async def test_catalogue_of_components_and_themes(web) -> None:
 
 async def test_concurrent_claims_of_one_slug_or_domain(creator_platform, web, web_for) -> None:
     other = web_for(await creator_platform.tenant())
-    for body in ({"slug": "contested"}, {"slug": "x-a", "custom_domain": "contested.example"}):
-        second = {**body, "slug": body["slug"].replace("x-a", "x-b")}
-        results = await asyncio.gather(
-            web.client.post(web.base + "/sites", json={"name": "A", **body}),
-            other.client.post(other.base + "/sites", json={"name": "B", **second}),
-        )
-        assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
-        assert_problem(next(r for r in results if r.status_code == 409), 409, "conflict")
+    results = await asyncio.gather(
+        web.client.post(web.base + "/sites", json={"name": "A", "slug": "contested"}),
+        other.client.post(other.base + "/sites", json={"name": "B", "slug": "contested"}),
+    )
+    assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
+    assert_problem(next(r for r in results if r.status_code == 409), 409, "conflict")
+    # A domain is held once verified: both may claim it pending, and of two verifications
+    # at once (the record carrying both tokens) one wins.
+    domain = {"custom_domain": "contested.example"}
+    ours = await web.site("x-a", **domain)
+    theirs = await other.site("x-b", **domain)
+    record = ours["domain"]["record"]
+    creator_platform.dns.set_txt(
+        record["name"], record["value"], theirs["domain"]["record"]["value"]
+    )
+    results = await asyncio.gather(
+        web.client.post(web.site_url(ours["id"], "/domain/verify")),
+        other.client.post(other.site_url(theirs["id"], "/domain/verify")),
+    )
+    assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
+    assert_problem(next(r for r in results if r.status_code == 409), 409, "conflict")
 
 
 async def test_the_platforms_own_address_is_not_a_custom_domain(creator_platform_factory) -> None:
