@@ -75,6 +75,7 @@ from core.quotas import (
     ThingCount,
 )
 from core.resolver import DnsUnavailable
+from core.shell import DashboardWidget, NavItem, SettingsPage
 from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
 from core.usage import (
@@ -109,6 +110,7 @@ __all__ = [
     "ConnectionCount",
     "ConnectionType",
     "Connections",
+    "DashboardWidget",
     "Directory",
     "DnsUnavailable",
     "EmbeddingProvider",
@@ -129,6 +131,7 @@ __all__ = [
     "Metric",
     "NameTaken",
     "Names",
+    "NavItem",
     "NotFound",
     "Ontology",
     "Page",
@@ -156,6 +159,7 @@ __all__ = [
     "Resource",
     "Scope",
     "ScopedOntology",
+    "SettingsPage",
     "StaticFiles",
     "Thing",
     "ThingCount",
