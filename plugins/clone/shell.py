@@ -48,7 +48,9 @@ async def questions_card(app: Litestar, group: sdk.GroupContext) -> Mapping[str,
         "rows": [
             {"label": "Conversations", "value": int(asked.values["conversations"])},
             {"label": "Left unanswered", "value": int(asked.values["unanswered"])},
-            {"label": "Clones trained", "value": f"{clones.get('active', 0)} of {total}"},
+            {"label": "Clones trained", "value": f"{clones.get('active', 0)} of {total}"}
+            if total
+            else {"label": "Clones", "value": "None yet"},
         ],
         "href": f"/clones/{group.group_id}",
         "link_label": "Open your clones" if total else "Create your first clone",
