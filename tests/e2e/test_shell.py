@@ -154,6 +154,7 @@ async def test_the_shell_in_chromium(creator_live_server: str, creator_browser: 
     await shot(page, "dashboard-375-dark", full=True)
     await assert_accessible(page, "dashboard 375, dark")
     await page.get_by_text("Account menu").locator("..").click()
+    await shot(page, "account-menu-375-dark")
     await page.locator(".ui-account .ui-menu-panel").get_by_role("button", name="Light").click()
     await page.goto(f"{base}/app/{group_id}")
     await expect(page.locator("html")).to_have_attribute("data-theme", "light")
