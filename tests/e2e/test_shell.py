@@ -138,6 +138,14 @@ async def test_the_shell_in_chromium(creator_live_server: str, creator_browser: 
     await shot(page, "dashboard-dark")
     await assert_accessible(page, "dashboard, dark")
 
+    await page.goto(f"{base}/builder/{group_id}/sites/{site['id']}")
+    await shot(page, "site-dark", full=True)
+    await assert_accessible(page, "site, dark")
+    await page.goto(f"{base}/builder/{group_id}/sites/{site['id']}/pages/{home['id']}")
+    await expect(page.locator("#library button").first).to_be_visible()
+    await shot(page, "editor-dark")
+    await assert_accessible(page, "editor, dark")
+
     await page.goto(f"{base}/account")
     await expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     await shot(page, "account-dark")
