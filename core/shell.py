@@ -248,7 +248,7 @@ def enter_group(
         )
 
 
-async def settings_links(group: GroupContext) -> list[Link]:
+def settings_links(group: GroupContext) -> list[Link]:
     """The settings pages the caller may open in ``group``."""
     shell: Shell = group.platform.shell
     links = []

@@ -69,7 +69,7 @@ async def settings(request: Request[Any, Any, Any], group_id: FromPath[UUID]) ->
         title=f"Settings · {record.name}",
         view="settings",
         group=record,
-        pages=await settings_links(group),
+        pages=settings_links(group),
         crumbs=[],
     )
 

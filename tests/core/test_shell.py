@@ -95,6 +95,8 @@ async def test_hook_register_dashboard_widgets(memo_platform: CreatorPlatform) -
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     assert other.group.name not in r.text and "theirs" not in r.text
     assert "Not found" in r.text and "Account menu" in r.text
+    r = await owner.client.get(f"/app/{other.group.id}/settings")
+    assert r.status_code == 404 and other.group.name not in r.text
 
 
 async def test_hook_register_settings_pages(memo_platform: CreatorPlatform) -> None:

@@ -179,6 +179,9 @@ async def test_the_shell_in_chromium(creator_live_server: str, creator_browser: 
     await page.get_by_text("Account menu").locator("..").click()
     await page.locator(".ui-account").get_by_role("button", name="Log out").click()
     await expect(page).to_have_url(f"{base}/account/login")
+    await page.wait_for_load_state()
+    await shot(page, "login-375")
+    await assert_accessible(page, "log-in 375")
     await page.goto(f"{base}/app")
     await expect(page).to_have_url(re.compile(r"/account/login\?next="))
     assert real_errors(errors) == []
