@@ -13,7 +13,7 @@ import msgspec
 from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
-from core import account_ui
+from core import account_ui, shell_pages
 from core.api import (
     auth,
     connections,
@@ -37,6 +37,7 @@ from core.ontology import migrations as ontology_migrations
 from core.ontology.records import Event
 from core.ontology.types import EventType
 from core.platform import Platform
+from core.shell import NavItem, SettingsPage
 from core.ui import StaticFiles
 
 HERE = Path(__file__).parent
@@ -104,7 +105,20 @@ def register_routes() -> list[Any]:
         metrics,
         knowledge.KnowledgeController,
         *account_ui.ACCOUNT_ROUTES,
+        *shell_pages.SHELL_ROUTES,
     ]
+
+
+@hookimpl
+def register_nav() -> list[NavItem]:
+    """Home (the workspace's dashboard) first and Settings last."""
+    return list(shell_pages.CORE_NAV)
+
+
+@hookimpl
+def register_settings_pages() -> list[SettingsPage]:
+    """The person's account."""
+    return list(shell_pages.CORE_SETTINGS)
 
 
 @hookimpl

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from core.ontology.types import ConnectionType, EventType, ThingType
     from core.plugins import PluginManager
     from core.quotas import Quota
+    from core.shell import DashboardWidget, NavItem, SettingsPage
     from core.ui import StaticFiles
 
 PROJECT_NAME = "creator"
@@ -169,6 +170,51 @@ def register_templates() -> list[str]:
 
     All enabled plugins' directories form one search path (in plugin order), so name
     templates under a folder of your plugin's name to avoid clashes.
+    """
+
+
+@hookspec
+def register_nav() -> list[NavItem]:
+    """Return :class:`~sdk.NavItem` entries for the creator app's navigation.
+
+    Every screen sits in one shell (``core/app.html``): navigation across features, a
+    workspace switcher, an account menu. An entry is a label, a ``path`` (``{group_id}``
+    in it is filled with the current workspace: ``"/builder/{group_id}"``), an ``icon``
+    (a name from ``docs/ui.md``), an ``order`` (core's Home is 0, Settings 1000) and an
+    optional ``permission``: an action the person must be allowed in the workspace for the
+    entry to show. The entry whose path is the longest prefix of the page's is marked
+    current, and the workspace switcher leads to the same feature in another workspace.
+    The first segment of the path becomes reserved: no public site page may take it.
+    """
+
+
+@hookspec
+def register_dashboard_widgets() -> list[DashboardWidget]:
+    """Return :class:`~sdk.DashboardWidget` cards for a workspace's home dashboard
+    (``/app/{group_id}``).
+
+    ``load(app, group)`` is a coroutine giving the card's data for the workspace, read
+    through ``group`` (a :class:`~sdk.GroupContext`: only that workspace's data); keep it
+    cheap, a count or a few rows, since the dashboard awaits every card (concurrently).
+    The default template, ``core/widgets/stat.html``, shows ``value``, ``label``, optional
+    ``rows`` (``[{"label", "value"}]``) and a link (``href``, ``link_label``); name your
+    own ``template`` for anything else (it gets ``widget`` and ``data``). Cards are ordered
+    by ``order`` then title; ``permission`` hides a card from those not allowed it. A
+    loader that raises is logged, its card says so, and the other cards still show.
+    Names must be unique.
+    """
+
+
+@hookspec
+def register_settings_pages() -> list[SettingsPage]:
+    """Return :class:`~sdk.SettingsPage` entries listed on a workspace's settings page
+    (``/app/{group_id}/settings``).
+
+    Each is a label, a ``path`` to a settings screen of your plugin (``{group_id}`` filled
+    as in ``register_nav``), a one-sentence ``description``, an ``icon``, an ``order`` and
+    an optional ``permission``. Like navigation paths, the path's first segment becomes
+    reserved. Render the screen itself with :class:`~sdk.PluginPages` so it sits in the
+    shell.
     """
 
 

@@ -40,6 +40,7 @@ from core.plugins import PluginManager
 from core.quotas import Quotas
 from core.resolver import TxtResolver
 from core.settings import Settings
+from core.shell import Shell
 from core.streams import StreamHub
 from core.usage import Usage
 
@@ -86,6 +87,9 @@ class Platform:
         for name, job in jobs.items():
             self.jobs.add(jobs.owner(name), job)
         self.permissions = Permissions(plugins)
+        #: What plugins add to the creator app's shell (navigation, dashboard widgets,
+        #: settings pages) and the reserved admin paths (:mod:`core.shell`).
+        self.shell = Shell(plugins)
         self.quotas = Quotas(plugins, self.registry)
         #: Hosted model calls metered against monthly budgets (:mod:`core.usage`).
         self.usage = Usage(settings)

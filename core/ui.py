@@ -5,10 +5,11 @@ A plugin's pages (the website builder at ``/builder``, the clone management at
 ``/clones``, a third party's) work alike: they need a browser session and send the
 person to log in and back without one; they start from the person's workspaces (groups);
 another group's page is a 404 page that names nothing; every page carries the platform's
-strict Content-Security-Policy. :class:`PluginPages` is that behaviour, once, with core's
-templates ``core/app.html`` (the layout a plugin's layout extends: breadcrumbs, and
-``/static/core/ui.js`` before the plugin's script), ``core/workspaces.html`` and
-``core/error.html``.
+strict Content-Security-Policy; and they sit in the creator app's shell (navigation,
+workspace switcher, account menu: :mod:`core.shell`). :class:`PluginPages` is that
+behaviour, once, with core's templates ``core/app.html`` (the shell, the layout a
+plugin's layout extends: breadcrumbs, and ``/static/core/ui.js`` before the plugin's
+script), ``core/workspaces.html`` and ``core/error.html``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.account_ui import UI_CSP, ui_headers
 from core.api.deps import GroupContext, provide_actor, provide_group
 from core.errors import PlatformError, Unauthorized
 from core.ontology.records import Group
+from core.shell import enter_group, shell_view
 
 Crumbs = list[dict[str, str | None]]
 
@@ -114,15 +116,15 @@ class PluginPages:
         """The person's workspaces and a form to create one; with exactly one, straight to
         it (``?all=1`` lists it anyway)."""
         actor = await provide_actor(request)
-        found = await request.app.state.platform.directory.groups_of(actor.id, limit=100)
-        if len(found.items) == 1 and request.query_params.get("all") != "1":
-            return Redirect(path=f"{self.home}/{found.items[0].id}", status_code=302)
+        shell = await shell_view(request, actor)
+        if len(shell.groups) == 1 and request.query_params.get("all") != "1":
+            return Redirect(path=f"{self.home}/{shell.groups[0].id}", status_code=302)
         return self.render(
             "core/workspaces.html",
             title="Your workspaces",
             view="groups",
             person=actor,
-            groups=found.items,
+            groups=shell.groups,
             holds=self.holds,
             crumbs=crumbs(("Workspaces", None)),
         )
@@ -131,7 +133,10 @@ class PluginPages:
         self, request: Request[Any, Any, Any], group_id: UUID
     ) -> tuple[GroupContext, Group]:
         """The caller in the group (404 if not a member: :meth:`error_page` shows it) and
-        the group."""
+        the group; the page's shell (``core.shell``) is worked out on the way, the account
+        menu first so that even the 404 page has it."""
+        view = await shell_view(request, await provide_actor(request))
         group = await provide_group(request, group_id)
         record: Group = await request.app.state.platform.directory.get_group(group_id)
+        enter_group(request, view, group, record)
         return group, record

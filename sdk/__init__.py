@@ -76,6 +76,7 @@ from core.quotas import (
     ThingCount,
 )
 from core.resolver import DnsUnavailable
+from core.shell import DashboardWidget, NavItem, SettingsPage
 from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
 from core.usage import (
@@ -112,6 +113,7 @@ __all__ = [
     "ConnectionCount",
     "ConnectionType",
     "Connections",
+    "DashboardWidget",
     "Directory",
     "DnsUnavailable",
     "EmbeddingProvider",
@@ -134,6 +136,7 @@ __all__ = [
     "Metric",
     "NameTaken",
     "Names",
+    "NavItem",
     "NotFound",
     "Ontology",
     "Page",
@@ -161,6 +164,7 @@ __all__ = [
     "Resource",
     "Scope",
     "ScopedOntology",
+    "SettingsPage",
     "StaticFiles",
     "Thing",
     "ThingCount",

@@ -35,7 +35,23 @@ def _problem(request: Request[Any, Any, Any], status: int, body: dict[str, Any])
     return Response(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE)
 
 
+def _screen_not_found(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """An unknown path under an admin prefix (``/app/…``, ``/builder/…``) is a page a
+    person opened: answer the shell's HTML 404, not problem+json."""
+    platform = getattr(request.app.state, "platform", None)
+    if request.method not in ("GET", "HEAD") or platform is None:
+        return None
+    if not platform.shell.is_screen(request.url.path):
+        return None
+    from core.shell_pages import not_found_page  # the pages import the API's dependencies
+
+    page: Response[Any] = not_found_page(request)
+    return page
+
+
 def platform_error(request: Request[Any, Any, Any], exc: PlatformError) -> Response[Any]:
+    if exc.status == 404 and (page := _screen_not_found(request)) is not None:
+        return page
     body = problem_body(exc.status, exc.code, exc.title, exc.detail, extra=exc.extra)
     response = _problem(request, exc.status, body)
     if exc.status == 401:  # RFC 9110 15.5.2: a 401 must say how to authenticate
@@ -88,6 +104,8 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code == 404 and (page := _screen_not_found(request)) is not None:
+        return page
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     if exc.status_code == 400 and isinstance(exc.__cause__, SerializationException):
         code, title = "malformed_body", "Malformed body"  # the body is not valid JSON

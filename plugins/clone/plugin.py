@@ -25,7 +25,7 @@ from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
 import sdk
-from plugins.clone import analytics, hookspecs, placements, sentences
+from plugins.clone import analytics, hookspecs, placements, sentences, shell
 from plugins.clone.allowed import ModelPolicy
 from plugins.clone.api import ROUTES
 from plugins.clone.components import website_components
@@ -250,6 +250,21 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 @hookimpl
 def register_routes() -> list[Any]:
     return [*ROUTES, *MANAGE_ROUTES, *analytics.ROUTES, *voice_routes.ROUTES, *WIDGET_ROUTES]
+
+
+@hookimpl
+def register_nav() -> list[sdk.NavItem]:
+    return list(shell.NAV)
+
+
+@hookimpl
+def register_dashboard_widgets() -> list[sdk.DashboardWidget]:
+    return list(shell.WIDGETS)
+
+
+@hookimpl
+def register_settings_pages() -> list[sdk.SettingsPage]:
+    return list(shell.SETTINGS)
 
 
 @hookimpl

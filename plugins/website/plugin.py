@@ -18,7 +18,7 @@ from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
 import sdk
-from plugins.website import hookspecs
+from plugins.website import hookspecs, shell
 from plugins.website.api import ROUTES as API_ROUTES
 from plugins.website.builder import BUILDER_ROUTES
 from plugins.website.cache import PageCache, PurgeListener
@@ -197,6 +197,21 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 @hookimpl
 def register_routes() -> list[Any]:
     return [*API_ROUTES, *MEDIA_ROUTES, *PUBLIC_ROUTES, *BUILDER_ROUTES]
+
+
+@hookimpl
+def register_nav() -> list[sdk.NavItem]:
+    return list(shell.NAV)
+
+
+@hookimpl
+def register_dashboard_widgets() -> list[sdk.DashboardWidget]:
+    return list(shell.WIDGETS)
+
+
+@hookimpl
+def register_settings_pages() -> list[sdk.SettingsPage]:
+    return list(shell.SETTINGS)
 
 
 @hookimpl

@@ -387,10 +387,16 @@ class Pages:
         for asset_id in set(linked) - after:
             await o.connections.delete(linked[asset_id].id)
 
-    @staticmethod
     async def _check_page_slug(
-        o: sdk.ScopedOntology, site_id: UUID, slug: str, page_id: UUID | None
+        self, o: sdk.ScopedOntology, site_id: UUID, slug: str, page_id: UUID | None
     ) -> None:
+        if self.context.platform.shell.is_reserved(f"/{slug}"):
+            # On a custom domain the page would be at /{slug}, where a screen of the
+            # platform answers: neither may hide the other.
+            raise sdk.ValidationFailed(
+                f"{slug!r} is the address of one of the platform's screens; choose another slug",
+                field="slug",
+            )
         found = await o.things.list(
             type="page", where={"site_id": str(site_id), "slug": slug}, limit=2
         )
