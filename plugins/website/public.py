@@ -209,7 +209,7 @@ async def site_page(
 async def domain_home(request: Request[Any, Any, Any]) -> Response[bytes]:
     kind = sdk.host_kind(request)
     if kind is sdk.HostKind.PLATFORM:
-        return Response(b"", status_code=302, headers={"Location": "/builder"})
+        return Response(b"", status_code=302, headers={"Location": "/app"})
     if kind is sdk.HostKind.SITES:
         return _not_found(request)  # every site is under /sites/ there
     return await serve_page(request, _context(request), "domain", _host(request), None)

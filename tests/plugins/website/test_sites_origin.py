@@ -78,7 +78,7 @@ async def test_published_pages_move_to_the_sites_origin(web, visitor) -> None:
     # the platform's own address keeps the admin and the API
     assert (await web.client.get("/api/v1/me")).status_code == 200
     response = await visitor.get("/")
-    assert response.status_code == 302 and response.headers["location"] == "/builder"
+    assert response.status_code == 302 and response.headers["location"] == "/app"
 
 
 async def test_the_sites_origin_names_the_group_of_the_site_on_it(creator_platform, web) -> None:
