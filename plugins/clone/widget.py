@@ -427,7 +427,7 @@ async def embed_script() -> Response[bytes]:
     """The script a site includes to show a clone's chat bubble."""
     return Response(
         _embed_js(),
-        media_type="text/javascript; charset=utf-8",
+        media_type="text/javascript",  # Litestar adds "; charset=utf-8" to text types
         headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
     )
 

@@ -43,8 +43,11 @@ async def session(client, clone_id: str, **headers: str) -> dict:
 async def test_embed_script_and_widget_page(clone_platform, api, docs) -> None:
     visitor = clone_platform.client
     r = await visitor.get("/clone/embed.js")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/javascript; charset=utf-8"  # one charset
     assert "data-clone" in r.text and "/clone/widget/" in r.text
+    assert "\\uD83D" not in r.text and "<svg" not in r.text  # icons drawn as SVG elements
+    assert "createElementNS" in r.text and "/config" in r.text  # the saved colour, if unset
 
     draft = await api.clone("Draft")
     r = await visitor.get(f"/clone/widget/{draft['id']}")
