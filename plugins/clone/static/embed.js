@@ -3,7 +3,7 @@
  *   <script src="https://PLATFORM/clone/embed.js" data-clone="CLONE_ID" async></script>
  *
  * Optional: data-color="#4f46e5" (the bubble's colour; without it, the colour saved in
- * the clone's look, read from the widget's config), data-label="Chat with us".
+ * the clone's look, from /clone/widget/CLONE_ID/look.js), data-label="Chat with us".
  * The conversation runs in a frame served by the platform, so this page never sees it.
  * Icons are inline SVG (no emoji font needed).
  */
@@ -126,23 +126,25 @@
     document.body.appendChild(button);
   }
 
-  /* The saved look's colour, unless the page names one (a site the clone does not allow
-   * is refused the config: the bubble then keeps the default, and its frame stays empty). */
+  /* The saved look's colour, unless the page names one: a script of the platform's (a
+   * page may run the platform's scripts where its CSP forbids fetching from it). A clone
+   * that does not answer has none: the bubble keeps the default colour. */
   function accentThen(done) {
     if (valid(color)) return done(color);
     var settled = false;
-    function settle(value) {
+    function settle() {
       if (settled) return;
       settled = true;
-      done(valid(value) ? value : DEFAULT_COLOR);
+      var look = (window.cpCloneLook || {})[cloneId] || {};
+      done(valid(look.accent) ? look.accent : DEFAULT_COLOR);
     }
-    window.setTimeout(function () { settle(""); }, 2000);
-    if (!window.fetch) return settle("");
-    fetch(base + "/api/v1/clone/widget/" + encodeURIComponent(cloneId) + "/config", {
-      credentials: "omit", headers: { "Accept": "application/json" }
-    }).then(function (res) { return res.ok ? res.json() : null; })
-      .then(function (config) { settle(config && config.theme ? config.theme.accent : ""); })
-      .catch(function () { settle(""); });
+    window.setTimeout(settle, 3000);
+    var loader = document.createElement("script");
+    loader.src = base + "/clone/widget/" + encodeURIComponent(cloneId) + "/look.js";
+    loader.async = true;
+    loader.onload = settle;
+    loader.onerror = settle;
+    (document.head || document.body).appendChild(loader);
   }
 
   function start() { accentThen(mount); }

@@ -605,8 +605,29 @@
       );
     }
 
+    /** The answer's text with its [n] markers as small source numbers. */
+    function withSourceNumbers(text) {
+      const nodes = [];
+      const marker = /\s?\[(\d{1,3})\]/g;
+      let at = 0;
+      for (const found of text.matchAll(marker)) {
+        if (found.index > at) nodes.push(text.slice(at, found.index));
+        nodes.push(
+          el(
+            "sup",
+            { class: "cm-cite-ref" },
+            el("span", { class: "visually-hidden" }, " source "),
+            found[1],
+          ),
+        );
+        at = found.index + found[0].length;
+      }
+      if (at < text.length) nodes.push(text.slice(at));
+      return nodes;
+    }
+
     function finishAnswer(answer, view) {
-      answer.textNode.textContent = view.content;
+      answer.textNode.replaceChildren(...withSourceNumbers(view.content));
       if (view.unanswered) {
         answer.node.classList.add("cm-msg-unanswered");
         answer.node.append(

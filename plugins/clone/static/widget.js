@@ -75,8 +75,23 @@
     return item;
   }
 
+  /* The answer's text with its [n] markers as small source numbers. */
+  function withSourceNumbers(node, text) {
+    node.textContent = "";
+    var marker = /\s?\[(\d{1,3})\]/g, at = 0, found;
+    while ((found = marker.exec(text)) !== null) {
+      if (found.index > at) node.appendChild(document.createTextNode(text.slice(at, found.index)));
+      var ref = el("sup", "cite-ref");
+      ref.appendChild(el("span", "sr-only", " source "));
+      ref.appendChild(document.createTextNode(found[1]));
+      node.appendChild(ref);
+      at = marker.lastIndex;
+    }
+    if (at < text.length) node.appendChild(document.createTextNode(text.slice(at)));
+  }
+
   function finish(item, message) {
-    item.querySelector(".content").textContent = message.content;
+    withSourceNumbers(item.querySelector(".content"), message.content);
     item.setAttribute("data-message", message.id);
     if (message.unanswered) item.classList.add("unanswered");
     if (message.citations && message.citations.length) {
