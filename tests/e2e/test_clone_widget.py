@@ -197,6 +197,16 @@ async def test_a_visitor_asks_through_the_bubble_on_a_published_page(
     await panel.goto(f"{creator_live_server}/clone/widget/{clone_id}")
     await assert_accessible(panel, "clone chat panel")
 
+    # on a phone (375 px wide) the open chat fits the screen
+    phone, errors = await open_page(creator_browser, timeout_ms=TIMEOUT, width=375, height=740)
+    await phone.goto(creator_live_server + path)
+    chat = await ask_in_bubble(phone, "Ask Ada", "How long do I have to ask for a refund?")
+    await expect(chat.locator("li.msg.assistant").last.locator(".cite-quote")).to_be_visible()
+    box = await phone.locator("iframe.cp-clone-frame").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+    await phone.screenshot(path=str(ARTIFACTS / "clone-widget-375.png"))
+    assert not real_errors(errors), errors
+
 
 @pytest.mark.creator_plugins("clone", "website")
 async def test_the_bubble_on_another_site_needs_its_origin_allowed(

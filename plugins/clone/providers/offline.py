@@ -98,7 +98,15 @@ class OfflineProvider:
     quoted too if it is not yet: it holds the answer to many a paraphrase that shares no
     word with it. Deterministic and cheap: it embeds nothing itself; without
     ``closeness`` it answers on words alone. How often it cites the answer on the
-    clone's evaluation corpus is in ``docs/clone.md``."""
+    clone's evaluation corpus is in ``docs/clone.md``.
+
+    It answers in whole sentences (the evaluation's fluency check): no heading is quoted
+    (:func:`plugins.clone.text.marked_sentences`), a sentence ending on a colon is said
+    with the list items after it, and each starts with a capital letter. A question
+    asking when, how long or how much (:func:`answer_kind`) is led by the best sentence
+    saying a time, a duration or a price, scoring at least half as well as the best; once
+    one leads, only such sentences follow. A phrasal verb of the question ("pick up")
+    matches its one-word noun ("pickup"), not its verb alone."""
 
     name = "offline"
     #: It calls a clone's tools when the question plainly asks for them
