@@ -174,7 +174,12 @@ class OfflineProvider:
                 if text.endswith(":"):
                     following = marked[position + 1 : position + 1 + MAX_ITEMS]
                     items = tuple(t for t, k in _leading(following, ITEM))
-                stems = offline_words(text, words)
+                if items:  # what it says is its list too
+                    text_with_items = " ".join((text, *items))
+                    words = content_words(text_with_items)
+                    stems = offline_words(text_with_items, words)
+                else:
+                    stems = offline_words(text, words)
                 sentences.append(
                     _Sentence(rank, position, passage, text, stems, len(words), kind, items)
                 )
@@ -362,9 +367,14 @@ def _says_how_long(text: str) -> bool:
     )
 
 
+_PRICE_WORDS = frozenset(
+    "free euro euros eur dollar dollars usd pound pounds gbp cent cents price".split()
+)
+
+
 def _says_how_much(text: str) -> bool:
-    """Whether ``text`` names a price (a currency sign, or "free")."""
-    return any(c in "$\u20ac\u00a3" for c in text) or "free" in words_of(text)
+    """Whether ``text`` names a price (a currency sign or word, or "free")."""
+    return any(c in "$\u20ac\u00a3" for c in text) or not _PRICE_WORDS.isdisjoint(words_of(text))
 
 
 def answer_kind(question: str) -> Callable[[str], bool] | None:
