@@ -21,10 +21,11 @@ _UUID = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA
 
 
 class CloneChatProps(msgspec.Struct, forbid_unknown_fields=True):
-    """Which clone answers, and the bubble's colour and label."""
+    """Which clone answers, and the bubble's colour and label. No ``color``: the colour
+    saved in the clone's look (``embed.js`` reads it from the widget's config)."""
 
     clone_id: Annotated[str, Meta(max_length=36, pattern=_UUID)] = ""
-    color: Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")] = "#4f46e5"
+    color: Annotated[str, Meta(max_length=7, pattern=r"^(#[0-9a-fA-F]{6})?$")] = ""
     label: Annotated[str, Meta(max_length=80)] = "Chat with us"
 
 
@@ -52,6 +53,10 @@ def render_clone_chat(props: CloneChatProps, children: Markup, ctx: Any) -> Mark
         return Markup('<div class="cp-clone-chat-placeholder">Chat bubble: {}</div>').format(
             props.label
         )
+    if not props.color:
+        return Markup(
+            '<script src="/clone/embed.js" data-clone="{}" data-label="{}" async></script>'
+        ).format(props.clone_id, props.label)
     return Markup(
         '<script src="/clone/embed.js" data-clone="{}" data-color="{}" data-label="{}" '
         "async></script>"

@@ -9,7 +9,10 @@ builder:
 * ``/clones/{group_id}``: the workspace's clones (status, last training) and a form to
   create one;
 * ``/clones/{group_id}/{clone_id}``: one clone: training with live progress, sources,
-  a chat preview (streamed), settings, analytics, the embed snippet, deletion.
+  a chat preview (streamed, with its citations and feedback), settings, analytics, the
+  embed snippet (with the saved look), deletion;
+* ``/clones/{group_id}/{clone_id}/sources/{source_id}``: one source's text, where the
+  preview's citations of pasted or uploaded text link to.
 
 Pages need a browser session (an API token works too, as on the API); without one they
 redirect to ``/account/login?next=<path>``. Another person's group or clone is a 404, as
@@ -31,6 +34,7 @@ from litestar.response import Redirect, Template
 import sdk
 from plugins.clone.api import service_dependencies
 from plugins.clone.services import Clones, Sources
+from plugins.clone.training import source_text
 from plugins.clone.types import ClonePatch, CloneView
 
 PURPOSES = (
@@ -101,9 +105,17 @@ def patch_fields() -> frozenset[str]:
     return frozenset(ClonePatch.__struct_fields__)
 
 
-def embed_snippet(origin: str, clone_id: str) -> str:
-    """The HTML a creator pastes into their own site to show the chat widget."""
-    return f'<script src="{origin}/clone/embed.js" data-clone="{clone_id}" async></script>'
+#: The widget's colour until the creator saves one (``WidgetTheme``'s default).
+DEFAULT_ACCENT = "#4f46e5"
+
+
+def embed_snippet(origin: str, clone_id: str, accent: str = DEFAULT_ACCENT) -> str:
+    """The HTML a creator pastes into their own site to show the chat widget, in the
+    saved colour (the bubble draws before the frame, which reads the saved look, loads)."""
+    return (
+        f'<script src="{origin}/clone/embed.js" data-clone="{clone_id}" '
+        f'data-color="{accent}" async></script>'
+    )
 
 
 @get("/clones", name="clone:home", **PAGES.route_options)
@@ -154,6 +166,7 @@ async def clone_detail(
     fields = patch_fields()
     # sites run the widget from where they are served (the snippet's script and frame)
     origin = _platform(request).hosts.sites_url
+    theme = {"accent": DEFAULT_ACCENT, **thing.properties.get("widget_theme", {})}
     return PAGES.render(
         "manage_clone.html",
         title=f"{clone.name} · {record.name}",
@@ -166,9 +179,9 @@ async def clone_detail(
         allowed_origins=thing.properties.get("allowed_origins", [])
         if "allowed_origins" in fields
         else None,
-        widget_theme={"accent": "#4f46e5", **thing.properties.get("widget_theme", {})},
+        widget_theme=theme,
         pages_enabled="page" in _platform(request).registry.things,
-        embed_snippet=embed_snippet(origin, clone.id),
+        embed_snippet=embed_snippet(origin, clone.id, theme["accent"]),
         can_manage=can_manage,
         crumbs=PAGES.crumbs(
             (record.name, f"/clones/{record.id}"),
@@ -177,4 +190,41 @@ async def clone_detail(
     )
 
 
-MANAGE_ROUTES: list[Any] = [clones_home, clones_group, clone_detail]
+@get(
+    "/clones/{group_id:uuid}/{clone_id:uuid}/sources/{source_id:uuid}",
+    name="clone:source",
+    dependencies=service_dependencies("clones", "sources"),
+    **PAGES.route_options,
+)
+async def source_detail(
+    request: Request[Any, Any, Any],
+    clones: NamedDependency[Clones],
+    sources: NamedDependency[Sources],
+    group_id: FromPath[UUID],
+    clone_id: FromPath[UUID],
+    source_id: FromPath[UUID],
+) -> Template:
+    """One source's text as the clone learned it: where a citation of pasted or uploaded
+    text links to (with a text fragment, which the browser scrolls to and highlights)."""
+    group, record, _ = await _group_page_context(request, group_id)
+    clone: CloneView = await clones.get_clone(group, clone_id)
+    source = await sources.get_source(group, clone_id, source_id)
+    _, text = await source_text(group.stores, await group.stores.things.get(source_id))
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    return PAGES.render(
+        "manage_source.html",
+        title=f"{source.title} · {clone.name}",
+        view="source",
+        group=record,
+        clone=clone,
+        source=source,
+        paragraphs=paragraphs,
+        crumbs=PAGES.crumbs(
+            (record.name, f"/clones/{record.id}"),
+            (clone.name, f"/clones/{record.id}/{clone.id}"),
+            (source.title, None),
+        ),
+    )
+
+
+MANAGE_ROUTES: list[Any] = [clones_home, clones_group, clone_detail, source_detail]

@@ -44,7 +44,7 @@ from plugins.clone.text import split_sentences
 
 #: The version of ``split_sentences``: change it when the splitter cuts differently, so
 #: that positions recorded by the old one are embedded again, not misread.
-SPLITTER = 1
+SPLITTER = 2
 
 #: The job embedding again the sentences another model or splitter embedded.
 REFRESH_JOB = "clone.sentences_refresh"

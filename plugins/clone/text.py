@@ -74,30 +74,70 @@ def stem(word: str) -> str:
     return word
 
 
+def words_of(text: str) -> list[str]:
+    """``text``'s words in lower case, in order (stop words too, not stemmed)."""
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
 def content_words(text: str) -> list[str]:
     """The stems of ``text``'s words that are not stop words."""
-    words = _WORD.findall(text.lower().replace("\u2019", "'"))
-    return [stem(w) for w in words if w.split("'")[0] not in STOP_WORDS]
+    return [stem(w) for w in words_of(text) if w.split("'")[0] not in STOP_WORDS]
 
 
 def split_sentences(text: str) -> list[str]:
     """``text`` cut into sentences: at line breaks and after ``.``, ``!`` or ``?`` followed
     by a capital letter or digit (not after a common abbreviation); list markers and
     heading marks dropped, whitespace collapsed."""
-    sentences: list[str] = []
+    return [sentence for sentence, _ in marked_sentences(text)]
+
+
+#: What :func:`marked_sentences` says of a sentence: a line marked as a heading (``#``) or
+#: standing alone like one (short, no final punctuation, no figure), a list item, or text.
+HEADING, ITEM, TEXT = "heading", "item", "text"
+_HEADING_MARK = re.compile(r"^\s*#{1,6}\s")
+_MAX_HEADING_WORDS = 6
+
+
+def marked_sentences(text: str) -> list[tuple[str, str]]:
+    """:func:`split_sentences`'s sentences (the same ones, in the same order), each with
+    what it is: :data:`HEADING`, :data:`ITEM` (a line with a list marker) or :data:`TEXT`.
+    The offline answerer quotes no heading, and reads a sentence ending on a colon with
+    the items after it."""
+    sentences: list[tuple[str, str]] = []
     for line in text.splitlines():
+        mark = _LIST_MARK.match(line)
+        kind = TEXT
+        if mark is not None:
+            kind = HEADING if _HEADING_MARK.match(line) else ITEM
         line = _LIST_MARK.sub("", line).strip()
         if not line:
             continue
+        pieces: list[str] = []
         start = 0
         for match in _BREAK.finditer(line):
             after = line[match.end() : match.end() + 2].lstrip("\"'\u201c\u2018([")
             if not after or not (after[0].isupper() or after[0].isdigit()):
                 continue
             before = line[start : match.start()].rsplit(None, 1)
-            if before and before[-1].lower().rstrip(".") in _ABBREVIATIONS:
-                continue
-            sentences.append(line[start : match.end()])
+            word = before[-1].lower().rstrip(".") if before else ""
+            if word in _ABBREVIATIONS and (word != "no" or after[0].isdigit()):
+                continue  # "No. 5" is a number; "No. The course ..." is an answer
+            pieces.append(line[start : match.end()])
             start = match.end()
-        sentences.append(line[start:])
-    return [" ".join(s.split()) for s in sentences if s.strip()]
+        pieces.append(line[start:])
+        pieces = [" ".join(p.split()) for p in pieces if p.strip()]
+        if kind == TEXT and len(pieces) == 1 and _looks_like_heading(pieces[0]):
+            kind = HEADING
+        sentences.extend((piece, kind) for piece in pieces)
+    return sentences
+
+
+def _looks_like_heading(line: str) -> bool:
+    """A line of a few words with no final punctuation, colon, figure or table cell: a
+    title ("Studio glaze recipes"), not a fact ("Monday: closed", "Hardcover, $34")."""
+    words = line.split()
+    return (
+        len(words) <= _MAX_HEADING_WORDS
+        and line[-1] not in ".!?\u2026:;,)\"'\u201d\u2019"
+        and not any(c.isdigit() or c in ":|$\u20ac\u00a3%" for c in line)
+    )

@@ -72,13 +72,20 @@ class ThreadProps(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
 
 
 class Citation(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """A passage an answer used: its source thing and the text quoted."""
+    """A passage an answer used: its source thing, the sentences of it that answered
+    (``quote``), the spans of ``quote`` that are the question's words (``marks``,
+    ``[start, end)`` in characters), and ``url``: the source's public page opened at the
+    quote (a website page; empty for text only the clone's members may read)."""
 
     source_id: str
     knowledge_id: str
     title: str = ""
     quote: Annotated[str, Meta(max_length=2000)] = ""
     score: float = 0.0
+    marks: list[tuple[int, int]] = msgspec.field(default_factory=list)
+    url: Annotated[str, Meta(max_length=4000)] = ""
+    #: ``page`` (a website page) or the kind of a pasted or uploaded source.
+    kind: str = ""
 
 
 class ToolCall(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

@@ -434,8 +434,35 @@ async def embed_script() -> Response[bytes]:
     """The script a site includes to show a clone's chat bubble."""
     return Response(
         _embed_js(),
-        media_type="text/javascript; charset=utf-8",
+        media_type="text/javascript",  # Litestar adds "; charset=utf-8" to text types
         headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@get("/clone/widget/{clone_id:uuid}/look.js", include_in_schema=False, opt=sdk.NO_API_RATE_LIMIT)
+async def look_script(request: Request[Any, Any, Any], clone_id: FromPath[UUID]) -> Response[bytes]:
+    """The look saved in an answering clone (its colour), as a script ``embed.js`` loads
+    when its page names no colour: pages may run the platform's scripts where they may not
+    fetch from it (a published site's CSP has no ``connect-src``). It sets
+    ``window.cpCloneLook[clone_id]``; a clone that does not answer is a 404 (the bubble
+    keeps the default colour)."""
+    try:
+        _, clone = await _public_clone(_platform(request), clone_id)
+    except sdk.NotFound:
+        return Response(b"", status_code=404, media_type="text/javascript")
+    theme = msgspec.convert(clone.properties, CloneProps).widget_theme
+    look = {"accent": theme.get("accent", "")} if theme.get("accent") else {}
+    body = (
+        b"(window.cpCloneLook = window.cpCloneLook || {})["
+        + msgspec.json.encode(str(clone_id))
+        + b"] = "
+        + msgspec.json.encode(look)
+        + b";\n"
+    )
+    return Response(
+        body,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=60", "X-Content-Type-Options": "nosniff"},
     )
 
 
@@ -498,5 +525,6 @@ WIDGET_ROUTES = [
         opt=dict(sdk.ANY_HOST),
     ),
     embed_script,
+    look_script,
     widget_page,
 ]

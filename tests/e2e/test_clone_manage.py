@@ -173,6 +173,22 @@ async def test_create_train_chat_edit_and_delete_a_clone(
     assert any(kind == "text" and text for kind, text in seen[:end]), seen
     await expect(question).to_be_focused()
 
+    # The citation quotes the sentence that answered, the question's words marked, and
+    # links to the source's text opened at it (a text fragment).
+    cite = answer.locator(".cm-citations li").first
+    await expect(cite.locator(".cm-cite-quote")).to_contain_text("within 30 days")
+    await expect(cite.locator("mark", has_text="refund")).to_have_count(1)
+    href = await cite.get_by_role("link").get_attribute("href")
+    assert href and href.startswith(f"/clones/{group_id}/{clone_id}/sources/"), href
+    assert "#:~:text=" in href
+    # feedback, recorded as a visitor's is (the icons are SVG, not emoji)
+    helpful = answer.get_by_role("button", name="Helpful", exact=True)
+    await expect(helpful.locator("svg")).to_have_count(1)
+    await helpful.click()
+    await expect(helpful).to_have_attribute("aria-pressed", "true")
+    await expect(answer.locator(".cm-rate-status")).to_contain_text("Thanks")
+    await page.locator("#preview").screenshot(path=str(ARTIFACTS / "clone-try-it.png"))
+
     # ... and a question its sources do not cover: "I don't know", clearly marked.
     await question.fill("What is the capital of Mongolia?")
     await page.get_by_role("button", name="Ask").click()
@@ -197,6 +213,15 @@ async def test_create_train_chat_edit_and_delete_a_clone(
 
     await page.screenshot(path=str(ARTIFACTS / "clone-manage.png"), full_page=True)
     await assert_accessible(page, "clone")
+
+    # -- the cited source's own page, scrolled to the passage
+    await page.goto(base + href)
+    await expect(page.get_by_role("heading", name="Refund policy")).to_be_visible()
+    await expect(page.locator(".cm-source-text")).to_contain_text("within 30 days")
+    await page.screenshot(path=str(ARTIFACTS / "clone-source-view.png"))
+    await assert_accessible(page, "source view")
+    await page.go_back()
+    await expect(page.locator("#clone-title")).to_be_visible()
 
     # -- edit the prompt
     prompt = "You are Ada's support helper. Answer briefly and kindly."
@@ -253,17 +278,21 @@ async def test_create_train_chat_edit_and_delete_a_clone(
     await expect(page.locator("#look-error")).to_contain_text("must be an https address")
     await page.get_by_label("Picture (an https address, optional)").fill("https://me.example/a.jpg")
     await page.get_by_role("button", name="Save the look").click()
-    await expect(page.locator("#look-status")).to_have_text("The bubble's look is saved.")
+    await expect(page.locator("#look-status")).to_have_text(
+        "The bubble's look is saved, and the snippet carries it."
+    )
     _, clone = await api_get(page, f"/api/v1/clone/groups/{group_id}/clones/{clone_id}")
     assert clone["widget_theme"] == {"accent": "#aa3300", "avatar_url": "https://me.example/a.jpg"}
 
-    # -- the embed snippet names this clone
+    # -- the embed snippet names this clone, in the saved colour (at once, and reloaded)
     snippet = await page.get_by_label("Embed snippet").input_value()
-    assert re.fullmatch(
-        rf'<script src="http[^"]+/clone/embed\.js" data-clone="{clone_id}" async>'
-        r"</script>",
-        snippet,
+    pattern = (
+        rf'<script src="http[^"]+/clone/embed\.js" data-clone="{clone_id}" '
+        r'data-color="#aa3300" async></script>'
     )
+    assert re.fullmatch(pattern, snippet), snippet
+    await page.reload()
+    assert re.fullmatch(pattern, await page.get_by_label("Embed snippet").input_value())
 
     # -- delete: only after typing the clone's name
     await page.get_by_role("button", name="Delete clone…").click()

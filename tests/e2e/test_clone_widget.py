@@ -146,6 +146,12 @@ async def test_a_visitor_asks_through_the_bubble_on_a_published_page(
 ) -> None:
     owner = await creator_platform.tenant(name="Mara's Studio")
     clone_id = await trained_clone(owner)
+    # the look saved in the clone: the page's bubble names no colour, so it takes this one
+    r = await owner.client.patch(
+        f"/api/v1/clone/groups/{owner.group.id}/clones/{clone_id}",
+        json={"widget_theme": {"accent": "#9a3412"}},
+    )
+    assert r.status_code == 200, r.text
     path = await published_page_with_bubble(owner, clone_id)
 
     page, errors = await open_page(creator_browser, timeout_ms=TIMEOUT)
@@ -160,13 +166,23 @@ async def test_a_visitor_asks_through_the_bubble_on_a_published_page(
     )
     await page.goto(creator_live_server + path)
     await expect(page.get_by_role("heading", name="Mara's pottery")).to_be_visible()
+    bubble = page.get_by_role("button", name="Ask Ada")
+    await expect(bubble).to_have_css("background-color", "rgb(154, 52, 18)")
+    await expect(bubble.locator("svg")).to_have_count(1)  # an SVG icon, not an emoji
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "clone-widget-bubble.png"))
     chat = await ask_in_bubble(page, "Ask Ada", "How long do I have to ask for a refund?")
     answer = chat.locator("li.msg.assistant").last
     await expect(answer.locator(".content")).to_contain_text("30 days")
     await expect(answer.locator(".citation")).to_contain_text("Refunds")
+    # the passage that answered, the question's words marked (pasted text: no link)
+    await expect(answer.locator(".cite-quote")).to_contain_text("within 30 days")
+    await expect(answer.locator(".cite-quote mark", has_text="refund")).to_have_count(1)
+    await expect(
+        answer.get_by_role("button", name="Helpful", exact=True).locator("svg")
+    ).to_have_count(1)
     await expect(answer).not_to_have_attribute("aria-busy", "true")
     assert streamed and streamed[0].startswith("text/event-stream")
-    ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "clone-widget-answer.png"))
 
     await answer.get_by_role("button", name="Helpful", exact=True).click()
@@ -184,6 +200,16 @@ async def test_a_visitor_asks_through_the_bubble_on_a_published_page(
     panel, _ = await open_page(creator_browser, timeout_ms=TIMEOUT)
     await panel.goto(f"{creator_live_server}/clone/widget/{clone_id}")
     await assert_accessible(panel, "clone chat panel")
+
+    # on a phone (375 px wide) the open chat fits the screen
+    phone, errors = await open_page(creator_browser, timeout_ms=TIMEOUT, width=375, height=740)
+    await phone.goto(creator_live_server + path)
+    chat = await ask_in_bubble(phone, "Ask Ada", "How long do I have to ask for a refund?")
+    await expect(chat.locator("li.msg.assistant").last.locator(".cite-quote")).to_be_visible()
+    box = await phone.locator("iframe.cp-clone-frame").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+    await phone.screenshot(path=str(ARTIFACTS / "clone-widget-375.png"))
+    assert not real_errors(errors), errors
 
 
 @pytest.mark.creator_plugins("clone", "website")

@@ -87,6 +87,9 @@ class Finished:
 
     cited: list[int] = field(default_factory=list)
     model: str = ""
+    #: The sentences the answer quoted, by passage index, when the provider knows them
+    #: (the offline provider): a citation shows them rather than guessing.
+    quotes: dict[int, list[str]] = field(default_factory=dict)
 
 
 StreamItem = TextDelta | ToolRequest | Finished

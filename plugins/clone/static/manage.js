@@ -63,6 +63,34 @@
     return `${date.getUTCDate()} ${month} ${date.getUTCFullYear()}, ${hm} UTC`;
   }
 
+  // Outline icons after Lucide (ISC licence), inline SVG: no emoji font is needed.
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const ICONS = {
+    up: [
+      "M7 10v12",
+      "M15 5.88 14 10h5.83a2 2 0 0 1 1.92 2.56l-2.33 8A2 2 0 0 1 17.5 22H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.76a2 2 0 0 0 1.79-1.11L12 2a3.13 3.13 0 0 1 3 3.88Z",
+    ],
+    down: [
+      "M17 14V2",
+      "M9 18.12 10 14H4.17a2 2 0 0 1-1.92-2.56l2.33-8A2 2 0 0 1 6.5 2H20a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2h-2.76a2 2 0 0 0-1.79 1.11L12 22a3.13 3.13 0 0 1-3-3.88Z",
+    ],
+    link: ["M15 3h6v6", "M10 14 21 3", "M18 13v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h6"],
+  };
+
+  function icon(name) {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", `cm-icon cm-icon-${name}`);
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    for (const d of ICONS[name]) {
+      const path = document.createElementNS(SVG_NS, "path");
+      path.setAttribute("d", d);
+      svg.append(path);
+    }
+    return svg;
+  }
+
   // -- /clones/{group}: clones ------------------------------------------------------------
 
   function initGroup() {
@@ -470,8 +498,136 @@
       return { node, textNode };
     }
 
+    const SOURCE_KIND_LABELS = { ...SOURCE_KINDS, page: "Website page" };
+
+    /** A browser text fragment: opens a page scrolled to `quote`, highlighted. */
+    function textFragment(quote) {
+      const words = quote.replace(/\u2026$/, "").split(/\s+/).filter(Boolean);
+      if (!words.length) return "";
+      const part = (list) => encodeURIComponent(list.join(" ")).replace(/-/g, "%2D");
+      if (words.length <= 12) return `#:~:text=${part(words)}`;
+      return `#:~:text=${part(words.slice(0, 6))},${part(words.slice(-6))}`;
+    }
+
+    /** `text` as nodes, its [start, end) spans in <mark>. */
+    function markedText(text, spans) {
+      const nodes = [];
+      let at = 0;
+      for (const [start, end] of spans || []) {
+        if (start < at || end > text.length || end <= start) continue;
+        if (start > at) nodes.push(text.slice(at, start));
+        nodes.push(el("mark", {}, text.slice(start, end)));
+        at = end;
+      }
+      if (at < text.length) nodes.push(text.slice(at));
+      return nodes;
+    }
+
+    /** One cited passage: its source (linked: the public page, else the source's text
+     *  here, both opened at the passage), and the sentences that answered. */
+    function citation(cite, number) {
+      const href =
+        cite.url ||
+        `/clones/${groupId}/${cloneId}/sources/${cite.source_id}${textFragment(cite.quote || "")}`;
+      const title = cite.title || "Source";
+      const kind = SOURCE_KIND_LABELS[cite.kind] || "";
+      return el(
+        "li",
+        { class: "cm-cite" },
+        el(
+          "div",
+          { class: "cm-cite-head" },
+          el("span", { class: "cm-cite-num", "aria-hidden": "true" }, String(number)),
+          el(
+            "a",
+            {
+              href,
+              target: "_blank",
+              rel: "noopener",
+              class: "cm-cite-title",
+              "aria-label": `${title}: open the source at this passage (new tab)`,
+            },
+            title,
+            icon("link"),
+          ),
+          kind ? el("span", { class: "cm-cite-kind" }, kind) : null,
+        ),
+        cite.quote
+          ? el("blockquote", { class: "cm-cite-quote" }, markedText(cite.quote, cite.marks))
+          : null,
+      );
+    }
+
+    /** Helpful / not helpful, recorded as a visitor's rating is (feedback_given). */
+    function rating(view) {
+      const status = el("span", { class: "cm-rate-status", role: "status" });
+      const buttons = [
+        ["up", "Helpful"],
+        ["down", "Not helpful"],
+      ].map(([value, label]) => {
+        const button = el(
+          "button",
+          {
+            type: "button",
+            class: "cm-rate-button",
+            "aria-label": label,
+            title: label,
+            "aria-pressed": view.feedback === value ? "true" : "false",
+            "data-feedback": value,
+          },
+          icon(value),
+        );
+        button.addEventListener("click", async () => {
+          status.textContent = "";
+          busy(button, true);
+          try {
+            await api("POST", `${cloneUrl}/threads/${view.thread_id}/messages/${view.id}/feedback`, {
+              body: { feedback: value },
+            });
+            for (const other of buttons) other.setAttribute("aria-pressed", "false");
+            button.setAttribute("aria-pressed", "true");
+            status.textContent = "Thanks: counted in Analytics.";
+            loadAnalytics();
+          } catch (err) {
+            status.textContent = problemMessage(err);
+          } finally {
+            busy(button, false);
+          }
+        });
+        return button;
+      });
+      return el(
+        "div",
+        { class: "cm-rate", role: "group", "aria-label": "Rate this answer" },
+        el("span", { class: "cm-rate-label" }, "Was this helpful?"),
+        buttons,
+        status,
+      );
+    }
+
+    /** The answer's text with its [n] markers as small source numbers. */
+    function withSourceNumbers(text) {
+      const nodes = [];
+      const marker = /\s?\[(\d{1,3})\]/g;
+      let at = 0;
+      for (const found of text.matchAll(marker)) {
+        if (found.index > at) nodes.push(text.slice(at, found.index));
+        nodes.push(
+          el(
+            "sup",
+            { class: "cm-cite-ref" },
+            el("span", { class: "visually-hidden" }, " source "),
+            found[1],
+          ),
+        );
+        at = found.index + found[0].length;
+      }
+      if (at < text.length) nodes.push(text.slice(at));
+      return nodes;
+    }
+
     function finishAnswer(answer, view) {
-      answer.textNode.textContent = view.content;
+      answer.textNode.replaceChildren(...withSourceNumbers(view.content));
       if (view.unanswered) {
         answer.node.classList.add("cm-msg-unanswered");
         answer.node.append(
@@ -488,17 +644,11 @@
         const list = el(
           "ol",
           { class: "cm-citations", "aria-label": "Sources of this answer" },
-          view.citations.map((cite) =>
-            el(
-              "li",
-              {},
-              el("span", { class: "cm-cite-title" }, cite.title || "Source"),
-              cite.quote ? [" — ", el("q", {}, cite.quote)] : null,
-            ),
-          ),
+          view.citations.map((cite, i) => citation(cite, i + 1)),
         );
         answer.node.append(el("p", { class: "cm-cite-heading" }, "Sources"), list);
       }
+      if (view.id && !view.unanswered) answer.node.append(rating(view));
       answer.node.removeAttribute("aria-busy");
       answer.node.scrollIntoView({ block: "nearest" });
     }
@@ -761,7 +911,12 @@
         try {
           await save({ widget_theme: theme }, box, status, lookForm);
           clearInvalid(lookForm);
-          status.textContent = "The bubble's look is saved.";
+          const snippet = $("embed-snippet");
+          snippet.value = snippet.value.replace(
+            /data-color="#[0-9a-fA-F]{6}"/,
+            `data-color="${theme.accent}"`,
+          );
+          status.textContent = "The bubble's look is saved, and the snippet carries it.";
         } catch (err) {
           if (err.status === 412) {
             box.textContent = STALE;

@@ -105,6 +105,33 @@ async def test_an_answer_cites_the_right_source(api, owner, docs, events) -> Non
     }
 
 
+SHOP = """Orders and delivery
+
+Shipping: we ship every order within 3 working days by tracked post, and you get a \
+tracking number by email.
+Pickup is possible on Fridays between 2pm and 6pm at the workshop.
+Returns are accepted within 14 days if the item is unused.
+"""
+
+
+async def test_a_citation_shows_the_sentences_that_answered(api) -> None:
+    """The review's case: the pickup sentence answers "When can I pick up my order?" (not
+    the shipping one that shares its words), and the citation quotes that sentence, not
+    the passage's start, with the question's words marked."""
+    clone = await api.clone("Ada")
+    source = await api.text(clone["id"], "Orders", SHOP)
+    assert (await api.train(clone["id"]))["clone"]["status"] == "active"
+    thread = await api.thread(clone["id"])
+    answer = (await api.ask(clone["id"], thread["id"], "When can I pick up my order?"))["answer"]
+    assert answer["content"].startswith("Pickup is possible on Fridays between 2pm and 6pm")
+    assert "tracked post" not in answer["content"]
+    cited = answer["citations"][0]
+    assert cited["source_id"] == source["id"] and cited["kind"] == "text"
+    assert cited["quote"] == "Pickup is possible on Fridays between 2pm and 6pm at the workshop."
+    assert [cited["quote"][a:b] for a, b in cited["marks"]] == ["Pickup"]
+    assert "url" not in cited  # pasted text: only members see it, on the clone's pages
+
+
 async def test_a_streamed_answer(api, docs, sse) -> None:
     clone, refunds, _ = await trained_clone(api, docs)
     thread = await api.thread(clone["id"], title="Questions")

@@ -100,7 +100,7 @@ async def test_pages_render_for_a_signed_up_person(creator_platform: CreatorPlat
     base = f"/api/v1/clone/groups/{gid}"
     clone = await post(client, base + "/clones", csrf, json={"name": "<b>Ada</b> helper"})
     cid = clone["id"]
-    await post(
+    source = await post(
         client,
         f"{base}/clones/{cid}/sources",
         csrf,
@@ -126,9 +126,24 @@ async def test_pages_render_for_a_signed_up_person(creator_platform: CreatorPlat
     assert 'id="analytics"' in html
     snippet = (
         f"&lt;script src=&#34;http://testserver.local/clone/embed.js&#34; "
-        f"data-clone=&#34;{cid}&#34; async&gt;&lt;/script&gt;"
+        f"data-clone=&#34;{cid}&#34; data-color=&#34;#4f46e5&#34; async&gt;&lt;/script&gt;"
     )
     assert snippet in html
+    # the snippet carries the saved look: its colour
+    r = await client.patch(
+        f"/api/v1/clone/groups/{gid}/clones/{cid}",
+        json={"widget_theme": {"accent": "#aa3300"}},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200, r.text
+    saved = assert_page(await client.get(f"/clones/{gid}/{cid}"))
+    assert "data-color=&#34;#aa3300&#34; async" in saved
+    # a source's own page, where the preview's citations of pasted text open
+    page = assert_page(await client.get(f"/clones/{gid}/{cid}/sources/{source['id']}"), "<nav")
+    assert "<h1>Courses</h1>" in page and "Three courses." in page
+    assert f'href="/clones/{gid}/{cid}"' in page
+    r = await client.get(f"/clones/{gid}/{cid}/sources/{uuid.uuid4()}")
+    assert r.status_code == 404
     assert clone["system_prompt"].split()[0] in html  # the generated prompt, to edit
     assert '<option value="offline" selected>' in html
 

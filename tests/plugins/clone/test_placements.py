@@ -233,3 +233,44 @@ async def test_concurrent_syncs_of_one_page_end_as_the_page_is(
         await asyncio.gather(first, second)
         links = await powers(owner, str(page_id))
         assert [link["from_id"] for link in links] == expected, (start, final)
+
+
+async def test_a_bubble_with_no_colour_takes_the_clones_look(clone_platform, api, owner) -> None:
+    ada = await api.clone("Ada")
+    page = await page_with(owner, "look", {"type": "clone_chat", "props": {"clone_id": ada["id"]}})
+    assert (await owner.client.post(page + "/publish")).status_code == 200
+    html = (await clone_platform.client.get("/sites/look")).text
+    # no data-color: embed.js reads the colour saved in the clone's look
+    assert f'<script src="/clone/embed.js" data-clone="{ada["id"]}" data-label=' in html
+
+
+async def test_a_citation_of_a_website_page_links_to_the_passage(
+    clone_platform, api, owner
+) -> None:
+    page = await page_with(
+        owner,
+        "shop",
+        {
+            "type": "text",
+            "props": {
+                "html": "<p>Orders ship within 3 working days by tracked post.</p>"
+                "<p>Pickup is possible on Fridays between 2pm and 6pm at the workshop.</p>"
+            },
+        },
+    )
+    page_id = page.rsplit("/", 1)[1]
+    assert (await owner.client.post(page + "/publish")).status_code == 200
+    ada = await api.clone("Ada")
+    r = await api.client.post(
+        api.url(ada["id"], "/sources"), json={"kind": "page", "thing_id": page_id}
+    )
+    assert r.status_code == 201, r.text
+    assert (await api.train(ada["id"]))["clone"]["status"] == "active"
+    thread = await api.thread(ada["id"])
+    answer = (await api.ask(ada["id"], thread["id"], "When can I pick up my order?"))["answer"]
+    cited = answer["citations"][0]
+    assert cited["kind"] == "page"
+    assert cited["quote"].startswith("Pickup is possible on Fridays")
+    base = clone_platform.platform.settings.base_url
+    # the home page, at the site's root, scrolled to the passage (a text fragment)
+    assert cited["url"].startswith(f"{base}/sites/shop/#:~:text=Pickup%20is%20possible"), cited

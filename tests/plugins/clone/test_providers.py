@@ -848,3 +848,59 @@ async def test_a_spent_month_is_a_402_for_the_clones_questions(
     body = assert_problem(r, 402, "budget_exhausted")
     assert (body["budget"], body["used"]) == (50, 60)
     assert len(chat_server.requests) == 1
+
+
+# -- offline: whole sentences (the evaluation's fluency check has the corpus-wide figures) --
+
+ORDERS = (
+    "Orders and delivery\n\n"
+    "Shipping: we ship every order within 3 working days by tracked post.\n"
+    "Pickup is possible on Fridays between 2pm and 6pm at the workshop.\n"
+    "Returns are accepted within 14 days if the item is unused."
+)
+KIT = (
+    "# The starter kit\n\n"
+    "Each starter kit has:\n"
+    "- a bag of stoneware clay\n"
+    "- six basic tools\n"
+    "- a printed guide\n\n"
+    "The kit ships in a recycled box."
+)
+
+
+async def test_offline_answers_when_with_the_sentence_that_says_when() -> None:
+    found = passages(("Orders", ORDERS))
+    answer = text_of(
+        await collect(OfflineProvider(), request("When can I pick up my order?", found))
+    )
+    assert answer == "Pickup is possible on Fridays between 2pm and 6pm at the workshop [1]."
+    items = await collect(OfflineProvider(), request("When can I pick up my order?", found))
+    assert last(items).quotes == {
+        1: ["Pickup is possible on Fridays between 2pm and 6pm at the workshop."]
+    }
+
+
+async def test_offline_never_quotes_a_heading_nor_ends_on_a_colon() -> None:
+    found = passages(("Kit", KIT))
+    answer = text_of(
+        await collect(OfflineProvider(), request("What is in the starter kit?", found))
+    )
+    assert answer.startswith(
+        "Each starter kit has: a bag of stoneware clay; six basic tools; a printed guide [1]."
+    ), answer
+    assert "The starter kit [1]" not in answer
+    items = await collect(OfflineProvider(), request("What is in the starter kit?", found))
+    assert last(items).quotes[1][:4] == [
+        "Each starter kit has:",
+        "a bag of stoneware clay",
+        "six basic tools",
+        "a printed guide",
+    ]
+
+
+async def test_offline_starts_a_quoted_list_item_with_a_capital() -> None:
+    found = passages(("Kit", "Perks\n\n- members get free glaze firings every month"))
+    answer = text_of(
+        await collect(OfflineProvider(), request("Do members get glaze firings?", found))
+    )
+    assert answer == "Members get free glaze firings every month [1]."

@@ -43,8 +43,11 @@ async def session(client, clone_id: str, **headers: str) -> dict:
 async def test_embed_script_and_widget_page(clone_platform, api, docs) -> None:
     visitor = clone_platform.client
     r = await visitor.get("/clone/embed.js")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/javascript; charset=utf-8"  # one charset
     assert "data-clone" in r.text and "/clone/widget/" in r.text
+    assert "\\uD83D" not in r.text and "<svg" not in r.text  # icons drawn as SVG elements
+    assert "createElementNS" in r.text and "/look.js" in r.text  # the saved colour
 
     draft = await api.clone("Draft")
     r = await visitor.get(f"/clone/widget/{draft['id']}")
@@ -58,6 +61,14 @@ async def test_embed_script_and_widget_page(clone_platform, api, docs) -> None:
     )
     assert clone["allowed_origins"] == [SITE, "https://shop.mara.example"]
     assert clone["widget_theme"] == {"accent": "#aa3300"}
+    # the saved look as a script, for a bubble whose page names no colour
+    r = await visitor.get(f"/clone/widget/{clone['id']}/look.js")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert r.text == (
+        f'(window.cpCloneLook = window.cpCloneLook || {{}})["{clone["id"]}"] = '
+        '{"accent":"#aa3300"};\n'
+    )
+    assert (await visitor.get(f"/clone/widget/{draft['id']}/look.js")).status_code == 404
     r = await visitor.get(f"/clone/widget/{clone['id']}")
     assert r.status_code == 200 and "Hello from Ada!" in r.text
     assert 'data-accent="#aa3300"' in r.text
