@@ -68,7 +68,6 @@ from plugins.clone.types import (
     ToolCall,
 )
 
-
 #: The public-name kind the website plugin holds custom domains under.
 WEBSITE_DOMAIN_KIND = "domain"
 
