@@ -33,6 +33,7 @@ from core.platform import Platform
 from core.plugins import PluginError
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from core.storable import StorableTextMiddleware
 from core.throttle import rate_limit_middleware, rate_limit_stores
 from core.ui import StaticFiles
 from core.worker import Background
@@ -145,7 +146,7 @@ def create_app(
         route_handlers=handlers,
         dependencies=dependencies(platform),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=rate_limit_middleware(settings),
+        middleware=[*rate_limit_middleware(settings), StorableTextMiddleware()],
         stores=rate_limit_stores(platform),
         logging_config=None,  # core.logs configures logging, not Litestar
         lifespan=[lifespan],

@@ -25,6 +25,7 @@ from core.errors import (
     Busy,
     Conflict,
     Forbidden,
+    InvalidText,
     NotFound,
     PayloadTooLarge,
     PlatformError,
@@ -75,6 +76,7 @@ from core.quotas import (
     ThingCount,
 )
 from core.resolver import DnsUnavailable
+from core.storable import pasted_text, strip_unstorable, stripped_warning
 from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
 from core.usage import (
@@ -121,6 +123,7 @@ __all__ = [
     "Group",
     "GroupContext",
     "HandlerContext",
+    "InvalidText",
     "Isolation",
     "Job",
     "Knowledge",
@@ -182,6 +185,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "parse_if_match",
+    "pasted_text",
     "problem_body",
     "provide_actor",
     "provide_group",
@@ -189,6 +193,8 @@ __all__ = [
     "reusing_query_vectors",
     "run_cpu",
     "sql_migration",
+    "strip_unstorable",
+    "stripped_warning",
     "ui_headers",
     "uuid7",
     "validate_object",

@@ -224,7 +224,11 @@ class CloneController(Controller):
     ) -> sdk.Page[SourceView]:
         return await sources.list_sources(group, clone_id, cursor, limit)
 
-    @post(CLONE + "/sources", summary="Add pasted text, Markdown, HTML or a website page")
+    @post(
+        CLONE + "/sources",
+        summary="Add pasted text, Markdown, HTML or a website page",
+        opt=sdk.pasted_text("text"),
+    )
     async def add_source(
         self,
         sources: NamedDependency[Sources],
@@ -270,7 +274,11 @@ class CloneController(Controller):
     ) -> SourceView:
         return await sources.get_source(group, clone_id, source_id)
 
-    @patch(SOURCE, summary="Change a source's title or text (retrain to use it)")
+    @patch(
+        SOURCE,
+        summary="Change a source's title or text (retrain to use it)",
+        opt=sdk.pasted_text("text"),
+    )
     async def update_source(
         self,
         sources: NamedDependency[Sources],
