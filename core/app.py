@@ -24,7 +24,7 @@ from litestar.template.config import TemplateConfig
 
 from core import __version__
 from core.api.deps import dependencies
-from core.api.openapi import MsgspecConstraintsPlugin
+from core.api.openapi import MsgspecConstraintsPlugin, document_problems
 from core.api.problems import EXCEPTION_HANDLERS
 from core.introspect import route_paths
 from core.logs import configure_logging
@@ -163,5 +163,6 @@ def create_app(
         debug=settings.debug,
     )
     app.state.platform = platform
+    document_problems(app)  # every operation says it may answer problem+json
     instrument(app)  # request ids, access log, metrics: around everything, 404s included
     return app

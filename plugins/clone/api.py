@@ -22,6 +22,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -345,7 +346,18 @@ class CloneController(Controller):
     ) -> sdk.Page[MessageView]:
         return await chat.list_messages(group, clone_id, thread_id, cursor, limit)
 
-    @post(THREAD + "/messages", summary="Ask the clone (JSON, or streamed as server-sent events)")
+    @post(
+        THREAD + "/messages",
+        summary="Ask the clone (JSON, or streamed as server-sent events)",
+        responses={
+            200: ResponseSpec(
+                data_container=str,
+                media_type="text/event-stream",
+                description="With ?stream=true: the answer as server-sent events",
+                generate_examples=False,
+            )
+        },
+    )
     async def ask(
         self,
         request: Request[Any, Any, Any],

@@ -183,6 +183,7 @@ _PUBLIC = {
     "http_method": ["GET", "HEAD"],
     "tags": ["public sites"],
     "include_in_schema": True,
+    "media_type": "text/html",
     # Public pages come from memory: the API's per-client budget is not for them.
     "opt": {"public": True, **sdk.NO_API_RATE_LIMIT},
 }

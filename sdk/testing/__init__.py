@@ -60,9 +60,10 @@ from __future__ import annotations
 
 import pytest
 
-from sdk.testing.browser import CHROMIUM_ARGS, creator_browser, creator_live_server
+from sdk.testing.browser import CHROMIUM_ARGS, creator_browser, creator_live_server, serving
 from sdk.testing.checks import assert_problem, wait_until
 from sdk.testing.dns import LocalDNS, creator_dns
+from sdk.testing.fuzz import DEFAULT_EXAMPLES, FuzzReport, fuzz_api
 from sdk.testing.platform import (
     CreatorPlatform,
     PlatformFactory,
@@ -84,6 +85,16 @@ from sdk.testing.ui import (
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        help="examples per operation and phase for creator_platform.fuzz (default: "
+        f"{DEFAULT_EXAMPLES}); raise it for a longer local run",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -97,6 +108,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "TEST_PASSWORD",
     "CreatorPlatform",
+    "FuzzReport",
     "LocalDNS",
     "PlatformFactory",
     "Servers",
@@ -113,8 +125,10 @@ __all__ = [
     "creator_servers",
     "creator_tenant",
     "database_url",
+    "fuzz_api",
     "open_page",
     "real_errors",
+    "serving",
     "sign_up",
     "sign_up_in_browser",
     "wait_until",
