@@ -98,7 +98,7 @@ async def test_enabled_route_checks_auth_and_permissions(creator_platform):
 @pytest.mark.creator_plugins("hello")
 async def test_fuzzed_routes_answer_as_documented(creator_platform):
     report = await creator_platform.fuzz(paths="/api/v1/hello")
-    assert report.operations == ["POST /api/v1/hello/groups/{group_id}/greet"]
+    assert "POST /api/v1/hello/groups/{group_id}/greet" in report.operations
 
 
 @pytest.mark.creator_plugins()
