@@ -27,6 +27,11 @@ these fixtures with no set-up. The same fixtures test Creator Platform itself.
     (from the log-in redirect through sign-up and back) and ``await
     assert_accessible(page, "where")`` (no serious or critical axe-core violation).
 
+* ``report = await creator_platform.fuzz(paths="/api/v1/<plugin>")``: the served API
+  fuzzed from its OpenAPI document with schemathesis as a real group's owner (fails on a
+  5xx or an undocumented response; ``--fuzz-examples N`` for longer runs); see
+  :mod:`sdk.testing.fuzz`. ``async with serving(creator_platform) as base_url`` serves
+  the app over real HTTP.
 * for any test, plain helpers:
 
   - ``await creator_platform.client_as("org_user", group=tenant)``: a new person with
