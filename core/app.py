@@ -24,7 +24,7 @@ from litestar.template.config import TemplateConfig
 
 from core import __version__
 from core.api.deps import dependencies
-from core.api.openapi import MsgspecConstraintsPlugin
+from core.api.openapi import MsgspecConstraintsPlugin, document_problems
 from core.api.problems import EXCEPTION_HANDLERS
 from core.hosts import ANY_HOST, host_guard
 from core.introspect import route_paths
@@ -34,6 +34,7 @@ from core.platform import Platform
 from core.plugins import PluginError
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from core.storable import StorableTextMiddleware
 from core.throttle import rate_limit_middleware, rate_limit_stores
 from core.ui import StaticFiles
 from core.worker import Background
@@ -151,7 +152,7 @@ def create_app(
         dependencies=dependencies(platform),
         exception_handlers=EXCEPTION_HANDLERS,
         # hosts first: a tenant host's request for the API is refused before it is counted
-        middleware=[host_guard, *rate_limit_middleware(settings)],
+        middleware=[host_guard, *rate_limit_middleware(settings), StorableTextMiddleware()],
         stores=rate_limit_stores(platform),
         logging_config=None,  # core.logs configures logging, not Litestar
         lifespan=[lifespan],
@@ -168,5 +169,6 @@ def create_app(
         debug=settings.debug,
     )
     app.state.platform = platform
+    document_problems(app)  # every operation says it may answer problem+json
     instrument(app)  # request ids, access log, metrics: around everything, 404s included
     return app

@@ -41,6 +41,14 @@ class ValidationFailed(PlatformError):
         self.field = field
 
 
+class InvalidText(ValidationFailed):
+    """Text PostgreSQL cannot store or compare (a NUL character, a lone surrogate) in a
+    parameter, header or body field; ``field`` names where."""
+
+    code = "invalid_text"
+    title = "Invalid text"
+
+
 class UnknownType(ValidationFailed):
     code = "unknown_type"
     title = "Unknown type"

@@ -25,6 +25,7 @@ from core.errors import (
     Busy,
     Conflict,
     Forbidden,
+    InvalidText,
     NotFound,
     PayloadTooLarge,
     PlatformError,
@@ -77,6 +78,7 @@ from core.quotas import (
 )
 from core.resolver import DnsUnavailable
 from core.shell import DashboardWidget, NavItem, SettingsPage
+from core.storable import pasted_text, strip_unstorable, stripped_warning
 from core.throttle import NO_API_RATE_LIMIT
 from core.ui import PluginPages, StaticFiles
 from core.usage import (
@@ -128,6 +130,7 @@ __all__ = [
     "HandlerContext",
     "HostKind",
     "Hosts",
+    "InvalidText",
     "Isolation",
     "Job",
     "Knowledge",
@@ -193,6 +196,7 @@ __all__ = [
     "host_kind",
     "host_name",
     "parse_if_match",
+    "pasted_text",
     "problem_body",
     "provide_actor",
     "provide_group",
@@ -200,6 +204,8 @@ __all__ = [
     "reusing_query_vectors",
     "run_cpu",
     "sql_migration",
+    "strip_unstorable",
+    "stripped_warning",
     "ui_headers",
     "uuid7",
     "validate_object",

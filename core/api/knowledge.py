@@ -22,6 +22,7 @@ from core.ontology.records import KnowledgeItem, Page
 from core.ontology.scope import Scope
 from core.ontology.stores import DEFAULT_LIMIT, KnowledgeKind, Ontology
 from core.platform import Platform
+from core.storable import pasted_text
 
 #: Largest text one ingest takes, in characters (the request body limit applies too).
 MAX_TEXT_LENGTH = 1_000_000
@@ -61,7 +62,7 @@ class KnowledgeController(Controller):
     path = "/api/v1/groups/{group_id:uuid}/knowledge"
     tags = ["knowledge"]
 
-    @post("/", summary="Ingest text: chunk, embed and store it")
+    @post("/", summary="Ingest text: chunk, embed and store it", opt=pasted_text("text"))
     async def ingest(
         self,
         data: JSONBody[KnowledgeIngest],
@@ -70,7 +71,8 @@ class KnowledgeController(Controller):
         permissions: NamedDependency[Permissions],
     ) -> Response[IngestResult]:
         """Answers the chunks in order with counts: ``created``, ``unchanged`` (kept from an
-        earlier ingest of the same thing), ``deleted`` (stale) and ``embedded``."""
+        earlier ingest of the same thing), ``deleted`` (stale) and ``embedded``. NUL
+        characters in ``text`` (a pasted document) are stripped, and ``warnings`` says so."""
         permissions.require(
             group_scope, "knowledge.write", Resource(group_scope.group_id, id=data.thing_id)
         )

@@ -18,14 +18,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from litestar import Litestar
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
 
-__all__ = ["MsgspecConstraintsPlugin", "item_schema", "state_constraints"]
+__all__ = ["MsgspecConstraintsPlugin", "document_problems", "item_schema", "state_constraints"]
 
 _inspect = msgspec.inspect
 
@@ -158,3 +161,46 @@ def item_schema(annotation: Any) -> Schema:
     schema = Schema(type=OpenAPIType(_json_type(info) or "string"))
     state_constraints(schema, info)
     return schema
+
+
+#: The error answers any operation may give (``core/api/problems.py`` writes every one as
+#: problem+json): malformed body, credentials, permission, not found, state, version,
+#: size, media type, validation, limits and budgets, a failing provider, a busy server.
+PROBLEM_STATUSES: dict[int, str] = {
+    400: "Malformed request (``malformed_body``)",
+    401: "Authentication required",
+    402: "The group's budget is spent (``budget_exhausted``)",
+    403: "Forbidden",
+    404: "Not found (also for another group's ids)",
+    409: "Conflict with the current state",
+    412: "``If-Match`` does not match the stored version (``version_mismatch``)",
+    413: "The body is over the limit",
+    415: "Unsupported media type",
+    422: "Validation failed (``validation_failed``, ``invalid_text``, ...)",
+    429: "Rate limit or quota reached (``Retry-After``)",
+    502: "A service the platform relies on failed (a model provider: ``llm_unavailable``)",
+    503: "Busy or unavailable (``Retry-After``)",
+}
+
+
+def document_problems(app: Litestar) -> None:
+    """Every operation of ``app`` documents the problem+json answers of
+    :data:`PROBLEM_STATUSES`, replacing Litestar's stock 400 (a JSON shape the platform
+    never sends). A handler's own ``responses`` win."""
+    from core.errors import PROBLEM_CONTENT_TYPE, Problem
+
+    specs = {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_CONTENT_TYPE,
+            description=description,
+            generate_examples=False,
+        )
+        for status, description in PROBLEM_STATUSES.items()
+    }
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.include_in_schema:
+                handler.responses = {**specs, **(handler.responses or {})}

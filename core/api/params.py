@@ -18,7 +18,10 @@ MAX_CURSOR_LENGTH = 1000
 PageCursor = Annotated[
     str | None,
     QueryParameter(
-        max_length=MAX_CURSOR_LENGTH, description="The next_cursor of the previous page"
+        max_length=MAX_CURSOR_LENGTH,
+        # Cursors are URL-safe base64: ASCII, so the limit bounds the request line too.
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="The next_cursor of the previous page",
     ),
 ]
 #: ``?limit=``: at most this many items per page.

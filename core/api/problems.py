@@ -153,7 +153,20 @@ def body_decode_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _problem(request, 400, body)
 
 
+def _lone_error(exc: BaseException) -> BaseException:
+    """The one error inside (nested) exception groups; the group itself otherwise.
+    Concurrent work (a task group) wraps what one of its tasks raised."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    inner = _lone_error(exc)
+    if isinstance(inner, PlatformError):
+        return platform_error(request, inner)
+    if isinstance(inner, asyncpg.DataError):
+        return data_error(request, inner)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     body = problem_body(
         500, "internal_error", "Internal server error", "an unexpected error occurred; it is logged"

@@ -174,6 +174,7 @@ LastEventId = Annotated[
     "/api/v1/groups/{group_id:uuid}/events/stream",
     summary="Live events of the group (server-sent events)",
     tags=["events"],
+    media_type="text/event-stream",
 )
 async def stream_events(
     group_scope: NamedDependency[Scope],

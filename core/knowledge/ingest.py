@@ -27,6 +27,7 @@ from core.knowledge.providers import EmbeddingProvider
 from core.knowledge.store import KnowledgeStore, NewChunk, StoredChunk
 from core.ontology.ids import uuid7
 from core.ontology.records import KnowledgeItem
+from core.storable import strip_unstorable, stripped_warning
 from core.usage import charged_to
 
 #: Metadata keys ingest writes itself; a caller's metadata may not use them.
@@ -37,7 +38,9 @@ MAX_LABEL_LENGTH = 100
 
 class IngestResult(msgspec.Struct):
     """What an ingest did: the thing's (or the text's) chunks in order, and how many were
-    created, kept unchanged, deleted as stale, and actually sent to the provider."""
+    created, kept unchanged, deleted as stale, and actually sent to the provider;
+    ``warnings`` says what was changed in the text to store it (characters PostgreSQL
+    cannot hold, stripped)."""
 
     thing_id: UUID | None
     items: list[KnowledgeItem]
@@ -45,6 +48,7 @@ class IngestResult(msgspec.Struct):
     unchanged: int
     deleted: int
     embedded: int
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 def content_hash(text: str) -> str:
@@ -110,6 +114,11 @@ async def ingest(
     metadata: Mapping[str, Any] | None = None,
 ) -> IngestResult:
     if not isinstance(text, str) or not text.strip():
+        raise ValidationFailed("text must not be empty", field="text")
+    # A pasted or extracted document may carry a stray NUL: strip it, and say so.
+    text, removed = strip_unstorable(text)
+    warnings = [stripped_warning(removed)] if removed else []
+    if not text.strip():
         raise ValidationFailed("text must not be empty", field="text")
     labels = check_labels(labels)
     extra = check_metadata(metadata)
@@ -180,6 +189,7 @@ async def ingest(
         unchanged=len(chunks) - len(new),
         deleted=deleted,
         embedded=embedded,
+        warnings=warnings,
     )
 
 

@@ -59,8 +59,12 @@ from plugins.clone.types import MAX_QUESTION_CHARS
 Days = Annotated[int, Parameter(ge=1, le=365)]
 Limit = Annotated[int, Parameter(ge=1, le=200)]
 #: A content-gaps cursor carries the last question's key (up to ``MAX_QUESTION_CHARS``,
-#: JSON-escaped at worst six bytes a character) in base64.
-GapsCursor = Annotated[str | None, Parameter(max_length=4 * (6 * MAX_QUESTION_CHARS + 64) // 3 + 4)]
+#: JSON-escaped at worst six bytes a character) in URL-safe base64: ASCII only, so the
+#: limit bounds the request line as well.
+GapsCursor = Annotated[
+    str | None,
+    Parameter(max_length=4 * (6 * MAX_QUESTION_CHARS + 64) // 3 + 4, pattern=r"^[A-Za-z0-9_-]*$"),
+]
 #: Most common questions and content gaps in the summary.
 TOP = 10
 #: Characters of a question shown (a group's wording) and quoted in a suggestion.

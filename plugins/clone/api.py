@@ -22,6 +22,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -224,7 +225,11 @@ class CloneController(Controller):
     ) -> sdk.Page[SourceView]:
         return await sources.list_sources(group, clone_id, cursor, limit)
 
-    @post(CLONE + "/sources", summary="Add pasted text, Markdown, HTML or a website page")
+    @post(
+        CLONE + "/sources",
+        summary="Add pasted text, Markdown, HTML or a website page",
+        opt=sdk.pasted_text("text"),
+    )
     async def add_source(
         self,
         sources: NamedDependency[Sources],
@@ -270,7 +275,11 @@ class CloneController(Controller):
     ) -> SourceView:
         return await sources.get_source(group, clone_id, source_id)
 
-    @patch(SOURCE, summary="Change a source's title or text (retrain to use it)")
+    @patch(
+        SOURCE,
+        summary="Change a source's title or text (retrain to use it)",
+        opt=sdk.pasted_text("text"),
+    )
     async def update_source(
         self,
         sources: NamedDependency[Sources],
@@ -337,7 +346,18 @@ class CloneController(Controller):
     ) -> sdk.Page[MessageView]:
         return await chat.list_messages(group, clone_id, thread_id, cursor, limit)
 
-    @post(THREAD + "/messages", summary="Ask the clone (JSON, or streamed as server-sent events)")
+    @post(
+        THREAD + "/messages",
+        summary="Ask the clone (JSON, or streamed as server-sent events)",
+        responses={
+            200: ResponseSpec(
+                data_container=str,
+                media_type="text/event-stream",
+                description="With ?stream=true: the answer as server-sent events",
+                generate_examples=False,
+            )
+        },
+    )
     async def ask(
         self,
         request: Request[Any, Any, Any],

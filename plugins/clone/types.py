@@ -339,6 +339,8 @@ class SourceView(msgspec.Struct):
     #: ``new`` (never trained), ``trained`` (up to date), ``changed`` (retrain to update).
     state: Literal["new", "trained", "changed"]
     created_at: str
+    #: What was changed in pasted text to store it (characters PostgreSQL cannot hold).
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 class TrainStarted(msgspec.Struct):

@@ -256,7 +256,11 @@ class WebsiteController(Controller):
             await publishing.unpublish(group, site_id, page_id, sdk.parse_if_match(if_match))
         )
 
-    @get(PAGE + "/preview", summary="The draft rendered as a page (not public)")
+    @get(
+        PAGE + "/preview",
+        summary="The draft rendered as a page (not public)",
+        media_type="text/html",
+    )
     async def preview(
         self,
         publishing: NamedDependency[Publishing],
@@ -267,7 +271,11 @@ class WebsiteController(Controller):
         html = await publishing.preview(group, site_id, page_id)
         return Response(html, media_type="text/html", headers=DRAFT_HEADERS)
 
-    @get(PAGE + "/canvas", summary="The draft's components marked up for the builder")
+    @get(
+        PAGE + "/canvas",
+        summary="The draft's components marked up for the builder",
+        media_type="text/html",
+    )
     async def canvas(
         self,
         publishing: NamedDependency[Publishing],

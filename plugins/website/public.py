@@ -178,6 +178,7 @@ _PUBLIC = {
     "http_method": ["GET", "HEAD"],
     "tags": ["public sites"],
     "include_in_schema": True,
+    "media_type": "text/html",
     "opt": {**_PUBLIC_OPT, **sdk.TENANT_CONTENT},
 }
 #: ``/`` and ``/{page}``: a custom domain's pages, and the platform's home on its own host.

@@ -27,6 +27,11 @@ these fixtures with no set-up. The same fixtures test Creator Platform itself.
     (from the log-in redirect through sign-up and back) and ``await
     assert_accessible(page, "where")`` (no serious or critical axe-core violation).
 
+* ``report = await creator_platform.fuzz(paths="/api/v1/<plugin>")``: the served API
+  fuzzed from its OpenAPI document with schemathesis as a real group's owner (fails on a
+  5xx or an undocumented response; ``--fuzz-examples N`` for longer runs); see
+  :mod:`sdk.testing.fuzz`. ``async with serving(creator_platform) as base_url`` serves
+  the app over real HTTP.
 * for any test, plain helpers:
 
   - ``await creator_platform.client_as("org_user", group=tenant)``: a new person with
@@ -60,9 +65,10 @@ from __future__ import annotations
 
 import pytest
 
-from sdk.testing.browser import CHROMIUM_ARGS, creator_browser, creator_live_server
+from sdk.testing.browser import CHROMIUM_ARGS, creator_browser, creator_live_server, serving
 from sdk.testing.checks import assert_problem, wait_until
 from sdk.testing.dns import LocalDNS, creator_dns
+from sdk.testing.fuzz import DEFAULT_EXAMPLES, FuzzReport, fuzz_api
 from sdk.testing.platform import (
     CreatorPlatform,
     PlatformFactory,
@@ -84,6 +90,16 @@ from sdk.testing.ui import (
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        help="examples per operation and phase for creator_platform.fuzz (default: "
+        f"{DEFAULT_EXAMPLES}); raise it for a longer local run",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -97,6 +113,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "TEST_PASSWORD",
     "CreatorPlatform",
+    "FuzzReport",
     "LocalDNS",
     "PlatformFactory",
     "Servers",
@@ -113,8 +130,10 @@ __all__ = [
     "creator_servers",
     "creator_tenant",
     "database_url",
+    "fuzz_api",
     "open_page",
     "real_errors",
+    "serving",
     "sign_up",
     "sign_up_in_browser",
     "wait_until",

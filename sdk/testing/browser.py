@@ -33,13 +33,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest_asyncio.fixture
-async def creator_live_server(creator_platform: CreatorPlatform) -> AsyncIterator[str]:
-    """The ``creator_platform`` app served over real HTTP by uvicorn on 127.0.0.1 (a free
-    port), inside the test's event loop; yields the base URL (``http://127.0.0.1:<port>``).
-
-    The app's lifespan is already running (the ``creator_platform`` fixture started it),
-    so uvicorn runs with ``lifespan="off"``."""
+@contextlib.asynccontextmanager
+async def serving(creator_platform: CreatorPlatform) -> AsyncIterator[str]:
+    """The platform's app served over real HTTP by uvicorn on 127.0.0.1 (a free port),
+    inside the running event loop, while the block runs; yields the base URL
+    (``http://127.0.0.1:<port>``). The app's lifespan already runs (the platform was
+    started), so uvicorn runs with ``lifespan="off"``."""
     import socket
 
     import uvicorn
@@ -80,6 +79,14 @@ async def creator_live_server(creator_platform: CreatorPlatform) -> AsyncIterato
                 await task
         finally:
             sock.close()
+
+
+@pytest_asyncio.fixture
+async def creator_live_server(creator_platform: CreatorPlatform) -> AsyncIterator[str]:
+    """The ``creator_platform`` app served over real HTTP (:func:`serving`); yields the
+    base URL (``http://127.0.0.1:<port>``)."""
+    async with serving(creator_platform) as base_url:
+        yield base_url
 
 
 def _find_chromium() -> str | None:

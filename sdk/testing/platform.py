@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     pass
 
 from sdk.testing.dns import LocalDNS
+from sdk.testing.fuzz import FuzzReport, fuzz_api
 from sdk.testing.servers import BASE_URL, Servers, database_url
 
 
@@ -65,6 +66,9 @@ class CreatorPlatform:
     #: The DNS server the platform asks (``dns.set_txt(name, *values)``); ``None`` when the
     #: test set ``dns_nameservers`` itself.
     dns: LocalDNS | None = None
+    #: Examples per operation for :meth:`fuzz` (pytest's ``--fuzz-examples``; ``None``:
+    #: the default).
+    fuzz_examples: int | None = None
     _counter: int = 0
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
@@ -147,6 +151,33 @@ class CreatorPlatform:
         scope = of.scope if isinstance(of, Tenant) else of
         return self.platform.ontology.scoped(scope)
 
+    async def fuzz(
+        self,
+        tenant: Tenant | None = None,
+        *,
+        paths: str | Sequence[str] = (),
+        ids: Mapping[str, str] | None = None,
+        examples: int | None = None,
+        seed: int | None = None,
+        coverage: bool = False,
+        stateful: bool = False,
+        check: bool = True,
+    ) -> FuzzReport:
+        """Fuzz the served API under ``paths`` from its OpenAPI document as ``tenant``
+        (default: a new group's owner); fails the test on a 5xx or an undocumented
+        response. See :func:`sdk.testing.fuzz.fuzz_api`."""
+        return await fuzz_api(
+            self,
+            tenant,
+            paths=paths,
+            ids=ids,
+            examples=examples,
+            seed=seed,
+            coverage=coverage,
+            stateful=stateful,
+            check=check,
+        )
+
     async def aclose(self) -> None:
         for client in self._clients:
             await client.aclose()
@@ -187,7 +218,7 @@ PlatformFactory = Callable[..., Awaitable[CreatorPlatform]]
 
 @pytest_asyncio.fixture
 async def creator_platform_factory(
-    creator_servers: Servers, creator_dns: LocalDNS
+    creator_servers: Servers, creator_dns: LocalDNS, pytestconfig: pytest.Config
 ) -> AsyncIterator[PlatformFactory]:
     """``await factory(plugins=[...], extra_plugins={...}, **settings)`` → a started
     :class:`CreatorPlatform` on its own fresh database; all are stopped after the test.
@@ -241,6 +272,7 @@ async def creator_platform_factory(
                 platform=platform,
                 settings=settings,
                 dns=None if "dns_nameservers" in overrides else creator_dns,
+                fuzz_examples=pytestconfig.getoption("fuzz_examples", None),
             )
             stack.push_async_callback(harness.aclose)
             return harness

@@ -121,6 +121,12 @@ async def test_enabled_route_checks_auth_and_permissions(creator_platform):
     assert r.status_code == 404, r.text  # another tenant's group does not exist for them
 
 
+@pytest.mark.creator_plugins("hello")
+async def test_fuzzed_routes_answer_as_documented(creator_platform):
+    report = await creator_platform.fuzz(paths="/api/v1/hello")
+    assert "POST /api/v1/hello/groups/{group_id}/greet" in report.operations
+
+
 @pytest.mark.creator_plugins()
 async def test_disabled_contributes_nothing(creator_platform):
     platform = creator_platform.platform

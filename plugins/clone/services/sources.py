@@ -113,10 +113,12 @@ class Sources(CloneService):
             raise sdk.ValidationFailed("give the source a title", field="title")
         if not data.text.strip():
             raise sdk.ValidationFailed("the text is empty", field="text")
-        text = await sdk.run_cpu(extract.extract, data.kind, data.text)
+        pasted, removed = sdk.strip_unstorable(data.text)
+        text = await sdk.run_cpu(extract.extract, data.kind, pasted)
         if not text:
             raise sdk.ValidationFailed(f"the {data.kind} has no text to learn from", field="text")
-        return await self._create_source(group, clone_id, title, data.kind, text, "")
+        view = await self._create_source(group, clone_id, title, data.kind, text, "")
+        return _warned(view, removed)
 
     async def add_file_source(
         self,
@@ -186,13 +188,15 @@ class Sources(CloneService):
             )
         props = msgspec.convert(source.properties, SourceProps)
         title = source.name
+        removed = 0
         if patch.title is not msgspec.UNSET:
             title = " ".join(patch.title.split())
             if not title:
                 raise sdk.ValidationFailed("give the source a title", field="title")
         if patch.text is not msgspec.UNSET:
             kind = props.kind if props.kind in ("text", "markdown", "html") else "text"
-            text = await sdk.run_cpu(extract.extract, kind, patch.text)
+            pasted, removed = sdk.strip_unstorable(patch.text)
+            text = await sdk.run_cpu(extract.extract, kind, pasted)
             if not text:
                 raise sdk.ValidationFailed("the text is empty", field="text")
             props.text = text
@@ -204,7 +208,7 @@ class Sources(CloneService):
                 properties=msgspec.to_builtins(props),
                 replace_properties=True,
             )
-        return await self.source_view(group.stores, link, source)
+        return _warned(await self.source_view(group.stores, link, source), removed)
 
     async def _check_source_count(
         self, group: sdk.GroupContext, o: sdk.ScopedOntology, clone_id: UUID
@@ -257,3 +261,10 @@ async def drop_source(o: sdk.ScopedOntology, link: sdk.Connection) -> None:
     if thing.type == "clone_source":
         await o.knowledge.delete_for_thing(thing.id)
         await o.things.delete(thing.id)
+
+
+def _warned(view: SourceView, removed: int) -> SourceView:
+    """The view, saying that ``removed`` unstorable characters left the pasted text."""
+    if removed:
+        view.warnings.append(sdk.stripped_warning(removed))
+    return view

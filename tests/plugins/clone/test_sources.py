@@ -328,3 +328,25 @@ async def test_the_largest_pathological_upload_leaves_the_loop_free(
         r = await api.upload(clone["id"], filename, data)
     assert_problem(r, 422)
     assert worst[0] < 1.0, f"the loop was held for {worst[0]:.2f} s"
+
+
+async def test_pasted_text_loses_nul_characters_and_says_so(api) -> None:
+    """A pasted document's NUL characters are stripped (they used to vanish silently);
+    the title, which is no document, is refused instead."""
+    clone = await api.clone("Ada")
+    source = await api.text(clone["id"], "Hours", "We open\x00 at 9.")
+    assert source["preview"] == "We open at 9."
+    assert source["warnings"] == [
+        "1 character that cannot be stored (NUL or lone surrogate) removed from text"
+    ]
+    r = await api.client.patch(
+        api.url(clone["id"], f"/sources/{source['id']}"), json={"text": "\x00Closed\x00."}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["preview"] == "Closed." and len(r.json()["warnings"]) == 1
+    r = await api.client.post(
+        api.url(clone["id"], "/sources"), json={"kind": "text", "title": "a\x00", "text": "x"}
+    )
+    assert_problem(r, 422, "invalid_text", field="title")
+    plain = await api.text(clone["id"], "Plain", "Nothing odd.")
+    assert plain["warnings"] == []

@@ -85,18 +85,22 @@ class TallyQueued(msgspec.Struct):
     job_id: str
 
 
-@post("/groups/{group_id:uuid}/tally", summary="Count the group's greetings in a job")
+@post(
+    "/groups/{group_id:uuid}/tally",
+    summary="Count the group's greetings in a job",
+    status_code=202,
+)
 async def tally(
     group_id: FromPath[UUID],
     data: JSONBody[TallyIn],
     group_scope: NamedDependency[sdk.Scope],
     platform: NamedDependency[sdk.Platform],
     permissions: NamedDependency[sdk.Permissions],
-) -> Response[TallyQueued]:
+) -> TallyQueued:
     """Queue the ``hello.tally`` job for the group."""
     permissions.require(group_scope, "thing.create", Resource(group_id, type="greeting"))
     job_id = await platform.jobs.enqueue("hello.tally", data.pause_seconds, group_id=group_id)
-    return Response(TallyQueued(job_id), status_code=202)
+    return TallyQueued(job_id)
 
 
 async def count_greetings(ctx: dict[str, Any], pause_seconds: float) -> dict[str, int]:
