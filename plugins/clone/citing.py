@@ -20,7 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from urllib.parse import quote as url_quote
+from uuid import UUID
 
+import sdk
 from plugins.clone.providers.offline import offline_words
 from plugins.clone.text import HEADING, STOP_WORDS, content_words, marked_sentences, stem
 
@@ -112,3 +114,47 @@ def text_fragment(quote: str) -> str:
         + ","
         + _fragment_part(words[-FRAGMENT_WORDS:])
     )
+
+
+#: The public-name kind the website plugin holds custom domains under.
+WEBSITE_DOMAIN_KIND = "domain"
+
+
+def page_address(sites_url: str, site: sdk.Thing, page: sdk.Thing, *, on_domain: bool) -> str:
+    """A website page's public address, as the website serves it: on the site's custom
+    domain if it is served there (``on_domain``: verified), else under ``/sites/{slug}`` of
+    where sites are served (``platform.hosts.sites_url``); the home page at the site's
+    root."""
+    props = site.properties
+    domain = props.get("custom_domain") if on_domain else None
+    base = f"https://{domain}" if domain else f"{sites_url}/sites/{props.get('slug', '')}"
+    settings = props.get("settings") or {}
+    slug = str(page.properties.get("slug", ""))
+    return base + "/" if slug == settings.get("home_page", "home") else f"{base}/{slug}"
+
+
+async def cited_source(
+    platform: sdk.Platform, stores: sdk.ScopedOntology, source_id: str
+) -> tuple[str, str]:
+    """``(kind, public address)`` of a source: a published website page's address,
+    or ``""`` for pasted and uploaded text (and a source gone since)."""
+    try:
+        thing = await stores.things.get(UUID(source_id))
+    except (ValueError, sdk.NotFound):
+        return "", ""
+    if thing.type != "page":
+        return str(thing.properties.get("kind", "text")), ""
+    if thing.status != "published":
+        return "page", ""
+    try:
+        site = await stores.things.get(UUID(str(thing.properties["site_id"])), type="website")
+    except (KeyError, ValueError, sdk.NotFound):
+        return "page", ""
+    domain = site.properties.get("custom_domain")
+    held = (
+        await platform.ontology.names.resolve(WEBSITE_DOMAIN_KIND, str(domain), verified_only=True)
+        if domain
+        else None
+    )
+    on_domain = held is not None and held.thing_id == site.id
+    return "page", page_address(platform.hosts.sites_url, site, thing, on_domain=on_domain)

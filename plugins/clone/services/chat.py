@@ -68,22 +68,6 @@ from plugins.clone.types import (
     ToolCall,
 )
 
-#: The public-name kind the website plugin holds custom domains under.
-WEBSITE_DOMAIN_KIND = "domain"
-
-
-def page_address(sites_url: str, site: sdk.Thing, page: sdk.Thing, *, on_domain: bool) -> str:
-    """A website page's public address, as the website serves it: on the site's custom
-    domain if it is served there (``on_domain``: verified), else under ``/sites/{slug}`` of
-    where sites are served (``platform.hosts.sites_url``); the home page at the site's
-    root."""
-    props = site.properties
-    domain = props.get("custom_domain") if on_domain else None
-    base = f"https://{domain}" if domain else f"{sites_url}/sites/{props.get('slug', '')}"
-    settings = props.get("settings") or {}
-    slug = str(page.properties.get("slug", ""))
-    return base + "/" if slug == settings.get("home_page", "home") else f"{base}/{slug}"
-
 
 class Chat(CloneService):
     """Conversations with a group's clones, and the answers to the questions asked in them."""
@@ -439,7 +423,7 @@ class Chat(CloneService):
         by_index = {p.index: p for p in turn.passages}
         cited = [by_index[i] for i in dict.fromkeys(finished.cited) if i in by_index]
         sources = {
-            source_id: await self._cited_source(group.stores, source_id)
+            source_id: await citing.cited_source(self.platform, group.stores, source_id)
             for source_id in dict.fromkeys(p.source_id for p in cited)
         }
         citations = []
@@ -461,32 +445,6 @@ class Chat(CloneService):
                 )
             )
         return citations
-
-    async def _cited_source(self, stores: sdk.ScopedOntology, source_id: str) -> tuple[str, str]:
-        """``(kind, public address)`` of a source: a published website page's address,
-        or ``""`` for pasted and uploaded text (and a source gone since)."""
-        try:
-            thing = await stores.things.get(UUID(source_id))
-        except (ValueError, sdk.NotFound):
-            return "", ""
-        if thing.type != "page":
-            return str(thing.properties.get("kind", "text")), ""
-        if thing.status != "published":
-            return "page", ""
-        try:
-            site = await stores.things.get(UUID(str(thing.properties["site_id"])), type="website")
-        except (KeyError, ValueError, sdk.NotFound):
-            return "page", ""
-        domain = site.properties.get("custom_domain")
-        held = (
-            await self.platform.ontology.names.resolve(
-                WEBSITE_DOMAIN_KIND, str(domain), verified_only=True
-            )
-            if domain
-            else None
-        )
-        on_domain = held is not None and held.thing_id == site.id
-        return "page", page_address(self.platform.hosts.sites_url, site, thing, on_domain=on_domain)
 
     async def _provider_stream(
         self, provider: LLMProvider, request: AnswerRequest

@@ -274,3 +274,19 @@ async def test_a_citation_of_a_website_page_links_to_the_passage(
     base = clone_platform.platform.settings.base_url
     # the home page, at the site's root, scrolled to the passage (a text fragment)
     assert cited["url"].startswith(f"{base}/sites/shop/#:~:text=Pickup%20is%20possible"), cited
+    # A custom domain is linked once it is verified (a pending one serves nothing).
+    site = page.rsplit("/pages/", 1)[0]
+    r = await owner.client.patch(site, json={"custom_domain": "shop.example"})
+    assert r.status_code == 200, r.text
+
+    async def cited_url() -> str:
+        thread = await api.thread(ada["id"])
+        reply = await api.ask(ada["id"], thread["id"], "When can I pick up my order?")
+        return str(reply["answer"]["citations"][0]["url"])
+
+    assert (await cited_url()).startswith(f"{base}/sites/shop/#:~:")
+    record = r.json()["domain"]["record"]
+    assert clone_platform.dns is not None
+    clone_platform.dns.set_txt(record["name"], record["value"])
+    assert (await owner.client.post(site + "/domain/verify")).status_code == 200
+    assert (await cited_url()).startswith("https://shop.example/#:~:text=Pickup")
