@@ -1,7 +1,8 @@
 """Screens for what a workspace manages in core, in the shell: its members and invitations
-(``/app/{group_id}/members``), the page where an invitee accepts an invitation
+(``/app/{group_id}/settings/members``), the page where an invitee accepts an invitation
 (``/invite/{token}``), and the plan's quotas with this month's hosted usage
-(``/app/{group_id}/plan``). API tokens are on the account page (``core.shell_pages``): they
+(``/app/{group_id}/settings/plan``): under the workspace's settings, whose navigation
+entry they keep marked. API tokens are on the account page (``core.shell_pages``): they
 belong to a person, not a workspace.
 
 The pages are drawn on the server from what the API would answer; their writes go through
@@ -42,7 +43,7 @@ MEMBERS_SHOWN = 200
 WORKSPACE_SETTINGS = [
     SettingsPage(
         "Members",
-        f"{APP_HOME}/{{group_id}}/members",
+        f"{APP_HOME}/{{group_id}}/settings/members",
         "Who works in this workspace, their roles, and invitations.",
         icon="users",
         order=10,
@@ -50,7 +51,7 @@ WORKSPACE_SETTINGS = [
     ),
     SettingsPage(
         "Plan and usage",
-        f"{APP_HOME}/{{group_id}}/plan",
+        f"{APP_HOME}/{{group_id}}/settings/plan",
         "Your plan's limits and what this workspace uses of them this month.",
         icon="chart",
         order=20,
@@ -95,7 +96,7 @@ def _quota_label(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-@get(f"{APP_HOME}/{{group_id:uuid}}/members", name="shell:members", **PAGES.route_options)
+@get(f"{APP_HOME}/{{group_id:uuid}}/settings/members", name="shell:members", **PAGES.route_options)
 async def members_page(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
     group, record = await PAGES.group(request, group_id)
     group.require("members.read")
@@ -122,13 +123,21 @@ async def members_page(request: Request[Any, Any, Any], group_id: FromPath[UUID]
     )
 
 
-@get(f"{APP_HOME}/{{group_id:uuid}}/plan", name="shell:plan", **PAGES.route_options)
+@get(f"{APP_HOME}/{{group_id:uuid}}/settings/plan", name="shell:plan", **PAGES.route_options)
 async def plan_page(request: Request[Any, Any, Any], group_id: FromPath[UUID]) -> Template:
     group, record = await PAGES.group(request, group_id)
     group.require("group.read")
     platform = group.platform
     report = await platform.quotas.usage(group.scope)
-    quotas = [Meter(_quota_label(q.name), q.description, q.usage, q.limit) for q in report.quotas]
+    quotas = [
+        Meter(
+            _quota_label(q.name),
+            f"{q.description} (the fullest one is shown)" if q.per_parent else q.description,
+            q.usage,
+            q.limit,
+        )
+        for q in report.quotas
+    ]
     hosted = []
     for kind in USAGE_KINDS:
         usage = await platform.usage.report(group.group_id, kind)

@@ -36,6 +36,10 @@
     });
   }
 
+  // "8 Dec 2026", as the server writes dates.
+  const day = (iso) =>
+    new Date(iso).toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" });
+
   const confirm = (text) => UI.confirmDialog($("confirm-dialog"), text);
 
   // -- members and invitations ----------------------------------------------------------
@@ -73,11 +77,7 @@
     const list = $("invitations-list");
     if (!list) return;
     const option = Array.from(roleSelect.options).find((o) => o.value === invitation.role);
-    const expires = new Date(invitation.expires_at).toLocaleDateString(undefined, {
-      day: "numeric",
-      month: "short",
-      year: "numeric",
-    });
+    const expires = day(invitation.expires_at);
     const revoke = UI.el(
       "button",
       {
@@ -224,9 +224,6 @@
       }
     });
   }
-
-  const day = (iso) =>
-    new Date(iso).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
 
   function addToken(token) {
     const expires = token.expires_at ? `expires ${day(token.expires_at)}` : "does not expire";
