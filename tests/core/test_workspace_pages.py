@@ -104,6 +104,7 @@ async def test_invite_page_states(creator_platform: CreatorPlatform) -> None:
     # someone else's account: told so, nothing to accept
     r = await other.client.get(f"/invite/{token}")
     assert "for someone else" in r.text and "Accept and join" not in r.text
+    assert f'data-next="/invite/{token}"' in r.text  # log out, then back here
     # unknown
     r = await invitee.client.get("/invite/cpi_nothing")
     assert r.status_code == 404 and "not valid" in r.text and "Studio North" not in r.text

@@ -149,5 +149,30 @@ async def test_invite_accept_and_manage_in_chromium(
     await shot(invitee, "invite-invalid-375")
     await assert_accessible(invitee, "invite, invalid, 375 px")
 
+    # Dark mode.
+    await owner.set_viewport_size({"width": 1280, "height": 800})
+    await owner.context.add_cookies([{"name": "creator_theme", "value": "dark", "url": base}])
+    await owner.goto(f"{base}/app/{group_id}/settings/members")
+    await expect(owner.locator("html")).to_have_attribute("data-theme", "dark")
+    await shot(owner, "members-dark")
+    await assert_accessible(owner, "members, dark")
+
+    # An invitation for another address: the invitee is told, logs out, and the log-in
+    # page leads back to the invitation.
+    other = await owner.evaluate(
+        "async (g) => (await CreatorUI.api('POST', `/api/v1/groups/${g}/invitations`,"
+        " {body: {email: 'carl@example.test', role: 'org_user'}})).data.token",
+        group_id,
+    )
+    stranger, stranger_errors = await open_page(creator_browser, width=375, height=812)
+    await sign_up_in_browser(stranger, base, f"/invite/{other}", name="Dan")
+    heading = stranger.get_by_role("heading", name=re.compile("for someone else"))
+    await expect(heading).to_be_visible()
+    await shot(stranger, "invite-other-email-375")
+    await assert_accessible(stranger, "invite, another address")
+    await stranger.get_by_role("main").get_by_role("button", name="Log out").click()
+    await expect(stranger).to_have_url(re.compile(rf"/account/login\?next=%2Finvite%2F{other}$"))
+    assert not real_errors(stranger_errors), stranger_errors
+
     assert not real_errors(owner_errors), owner_errors
     assert not real_errors(invitee_errors), invitee_errors
