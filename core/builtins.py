@@ -13,7 +13,7 @@ import msgspec
 from litestar import Litestar
 from piccolo.conf.apps import AppConfig
 
-from core import account_ui, shell_pages
+from core import account_ui, shell_pages, workspace_pages
 from core.api import (
     auth,
     connections,
@@ -106,6 +106,7 @@ def register_routes() -> list[Any]:
         knowledge.KnowledgeController,
         *account_ui.ACCOUNT_ROUTES,
         *shell_pages.SHELL_ROUTES,
+        *workspace_pages.WORKSPACE_ROUTES,
     ]
 
 
@@ -117,8 +118,8 @@ def register_nav() -> list[NavItem]:
 
 @hookimpl
 def register_settings_pages() -> list[SettingsPage]:
-    """The person's account."""
-    return list(shell_pages.CORE_SETTINGS)
+    """The person's account, the workspace's members, plan and usage, API tokens."""
+    return [*shell_pages.CORE_SETTINGS, *workspace_pages.WORKSPACE_SETTINGS]
 
 
 @hookimpl

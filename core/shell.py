@@ -45,6 +45,7 @@ CORE_RESERVED = frozenset(
         "api",
         "app",
         "health",
+        "invite",
         "media",
         "metrics",
         "ready",

@@ -1,12 +1,13 @@
 """The shell's own pages: ``/app`` (the person's workspaces), ``/app/{group_id}`` (a
 workspace's home dashboard of plugin widgets), ``/app/{group_id}/settings`` (the settings
-pages plugins register), ``/account`` (who is logged in, log-out) and ``/settings``
-(straight to a workspace's settings), plus the HTML 404 page of an unknown admin path
+pages plugins register), ``/account`` (who is logged in, their API tokens, log-out) and
+``/settings`` (straight to a workspace's settings), plus the HTML 404 page of an unknown admin path
 (:func:`not_found_page`, used by ``core/api/problems.py``).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -87,12 +88,19 @@ async def settings_any(request: Request[Any, Any, Any]) -> Redirect:
 async def account(request: Request[Any, Any, Any]) -> Template:
     person = await provide_actor(request)
     view = await shell_view(request, person)
+    now = datetime.now(UTC)
+    tokens = [
+        t
+        for t in await request.app.state.platform.directory.tokens_of(person.id)
+        if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)
+    ]
     return PAGES.render(
         "account.html",
         title="Your account",
         view="account",
         person=person,
         groups=view.groups,
+        tokens=tokens,
         crumbs=crumbs(("Workspaces", f"{APP_HOME}?all=1"), ("Your account", None)),
     )
 

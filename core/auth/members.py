@@ -173,6 +173,16 @@ class Members:
         if status.endswith(" 0"):
             raise NotFound(f"invitation {invitation_id} not found")
 
+    async def find(self, token: str) -> Invitation | None:
+        """The invitation ``token`` opens, whatever its state (used, expired), for the page
+        where an invitee accepts it to say which; ``None`` when no invitation has it."""
+        async with self.ontology.db.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1",
+                hash_token(token),
+            )
+        return None if row is None else Invitation(**row)
+
     async def accept(self, actor: Actor, token: str) -> Member:
         """Join the invitation's group. The invitation is for one email address and the
         accepting account's must match. Sign-up does not verify email addresses yet, so a

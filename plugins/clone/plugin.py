@@ -53,6 +53,7 @@ from plugins.clone.types import (
 )
 from plugins.clone.voice import clients as voice_clients
 from plugins.clone.voice import routes as voice_routes
+from plugins.clone.voice.screen import SCREEN_ROUTES as VOICE_SCREEN_ROUTES
 from plugins.clone.voice.service import CloneMedia
 from plugins.clone.voice.types import AppearanceCloned, VoiceCloned
 from plugins.clone.widget import WIDGET_ROUTES
@@ -249,7 +250,14 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [*ROUTES, *MANAGE_ROUTES, *analytics.ROUTES, *voice_routes.ROUTES, *WIDGET_ROUTES]
+    return [
+        *ROUTES,
+        *MANAGE_ROUTES,
+        *analytics.ROUTES,
+        *voice_routes.ROUTES,
+        *WIDGET_ROUTES,
+        *VOICE_SCREEN_ROUTES,
+    ]
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """What the clone plugin adds to the creator app's shell: the "Clones" entry of the
-navigation, a settings entry, and the dashboard's clone questions card (questions asked
-in the last 30 days, the share left unanswered, how many clones are trained), counted in
-the database under the caller's group."""
+navigation, two settings entries (the clones; their voice and video), and the dashboard's
+clone questions card (questions asked in the last 30 days, the share left unanswered, how
+many clones are trained), counted in the database under the caller's group."""
 
 from __future__ import annotations
 
@@ -22,7 +22,14 @@ SETTINGS = [
         "Each clone's sources, voice, look of its chat widget and where it may be embedded.",
         icon="chat",
         order=20,
-    )
+    ),
+    sdk.SettingsPage(
+        "Voice and video",
+        "/clones/{group_id}/voice",
+        "Your clones' voice and talking-head video, and the services that make them.",
+        icon="user",
+        order=21,
+    ),
 ]
 WINDOW_DAYS = 30
 QUESTION_COUNTS = [

@@ -26,6 +26,7 @@ from plugins.website.components import BUILTIN_COMPONENTS, ComponentRegistry
 from plugins.website.live import LivePages
 from plugins.website.media.library import MediaLibrary
 from plugins.website.media.routes import MEDIA_ROUTES
+from plugins.website.media.screen import SCREEN_ROUTES as MEDIA_SCREEN_ROUTES
 from plugins.website.media.storage import LocalStorage, storage_for
 from plugins.website.public import PUBLIC_ROUTES, group_serving
 from plugins.website.services import WebsiteContext, Websites
@@ -196,7 +197,7 @@ def permission_allowed(scope: sdk.Scope, action: str, resource: sdk.Resource | N
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [*API_ROUTES, *MEDIA_ROUTES, *PUBLIC_ROUTES, *BUILDER_ROUTES]
+    return [*API_ROUTES, *MEDIA_ROUTES, *PUBLIC_ROUTES, *BUILDER_ROUTES, *MEDIA_SCREEN_ROUTES]
 
 
 @hookimpl

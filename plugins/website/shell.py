@@ -1,6 +1,6 @@
-"""What the website plugin adds to the creator app's shell: the "Websites" entry of the
-navigation, a settings entry, and the dashboard's websites card (sites, pages published,
-pages in draft), counted in the database under the caller's group."""
+"""What the website plugin adds to the creator app's shell: the "Websites" and "Media"
+entries of the navigation, a settings entry, and the dashboard's websites card (sites,
+pages published, pages in draft), counted in the database under the caller's group."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from litestar import Litestar
 
 import sdk
 
-NAV = [sdk.NavItem("Websites", "/builder/{group_id}", icon="globe", order=10)]
+NAV = [
+    sdk.NavItem("Websites", "/builder/{group_id}", icon="globe", order=10),
+    sdk.NavItem(
+        "Media", "/builder/{group_id}/media", icon="image", order=12, permission="website.read"
+    ),
+]
 SETTINGS = [
     sdk.SettingsPage(
         "Websites",

@@ -4,7 +4,7 @@
  *   menus      the workspace switcher and account menu (<details data-menu>) close on
  *              Escape (focus back on their button) and on a click elsewhere;
  *   log-out    the account menu's form posts /api/v1/auth/logout with the session's CSRF
- *              token, then goes to the log-in page;
+ *              token, then goes to the log-in page (and back to the form's data-next);
  *   theme      the account menu's System / Light / Dark buttons set <html data-theme> and
  *              the creator_theme cookie, which the server reads so the next page is drawn
  *              in the chosen theme from its first paint;
@@ -53,7 +53,10 @@
           return;
         }
       }
-      window.location.assign("/account/login");
+      // data-next: where the log-in page leads afterwards (an invitation meant for
+      // another address sends its invitee back to it).
+      const next = form.dataset.next;
+      window.location.assign(next ? `/account/login?next=${encodeURIComponent(next)}` : "/account/login");
     });
   }
 
