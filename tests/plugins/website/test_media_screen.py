@@ -46,7 +46,11 @@ async def test_the_library_lists_files_with_details_and_where_used(
 
     gid = owner.group.id
     html = assert_ui_page(await owner.client.get(f"/builder/{gid}/media"), "Media")
-    assert "Upload files" in html and "Drag them here" in html and 'src="/static/website/media.js"' in html
+    assert (
+        "Upload files" in html
+        and "Drag them here" in html
+        and 'src="/static/website/media.js"' in html
+    )
     assert f'data-media-id="{pot["id"]}"' in html and "unused.png" in html
     assert 'width="64" height="48"' in html and "used on 1 page" in html
     used = html.split(f'data-media-id="{pot["id"]}"', 1)[1].split('data-used="', 1)[1]
