@@ -179,7 +179,7 @@ def test_hostile_text_is_escaped_everywhere() -> None:
     tags = Tags(html)
     assert tags.title == f"Page {HOSTILE} · {HOSTILE}"
     assert tags.meta("description") == HOSTILE
-    assert tags.meta("og:title") == "Page " + HOSTILE
+    assert tags.meta("og:title") == f"Page {HOSTILE} · {HOSTILE}"
     assert tags.meta("og:site_name") == HOSTILE
     assert len(tags.scripts) == 1
     data = json.loads(tags.scripts[0])
@@ -210,7 +210,7 @@ def test_canonical_og_and_json_ld_of_a_page() -> None:
     url = "https://example.com/sites/ada/about"
     assert tags.find("link", rel="canonical", href=url)
     assert tags.meta("og:type") == "website"
-    assert tags.meta("og:title") == "About us"
+    assert tags.meta("og:title") == "About us · Ada's Studio"
     assert tags.meta("og:url") == url
     assert tags.meta("og:site_name") == "Ada's Studio"
     assert tags.meta("description") == "Pottery and workshops"  # the site's, as fallback
