@@ -54,7 +54,7 @@ async def patch_settings(web, site_id: str, **settings: object):
 
 
 async def test_publishing_a_page_puts_it_in_every_pages_menu(web, visitor) -> None:
-    site, home, about = await two_pages(web)
+    site, _home, about = await two_pages(web)
     base = site["url"]
     assert menu_of((await visitor.get("/sites/studio")).text) == [(base, "Home")]
     await web.publish(site["id"], about["id"])  # Home is rendered again: its menu changed
@@ -72,7 +72,7 @@ async def test_publishing_a_page_puts_it_in_every_pages_menu(web, visitor) -> No
 
 
 async def test_a_deleted_page_leaves_the_menu(web, visitor) -> None:
-    site, home, about = await two_pages(web, "deleting")
+    site, _home, about = await two_pages(web, "deleting")
     await web.publish(site["id"], about["id"])
     assert len(menu_of((await visitor.get("/sites/deleting")).text)) == 2
     r = await web.client.delete(web.page_url(site["id"], about["id"]))
@@ -80,9 +80,7 @@ async def test_a_deleted_page_leaves_the_menu(web, visitor) -> None:
     assert menu_of((await visitor.get("/sites/deleting")).text) == [(site["url"], "Home")]
 
 
-async def test_a_menu_of_its_own_with_links_renamed_pages_and_drafts_left_out(
-    web, visitor
-) -> None:
+async def test_a_menu_of_its_own_with_links_renamed_pages_and_drafts_left_out(web, visitor) -> None:
     site, home, about = await two_pages(web, "custom")
     draft = await web.page(site["id"], "draft", "Not yet")
     await visitor.get("/sites/custom")  # now in the page cache: the change must purge it
@@ -157,7 +155,7 @@ async def test_a_menu_cannot_name_another_sites_or_groups_page(
 
 
 async def test_logo_and_footer_links_on_every_page(web, visitor) -> None:
-    site, home, about = await two_pages(web, "branded")
+    site, _home, about = await two_pages(web, "branded")
     await web.publish(site["id"], about["id"])
     await visitor.get("/sites/branded/about")  # cached: the change must purge it
     r = await patch_settings(
@@ -185,7 +183,7 @@ async def test_logo_and_footer_links_on_every_page(web, visitor) -> None:
 
 
 async def test_title_and_the_first_picture_as_social_card(web, visitor) -> None:
-    site, home, about = await two_pages(web, "social")
+    site, _home, about = await two_pages(web, "social")
     r = await web.client.post(
         f"/api/v1/website/groups/{web.group_id}/media",
         files={"file": ("pot.png", png(), "image/png")},
