@@ -57,6 +57,8 @@ class MediaRef:
     width: int | None = None
     height: int | None = None
     alt: str = ""
+    #: Narrower copies served at ``<url>?w=<width>`` (for ``srcset``).
+    widths: tuple[int, ...] = ()
 
 
 RenderFunction = Callable[[Any, Markup, RenderContext], Markup]
@@ -223,6 +225,18 @@ def check_image(p: ImageProps) -> list[str]:
     return problems
 
 
+#: The widest a picture is shown: the widest section content (72rem).
+_MAX_SHOWN = "72rem"
+
+
+def _srcset(ref: MediaRef, full: bool) -> Markup:
+    """``srcset`` of a picture's narrower copies and itself, and ``sizes``: the viewport's
+    width up to the content's, and never wider than the picture unless it fills it."""
+    candidates = [f"{ref.url}?w={w} {w}w" for w in ref.widths] + [f"{ref.url} {ref.width}w"]
+    shown = f"min(100vw, {_MAX_SHOWN})" if full else f"min(100vw, {_MAX_SHOWN}, {ref.width}px)"
+    return Markup(' srcset="{}" sizes="{}"').format(", ".join(candidates), shown)
+
+
 #: How many of a page's first pictures load at once; later ones wait until they near the
 #: viewport (``loading="lazy"``), which would only delay a picture that is already in it.
 EAGER_IMAGES = 2
@@ -238,6 +252,8 @@ def render_image(p: ImageProps, children: Markup, ctx: RenderContext) -> Markup:
     size = Markup("")
     if ref and ref.width and ref.height:
         size = Markup(' width="{}" height="{}"').format(ref.width, ref.height)
+        if ref.widths:
+            size += _srcset(ref, p.width == "full")
     alt = "" if p.decorative else p.alt
     position = len(ctx.image_urls)
     ctx.image_urls.append(src)

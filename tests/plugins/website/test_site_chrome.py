@@ -229,3 +229,51 @@ async def test_public_responses_carry_a_referrer_policy(web, visitor) -> None:
     etag = (await visitor.get("/sites/referrer")).headers["etag"]
     r = await visitor.get("/sites/referrer", headers={"If-None-Match": etag})
     assert r.status_code == 304 and r.headers["referrer-policy"] == REFERRER_POLICY
+
+
+# -- narrower copies of pictures -------------------------------------------------------------
+
+
+async def test_pictures_offer_narrower_copies(creator_platform, web, visitor) -> None:
+    site, _home, about = await two_pages(web, "srcset")
+    r = await web.client.post(
+        f"/api/v1/website/groups/{web.group_id}/media",
+        files={"file": ("pot.png", png((1200, 800)), "image/png")},
+    )
+    asset = r.json()
+    url = asset["url"]
+    await web.add(site["id"], about["id"], "image", props={"asset_id": asset["id"], "alt": "Pot"})
+    await web.publish(site["id"], about["id"])
+    html = (await visitor.get("/sites/srcset/about")).text
+    expected = f"{url}?w=320 320w, {url}?w=640 640w, {url}?w=960 960w, {url} 1200w"
+    assert f'srcset="{expected}"' in html
+    assert 'sizes="min(100vw, 72rem, 1200px)"' in html
+
+    storage = creator_platform.app.state.website_media.storage
+    for _ in range(2):  # made on the first request, read from storage on the second
+        r = await visitor.get(url, params={"w": 640})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert "immutable" in r.headers["cache-control"]
+        assert Image.open(io.BytesIO(r.content)).size == (640, 427)
+    key = url.removeprefix("/media/")
+    assert storage.path(key.replace(".png", ".w640.png")).exists()
+
+    r = await visitor.get(url, params={"w": 1920})  # not narrower: the original
+    assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (1200, 800)
+    r = await visitor.get(url, params={"w": 500})  # not an offered width
+    assert 400 <= r.status_code < 500
+
+    r = await web.client.delete(f"/api/v1/website/groups/{web.group_id}/media/{asset['id']}")
+    assert r.status_code == 204, r.text
+    assert not storage.path(key.replace(".png", ".w640.png")).exists()
+
+
+async def test_gifs_have_no_narrower_copies(web, visitor) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), (1, 2, 3)).save(out, "GIF")
+    r = await web.client.post(
+        f"/api/v1/website/groups/{web.group_id}/media",
+        files={"file": ("anim.gif", out.getvalue(), "image/gif")},
+    )
+    assert r.status_code == 201, r.text
+    assert_problem(await visitor.get(r.json()["url"], params={"w": 320}), 404, "not_found")
