@@ -77,6 +77,11 @@ def check_public_url(value: str, what: str) -> str:
     return value
 
 
+#: A link a visitor may follow (``check_link`` says the rest: an http(s) URL has a host).
+LINK_PATTERN = (
+    r"^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]|[Mm][Aa][Ii][Ll][Tt][Oo]:|[Tt][Ee][Ll]:|/(?!/)|#)"
+)
+LinkUrl = Annotated[str, Meta(min_length=1, max_length=2000, pattern=LINK_PATTERN)]
 #: Most entries a site's menu or footer holds.
 MAX_MENU_ITEMS = 12
 MenuLabel = Annotated[str, Meta(min_length=1, max_length=60)]
@@ -87,15 +92,15 @@ class MenuItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     it is published, under its title unless ``label`` is given) or a link (``url`` and
     ``label``: an https URL, a path on the site, ``mailto:`` or ``tel:``)."""
 
-    page_id: Annotated[str, Meta(pattern=UUID_PATTERN, max_length=36)] = ""
-    url: Url = ""
+    page_id: Annotated[str, Meta(pattern=UUID_PATTERN, max_length=36)] | None = None
+    url: LinkUrl | None = None
     label: Annotated[str, Meta(max_length=60)] = ""
     new_tab: bool = False
 
     def __post_init__(self) -> None:
         self.label = self.label.strip()
         if bool(self.page_id) == bool(self.url):
-            raise ValueError("a menu item names either a page_id or a url, not both")
+            raise ValueError("a menu item names a page (page_id) or a link (url): one of them")
         if self.url:
             self.url = check_link(self.url, "url")
             if not self.label:
@@ -106,7 +111,7 @@ class FooterLink(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     """A link in a site's footer (an imprint, a social profile, an e-mail address)."""
 
     label: MenuLabel
-    url: Annotated[str, Meta(min_length=1, max_length=2000)]
+    url: LinkUrl
 
     def __post_init__(self) -> None:
         self.url = check_link(self.url, "url")
