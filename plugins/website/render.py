@@ -82,8 +82,11 @@ def resolve_menu(
 ) -> tuple[NavLink, ...]:
     """The menu a visitor sees: ``settings.menu``'s entries, with pages that are not
     published (or not the site's) left out; without a menu, every published page, the
-    home page first, the others in ``published``'s order."""
-    site = SiteInfo("", "", "", "", "", settings, base_url)
+    home page first, the others in ``published``'s order.
+
+    Links to the site's pages are paths (``/sites/ada/about``, or ``/about`` on a custom
+    domain), so they work on whichever host serves the page."""
+    site = SiteInfo("", "", "", "", "", settings, urlsplit(base_url).path.rstrip("/"))
     by_id = {p.id: p for p in published}
     home = settings.home_page
     if settings.menu is None:
@@ -94,7 +97,7 @@ def resolve_menu(
         if item.url:
             links.append(NavLink(item.label, item.url, item.new_tab))
             continue
-        found = by_id.get(item.page_id)
+        found = by_id.get(item.page_id or "")
         if found is not None:
             href = page_url(site, found.slug, found.slug == home)
             links.append(NavLink(item.label or found.title, href, item.new_tab))
@@ -311,7 +314,7 @@ def page_document(
         json_ld=json_for_script(json_ld),
         preview=preview,
         is_home=page.is_home and not preview,
-        current=page_url(site, page.slug, page.is_home),
+        current=urlsplit(page_url(site, page.slug, page.is_home)).path,
         body=Markup(body),
     )
 
