@@ -97,6 +97,7 @@ class Sites:
                 value = getattr(patch, field)
                 if value is not msgspec.UNSET:
                     setattr(props, field, value)
+            before_settings = props.settings
             if patch.settings is not msgspec.UNSET:
                 merged = {
                     **msgspec.to_builtins(props.settings),
@@ -104,7 +105,7 @@ class Sites:
                 }
                 settings = sdk.validate_object(SiteSettings, merged, "settings")
                 props.settings = msgspec.convert(settings, SiteSettings)
-                await _check_menu(o, site_id, props.settings)
+                await _check_menu(o, site_id, props.settings, before_settings)
             context.theme(props.theme)
             new_domain = props.custom_domain
             if (new_domain or "").lower() != (before.get("custom_domain") or "").lower():
@@ -214,10 +215,21 @@ class Sites:
             raise _name_taken(None, domain) from None
 
 
-async def _check_menu(o: sdk.ScopedOntology, site_id: UUID | None, settings: SiteSettings) -> None:
-    """Every page the menu names is one of this site's pages (published or not: a draft
-    shows up once it is published)."""
-    wanted = [(i, item.page_id) for i, item in enumerate(settings.menu or []) if item.page_id]
+async def _check_menu(
+    o: sdk.ScopedOntology,
+    site_id: UUID | None,
+    settings: SiteSettings,
+    before: SiteSettings | None = None,
+) -> None:
+    """Every page the menu names anew is one of this site's pages (published or not: a
+    draft shows up once it is published). Pages the menu named already may have been
+    deleted since: they are not shown, and they do not block other changes."""
+    known = {item.page_id for item in (before.menu if before and before.menu else [])}
+    wanted = [
+        (i, item.page_id)
+        for i, item in enumerate(settings.menu or [])
+        if item.page_id and item.page_id not in known
+    ]
     if not wanted:
         return
     pages = (

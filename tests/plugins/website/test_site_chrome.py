@@ -277,3 +277,16 @@ async def test_gifs_have_no_narrower_copies(web, visitor) -> None:
     )
     assert r.status_code == 201, r.text
     assert_problem(await visitor.get(r.json()["url"], params={"w": 320}), 404, "not_found")
+
+
+async def test_a_deleted_page_in_the_menu_blocks_no_later_change(web, visitor) -> None:
+    site, home, about = await two_pages(web, "stale")
+    await web.publish(site["id"], about["id"])
+    menu = [{"page_id": home["id"]}, {"page_id": about["id"]}]
+    assert (await patch_settings(web, site["id"], menu=menu)).status_code == 200
+    r = await web.client.delete(web.page_url(site["id"], about["id"]))
+    assert r.status_code == 204, r.text
+    assert menu_of((await visitor.get("/sites/stale")).text) == [("/sites/stale/", "Home")]
+    r = await patch_settings(web, site["id"], footer_text="Still editable")
+    assert r.status_code == 200, r.text
+    assert (await patch_settings(web, site["id"], menu=menu)).status_code == 200  # as read
