@@ -109,6 +109,7 @@ async def arrange(platform: CreatorPlatform, owner: Tenant, slug: str) -> dict[s
         await client.post(f"{web}/media", files={"file": ("a.png", png(4, 3), "image/png")})
     )
     ids["asset_id"] = asset["id"]
+    ids["key"] = asset["url"].removeprefix("/media/")  # the public file (and its ?w= copies)
     clones = f"/api/v1/clone/groups/{group}/clones"
     clone = await ok(await client.post(clones, json={"name": "Ada"}))
     ids["clone_id"] = clone["id"]

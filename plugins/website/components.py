@@ -15,7 +15,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import msgspec
 import nh3
@@ -23,7 +22,7 @@ from markupsafe import Markup
 from msgspec import Meta
 
 import sdk
-from plugins.website.types import MAX_DEPTH, MAX_NODES, Node
+from plugins.website.types import MAX_DEPTH, MAX_NODES, URL_SCHEMES, Node, check_link
 
 # -- what a render function gets ---------------------------------------------------------
 
@@ -40,6 +39,10 @@ class RenderContext:
     editing: bool = False
     media: dict[str, MediaRef] = field(default_factory=dict)
     language: str = "en"
+    #: Every picture rendered so far, in document order: the first ones are likely above
+    #: the fold (loaded at once), and the first is the page's social image if it names
+    #: none.
+    image_urls: list[str] = field(default_factory=list)
 
     def inline(self, prop: str, rich: bool = False) -> Markup:
         if not self.editing:
@@ -54,6 +57,8 @@ class MediaRef:
     width: int | None = None
     height: int | None = None
     alt: str = ""
+    #: Narrower copies served at ``<url>?w=<width>`` (for ``srcset``).
+    widths: tuple[int, ...] = ()
 
 
 RenderFunction = Callable[[Any, Markup, RenderContext], Markup]
@@ -87,25 +92,6 @@ class Component:
 
 
 # -- shared validation -------------------------------------------------------------------
-
-_URL_SCHEMES = {"http", "https", "mailto", "tel"}
-
-
-def check_link(value: str, what: str = "link") -> str:
-    """A link a visitor may follow: http(s), mailto, tel, a site path or an anchor —
-    never ``javascript:`` or ``data:``."""
-    value = value.strip()
-    if not value or (value.startswith(("/", "#")) and not value.startswith("//")):
-        return value
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in _URL_SCHEMES:
-        raise ValueError(
-            f"{what} must start with https://, http://, mailto:, tel:, / or #; got {value[:60]!r}"
-        )
-    if parts.scheme.lower() in {"http", "https"} and not parts.netloc:
-        raise ValueError(f"{what} {value[:60]!r} has no host")
-    return value
-
 
 #: Tags and attributes rich text keeps; everything else is removed on save.
 RICH_TAGS = frozenset("p br strong b em i u s a ul ol li blockquote code pre h3 h4 span".split())
@@ -146,7 +132,7 @@ def sanitize_rich_text(html: str) -> str:
         html,
         tags=RICH_TAGS,
         attributes=RICH_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
+        url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer",
     )
 
@@ -239,6 +225,23 @@ def check_image(p: ImageProps) -> list[str]:
     return problems
 
 
+#: The widest a picture is shown: the widest section content (72rem).
+_MAX_SHOWN = "72rem"
+
+
+def _srcset(ref: MediaRef, full: bool) -> Markup:
+    """``srcset`` of a picture's narrower copies and itself, and ``sizes``: the viewport's
+    width up to the content's, and never wider than the picture unless it fills it."""
+    candidates = [f"{ref.url}?w={w} {w}w" for w in ref.widths] + [f"{ref.url} {ref.width}w"]
+    shown = f"min(100vw, {_MAX_SHOWN})" if full else f"min(100vw, {_MAX_SHOWN}, {ref.width}px)"
+    return Markup(' srcset="{}" sizes="{}"').format(", ".join(candidates), shown)
+
+
+#: How many of a page's first pictures load at once; later ones wait until they near the
+#: viewport (``loading="lazy"``), which would only delay a picture that is already in it.
+EAGER_IMAGES = 2
+
+
 def render_image(p: ImageProps, children: Markup, ctx: RenderContext) -> Markup:
     ref = ctx.media.get(p.asset_id) if p.asset_id else None
     src = ref.url if ref else p.src
@@ -249,8 +252,19 @@ def render_image(p: ImageProps, children: Markup, ctx: RenderContext) -> Markup:
     size = Markup("")
     if ref and ref.width and ref.height:
         size = Markup(' width="{}" height="{}"').format(ref.width, ref.height)
+        if ref.widths:
+            size += _srcset(ref, p.width == "full")
     alt = "" if p.decorative else p.alt
-    img = Markup('<img src="{}" alt="{}"{} loading="lazy" decoding="async">').format(src, alt, size)
+    position = len(ctx.image_urls)
+    ctx.image_urls.append(src)
+    if position == 0:
+        # Most likely the page's largest above-the-fold picture: fetched first.
+        loading = Markup(' fetchpriority="high"')
+    elif position < EAGER_IMAGES:
+        loading = Markup("")
+    else:
+        loading = Markup(' loading="lazy"')
+    img = Markup('<img src="{}" alt="{}"{}{} decoding="async">').format(src, alt, size, loading)
     caption = Markup("<figcaption>{}</figcaption>").format(p.caption) if p.caption else ""
     return Markup('<figure class="cp-image cp-image-{}">{}{}</figure>').format(
         p.width, img, caption

@@ -9,6 +9,7 @@ request gets a 304) and a short public ``Cache-Control``, so a CDN in front work
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -32,6 +33,7 @@ CSP = (
     "frame-ancestors 'self'"
 )
 HTML = "text/html"
+REFERRER_POLICY = "strict-origin-when-cross-origin"
 _NOT_A_SITE = b"<!doctype html><html lang=en><title>Not found</title><h1>Not found</h1></html>"
 NOT_A_SITE = CachedPage(None, _NOT_A_SITE, etag_for(_NOT_A_SITE.decode()), 404)
 
@@ -43,6 +45,8 @@ def _respond(request: Request[Any, Any, Any], page: CachedPage, media_type: str)
         "Cache-Control": f"public, max-age={max_age}" if page.status == 200 else "no-cache",
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
+        # Links to other sites say which site the visitor came from, never which page.
+        "Referrer-Policy": REFERRER_POLICY,
     }
     if page.status == 200 and _matches(request.headers.get("if-none-match"), page.etag):
         return Response(b"", status_code=304, headers=headers)
@@ -123,7 +127,11 @@ async def serve_page(
         return _respond(request, NOT_A_SITE, HTML)
     live = await service.live.page(site, page_slug or site.settings.home_page)
     if live is None:
-        html = render.not_found_document(site_info(service, site), service.theme(site.theme))
+        info = site_info(service, site)
+        published = sorted(await service.live.pages(site), key=lambda p: p.page_id.bytes)
+        menu = [render.MenuPage(str(p.page_id), p.slug, p.title) for p in published]
+        info = replace(info, menu=render.resolve_menu(info.base_url, site.settings, menu))
+        html = render.not_found_document(info, service.theme(site.theme))
         entry = CachedPage(site.id, html.encode(), etag_for(html), 404)
     else:
         entry = CachedPage(site.id, live.html.encode(), live.etag)

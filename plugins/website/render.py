@@ -25,6 +25,15 @@ from plugins.website.types import Seo, SiteSettings
 
 
 @dataclass(frozen=True)
+class NavLink:
+    """An entry of a site's menu or footer, resolved to the address a visitor follows."""
+
+    label: str
+    href: str
+    new_tab: bool = False
+
+
+@dataclass(frozen=True)
 class SiteInfo:
     id: str
     name: str
@@ -35,6 +44,8 @@ class SiteInfo:
     #: Absolute URL of the site's root, no trailing slash: ``https://domain`` or
     #: ``<public_url>/sites/<slug>``.
     base_url: str
+    #: The header's menu, resolved (pages that are not published are left out).
+    menu: tuple[NavLink, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,42 @@ def page_url(site: SiteInfo, page_slug: str, is_home: bool = False) -> str:
 
 def home_url(site: SiteInfo) -> str:
     return site.base_url + "/"
+
+
+@dataclass(frozen=True)
+class MenuPage:
+    """A published page as a menu entry may name it."""
+
+    id: str
+    slug: str
+    title: str
+
+
+def resolve_menu(
+    base_url: str, settings: SiteSettings, published: list[MenuPage]
+) -> tuple[NavLink, ...]:
+    """The menu a visitor sees: ``settings.menu``'s entries, with pages that are not
+    published (or not the site's) left out; without a menu, every published page, the
+    home page first, the others in ``published``'s order.
+
+    Links to the site's pages are paths (``/sites/ada/about``, or ``/about`` on a custom
+    domain), so they work on whichever host serves the page."""
+    site = SiteInfo("", "", "", "", "", settings, urlsplit(base_url).path.rstrip("/"))
+    by_id = {p.id: p for p in published}
+    home = settings.home_page
+    if settings.menu is None:
+        ordered = sorted(published, key=lambda p: p.slug != home)
+        return tuple(NavLink(p.title, page_url(site, p.slug, p.slug == home)) for p in ordered)
+    links = []
+    for item in settings.menu:
+        if item.url:
+            links.append(NavLink(item.label, item.url, item.new_tab))
+            continue
+        found = by_id.get(item.page_id or "")
+        if found is not None:
+            href = page_url(site, found.slug, found.slug == home)
+            links.append(NavLink(item.label or found.title, href, item.new_tab))
+    return tuple(links)
 
 
 # -- the document --------------------------------------------------------------------------
@@ -94,16 +141,33 @@ _DOCUMENT = _env.from_string(
 {% if preview %}
 <p class="cp-preview" role="status">Preview — not published</p>
 {% endif %}
-<header class="cp-header"><div class="cp-wrap">\
+<header class="cp-header"><div class="cp-wrap cp-header-bar">
 <a class="cp-site-name" href="{{ home }}"{% if is_home %} aria-current="page"{% endif %}>\
-{{ site_name }}</a></div></header>
+{% if logo %}<img class="cp-logo" src="{{ logo }}" alt="{{ '' if show_name else site_name }}" \
+height="40">{% endif %}{% if show_name %}<span>{{ site_name }}</span>{% endif %}</a>
+{% if menu %}
+<nav class="cp-nav" aria-label="Main">
+<ul class="cp-menu">{{ menu_items }}</ul>
+<details class="cp-menu-small"><summary>Menu</summary><ul>{{ menu_items }}</ul></details>
+</nav>
+{% endif %}
+</div></header>
 <main id="main" class="cp-main">
 {{ body }}
 </main>
-<footer class="cp-footer"><div class="cp-wrap"><p>{{ footer }}</p></div></footer>
+<footer class="cp-footer"><div class="cp-wrap">\
+<p>{{ footer }}</p>{% if footer_links %}<nav aria-label="Footer"><ul class="cp-footer-links">\
+{% for link in footer_links %}<li><a href="{{ link.href }}">{{ link.label }}</a></li>{% endfor %}\
+</ul></nav>{% endif %}</div></footer>
 </body>
 </html>
 """
+)
+
+_MENU_ITEMS = _env.from_string(
+    '{% for link in menu %}<li><a href="{{ link.href }}"{% if link.href == current %} '
+    'aria-current="page"{% endif %}{% if link.new_tab %} target="_blank" '
+    'rel="noopener noreferrer"{% endif %}>{{ link.label }}</a></li>{% endfor %}'
 )
 
 _NOT_FOUND_BODY = _env.from_string(
@@ -147,20 +211,31 @@ def json_for_script(data: Any) -> Markup:
     return Markup(text)
 
 
-def document_title(site: SiteInfo, title: str) -> str:
+def document_title(site: SiteInfo, title: str, *, is_home: bool = False) -> str:
+    """``Page title · Site name``; the home page's is the site's name alone (its title is
+    usually just "Home")."""
     title = title.strip()
-    if not title or title == site.name:
+    if not title or title == site.name or is_home:
         return site.name
     return f"{title} · {site.name}"
 
 
-def _shell(site: SiteInfo, theme: Theme, **values: Any) -> str:
+def _shell(site: SiteInfo, theme: Theme, *, current: str = "", **values: Any) -> str:
+    """The document around ``values["body"]``: header (logo, name, menu with ``current``
+    marked as the page shown), main and footer."""
+    settings = site.settings
+    footer_links = [NavLink(link.label, link.url) for link in settings.footer_links]
     return _DOCUMENT.render(
         lang=site.language or "en",
-        css=Markup(theme_css(theme, site.settings.color_mode).replace("</", "<\\/")),
+        css=Markup(theme_css(theme, settings.color_mode).replace("</", "<\\/")),
         site_name=site.name,
         home=home_url(site),
-        footer=site.settings.footer_text or site.name,
+        logo=settings.logo,
+        show_name=settings.show_name or not settings.logo,
+        menu=site.menu,
+        menu_items=Markup(_MENU_ITEMS.render(menu=site.menu, current=current)),
+        footer=settings.footer_text or site.name,
+        footer_links=footer_links,
         **values,
     )
 
@@ -189,21 +264,36 @@ def page_json_ld(
 
 
 def page_document(
-    site: SiteInfo, page: PageInfo, body: Markup, theme: Theme, *, preview: bool = False
+    site: SiteInfo,
+    page: PageInfo,
+    body: Markup,
+    theme: Theme,
+    *,
+    preview: bool = False,
+    first_image: str = "",
 ) -> str:
     """The complete HTML document of ``page``: metadata for search engines and social
     sites, the theme's stylesheet, and ``body`` (the rendered components, trusted markup)
-    in the site's header/main/footer shell. ``preview`` adds a banner and ``noindex``."""
+    in the site's header/main/footer shell. ``preview`` adds a banner and ``noindex``.
+
+    The social image is the page's ``seo.image``, else the site's ``social_image``, else
+    ``first_image`` (the page's first picture); the title is ``seo.title``, else the
+    page's title with the site's name."""
     seo = page.seo
     description = (seo.description or site.description).strip()
     canonical = seo.canonical_url.strip()
     if not _http_url(canonical):
         canonical = page_url(site, page.slug, page.is_home)
-    image = absolute_url(site, seo.image) or absolute_url(site, site.settings.social_image)
+    image = (
+        absolute_url(site, seo.image)
+        or absolute_url(site, site.settings.social_image)
+        or absolute_url(site, first_image)
+    )
+    title = seo.title.strip() or document_title(site, page.title, is_home=page.is_home)
     noindex = seo.noindex or not site.settings.allow_indexing or preview
     og: list[tuple[str, str]] = [
         ("og:type", "website"),
-        ("og:title", page.title or site.name),
+        ("og:title", title),
         ("og:url", canonical),
         ("og:site_name", site.name),
     ]
@@ -215,7 +305,7 @@ def page_document(
     return _shell(
         site,
         theme,
-        title=document_title(site, page.title),
+        title=title,
         description=description,
         noindex=noindex,
         canonical=canonical,
@@ -224,6 +314,7 @@ def page_document(
         json_ld=json_for_script(json_ld),
         preview=preview,
         is_home=page.is_home and not preview,
+        current=urlsplit(page_url(site, page.slug, page.is_home)).path,
         body=Markup(body),
     )
 

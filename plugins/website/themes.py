@@ -261,9 +261,34 @@ pre{overflow:auto}
 .cp-wrap{width:min(72rem,100% - 2.5rem);margin-inline:auto}
 .cp-header{border-bottom:1px solid var(--cp-border)}
 .cp-header .cp-wrap{padding-block:1rem}
-.cp-site-name{font:700 1.25rem/1.3 var(--cp-font-heading);color:var(--cp-text);
- text-decoration:none}
+.cp-header-bar{display:flex;align-items:center;justify-content:space-between;gap:1rem}
+.cp-site-name{display:inline-flex;align-items:center;gap:.625rem;min-width:0;
+ font:700 1.25rem/1.3 var(--cp-font-heading);color:var(--cp-text);text-decoration:none}
 .cp-site-name:hover{text-decoration:underline}
+.cp-logo{display:block;height:2.5rem;width:auto;max-width:12rem;object-fit:contain}
+.cp-nav{position:relative;flex:none}
+.cp-nav ul{list-style:none;margin:0;padding:0}
+.cp-menu{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:.25rem 1.75rem}
+.cp-nav a{display:inline-block;padding:.375rem 0;color:var(--cp-text);font-weight:500;
+ text-decoration:none}
+.cp-nav a:hover{text-decoration:underline}
+.cp-nav a[aria-current=page]{color:var(--cp-link);box-shadow:inset 0 -2px 0 currentColor}
+.cp-menu-small{display:none}
+.cp-menu-small summary{display:flex;align-items:center;gap:.5rem;padding:.5rem .875rem;
+ border:1px solid var(--cp-border);border-radius:.5rem;font-weight:600;cursor:pointer;
+ list-style:none}
+.cp-menu-small summary::-webkit-details-marker{display:none}
+.cp-menu-small summary::before{content:"";width:1rem;height:.75rem;
+ background:linear-gradient(currentColor 0 0) top/100% 2px no-repeat,
+ linear-gradient(currentColor 0 0) center/100% 2px no-repeat,
+ linear-gradient(currentColor 0 0) bottom/100% 2px no-repeat}
+.cp-menu-small[open] summary{background:var(--cp-surface)}
+.cp-menu-small ul{position:absolute;right:0;top:calc(100% + .5rem);z-index:5;
+ min-width:14rem;padding:.375rem;background:var(--cp-bg);border:1px solid var(--cp-border);
+ border-radius:.5rem;box-shadow:0 .5rem 1.5rem rgb(0 0 0 / .14)}
+.cp-menu-small li a{display:block;padding:.625rem .75rem;border-radius:.375rem}
+.cp-menu-small li a[aria-current=page]{box-shadow:none;background:var(--cp-surface)}
+@media (max-width:40rem){.cp-menu{display:none}.cp-menu-small{display:block}}
 .cp-main{flex:1;display:grid;align-content:start;padding-bottom:2.5rem;
  grid-template-columns:minmax(1.25rem,1fr) min(60rem,100% - 2.5rem) minmax(1.25rem,1fr)}
 .cp-main>*{grid-column:2;min-width:0}
@@ -272,8 +297,12 @@ pre{overflow:auto}
 .cp-main>.cp-button{justify-self:start}
 .cp-footer{background:var(--cp-surface);color:var(--cp-muted-text);
  border-top:1px solid var(--cp-border);font-size:.9375rem}
-.cp-footer .cp-wrap{padding-block:1.5rem}
+.cp-footer .cp-wrap{display:flex;flex-wrap:wrap;align-items:baseline;
+ justify-content:space-between;gap:.75rem 2rem;padding-block:1.5rem}
 .cp-footer p{margin:0}
+.cp-footer-links{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem;list-style:none;margin:0;
+ padding:0}
+.cp-footer-links a{display:inline-block;padding-block:.25rem;color:var(--cp-muted-text)}
 .cp-align-start{text-align:start}
 .cp-align-center{text-align:center}
 .cp-align-end{text-align:end}

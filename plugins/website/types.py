@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
@@ -40,7 +41,28 @@ MAX_NODES = 500
 MAX_DEPTH = 6
 
 
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
 # -- thing properties -------------------------------------------------------------------
+
+URL_SCHEMES = {"http", "https", "mailto", "tel"}
+
+
+def check_link(value: str, what: str = "link") -> str:
+    """A link a visitor may follow: http(s), mailto, tel, a site path or an anchor —
+    never ``javascript:`` or ``data:``."""
+    value = value.strip()
+    if not value or (value.startswith(("/", "#")) and not value.startswith("//")):
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in URL_SCHEMES:
+        raise ValueError(
+            f"{what} must start with https://, http://, mailto:, tel:, / or #; got {value[:60]!r}"
+        )
+    if parts.scheme.lower() in {"http", "https"} and not parts.netloc:
+        raise ValueError(f"{what} {value[:60]!r} has no host")
+    return value
 
 
 def check_public_url(value: str, what: str) -> str:
@@ -55,6 +77,46 @@ def check_public_url(value: str, what: str) -> str:
     return value
 
 
+#: A link a visitor may follow (``check_link`` says the rest: an http(s) URL has a host).
+LINK_PATTERN = (
+    r"^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]|[Mm][Aa][Ii][Ll][Tt][Oo]:|[Tt][Ee][Ll]:|/(?!/)|#)"
+)
+LinkUrl = Annotated[str, Meta(min_length=1, max_length=2000, pattern=LINK_PATTERN)]
+#: Most entries a site's menu or footer holds.
+MAX_MENU_ITEMS = 12
+MenuLabel = Annotated[str, Meta(min_length=1, max_length=60)]
+
+
+class MenuItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One entry of a site's menu: one of the site's pages (``page_id``; shown only while
+    it is published, under its title unless ``label`` is given) or a link (``url`` and
+    ``label``: an https URL, a path on the site, ``mailto:`` or ``tel:``)."""
+
+    page_id: Annotated[str, Meta(pattern=UUID_PATTERN, max_length=36)] | None = None
+    url: LinkUrl | None = None
+    label: Annotated[str, Meta(max_length=60)] = ""
+    new_tab: bool = False
+
+    def __post_init__(self) -> None:
+        self.label = self.label.strip()
+        if bool(self.page_id) == bool(self.url):
+            raise ValueError("a menu item names a page (page_id) or a link (url): one of them")
+        if self.url:
+            self.url = check_link(self.url, "url")
+            if not self.label:
+                raise ValueError("a menu link needs a label")
+
+
+class FooterLink(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A link in a site's footer (an imprint, a social profile, an e-mail address)."""
+
+    label: MenuLabel
+    url: LinkUrl
+
+    def __post_init__(self) -> None:
+        self.url = check_link(self.url, "url")
+
+
 class SiteSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """How the whole site looks and behaves."""
 
@@ -67,9 +129,23 @@ class SiteSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     footer_text: ShortText = ""
     #: Default Open Graph image of pages that name none (an absolute URL or a media path).
     social_image: Url = ""
+    #: The header's menu, in order; ``None``: the published pages (home first, then the
+    #: others in the order they were created).
+    menu: Annotated[list[MenuItem], Meta(max_length=MAX_MENU_ITEMS)] | None = None
+    #: A logo shown before the site's name in the header (an https URL or a media path).
+    logo: Url = ""
+    #: ``False`` shows the logo alone (it then carries the site's name as its alt text).
+    show_name: bool = True
+    #: Links in the footer, after its text.
+    footer_links: Annotated[list[FooterLink], Meta(max_length=MAX_MENU_ITEMS)] = msgspec.field(
+        default_factory=list
+    )
 
     def __post_init__(self) -> None:
         self.social_image = check_public_url(self.social_image, "social_image")
+        self.logo = check_public_url(self.logo, "logo")
+        if not self.show_name and not self.logo:
+            raise ValueError("show_name can be false only with a logo")
 
 
 class WebsiteProps(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,6 +164,8 @@ class WebsiteProps(msgspec.Struct, forbid_unknown_fields=True):
 class Seo(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Search and social metadata of a page."""
 
+    #: The title search results and social cards show, instead of "Page · Site".
+    title: Annotated[str, Meta(max_length=200)] = ""
     description: ShortText = ""
     #: Open Graph image: an absolute URL or a media path.
     image: Url = ""
@@ -232,11 +310,21 @@ class SiteSettingsPatch(msgspec.Struct, forbid_unknown_fields=True, omit_default
     allow_indexing: bool | msgspec.UnsetType = msgspec.UNSET
     footer_text: ShortText | msgspec.UnsetType = msgspec.UNSET
     social_image: Url | msgspec.UnsetType = msgspec.UNSET
+    #: ``null`` goes back to the default menu (the published pages).
+    menu: Annotated[list[MenuItem], Meta(max_length=MAX_MENU_ITEMS)] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
+    logo: Url | msgspec.UnsetType = msgspec.UNSET
+    show_name: bool | msgspec.UnsetType = msgspec.UNSET
+    footer_links: (
+        Annotated[list[FooterLink], Meta(max_length=MAX_MENU_ITEMS)] | msgspec.UnsetType
+    ) = msgspec.UNSET
 
 
 class SeoPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """SEO fields to change, each as in :class:`Seo` (merged, then checked whole)."""
 
+    title: Annotated[str, Meta(max_length=200)] | msgspec.UnsetType = msgspec.UNSET
     description: ShortText | msgspec.UnsetType = msgspec.UNSET
     image: Url | msgspec.UnsetType = msgspec.UNSET
     canonical_url: Url | msgspec.UnsetType = msgspec.UNSET

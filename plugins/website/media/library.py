@@ -14,6 +14,7 @@ import sdk
 from plugins.website.components import MediaRef
 from plugins.website.media.storage import MediaStorage
 from plugins.website.media.validation import MAX_REFS, clean_alt, clean_filename, inspect_media
+from plugins.website.media.variants import RESIZABLE, Variants, widths_below
 from plugins.website.settings import WebsiteSettings
 from plugins.website.types import MediaAssetProps, MediaUploaded, MediaView
 
@@ -34,6 +35,7 @@ class MediaLibrary:
         self.platform = platform
         self.storage = storage
         self.settings = settings
+        self.variants = Variants(storage)
 
     def view(self, thing: sdk.Thing) -> MediaView:
         props = _props(thing)
@@ -140,6 +142,10 @@ class MediaLibrary:
             f"{group.group_id}/"
         ):
             await self._discard(props.storage_key)
+            try:
+                await self.variants.delete_all(props.storage_key)
+            except Exception:
+                log.warning("could not delete variants of %s", props.storage_key, exc_info=True)
 
     async def _discard(self, key: str) -> None:
         try:
@@ -161,10 +167,17 @@ class MediaLibrary:
             except sdk.NotFound:
                 continue
             props = _props(thing)
+            url = self.storage.url(props.storage_key)
+            # Variants are made by this plugin's /media route: a backend with its own
+            # addresses serves originals only.
+            resizable = url.startswith("/media/") and props.storage_key.endswith(
+                tuple(f".{extension}" for extension in RESIZABLE)
+            )
             out[raw] = MediaRef(
-                url=self.storage.url(props.storage_key),
+                url=url,
                 width=props.width,
                 height=props.height,
                 alt=props.alt,
+                widths=tuple(widths_below(props.width)) if resizable else (),
             )
         return out

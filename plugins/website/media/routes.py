@@ -14,13 +14,14 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import File
 from msgspec import Meta
 
 import sdk
 from plugins.website.media.library import MediaLibrary
 from plugins.website.media.validation import KEY_PATTERN, KINDS, MAX_ALT
+from plugins.website.media.variants import RESIZABLE, VariantWidth, variant_key
 from plugins.website.types import MediaView
 
 #: What a multipart body may add around the file: boundaries, part headers, the alt text.
@@ -154,7 +155,14 @@ def _stat_file(path: Path) -> os.stat_result | None:
     tags=["public sites"],
     opt={"public": True, **sdk.NO_API_RATE_LIMIT, **sdk.TENANT_CONTENT},
 )
-async def serve_media(request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
+async def serve_media(
+    request: Request[Any, Any, Any],
+    key: FromPath[str],
+    w: Annotated[
+        VariantWidth | None,
+        Parameter(description="A narrower copy of a PNG, JPEG or WebP picture, this wide"),
+    ] = None,
+) -> Response[Any]:
     key = key.lstrip("/")
     match = KEY_PATTERN.fullmatch(key)
     if match is None:
@@ -162,7 +170,15 @@ async def serve_media(request: Request[Any, Any, Any], key: FromPath[str]) -> Re
     extension = match["ext"]
     content_type = KINDS[extension][0]
     disposition: Literal["attachment", "inline"] = "attachment" if extension == "pdf" else "inline"
-    storage = media_library(request).storage
+    library = media_library(request)
+    storage = library.storage
+    if w is not None:
+        if extension not in RESIZABLE:
+            raise sdk.NotFound("only PNG, JPEG and WebP pictures have narrower copies")
+        variant = await _variant(library, key, extension, w)
+        if variant is not None:
+            return variant
+        # not wider than that: the original is the answer
     path = storage.path(key)
     if path is not None:
         stat = await asyncio.to_thread(_stat_file, path)
@@ -187,6 +203,30 @@ async def serve_media(request: Request[Any, Any, Any], key: FromPath[str]) -> Re
             "ETag": f'"{key.rsplit("/", 1)[-1].split(".")[0]}"',
         },
     )
+
+
+async def _variant(
+    library: MediaLibrary, key: str, extension: str, width: int
+) -> Response[Any] | None:
+    """The ``width`` variant of ``key`` (made on first request), or ``None`` when the
+    original is not wider."""
+    content_type = KINDS[extension][0]
+    path = library.storage.path(variant_key(key, width))
+    if path is not None:
+        stat = await asyncio.to_thread(_stat_file, path)
+        if stat is not None:
+            return File(
+                path=path,
+                stat_result=stat,
+                media_type=content_type,
+                filename=path.name,
+                content_disposition_type="inline",
+                headers=dict(_PUBLIC_HEADERS),
+            )
+    data = await library.variants.load(key, extension, width)
+    if data is None:
+        return None
+    return Response(data, media_type=content_type, headers=dict(_PUBLIC_HEADERS))
 
 
 MEDIA_ROUTES: list[Any] = [

@@ -54,7 +54,7 @@ class Websites:
     def __init__(self, context: WebsiteContext) -> None:
         self.context = context
         self.publishing = Publishing(context)
-        self.pages = Pages(context)
+        self.pages = Pages(context, self.publishing)
         self.sites = Sites(context, self.publishing)
         self.revisions = Revisions(context, self.pages)
         self.domains = Domains(context)

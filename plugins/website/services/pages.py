@@ -18,6 +18,7 @@ import sdk
 from plugins.website.components import new_node_id, walk_tree
 from plugins.website.live import LivePages
 from plugins.website.services.base import WebsiteContext
+from plugins.website.services.publishing import Publishing
 from plugins.website.services.tree import (
     asset_ids,
     children_of,
@@ -54,8 +55,9 @@ def _uuid(value: str, field: str) -> UUID:
 class Pages:
     """A site's pages and the components on them."""
 
-    def __init__(self, context: WebsiteContext) -> None:
+    def __init__(self, context: WebsiteContext, publishing: Publishing) -> None:
         self.context = context
+        self.publishing = publishing
 
     async def list_pages(
         self, group: sdk.GroupContext, site_id: UUID, cursor: str | None, limit: int
@@ -152,10 +154,13 @@ class Pages:
         await self.context.get_page_things(group, site_id, page_id)
         async with self.context.transaction(group) as o:
             # The site's lock, then the page's row, as publish does: one after the other.
-            await self.context.lock_site(o, site_id)
+            site = await self.context.lock_site(o, site_id)
             await self.context.locked_page(o, site_id, page_id, expected_version)
+            before = await self.publishing.menu_pages(o, site_id)
             async with o.session.transaction() as conn:
                 was_live = await LivePages.remove(conn, page_id)
+            if was_live:  # the other pages' menus may list it
+                await self.publishing.refresh_menus(o, site, before)
             await o.things.delete(page_id)
         if was_live:
             await self.context.purge.publish(site_id)

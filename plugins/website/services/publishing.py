@@ -8,6 +8,7 @@ draft without storing it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -32,6 +33,12 @@ class Publishing:
     async def render_tree(
         self, stores: sdk.ScopedOntology, site: sdk.Thing, tree: list[Node], *, editing: bool
     ) -> Markup:
+        body, _ = await self._render(stores, site, tree, editing=editing)
+        return body
+
+    async def _render(
+        self, stores: sdk.ScopedOntology, site: sdk.Thing, tree: list[Node], *, editing: bool
+    ) -> tuple[Markup, RenderContext]:
         props = msgspec.convert(site.properties, WebsiteProps)
         media = await self.context.media.refs(stores, asset_ids(tree))
         ctx = RenderContext(
@@ -40,7 +47,15 @@ class Publishing:
             media=media,
             language=props.language,
         )
-        return self.context.components.render(tree, ctx)
+        return self.context.components.render(tree, ctx), ctx
+
+    async def menu_pages(self, o: sdk.ScopedOntology, site_id: UUID) -> list[render.MenuPage]:
+        """The site's published pages as its menu lists them: in the order they were
+        created (page ids are time-ordered)."""
+        async with o.session.transaction() as conn:
+            live = await LivePages.of_site(conn, site_id)
+        ordered = sorted(live, key=lambda entry: entry.page_id.bytes)
+        return [render.MenuPage(str(e.page_id), e.slug, e.title) for e in ordered]
 
     async def _document(
         self,
@@ -49,12 +64,15 @@ class Publishing:
         page: PageProps,
         *,
         preview: bool,
+        menu: list[render.MenuPage],
         published_at: datetime | None = None,
         updated_at: datetime | None = None,
     ) -> str:
         site_props = msgspec.convert(site.properties, WebsiteProps)
-        body = await self.render_tree(stores, site, page.tree, editing=False)
-        info = render.PageInfo(
+        body, ctx = await self._render(stores, site, page.tree, editing=False)
+        info = self.context.site_info(site)
+        info = replace(info, menu=render.resolve_menu(info.base_url, site_props.settings, menu))
+        page_info = render.PageInfo(
             id="",
             slug=page.slug,
             title=page.title,
@@ -64,18 +82,20 @@ class Publishing:
             updated_at=updated_at,
         )
         return render.page_document(
-            self.context.site_info(site),
             info,
+            page_info,
             body,
             self.context.theme(site_props.theme),
             preview=preview,
+            first_image=ctx.image_urls[0] if ctx.image_urls else "",
         )
 
     async def preview(self, group: sdk.GroupContext, site_id: UUID, page_id: UUID) -> str:
         """The draft as it would look published (never cached, never indexed)."""
         site, page = await self.context.get_page_things(group, site_id, page_id)
         props = msgspec.convert(page.properties, PageProps)
-        return await self._document(group.stores, site, props, preview=True)
+        menu = await self.menu_pages(group.stores, site_id)
+        return await self._document(group.stores, site, props, preview=True, menu=menu)
 
     async def canvas(self, group: sdk.GroupContext, site_id: UUID, page_id: UUID) -> str:
         """The draft's components with the builder's markers, for the editor's canvas."""
@@ -107,8 +127,13 @@ class Publishing:
                     problems=problems,
                 )
             now = datetime.now(UTC)
+            before = await self.menu_pages(o, site_id)
+            this = render.MenuPage(str(page_id), props.slug, props.title)
+            after = [this if p.id == this.id else p for p in before]
+            if this not in after:
+                after = sorted([*after, this], key=lambda p: UUID(p.id).bytes)
             html = await self._document(
-                o, site, props, preview=False, published_at=now, updated_at=now
+                o, site, props, preview=False, menu=after, published_at=now, updated_at=now
             )
             async with o.session.transaction() as conn:
                 await LivePages.put(
@@ -123,6 +148,8 @@ class Publishing:
                     revision=props.revision,
                     html=html,
                 )
+            if self._menu_changed(site, before, after):
+                await self.rerender_live(o, site, skip=page_id)
             props.published_revision = props.revision
             props.published_at = now.isoformat()
             page = await _record(o, site_id, page_id, props, "published")
@@ -145,20 +172,42 @@ class Publishing:
             props = msgspec.convert(page.properties, PageProps)
             if props.published_revision is None:
                 return context.page_view(page, site)
+            before = await self.menu_pages(o, site_id)
             async with o.session.transaction() as conn:
                 await LivePages.remove(conn, page_id)
+            await self.refresh_menus(o, site, before)
             props.published_revision = None
             props.published_at = None
             page = await _record(o, site_id, page_id, props, "draft")
         await context.purge.publish(site_id)
         return context.page_view(page, site)
 
-    async def rerender_live(self, o: sdk.ScopedOntology, site: sdk.Thing) -> None:
-        """Render the site's live pages again, from the revisions that are live, inside the
-        caller's transaction (which holds the site's lock)."""
+    def _menu_changed(
+        self, site: sdk.Thing, before: list[render.MenuPage], after: list[render.MenuPage]
+    ) -> bool:
+        settings = msgspec.convert(site.properties, WebsiteProps).settings
+        return render.resolve_menu("", settings, before) != render.resolve_menu("", settings, after)
+
+    async def refresh_menus(
+        self, o: sdk.ScopedOntology, site: sdk.Thing, before: list[render.MenuPage]
+    ) -> None:
+        """After a page went offline (``before``: the published pages until then), render
+        the other live pages again if the menu they show changed. In the caller's
+        transaction, which holds the site's lock."""
+        if self._menu_changed(site, before, await self.menu_pages(o, site.id)):
+            await self.rerender_live(o, site)
+
+    async def rerender_live(
+        self, o: sdk.ScopedOntology, site: sdk.Thing, *, skip: UUID | None = None
+    ) -> None:
+        """Render the site's live pages (but ``skip``) again, from the revisions that are
+        live, inside the caller's transaction (which holds the site's lock)."""
         async with o.session.transaction() as conn:
             live = await LivePages.of_site(conn, site.id)
+        menu = await self.menu_pages(o, site.id)
         for entry in live:
+            if entry.page_id == skip:
+                continue
             revision = await self.context.revision_thing(o, entry.page_id, entry.revision)
             old = msgspec.convert(revision.properties, RevisionFields)
             props = PageProps(
@@ -169,6 +218,7 @@ class Publishing:
                 site,
                 props,
                 preview=False,
+                menu=menu,
                 published_at=entry.published_at,
                 updated_at=entry.published_at,
             )

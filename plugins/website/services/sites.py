@@ -56,6 +56,7 @@ class Sites:
         )
         clean = sdk.validate_object(WebsiteProps, msgspec.to_builtins(props), "properties")
         async with context.transaction(group) as o:
+            await _check_menu(o, None, props.settings)  # a new site has no pages yet
             await context.platform.quotas.check(group.scope, "websites", within=o)
             thing = await o.things.create("website", name=data.name, properties=clean)
             await self._claim_public_names(o, thing.id, data.slug, data.custom_domain)
@@ -96,6 +97,7 @@ class Sites:
                 value = getattr(patch, field)
                 if value is not msgspec.UNSET:
                     setattr(props, field, value)
+            before_settings = props.settings
             if patch.settings is not msgspec.UNSET:
                 merged = {
                     **msgspec.to_builtins(props.settings),
@@ -103,6 +105,7 @@ class Sites:
                 }
                 settings = sdk.validate_object(SiteSettings, merged, "settings")
                 props.settings = msgspec.convert(settings, SiteSettings)
+                await _check_menu(o, site_id, props.settings, before_settings)
             context.theme(props.theme)
             new_domain = props.custom_domain
             if (new_domain or "").lower() != (before.get("custom_domain") or "").lower():
@@ -210,6 +213,37 @@ class Sites:
             await o.names.set(DOMAIN_NAME, site_id, domain)
         except sdk.NameTaken:
             raise _name_taken(None, domain) from None
+
+
+async def _check_menu(
+    o: sdk.ScopedOntology,
+    site_id: UUID | None,
+    settings: SiteSettings,
+    before: SiteSettings | None = None,
+) -> None:
+    """Every page the menu names anew is one of this site's pages (published or not: a
+    draft shows up once it is published). Pages the menu named already may have been
+    deleted since: they are not shown, and they do not block other changes."""
+    known = {item.page_id for item in (before.menu if before and before.menu else [])}
+    wanted = [
+        (i, item.page_id)
+        for i, item in enumerate(settings.menu or [])
+        if item.page_id and item.page_id not in known
+    ]
+    if not wanted:
+        return
+    pages = (
+        await sdk.every_item(o.things.list, type="page", where={"site_id": str(site_id)})
+        if site_id is not None
+        else []
+    )
+    ours = {str(page.id) for page in pages}
+    for index, page_id in wanted:
+        if page_id not in ours:
+            raise sdk.ValidationFailed(
+                f"the menu names page {page_id}, which is not a page of this site",
+                field=f"settings.menu[{index}].page_id",
+            )
 
 
 def _name_taken(slug: str | None, domain: str | None) -> sdk.Conflict:

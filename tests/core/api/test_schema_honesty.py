@@ -61,6 +61,10 @@ STATE_DEPENDENT: dict[str, str] = {
     "registered by plugins; GET .../providers lists them",
     "POST /api/v1/clone/groups/{group_id}/clones/{clone_id}/sources title": "a text source "
     "needs a title, a page source (kind: page) takes the page's",
+    "POST /api/v1/website/groups/{group_id}/sites settings.menu": "a menu entry names a "
+    "page or a link (a rule between its fields); its page must be one of the site's",
+    "PATCH /api/v1/website/groups/{group_id}/sites/{site_id} settings.menu": "a menu entry "
+    "names a page or a link (a rule between its fields); its page must be one of the site's",
     "PATCH /api/v1/website/groups/{group_id}/sites/{site_id}/pages/{page_id}/components/"
     "{node_id} props": "each component type has its own props (GET .../components shows "
     "their schemas)",

@@ -12,13 +12,21 @@ from typing import Any
 import pytest
 from markupsafe import Markup
 
-from plugins.website.components import BUILTIN_COMPONENTS, ComponentRegistry, RenderContext
+from plugins.website.components import (
+    BUILTIN_COMPONENTS,
+    ComponentRegistry,
+    MediaRef,
+    RenderContext,
+)
 from plugins.website.render import (
+    MenuPage,
+    NavLink,
     PageInfo,
     SiteInfo,
     not_found_document,
     page_document,
     page_url,
+    resolve_menu,
     robots_txt,
     sitemap_xml,
 )
@@ -179,7 +187,7 @@ def test_hostile_text_is_escaped_everywhere() -> None:
     tags = Tags(html)
     assert tags.title == f"Page {HOSTILE} · {HOSTILE}"
     assert tags.meta("description") == HOSTILE
-    assert tags.meta("og:title") == "Page " + HOSTILE
+    assert tags.meta("og:title") == f"Page {HOSTILE} · {HOSTILE}"
     assert tags.meta("og:site_name") == HOSTILE
     assert len(tags.scripts) == 1
     data = json.loads(tags.scripts[0])
@@ -210,7 +218,7 @@ def test_canonical_og_and_json_ld_of_a_page() -> None:
     url = "https://example.com/sites/ada/about"
     assert tags.find("link", rel="canonical", href=url)
     assert tags.meta("og:type") == "website"
-    assert tags.meta("og:title") == "About us"
+    assert tags.meta("og:title") == "About us · Ada's Studio"
     assert tags.meta("og:url") == url
     assert tags.meta("og:site_name") == "Ada's Studio"
     assert tags.meta("description") == "Pottery and workshops"  # the site's, as fallback
@@ -493,3 +501,71 @@ def test_colour_modes_of_the_page_stylesheet() -> None:
     dark_only = set(THEME.dark.values()) - set(THEME.light.values())
     assert dark_only and not any(value in light for value in dark_only)
     assert all(value in auto and value in dark for value in dark_only)
+
+
+# -- menu, social image, pictures ----------------------------------------------------------
+
+
+def test_the_default_menu_lists_published_pages_home_first_as_paths() -> None:
+    published = [
+        MenuPage("p1", "about", "About"),
+        MenuPage("p2", "start", "Start"),
+        MenuPage("p3", "shop", "Shop"),
+    ]
+    settings = SiteSettings(home_page="start")
+    on_domain = resolve_menu("https://ada.example", settings, published)
+    assert on_domain == (
+        NavLink("Start", "/"),
+        NavLink("About", "/about"),
+        NavLink("Shop", "/shop"),
+    )
+    on_platform = resolve_menu("https://sites.example.net/sites/ada", settings, published)
+    assert [link.href for link in on_platform] == [
+        "/sites/ada/",
+        "/sites/ada/about",
+        "/sites/ada/shop",
+    ]
+
+
+def test_the_current_page_is_marked_in_both_menus() -> None:
+    menu = (NavLink("Home", "/sites/ada/"), NavLink("About <us>", "/sites/ada/about"))
+    html = document(site(menu=menu))
+    assert html.count('<a href="/sites/ada/about" aria-current="page">About &lt;us&gt;</a>') == 2
+    assert '<nav class="cp-nav" aria-label="Main">' in html
+    assert '<nav class="cp-nav"' not in document(site())  # no published page, no menu
+
+
+def test_social_image_falls_back_to_the_sites_and_then_the_first_picture() -> None:
+    first = "/media/g/pic.png"
+    assert (
+        Tags(document(first_image=first)).meta("og:image") == "https://example.com/media/g/pic.png"
+    )
+    with_site = site(settings=SiteSettings(social_image="/media/site.png"))
+    html = document(with_site, first_image=first)
+    assert Tags(html).meta("og:image") == "https://example.com/media/site.png"
+    html = document(with_site, page(seo=Seo(image="https://cdn.example/p.png")), first_image=first)
+    assert Tags(html).meta("og:image") == "https://cdn.example/p.png"
+    assert Tags(html).meta("twitter:card") == "summary_large_image"
+
+
+def test_only_pictures_after_the_first_two_load_lazily_and_copies_fill_srcset() -> None:
+    registry = ComponentRegistry()
+    for component in BUILTIN_COMPONENTS:
+        registry.add(component, "website")
+    ref = MediaRef("/media/g/a.png", 1000, 500, widths=(320, 640, 960))
+    tree = [
+        Node(id=f"i{n}", type="image", props={"asset_id": "a", "alt": "A", "width": width})
+        for n, width in enumerate(("full", "auto", "auto"))
+    ]
+    ctx = RenderContext(media={"a": ref})
+    images = re.findall(r"<img [^>]*>", str(registry.render(tree, ctx)))
+    assert 'fetchpriority="high"' in images[0] and "loading" not in images[0]
+    assert "loading" not in images[1] and "fetchpriority" not in images[1]
+    assert 'loading="lazy"' in images[2]
+    srcset = ", ".join(
+        [f"/media/g/a.png?w={w} {w}w" for w in (320, 640, 960)] + ["/media/g/a.png 1000w"]
+    )
+    assert all(f'srcset="{srcset}"' in img for img in images)
+    assert 'sizes="min(100vw, 72rem)"' in images[0]  # full width
+    assert 'sizes="min(100vw, 72rem, 1000px)"' in images[1]  # never wider than itself
+    assert ctx.image_urls == ["/media/g/a.png"] * 3
