@@ -8,7 +8,10 @@ life against the website JSON API (no build step; SortableJS is vendored):
 * ``/builder/{group_id}``: the workspace's websites and a form to create one;
 * ``/builder/{group_id}/sites/{site_id}``: a site's settings and its pages;
 * ``/builder/{group_id}/sites/{site_id}/pages/{page_id}``: the page editor (component
-  library, live canvas, properties panel).
+  library, live canvas, properties panel);
+* ``/builder/{group_id}/sites/{site_id}/canvas.css``: the site theme's own stylesheet,
+  scoped to the editor's canvas, so the canvas looks like the published page while the
+  builder's panels keep the app's look.
 
 Pages need a browser session (an API token works too, as on the API); without one they
 redirect to ``/account/login?next=<path>``. Another person's group, site or page is a
@@ -18,16 +21,18 @@ script or style, scripts only from ``/static``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
-from litestar import Request, Router, get
+from litestar import Request, Response, Router, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import sdk
 from plugins.website.services import DEPENDENCIES, Pages, Websites
+from plugins.website.themes import Theme, theme_css
 from plugins.website.types import PageView, WebsiteView
 
 #: The builder's pages: the platform's CSP, plus https images and frames on the canvas
@@ -72,6 +77,19 @@ def public_path(base: str, site: WebsiteView, page: PageView) -> str:
     """Where the published page is under ``base`` (:func:`sites_url`); not at its custom
     domain, which may still be pending."""
     return f"{base}/sites/{site.slug}/{page.slug}"
+
+
+#: A site stylesheet's rules that style the whole document; on the canvas they style the
+#: canvas element instead (CSS nesting's ``&``).
+_DOCUMENT_SELECTORS = re.compile(r"(?<![\w-])(?::root|html|body)(?=[{,:\s])")
+
+
+def canvas_css(theme: Theme, color_mode: str) -> str:
+    """``theme``'s published stylesheet (:func:`theme_css`, unchanged) nested inside
+    ``.bl-canvas``: every rule applies to the canvas only, and the rules written for
+    ``:root``, ``html`` and ``body`` apply to the canvas element itself, so the canvas
+    gets the very palette, fonts and component styles the published page gets."""
+    return ".bl-canvas{" + _DOCUMENT_SELECTORS.sub("&", theme_css(theme, color_mode)) + "}"
 
 
 @get("/builder", name="builder:home", **PAGES.route_options)
@@ -158,10 +176,34 @@ async def builder_editor(
     )
 
 
+@get(
+    "/builder/{group_id:uuid}/sites/{site_id:uuid}/canvas.css",
+    name="builder:canvas-css",
+    **PAGES.route_options,
+)
+async def builder_canvas_css(
+    request: Request[Any, Any, Any],
+    websites: NamedDependency[Websites],
+    group_id: FromPath[UUID],
+    site_id: FromPath[UUID],
+) -> Response[str]:
+    group, _, _ = await _group_page_context(request, group_id)
+    site = await websites.sites.get_site(group, site_id)
+    css = canvas_css(websites.context.theme(site.theme), site.settings.color_mode)
+    # The editor's link carries the site's version, so a theme change is a new address.
+    return Response(css, media_type="text/css", headers={"Cache-Control": "private, max-age=3600"})
+
+
 BUILDER_ROUTES: list[Any] = [
     Router(
         path="/",
-        route_handlers=[builder_home, builder_group, builder_site, builder_editor],
+        route_handlers=[
+            builder_home,
+            builder_group,
+            builder_site,
+            builder_editor,
+            builder_canvas_css,
+        ],
         dependencies=DEPENDENCIES,
     )
 ]
