@@ -31,6 +31,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import sdk
+from plugins.website.blueprints import PAGE_TEMPLATES
 from plugins.website.services import DEPENDENCIES, Pages, Websites
 from plugins.website.themes import Theme, theme_css
 from plugins.website.types import PageView, WebsiteView
@@ -135,6 +136,7 @@ async def builder_site(
         sites_url=sites_url(websites),
         themes=list(websites.context.themes.values()),
         color_modes=COLOR_MODES,
+        page_templates=PAGE_TEMPLATES,
         can=can,
         crumbs=PAGES.crumbs(
             (record.name, f"/builder/{record.id}"),

@@ -176,8 +176,15 @@ async def test_build_and_publish_a_page_in_the_browser(
     await page.screenshot(path=str(ARTIFACTS / "website-builder-editor.png"), full_page=True)
     await assert_accessible(page, "editor")
 
-    # -- publish, then visit the public page
+    # -- publish: the text and button still hold their default copy, so the editor warns
+    # and lists them; publishing anyway is one click.
     await page.get_by_role("button", name="Publish").click()
+    alert = page.locator("#editor-alert")
+    await expect(alert).to_contain_text("still placeholder text")
+    await expect(alert).to_contain_text("Write something here.")
+    await expect(alert).to_contain_text("Learn more")
+    await expect(alert).not_to_contain_text("Welcome")
+    await alert.get_by_role("button", name="Publish anyway").click()
     await expect(page.locator("#publish-note")).to_contain_text("Published")
     await expect(page.locator("#page-badges")).to_contain_text("Published")
     public_path = await page.locator("#public-link").get_attribute("href")
@@ -217,6 +224,7 @@ async def test_publish_is_blocked_by_an_image_without_alt_text(
     assert await canvas_types(page) == ["heading", "image"]
     await page.get_by_role("button", name="Publish").click()
     alert = page.locator("#editor-alert")
+    await alert.get_by_role("button", name="Publish anyway").click()
     await expect(alert).to_contain_text("cannot be published yet")
     await expect(alert).to_contain_text("no alt text")
     await alert.get_by_role("button", name="Show Image").first.click()
@@ -230,6 +238,7 @@ async def test_publish_is_blocked_by_an_image_without_alt_text(
     assert await canvas_types(page) == ["heading"]
     await expect(page.locator('#canvas-list .cp-node[data-type="heading"]')).to_be_focused()
     await page.get_by_role("button", name="Publish").click()
+    await alert.get_by_role("button", name="Publish anyway").click()
     await expect(page.locator("#publish-note")).to_contain_text("Published")
 
     # Saved elsewhere in between (another tab): the API answers 412, the editor reloads
@@ -394,4 +403,67 @@ async def test_builder_pages_are_accessible(
         await page.goto(url)
         await assert_accessible(page, name)
         await page.screenshot(path=str(ARTIFACTS / f"builder-{name}.png"), full_page=True)
+    assert real_errors(errors) == [], errors
+
+
+async def page_tree(page: Page) -> list[dict]:
+    return await page.evaluate(
+        """async () => {
+            const url = location.pathname.replace('/builder/', '/api/v1/website/groups/');
+            return (await (await fetch(url)).json()).tree;
+        }"""
+    )
+
+
+def shape(nodes: list[dict]) -> list:
+    """A tree as nested types: ``["section", ["text"]]``."""
+    out: list = []
+    for node in nodes:
+        out.append(node["type"])
+        if node.get("children"):
+            out.append(shape(node["children"]))
+    return out
+
+
+async def test_drops_land_in_every_kind_of_container(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    """Library drops into an empty section, a section with content (at its end), empty
+    columns, columns with content, and a section nested in columns: each lands in the
+    container it was dropped on, as the API's tree shows."""
+    page, errors = await open_page(creator_browser)
+    await sign_up_and_open_editor(page, creator_live_server)
+    for label in ("Heading", "Section", "Columns"):
+        await page.get_by_role("button", name=f"Add {label}").click()
+        await saved(page)
+    library = page.locator("#library")
+
+    def entry(kind: str) -> Locator:
+        return library.locator(f'.bl-lib-entry[data-type="{kind}"]')
+
+    section = page.locator('#canvas-list > .cp-node[data-type="section"] > * .bl-nested').first
+    cols = page.locator('#canvas-list > .cp-node[data-type="columns"] .bl-nested').first
+
+    await drag(page, entry("text"), section)  # empty section
+    await saved(page)
+    await drag(page, entry("button"), section)  # section with content, at its end
+    await saved(page)
+
+    await drag(page, entry("text"), cols)  # empty columns
+    await saved(page)
+    await drag(page, entry("section"), cols)  # columns with content
+    await saved(page)
+    inner = page.locator(
+        '#canvas-list > .cp-node[data-type="columns"] .cp-node[data-type="section"] .bl-nested'
+    )
+    await drag(page, entry("heading"), inner)  # a section inside columns
+    await saved(page)
+
+    assert shape(await page_tree(page)) == [
+        "heading",
+        "section",
+        ["text", "button"],
+        "columns",
+        ["text", "section", ["heading"]],
+    ]
     assert real_errors(errors) == [], errors
