@@ -69,11 +69,10 @@ SECTION_TEMPLATES: tuple[Blueprint, ...] = (
             section(
                 "Introduction",
                 [
-                    heading("Say what you do in one clear line", 1, "center"),
+                    heading("Say what you do in one clear line", 1),
                     text(
                         "<p>One or two sentences on who it is for and why it matters. "
-                        "Keep it short: visitors decide in seconds.</p>",
-                        "center",
+                        "Keep it short: visitors decide in seconds.</p>"
                     ),
                     button("Get started", "#contact"),
                     button("See how it works", "#features", "secondary"),
@@ -246,11 +245,10 @@ SECTION_TEMPLATES: tuple[Blueprint, ...] = (
             section(
                 "Contact",
                 [
-                    heading("Get in touch", 2, "center"),
+                    heading("Get in touch", 2),
                     text(
                         "<p>Tell visitors how and when you answer. We reply within one "
-                        "working day.</p>",
-                        "center",
+                        "working day.</p>"
                     ),
                     button("Email us", "mailto:hello@example.com"),
                 ],

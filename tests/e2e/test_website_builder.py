@@ -467,3 +467,130 @@ async def test_drops_land_in_every_kind_of_container(
         ["text", "section", ["heading"]],
     ]
     assert real_errors(errors) == [], errors
+
+
+async def test_the_canvas_looks_like_the_published_page(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    """A page made from the landing template on a Sunrise site: the canvas wears the
+    theme's own stylesheet (cream and terracotta, not the app's blue), a section template
+    goes in from the library, placeholder text is warned about, and the published page
+    looks like the canvas. Screenshots of both land in ``test-artifacts/``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = creator_live_server
+    page, errors = await open_page(creator_browser)
+    await sign_up_in_browser(page, base, "/builder")
+    await page.get_by_label("Workspace name").fill("Clay & Co")
+    await page.get_by_role("button", name="Create workspace").click()
+    await expect(page).to_have_url(re.compile(r"/builder/[0-9a-f-]{36}$"))
+    slug = f"clay-{uuid.uuid4().hex[:8]}"
+    await page.get_by_label("Name", exact=True).fill("Clay & Co")
+    await page.get_by_label("Address (slug)").fill(slug)
+    await page.get_by_label("Theme").select_option("sunrise")
+    await page.get_by_role("button", name="Create website").click()
+    await expect(page).to_have_url(re.compile(r"/sites/[0-9a-f-]{36}$"))
+    await page.get_by_label("Colour mode").select_option("light")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator("#settings-status")).to_have_text("Settings saved.")
+    await page.get_by_label("Title", exact=True).fill("Home")
+    await page.get_by_label("Start from").select_option("landing")
+    await page.get_by_role("button", name="Add page").click()
+    await expect(page).to_have_url(re.compile(r"/pages/[0-9a-f-]{36}$"))
+    await expect(page.locator("#canvas-list > .cp-node")).to_have_count(6)
+    await saved(page)
+    assert await canvas_types(page) == ["section"] * 6
+
+    # The canvas is in the theme: cream page, terracotta primary button, the theme's
+    # heading font; the builder's own buttons keep the app's look.
+    canvas_bg = await page.locator("#canvas").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert canvas_bg == "rgb(255, 250, 245)"  # Sunrise's cream
+    first_button = page.locator("#canvas-list .cp-button-primary").first
+    assert await first_button.evaluate("e => getComputedStyle(e).backgroundColor") == (
+        "rgb(168, 56, 15)"  # terracotta
+    )
+    publish = page.get_by_role("button", name="Publish", exact=True)
+    assert await publish.evaluate("e => getComputedStyle(e).backgroundColor") != (
+        "rgb(168, 56, 15)"
+    )
+
+    # A section template from the library goes after the selected section.
+    await page.locator('#canvas-list > .cp-node[data-type="section"]').first.click()
+    await page.get_by_role("button", name="Add FAQ section").click()
+    await saved(page)
+    tree = await page_tree(page)
+    assert len(tree) == 7 and tree[1]["props"]["label"] == "Frequently asked questions"
+
+    # Make the hero the creator's own.
+    hero = page.locator('#canvas-list .cp-node[data-type="heading"] [data-inline="text"]').first
+    await hero.click()
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.type("Handmade stoneware for everyday tables")
+    await page.keyboard.press("Tab")
+    await saved(page)
+    await page.locator("#canvas-list").click(position={"x": 5, "y": 5})
+    await page.locator("#main").evaluate("e => e.scrollTo(0, 0)")
+    await page.screenshot(path=str(ARTIFACTS / "website-canvas-sunrise.png"))
+    await assert_accessible(page, "editor with a template")
+
+    # Placeholder text is listed at publish, pinned in view while the canvas scrolls.
+    await page.locator("#main").evaluate("e => e.scrollTo(0, e.scrollHeight)")
+    await publish.click()
+    alert = page.locator("#editor-alert")
+    await expect(alert).to_contain_text("still placeholder text")
+    await expect(alert).to_be_in_viewport()
+    await expect(alert).not_to_contain_text("Handmade stoneware")
+    await alert.get_by_role("button", name="Show Text").first.click()
+    await expect(page.locator("#canvas-list .cp-node.is-selected")).to_have_count(1)
+    await publish.click()
+    await page.screenshot(path=str(ARTIFACTS / "website-publish-warning.png"))
+    await alert.get_by_role("button", name="Publish anyway").click()
+    await expect(page.locator("#publish-note")).to_contain_text("Published")
+    public_path = await page.locator("#public-link").get_attribute("href")
+    assert public_path
+
+    visitor, visitor_errors = await open_page(creator_browser)
+    await visitor.goto(base + public_path)
+    await expect(
+        visitor.get_by_role("heading", name="Handmade stoneware for everyday tables")
+    ).to_be_visible()
+    body_bg = await visitor.locator("body").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert body_bg == canvas_bg
+    published_button = visitor.locator(".cp-button-primary").first
+    assert await published_button.evaluate("e => getComputedStyle(e).backgroundColor") == (
+        "rgb(168, 56, 15)"
+    )
+    await visitor.screenshot(path=str(ARTIFACTS / "website-published-sunrise.png"))
+    assert real_errors(errors) == [], errors
+    assert real_errors(visitor_errors) == [], visitor_errors
+
+
+async def test_media_and_colour_pickers(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    """An image takes its picture from the media library grid (no ids to type); a
+    picture uploaded once is offered again."""
+    page, errors = await open_page(creator_browser)
+    await sign_up_and_open_editor(page, creator_live_server)
+    await page.get_by_role("button", name="Add Image").click()
+    await saved(page)
+    await expect(page.locator("#media-grid")).to_contain_text("No pictures yet")
+    await page.get_by_label("Upload a picture").set_input_files(
+        {"name": "blue.png", "mimeType": "image/png", "buffer": png_bytes()}
+    )
+    await saved(page)
+    choice = page.locator("#media-grid [data-asset]")
+    await expect(choice).to_have_count(1)
+    await expect(choice).to_have_attribute("aria-pressed", "true")
+    # A second image picks the same picture from the grid.
+    await page.get_by_role("button", name="Add Image").click()
+    await saved(page)
+    await expect(choice).to_have_attribute("aria-pressed", "false")
+    await choice.click()
+    await saved(page)
+    tree = await page_tree(page)
+    assert tree[0]["props"]["asset_id"] and tree[1]["props"]["asset_id"] == tree[0]["props"][
+        "asset_id"
+    ]
+    await expect(page.get_by_label("Media asset ID")).to_have_count(0)
+    await page.screenshot(path=str(ARTIFACTS / "website-media-picker.png"))
+    assert real_errors(errors) == [], errors
