@@ -594,3 +594,41 @@ async def test_media_and_colour_pickers(
     await expect(page.get_by_label("Media asset ID")).to_have_count(0)
     await page.screenshot(path=str(ARTIFACTS / "website-media-picker.png"))
     assert real_errors(errors) == [], errors
+
+
+@pytest.mark.creator_plugins("clone", "website")
+async def test_clone_chat_picks_a_clone_and_a_colour(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    """With the clone plugin on, the chat block lists the workspace's clones by name and
+    its colour has a colour picker beside the hex code."""
+    page, errors = await open_page(creator_browser)
+    await sign_up_and_open_editor(page, creator_live_server)
+    clone_id = await page.evaluate(
+        """async () => {
+            const session = await (await fetch('/api/v1/auth/session')).json();
+            const group = location.pathname.split('/')[2];
+            const response = await fetch(`/api/v1/clone/groups/${group}/clones`, {
+                method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf_token},
+                body: JSON.stringify({name: 'Ada bot'}),
+            });
+            return (await response.json()).id;
+        }"""
+    )
+    await page.reload()
+    await expect(page.get_by_role("button", name="Add Clone chat")).to_be_visible()
+    await page.get_by_role("button", name="Add Clone chat").click()
+    await saved(page)
+    await page.get_by_label("Clone", exact=True).select_option(label="Ada bot")
+    await saved(page)
+    swatch = page.get_by_label("Color: pick a colour")
+    await expect(swatch).to_have_value("#4f46e5")
+    await swatch.fill("#a8380f")
+    await saved(page)
+    await expect(page.get_by_label("Color", exact=True)).to_have_value("#a8380f")
+    props = (await page_tree(page))[0]["props"]
+    assert props["clone_id"] == clone_id and props["color"] == "#a8380f"
+    await assert_accessible(page, "clone chat properties")
+    await page.screenshot(path=str(ARTIFACTS / "website-clone-and-colour-pickers.png"))
+    assert real_errors(errors) == [], errors
