@@ -564,9 +564,7 @@ async def test_the_canvas_looks_like_the_published_page(
     assert real_errors(visitor_errors) == [], visitor_errors
 
 
-async def test_media_and_colour_pickers(
-    creator_live_server: str, creator_browser: Browser
-) -> None:
+async def test_media_and_colour_pickers(creator_live_server: str, creator_browser: Browser) -> None:
     """An image takes its picture from the media library grid (no ids to type); a
     picture uploaded once is offered again."""
     page, errors = await open_page(creator_browser)
@@ -588,9 +586,10 @@ async def test_media_and_colour_pickers(
     await choice.click()
     await saved(page)
     tree = await page_tree(page)
-    assert tree[0]["props"]["asset_id"] and tree[1]["props"]["asset_id"] == tree[0]["props"][
-        "asset_id"
-    ]
+    assert (
+        tree[0]["props"]["asset_id"]
+        and tree[1]["props"]["asset_id"] == tree[0]["props"]["asset_id"]
+    )
     await expect(page.get_by_label("Media asset ID")).to_have_count(0)
     await page.screenshot(path=str(ARTIFACTS / "website-media-picker.png"))
     assert real_errors(errors) == [], errors
