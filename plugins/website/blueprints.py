@@ -178,7 +178,6 @@ SECTION_TEMPLATES: tuple[Blueprint, ...] = (
                                     ),
                                     button("Choose Starter", "#contact", "secondary"),
                                 ],
-                                background="muted",
                                 padding="small",
                             ),
                             section(
@@ -192,7 +191,6 @@ SECTION_TEMPLATES: tuple[Blueprint, ...] = (
                                     ),
                                     button("Choose Professional", "#contact"),
                                 ],
-                                background="accent",
                                 padding="small",
                             ),
                             section(
@@ -206,7 +204,6 @@ SECTION_TEMPLATES: tuple[Blueprint, ...] = (
                                     ),
                                     button("Talk to us", "#contact", "secondary"),
                                 ],
-                                background="muted",
                                 padding="small",
                             ),
                         ],

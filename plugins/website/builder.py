@@ -85,12 +85,23 @@ def public_path(base: str, site: WebsiteView, page: PageView) -> str:
 _DOCUMENT_SELECTORS = re.compile(r"(?<![\w-])(?::root|html|body)(?=[{,:\s])")
 
 
+#: Width media queries and viewport-width units of the site stylesheet; on the canvas
+#: they ask the canvas's width instead (a container query, container units), so the
+#: canvas lays the page out as a browser window of its width would.
+_WIDTH_QUERY = re.compile(r"@media \((min|max)-width:")
+_VIEWPORT_WIDTH = re.compile(r"(?<=[\d.])vw\b")
+
+
 def canvas_css(theme: Theme, color_mode: str) -> str:
-    """``theme``'s published stylesheet (:func:`theme_css`, unchanged) nested inside
-    ``.bl-canvas``: every rule applies to the canvas only, and the rules written for
-    ``:root``, ``html`` and ``body`` apply to the canvas element itself, so the canvas
-    gets the very palette, fonts and component styles the published page gets."""
-    return ".bl-canvas{" + _DOCUMENT_SELECTORS.sub("&", theme_css(theme, color_mode)) + "}"
+    """``theme``'s published stylesheet (:func:`theme_css`) nested inside ``.bl-canvas``:
+    every rule applies to the canvas only; the rules written for ``:root``, ``html`` and
+    ``body`` apply to the canvas element itself; width queries and ``vw`` follow the
+    canvas's width. So the canvas gets the very palette, fonts, component styles and
+    layout the published page gets at that width."""
+    css = _DOCUMENT_SELECTORS.sub("&", theme_css(theme, color_mode))
+    css = _WIDTH_QUERY.sub(r"@container bl-canvas (\1-width:", css)
+    css = _VIEWPORT_WIDTH.sub("cqi", css)
+    return ".bl-canvas{container:bl-canvas/inline-size;" + css + "}"
 
 
 @get("/builder", name="builder:home", **PAGES.route_options)

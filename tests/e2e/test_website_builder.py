@@ -469,6 +469,23 @@ async def test_drops_land_in_every_kind_of_container(
     assert real_errors(errors) == [], errors
 
 
+async def side_by_side(editor: Page, visitor: Page, path: Path) -> None:
+    """The whole canvas (the editor in a viewport tall enough to show it all) beside the
+    whole published page, at the same width, in one image to compare."""
+    from PIL import Image
+
+    await editor.set_viewport_size({"width": 1400, "height": 5000})
+    await editor.locator("#canvas-list").click(position={"x": 2, "y": 2})
+    canvas_png = await editor.locator("#canvas").screenshot()
+    await visitor.set_viewport_size({"width": 790, "height": 1000})
+    page_png = await visitor.screenshot(full_page=True)
+    left, right = Image.open(io.BytesIO(canvas_png)), Image.open(io.BytesIO(page_png))
+    out = Image.new("RGB", (left.width + right.width + 40, max(left.height, right.height)), "white")
+    out.paste(left, (0, 0))
+    out.paste(right, (left.width + 40, 0))
+    out.save(path)
+
+
 async def test_the_canvas_looks_like_the_published_page(
     creator_live_server: str, creator_browser: Browser
 ) -> None:
@@ -560,6 +577,7 @@ async def test_the_canvas_looks_like_the_published_page(
         "rgb(168, 56, 15)"
     )
     await visitor.screenshot(path=str(ARTIFACTS / "website-published-sunrise.png"))
+    await side_by_side(page, visitor, ARTIFACTS / "website-canvas-beside-published.png")
     assert real_errors(errors) == [], errors
     assert real_errors(visitor_errors) == [], visitor_errors
 

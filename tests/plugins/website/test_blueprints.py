@@ -59,13 +59,19 @@ def test_placeholders_cover_component_defaults_and_template_copy() -> None:
 def test_canvas_css_is_the_theme_stylesheet_scoped_to_the_canvas() -> None:
     sunrise = next(t for t in BUILTIN_THEMES if t.name == "sunrise")
     css = canvas_css(sunrise, "light")
-    assert css.startswith(".bl-canvas{") and css.endswith("}")
+    assert css.startswith(".bl-canvas{container:bl-canvas/inline-size;") and css.endswith("}")
     assert "#fffaf5" in css and "#a8380f" in css  # cream and terracotta
     assert ":root" not in css and "body{" not in css
     assert "&{color-scheme:light" in css
-    # everything else is the published stylesheet, byte for byte
+    # width queries and vw units follow the canvas's width
+    assert "@media (min-width" not in css and "@container bl-canvas (min-width:56rem)" in css
+    assert "vw" not in css and "2.5cqi" in css
+    # everything else is the published stylesheet as it is
     published = theme_css(sunrise, "light")
-    assert published.split("}", 1)[1].replace("body{", "&{").replace("html{", "&{") in css
+    assert "@media (prefers-reduced-motion:reduce)" in published and (
+        "@media (prefers-reduced-motion:reduce)" in css
+    )
+    assert ".cp-button-primary{background:var(--cp-bb,var(--cp-accent))" in css
 
 
 async def test_templates_api_and_a_page_made_from_one(creator_platform: CreatorPlatform) -> None:
