@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 import sdk
+from plugins.website.blueprints import blueprints_view
 from plugins.website.services import (
     GROUP_DEPENDENCIES,
     Domains,
@@ -26,6 +27,7 @@ from plugins.website.services import (
     WebsiteContext,
 )
 from plugins.website.types import (
+    BlueprintsView,
     ComponentIn,
     ComponentMove,
     ComponentPatch,
@@ -83,6 +85,11 @@ class WebsiteController(Controller):
     ) -> list[ComponentView]:
         group.require("website.read")
         return website.component_views()
+
+    @get("/templates", summary="Section and page templates, and their placeholder texts")
+    async def list_templates(self, group: NamedDependency[sdk.GroupContext]) -> BlueprintsView:
+        group.require("website.read")
+        return blueprints_view()
 
     @get("/themes", summary="Themes a site can use")
     async def list_themes(

@@ -8,7 +8,10 @@ life against the website JSON API (no build step; SortableJS is vendored):
 * ``/builder/{group_id}``: the workspace's websites and a form to create one;
 * ``/builder/{group_id}/sites/{site_id}``: a site's settings and its pages;
 * ``/builder/{group_id}/sites/{site_id}/pages/{page_id}``: the page editor (component
-  library, live canvas, properties panel).
+  library, live canvas, properties panel);
+* ``/builder/{group_id}/sites/{site_id}/canvas.css``: the site theme's own stylesheet,
+  scoped to the editor's canvas, so the canvas looks like the published page while the
+  builder's panels keep the app's look.
 
 Pages need a browser session (an API token works too, as on the API); without one they
 redirect to ``/account/login?next=<path>``. Another person's group, site or page is a
@@ -18,16 +21,19 @@ script or style, scripts only from ``/static``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
-from litestar import Request, Router, get
+from litestar import Request, Response, Router, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 import sdk
+from plugins.website.blueprints import PAGE_TEMPLATES
 from plugins.website.services import DEPENDENCIES, Pages, Websites
+from plugins.website.themes import Theme, theme_css
 from plugins.website.types import PageView, WebsiteView
 
 #: The builder's pages: the platform's CSP, plus https images and frames on the canvas
@@ -74,6 +80,30 @@ def public_path(base: str, site: WebsiteView, page: PageView) -> str:
     return f"{base}/sites/{site.slug}/{page.slug}"
 
 
+#: A site stylesheet's rules that style the whole document; on the canvas they style the
+#: canvas element instead (CSS nesting's ``&``).
+_DOCUMENT_SELECTORS = re.compile(r"(?<![\w-])(?::root|html|body)(?=[{,:\s])")
+
+
+#: Width media queries and viewport-width units of the site stylesheet; on the canvas
+#: they ask the canvas's width instead (a container query, container units), so the
+#: canvas lays the page out as a browser window of its width would.
+_WIDTH_QUERY = re.compile(r"@media \((min|max)-width:")
+_VIEWPORT_WIDTH = re.compile(r"(?<=[\d.])vw\b")
+
+
+def canvas_css(theme: Theme, color_mode: str) -> str:
+    """``theme``'s published stylesheet (:func:`theme_css`) nested inside ``.bl-canvas``:
+    every rule applies to the canvas only; the rules written for ``:root``, ``html`` and
+    ``body`` apply to the canvas element itself; width queries and ``vw`` follow the
+    canvas's width. So the canvas gets the very palette, fonts, component styles and
+    layout the published page gets at that width."""
+    css = _DOCUMENT_SELECTORS.sub("&", theme_css(theme, color_mode))
+    css = _WIDTH_QUERY.sub(r"@container bl-canvas (\1-width:", css)
+    css = _VIEWPORT_WIDTH.sub("cqi", css)
+    return ".bl-canvas{container:bl-canvas/inline-size;" + css + "}"
+
+
 @get("/builder", name="builder:home", **PAGES.route_options)
 async def builder_home(request: Request[Any, Any, Any]) -> Template | Redirect:
     return await PAGES.workspaces(request)
@@ -117,6 +147,7 @@ async def builder_site(
         sites_url=sites_url(websites),
         themes=list(websites.context.themes.values()),
         color_modes=COLOR_MODES,
+        page_templates=PAGE_TEMPLATES,
         can=can,
         crumbs=PAGES.crumbs(
             (record.name, f"/builder/{record.id}"),
@@ -158,10 +189,34 @@ async def builder_editor(
     )
 
 
+@get(
+    "/builder/{group_id:uuid}/sites/{site_id:uuid}/canvas.css",
+    name="builder:canvas-css",
+    **PAGES.route_options,
+)
+async def builder_canvas_css(
+    request: Request[Any, Any, Any],
+    websites: NamedDependency[Websites],
+    group_id: FromPath[UUID],
+    site_id: FromPath[UUID],
+) -> Response[str]:
+    group, _, _ = await _group_page_context(request, group_id)
+    site = await websites.sites.get_site(group, site_id)
+    css = canvas_css(websites.context.theme(site.theme), site.settings.color_mode)
+    # The editor's link carries the site's version, so a theme change is a new address.
+    return Response(css, media_type="text/css", headers={"Cache-Control": "private, max-age=3600"})
+
+
 BUILDER_ROUTES: list[Any] = [
     Router(
         path="/",
-        route_handlers=[builder_home, builder_group, builder_site, builder_editor],
+        route_handlers=[
+            builder_home,
+            builder_group,
+            builder_site,
+            builder_editor,
+            builder_canvas_css,
+        ],
         dependencies=DEPENDENCIES,
     )
 ]

@@ -458,6 +458,26 @@ class RevisionView(msgspec.Struct):
     tree: list[Node] | None = None
 
 
+class BlueprintView(msgspec.Struct):
+    """A section or page template: a tree without node ids (the builder gives each
+    insertion fresh ones)."""
+
+    name: str
+    label: str
+    description: str
+    tree: list[dict[str, Any]]
+
+
+class BlueprintsView(msgspec.Struct):
+    """Section templates (inserted into a page), page templates (a new page's tree) and
+    the placeholder texts they and the components' defaults use (warned about at
+    publish)."""
+
+    sections: list[BlueprintView]
+    pages: list[BlueprintView]
+    placeholders: list[str]
+
+
 class ComponentView(msgspec.Struct):
     """A component type the builder can place."""
 

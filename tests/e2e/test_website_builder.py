@@ -176,8 +176,15 @@ async def test_build_and_publish_a_page_in_the_browser(
     await page.screenshot(path=str(ARTIFACTS / "website-builder-editor.png"), full_page=True)
     await assert_accessible(page, "editor")
 
-    # -- publish, then visit the public page
+    # -- publish: the text and button still hold their default copy, so the editor warns
+    # and lists them; publishing anyway is one click.
     await page.get_by_role("button", name="Publish").click()
+    alert = page.locator("#editor-alert")
+    await expect(alert).to_contain_text("still placeholder text")
+    await expect(alert).to_contain_text("Write something here.")
+    await expect(alert).to_contain_text("Learn more")
+    await expect(alert).not_to_contain_text("Welcome")
+    await alert.get_by_role("button", name="Publish anyway").click()
     await expect(page.locator("#publish-note")).to_contain_text("Published")
     await expect(page.locator("#page-badges")).to_contain_text("Published")
     public_path = await page.locator("#public-link").get_attribute("href")
@@ -217,6 +224,7 @@ async def test_publish_is_blocked_by_an_image_without_alt_text(
     assert await canvas_types(page) == ["heading", "image"]
     await page.get_by_role("button", name="Publish").click()
     alert = page.locator("#editor-alert")
+    await alert.get_by_role("button", name="Publish anyway").click()
     await expect(alert).to_contain_text("cannot be published yet")
     await expect(alert).to_contain_text("no alt text")
     await alert.get_by_role("button", name="Show Image").first.click()
@@ -230,6 +238,7 @@ async def test_publish_is_blocked_by_an_image_without_alt_text(
     assert await canvas_types(page) == ["heading"]
     await expect(page.locator('#canvas-list .cp-node[data-type="heading"]')).to_be_focused()
     await page.get_by_role("button", name="Publish").click()
+    await alert.get_by_role("button", name="Publish anyway").click()
     await expect(page.locator("#publish-note")).to_contain_text("Published")
 
     # Saved elsewhere in between (another tab): the API answers 412, the editor reloads
@@ -394,4 +403,249 @@ async def test_builder_pages_are_accessible(
         await page.goto(url)
         await assert_accessible(page, name)
         await page.screenshot(path=str(ARTIFACTS / f"builder-{name}.png"), full_page=True)
+    assert real_errors(errors) == [], errors
+
+
+async def page_tree(page: Page) -> list[dict]:
+    return await page.evaluate(
+        """async () => {
+            const url = location.pathname.replace('/builder/', '/api/v1/website/groups/');
+            return (await (await fetch(url)).json()).tree;
+        }"""
+    )
+
+
+def shape(nodes: list[dict]) -> list:
+    """A tree as nested types: ``["section", ["text"]]``."""
+    out: list = []
+    for node in nodes:
+        out.append(node["type"])
+        if node.get("children"):
+            out.append(shape(node["children"]))
+    return out
+
+
+async def test_drops_land_in_every_kind_of_container(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    """Library drops into an empty section, a section with content (at its end), empty
+    columns, columns with content, and a section nested in columns: each lands in the
+    container it was dropped on, as the API's tree shows."""
+    page, errors = await open_page(creator_browser)
+    await sign_up_and_open_editor(page, creator_live_server)
+    for label in ("Heading", "Section", "Columns"):
+        await page.get_by_role("button", name=f"Add {label}").click()
+        await saved(page)
+    library = page.locator("#library")
+
+    def entry(kind: str) -> Locator:
+        return library.locator(f'.bl-lib-entry[data-type="{kind}"]')
+
+    section = page.locator('#canvas-list > .cp-node[data-type="section"] > * .bl-nested').first
+    cols = page.locator('#canvas-list > .cp-node[data-type="columns"] .bl-nested').first
+
+    await drag(page, entry("text"), section)  # empty section
+    await saved(page)
+    await drag(page, entry("button"), section)  # section with content, at its end
+    await saved(page)
+
+    await drag(page, entry("text"), cols)  # empty columns
+    await saved(page)
+    await drag(page, entry("section"), cols)  # columns with content
+    await saved(page)
+    inner = page.locator(
+        '#canvas-list > .cp-node[data-type="columns"] .cp-node[data-type="section"] .bl-nested'
+    )
+    await drag(page, entry("heading"), inner)  # a section inside columns
+    await saved(page)
+
+    assert shape(await page_tree(page)) == [
+        "heading",
+        "section",
+        ["text", "button"],
+        "columns",
+        ["text", "section", ["heading"]],
+    ]
+    assert real_errors(errors) == [], errors
+
+
+async def side_by_side(editor: Page, visitor: Page, path: Path) -> None:
+    """The whole canvas (the editor in a viewport tall enough to show it all) beside the
+    whole published page, at the same width, in one image to compare."""
+    from PIL import Image
+
+    await editor.set_viewport_size({"width": 1400, "height": 5000})
+    await editor.locator("#canvas-list").click(position={"x": 2, "y": 2})
+    canvas_png = await editor.locator("#canvas").screenshot()
+    await visitor.set_viewport_size({"width": 790, "height": 1000})
+    page_png = await visitor.screenshot(full_page=True)
+    left, right = Image.open(io.BytesIO(canvas_png)), Image.open(io.BytesIO(page_png))
+    out = Image.new("RGB", (left.width + right.width + 40, max(left.height, right.height)), "white")
+    out.paste(left, (0, 0))
+    out.paste(right, (left.width + 40, 0))
+    out.save(path)
+
+
+async def test_the_canvas_looks_like_the_published_page(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    """A page made from the landing template on a Sunrise site: the canvas wears the
+    theme's own stylesheet (cream and terracotta, not the app's blue), a section template
+    goes in from the library, placeholder text is warned about, and the published page
+    looks like the canvas. Screenshots of both land in ``test-artifacts/``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = creator_live_server
+    page, errors = await open_page(creator_browser)
+    await sign_up_in_browser(page, base, "/builder")
+    await page.get_by_label("Workspace name").fill("Clay & Co")
+    await page.get_by_role("button", name="Create workspace").click()
+    await expect(page).to_have_url(re.compile(r"/builder/[0-9a-f-]{36}$"))
+    slug = f"clay-{uuid.uuid4().hex[:8]}"
+    await page.get_by_label("Name", exact=True).fill("Clay & Co")
+    await page.get_by_label("Address (slug)").fill(slug)
+    await page.get_by_label("Theme").select_option("sunrise")
+    await page.get_by_role("button", name="Create website").click()
+    await expect(page).to_have_url(re.compile(r"/sites/[0-9a-f-]{36}$"))
+    await page.get_by_label("Colour mode").select_option("light")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator("#settings-status")).to_have_text("Settings saved.")
+    await page.get_by_label("Title", exact=True).fill("Home")
+    await page.get_by_label("Start from").select_option("landing")
+    await page.get_by_role("button", name="Add page").click()
+    await expect(page).to_have_url(re.compile(r"/pages/[0-9a-f-]{36}$"))
+    await expect(page.locator("#canvas-list > .cp-node")).to_have_count(6)
+    await saved(page)
+    assert await canvas_types(page) == ["section"] * 6
+
+    # The canvas is in the theme: cream page, terracotta primary button, the theme's
+    # heading font; the builder's own buttons keep the app's look.
+    canvas_bg = await page.locator("#canvas").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert canvas_bg == "rgb(255, 250, 245)"  # Sunrise's cream
+    first_button = page.locator("#canvas-list .cp-button-primary").first
+    assert await first_button.evaluate("e => getComputedStyle(e).backgroundColor") == (
+        "rgb(168, 56, 15)"  # terracotta
+    )
+    publish = page.get_by_role("button", name="Publish", exact=True)
+    assert await publish.evaluate("e => getComputedStyle(e).backgroundColor") != (
+        "rgb(168, 56, 15)"
+    )
+
+    # A section template from the library goes after the selected section.
+    await page.locator('#canvas-list > .cp-node[data-type="section"]').first.click()
+    await page.get_by_role("button", name="Add FAQ section").click()
+    await saved(page)
+    tree = await page_tree(page)
+    assert len(tree) == 7 and tree[1]["props"]["label"] == "Frequently asked questions"
+
+    # Make the hero the creator's own.
+    hero = page.locator('#canvas-list .cp-node[data-type="heading"] [data-inline="text"]').first
+    await hero.click()
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.type("Handmade stoneware for everyday tables")
+    await page.keyboard.press("Tab")
+    await saved(page)
+    await page.locator("#canvas-list").click(position={"x": 5, "y": 5})
+    await page.locator("#main").evaluate("e => e.scrollTo(0, 0)")
+    await page.screenshot(path=str(ARTIFACTS / "website-canvas-sunrise.png"))
+    await assert_accessible(page, "editor with a template")
+
+    # Placeholder text is listed at publish, pinned in view while the canvas scrolls.
+    await page.locator("#main").evaluate("e => e.scrollTo(0, e.scrollHeight)")
+    await publish.click()
+    alert = page.locator("#editor-alert")
+    await expect(alert).to_contain_text("still placeholder text")
+    await expect(alert).to_be_in_viewport()
+    await expect(alert).not_to_contain_text("Handmade stoneware")
+    await alert.get_by_role("button", name="Show Text").first.click()
+    await expect(page.locator("#canvas-list .cp-node.is-selected")).to_have_count(1)
+    await publish.click()
+    await page.screenshot(path=str(ARTIFACTS / "website-publish-warning.png"))
+    await alert.get_by_role("button", name="Publish anyway").click()
+    await expect(page.locator("#publish-note")).to_contain_text("Published")
+    public_path = await page.locator("#public-link").get_attribute("href")
+    assert public_path
+
+    visitor, visitor_errors = await open_page(creator_browser)
+    await visitor.goto(base + public_path)
+    await expect(
+        visitor.get_by_role("heading", name="Handmade stoneware for everyday tables")
+    ).to_be_visible()
+    body_bg = await visitor.locator("body").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert body_bg == canvas_bg
+    published_button = visitor.locator(".cp-button-primary").first
+    assert await published_button.evaluate("e => getComputedStyle(e).backgroundColor") == (
+        "rgb(168, 56, 15)"
+    )
+    await visitor.screenshot(path=str(ARTIFACTS / "website-published-sunrise.png"))
+    await side_by_side(page, visitor, ARTIFACTS / "website-canvas-beside-published.png")
+    assert real_errors(errors) == [], errors
+    assert real_errors(visitor_errors) == [], visitor_errors
+
+
+async def test_media_and_colour_pickers(creator_live_server: str, creator_browser: Browser) -> None:
+    """An image takes its picture from the media library grid (no ids to type); a
+    picture uploaded once is offered again."""
+    page, errors = await open_page(creator_browser)
+    await sign_up_and_open_editor(page, creator_live_server)
+    await page.get_by_role("button", name="Add Image").click()
+    await saved(page)
+    await expect(page.locator("#media-grid")).to_contain_text("No pictures yet")
+    await page.get_by_label("Upload a picture").set_input_files(
+        {"name": "blue.png", "mimeType": "image/png", "buffer": png_bytes()}
+    )
+    await saved(page)
+    choice = page.locator("#media-grid [data-asset]")
+    await expect(choice).to_have_count(1)
+    await expect(choice).to_have_attribute("aria-pressed", "true")
+    # A second image picks the same picture from the grid.
+    await page.get_by_role("button", name="Add Image").click()
+    await saved(page)
+    await expect(choice).to_have_attribute("aria-pressed", "false")
+    await choice.click()
+    await saved(page)
+    tree = await page_tree(page)
+    assert (
+        tree[0]["props"]["asset_id"]
+        and tree[1]["props"]["asset_id"] == tree[0]["props"]["asset_id"]
+    )
+    await expect(page.get_by_label("Media asset ID")).to_have_count(0)
+    await page.screenshot(path=str(ARTIFACTS / "website-media-picker.png"))
+    assert real_errors(errors) == [], errors
+
+
+@pytest.mark.creator_plugins("clone", "website")
+async def test_clone_chat_picks_a_clone_and_a_colour(
+    creator_live_server: str, creator_browser: Browser
+) -> None:
+    """With the clone plugin on, the chat block lists the workspace's clones by name and
+    its colour has a colour picker beside the hex code."""
+    page, errors = await open_page(creator_browser)
+    await sign_up_and_open_editor(page, creator_live_server)
+    clone_id = await page.evaluate(
+        """async () => {
+            const session = await (await fetch('/api/v1/auth/session')).json();
+            const group = location.pathname.split('/')[2];
+            const response = await fetch(`/api/v1/clone/groups/${group}/clones`, {
+                method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf_token},
+                body: JSON.stringify({name: 'Ada bot'}),
+            });
+            return (await response.json()).id;
+        }"""
+    )
+    await page.reload()
+    await expect(page.get_by_role("button", name="Add Clone chat")).to_be_visible()
+    await page.get_by_role("button", name="Add Clone chat").click()
+    await saved(page)
+    await page.get_by_label("Clone", exact=True).select_option(label="Ada bot")
+    await saved(page)
+    swatch = page.get_by_label("Color: pick a colour")
+    await expect(swatch).to_have_value("#4f46e5")
+    await swatch.fill("#a8380f")
+    await saved(page)
+    await expect(page.get_by_label("Color", exact=True)).to_have_value("#a8380f")
+    props = (await page_tree(page))[0]["props"]
+    assert props["clone_id"] == clone_id and props["color"] == "#a8380f"
+    await assert_accessible(page, "clone chat properties")
+    await page.screenshot(path=str(ARTIFACTS / "website-clone-and-colour-pickers.png"))
     assert real_errors(errors) == [], errors

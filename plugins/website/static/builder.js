@@ -47,6 +47,15 @@
   const api = (method, url, options = {}) =>
     ui.api(method, url, { accept: "application/json, text/html;q=0.9", ...options });
 
+  /** A template's tree (no ids) with fresh node ids, ready to send. */
+  function freshTree(tree) {
+    return tree.map((node) => ({
+      ...node,
+      id: `t${Math.random().toString(36).slice(2, 10)}`,
+      children: freshTree(node.children || []),
+    }));
+  }
+
   // -- /builder/{group}: websites -------------------------------------------------------
 
   function initGroup() {
@@ -140,10 +149,16 @@
         event.preventDefault();
         box.textContent = "";
         if (!requireFields(pageForm, box, ["title", "slug"])) return;
-        const { title, slug } = values(pageForm);
+        const { title, slug, template } = values(pageForm);
         busy(pageForm, true);
         try {
-          const { data } = await api("POST", `${base}/pages`, { body: { title, slug } });
+          const body = { title, slug };
+          if (template && template !== "blank") {
+            const found = await api("GET", `/api/v1/website/groups/${groupId}/templates`);
+            const chosen = found.data.pages.find((page) => page.name === template);
+            if (chosen) body.tree = freshTree(chosen.tree);
+          }
+          const { data } = await api("POST", `${base}/pages`, { body });
           window.location.assign(`/builder/${groupId}/sites/${siteId}/pages/${data.id}`);
         } catch (err) {
           showProblem(box, err, pageForm);
@@ -226,6 +241,9 @@
       renderPending: false,
       sortables: [],
       propsFor: null, // node id the properties form was built for
+      sections: new Map(), // section template name -> template (a tree without ids)
+      placeholders: new Set(), // texts that mean "not written yet" (warned at publish)
+      clones: null, // the group's clones, when the clone plugin is on
     };
 
     // ---- status, alerts, announcements
@@ -249,6 +267,7 @@
 
     function clearAlert() {
       alertBox.replaceChildren();
+      alertBox.classList.remove("is-warning");
     }
 
     // ---- the tree
@@ -441,7 +460,59 @@
       }
     }
 
+    function buildSectionLibrary(templates) {
+      const heading = el("h3", { id: "lib-cat-templates" }, "Sections");
+      const ul = el("ul", { class: "bl-lib-list", "aria-labelledby": heading.id });
+      for (const template of templates) {
+        state.sections.set(template.name, template);
+        ul.append(
+          el("li", { class: "bl-lib-entry bl-lib-template" },
+            el("button", {
+              type: "button",
+              class: "bl-lib-item",
+              "data-template": template.name,
+              disabled: !canManage,
+            },
+              el("span", { class: "bl-lib-label" },
+                el("span", { class: "visually-hidden" }, "Add "), template.label,
+                el("span", { class: "visually-hidden" }, " section"))),
+            el("span", { class: "bl-lib-desc" }, template.description)),
+        );
+      }
+      library.append(heading, ul);
+    }
+
+    /** Insert a section template after the selected top-level component (else at the end). */
+    function insertTemplate(name) {
+      const template = state.sections.get(name);
+      if (!template || !state.page) return;
+      const tree = state.page.tree.slice();
+      let at = tree.length;
+      if (state.selected) {
+        let found = findNode(tree, state.selected);
+        while (found && found.parentId) found = findNode(tree, found.parentId);
+        if (found) at = found.index + 1;
+      }
+      const inserted = freshTree(template.tree);
+      tree.splice(at, 0, ...inserted);
+      return mutate(
+        `${template.label} section added`,
+        () => api("PATCH", pageUrl, { body: { tree }, ifMatch: state.etag }),
+        {
+          done: () => {
+            state.selected = inserted[0].id;
+            state.focusAfter = inserted[0].id;
+          },
+        },
+      );
+    }
+
     library.addEventListener("click", (event) => {
+      const template = event.target.closest("[data-template]");
+      if (template && library.contains(template)) {
+        insertTemplate(template.dataset.template);
+        return;
+      }
       const button = event.target.closest(".bl-lib-item");
       if (!button || !library.contains(button)) return;
       let parentId = null;
@@ -463,20 +534,72 @@
       return position;
     }
 
+    // Where the pointer is during a drag: the drop goes where the pointer is, whatever
+    // place SortableJS's placeholder reached while the pointer travelled over nested lists.
+    const pointer = { x: 0, y: 0, known: false };
+    document.addEventListener("pointermove", (event) => {
+      pointer.x = event.clientX;
+      pointer.y = event.clientY;
+      pointer.known = true;
+    }, { passive: true });
+
+    /** The list under the pointer and the position in it, or null (not over the canvas). */
+    function dropPlace(item) {
+      if (!pointer.known) return null;
+      const under = document.elementsFromPoint(pointer.x, pointer.y)
+        .find((element) => canvas.contains(element) && !item.contains(element));
+      if (!under) return null;
+      let list = under.closest(".bl-list");
+      // On a container's own padding (a band around its list): into that container.
+      const node = under.closest(".cp-node");
+      if (node && node.classList.contains("cp-container") && list.closest(".cp-node") !== node) {
+        const inner = Array.from(node.querySelectorAll(".bl-nested")).find(
+          (candidate) => candidate.closest(".cp-node") === node);
+        if (inner) list = inner;
+      }
+      if (!list) list = canvasList;
+      if (item.contains(list)) return null; // a container into itself
+      let position = 0;
+      for (const child of list.children) {
+        if (child === item || !child.classList.contains("cp-node")) continue;
+        const box = child.getBoundingClientRect();
+        const before =
+          pointer.y > box.bottom ||
+          (pointer.y >= box.top && pointer.x > box.right) ||
+          (pointer.y >= box.top + box.height / 2 && pointer.x >= box.left);
+        if (!before) break;
+        position++;
+      }
+      return { parentId: list.dataset.parentId || null, position };
+    }
+
     function onLibraryDrop(event) {
       const item = event.item;
-      if (!canvas.contains(item)) return; // dropped back on the library
-      const list = item.parentElement;
-      const parentId = list.dataset.parentId || null;
-      const position = positionIn(list, item);
+      const place = dropPlace(item);
+      const inCanvas = canvas.contains(item);
       item.remove();
-      addComponent(item.dataset.type, parentId, position);
+      if (place) addComponent(item.dataset.type, place.parentId, place.position);
+      else if (inCanvas) {
+        const list = event.to;
+        addComponent(item.dataset.type, list.dataset.parentId || null, event.newDraggableIndex);
+      }
     }
 
     function onCanvasDrop(event) {
       const item = event.item;
       const nodeId = item.dataset.nodeId;
       if (!nodeId) return;
+      const place = dropPlace(item);
+      if (place) {
+        // Positions count the list without the moved item, as the API does after taking it out.
+        const found = findNode(state.page.tree, nodeId);
+        if (found && (found.parentId || null) === place.parentId && place.position === found.index) {
+          renderCanvas(); // put back what the drag moved on the screen
+          return;
+        }
+        moveComponent(nodeId, place.parentId, place.position);
+        return;
+      }
       if (event.from === event.to && event.oldIndex === event.newIndex) return;
       const list = item.parentElement;
       moveComponent(nodeId, list.dataset.parentId || null, positionIn(list, item));
@@ -839,10 +962,69 @@
       undo();
     });
 
-    if (publishButton) {
-      publishButton.addEventListener("click", () => {
-        if (state.editing) finishEditing(true);
-        mutate(
+    /** Components whose shown text is still a default or a template's placeholder copy. */
+    function placeholderNodes() {
+      const found = [];
+      const walk = (nodes) => {
+        for (const node of nodes) {
+          const component = state.components.get(node.type);
+          const copy = (component && component.inline) || [];
+          if (copy.some((prop) => state.placeholders.has(node.props[prop]))) found.push(node);
+          walk(node.children || []);
+        }
+      };
+      walk(state.page ? state.page.tree : []);
+      return found;
+    }
+
+    function textOf(node) {
+      const component = state.components.get(node.type);
+      const prop = ((component && component.inline) || [])[0];
+      const value = prop ? String(node.props[prop] || "") : "";
+      const plain = value.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+      return plain.length > 48 ? `${plain.slice(0, 47)}…` : plain;
+    }
+
+    function showPlaceholderWarning(nodes) {
+      $("publish-note")?.remove();
+      const items = nodes.map((node) =>
+        el("li", {},
+          `${labelOf(node.type)}: “${textOf(node)}”`,
+          el("button", {
+            type: "button",
+            class: "ui-button ui-button-small",
+            "data-select": node.id,
+          }, "Show", el("span", { class: "visually-hidden" }, ` ${labelOf(node.type)}`))),
+      );
+      const shown = items.slice(0, 8);
+      if (items.length > shown.length) {
+        shown.push(el("li", {}, `and ${items.length - shown.length} more`));
+      }
+      showAlert([
+        el("p", {}, el("strong", {}, "Some text is still placeholder text."),
+          ` ${nodes.length === 1 ? "This component still says" : "These components still say"}` +
+            " what the template or the component started with:"),
+        el("ul", { class: "bl-problem-list" }, shown),
+        el("div", { class: "bl-alert-actions" },
+          el("button", { type: "button", class: "ui-button ui-button-small", "data-publish-anyway": "" },
+            "Publish anyway"),
+          el("button", { type: "button", class: "ui-button ui-button-small", "data-dismiss": "" },
+            "Keep editing")),
+      ]);
+      alertBox.classList.add("is-warning");
+      alertBox.querySelector("[data-select]")?.focus();
+    }
+
+    function publish(checkPlaceholders = true) {
+      if (state.editing) finishEditing(true);
+      if (checkPlaceholders) {
+        const nodes = placeholderNodes();
+        if (nodes.length) {
+          showPlaceholderWarning(nodes);
+          return;
+        }
+      }
+      mutate(
           null,
           () => api("POST", `${pageUrl}/publish`, { ifMatch: state.etag }),
           {
@@ -865,8 +1047,9 @@
             },
           },
         );
-      });
     }
+
+    if (publishButton) publishButton.addEventListener("click", () => publish());
 
     function showPublishProblems(problems, fallback) {
       $("publish-note")?.remove();
@@ -886,6 +1069,16 @@
     }
 
     alertBox.addEventListener("click", (event) => {
+      if (event.target.closest("[data-publish-anyway]")) {
+        clearAlert();
+        publish(false);
+        return;
+      }
+      if (event.target.closest("[data-dismiss]")) {
+        clearAlert();
+        publishButton?.focus();
+        return;
+      }
       const button = event.target.closest("[data-select]");
       if (!button) return;
       select(button.dataset.select);
@@ -959,6 +1152,39 @@
           min: spec.minimum, max: spec.maximum, step: spec.type === "integer" ? 1 : "any",
         });
         input.dataset.kind = spec.type;
+      } else if (spec.type === "string" && isColour(spec)) {
+        // A colour: the system picker and the hex code side by side, kept in step.
+        input = el("input", { id, name, type: "text", ...data, maxlength: 7, spellcheck: "false", class: "bl-colour-text" });
+        input.value = value ?? "";
+        input.dataset.kind = "string";
+        const swatch = el("input", {
+          type: "color",
+          class: "bl-colour-swatch",
+          "data-colour-for": id,
+          "aria-label": `${label}: pick a colour`,
+        });
+        swatch.value = /^#[0-9a-fA-F]{6}$/.test(value || "") ? value : "#000000";
+        return el("div", { class: "ui-field" }, el("label", { for: id }, label),
+          el("div", { class: "bl-colour" }, swatch, input));
+      } else if (spec.type === "string" && name === "clone_id" && state.clones) {
+        input = el("select", { id, name, ...data },
+          el("option", { value: "", selected: !value }, "Choose a clone…"),
+          state.clones.map((clone) =>
+            el("option", { value: clone.id, selected: clone.id === value }, clone.name)));
+        input.dataset.kind = "string";
+        if (!state.clones.length) {
+          const hint = el("p", { class: "ui-hint", id: `${id}-hint` },
+            "No clones yet: create one under Clones first.");
+          input.setAttribute("aria-describedby", hint.id);
+          return el("div", { class: "ui-field" }, el("label", { for: id }, "Clone"), input, hint);
+        }
+        return el("div", { class: "ui-field" }, el("label", { for: id }, "Clone"), input);
+      } else if (spec.type === "string" && name === "asset_id") {
+        // Chosen from the media library (the picker below), never typed.
+        input = el("input", { id, name, type: "hidden", ...data });
+        input.value = value ?? "";
+        input.dataset.kind = "string";
+        return input;
       } else if (spec.type === "string") {
         const long = name === "html" || (spec.maxLength || 0) > 2000;
         input = long
@@ -975,6 +1201,10 @@
         return el("div", { class: "ui-field" }, el("label", { for: id }, label), input, hint);
       }
       return el("div", { class: "ui-field" }, el("label", { for: id }, label), input);
+    }
+
+    function isColour(spec) {
+      return typeof spec.pattern === "string" && spec.pattern.includes("#[0-9a-fA-F]{6}");
     }
 
     function readField(input) {
@@ -1023,17 +1253,63 @@
       const fields = schemaOf(component);
       let upload = null;
       if (canManage && fields.some((f) => f.name === "asset_id")) {
-        upload = el("div", { class: "ui-field bl-upload" },
-          el("label", { for: "prop-upload" }, "Upload a picture"),
-          el("input", {
-            id: "prop-upload",
-            type: "file",
-            accept: "image/png,image/jpeg,image/gif,image/webp",
-            "aria-describedby": "prop-upload-hint",
-          }),
-          el("p", { class: "ui-hint", id: "prop-upload-hint" }, "PNG, JPEG, GIF or WebP."));
+        const grid = el("ul", { class: "bl-media-grid", id: "media-grid", "aria-labelledby": "media-heading" },
+          el("li", { class: "ui-muted" }, "Loading your pictures…"));
+        upload = el("div", { class: "bl-media-picker" },
+          el("h4", { id: "media-heading" }, "Picture"),
+          grid,
+          el("div", { class: "ui-field bl-upload" },
+            el("label", { for: "prop-upload" }, "Upload a picture"),
+            el("input", {
+              id: "prop-upload",
+              type: "file",
+              accept: "image/png,image/jpeg,image/gif,image/webp",
+              "aria-describedby": "prop-upload-hint",
+            }),
+            el("p", { class: "ui-hint", id: "prop-upload-hint" }, "PNG, JPEG, GIF or WebP. It joins your media library.")));
+        fillMediaGrid(grid, node.props.asset_id || "");
       }
       props.replaceChildren(el("h3", {}, component.label), actions, ...(upload ? [upload] : []), form);
+    }
+
+    /** The group's media library as a grid of pictures; choosing one sets asset_id. */
+    async function fillMediaGrid(grid, current) {
+      let items = [];
+      try {
+        const { data } = await api("GET", `${groupBase}/media?limit=100`);
+        items = data.items.filter((item) => item.content_type.startsWith("image/"));
+      } catch (err) {
+        grid.replaceChildren(el("li", { class: "ui-error" }, problemMessage(err)));
+        return;
+      }
+      if (!grid.isConnected) return;
+      if (!items.length) {
+        grid.replaceChildren(el("li", { class: "ui-muted bl-media-empty" }, "No pictures yet: upload the first one below."));
+        return;
+      }
+      grid.replaceChildren(...items.map((item) =>
+        el("li", {},
+          el("button", {
+            type: "button",
+            class: "bl-media-choice",
+            "data-asset": item.id,
+            "data-alt": item.alt || "",
+            "aria-pressed": String(item.id === current),
+          },
+            el("img", { src: item.url, alt: "", loading: "lazy", width: 96, height: 72 }),
+            el("span", { class: "visually-hidden" }, `Use ${item.alt || item.filename}`)))));
+    }
+
+    function chooseMedia(button) {
+      const id = state.selected;
+      if (!id) return;
+      const changes = { asset_id: button.dataset.asset, src: "" };
+      const alt = props.querySelector('[data-prop="alt"]');
+      if (alt && !alt.value.trim() && button.dataset.alt) changes.alt = button.dataset.alt;
+      for (const choice of props.querySelectorAll("[data-asset]")) {
+        choice.setAttribute("aria-pressed", String(choice === button));
+      }
+      return updateProps(id, changes, "Picture chosen");
     }
 
     function uploadPicture(input) {
@@ -1051,10 +1327,19 @@
           body: { props: { asset_id: uploaded.data.id } },
           ifMatch: state.etag,
         });
+      }, {
+        done: () => {
+          state.propsFor = null; // the picker shows the new picture
+        },
       });
     }
 
     props.addEventListener("click", (event) => {
+      const choice = event.target.closest("[data-asset]");
+      if (choice) {
+        chooseMedia(choice);
+        return;
+      }
       const button = event.target.closest("[data-action]");
       if (!button || !state.selected) return;
       const id = state.selected;
@@ -1076,7 +1361,18 @@
     props.addEventListener("change", (event) => {
       if (!(event.target instanceof HTMLElement)) return;
       if (event.target.id === "prop-upload") uploadPicture(event.target);
+      else if (event.target.dataset.colourFor) {
+        const text = $(event.target.dataset.colourFor);
+        text.value = event.target.value;
+        saveField(text);
+      }
       else if (event.target.dataset.prop) saveField(event.target);
+    });
+    props.addEventListener("input", (event) => {
+      const target = event.target;
+      if (!(target instanceof HTMLInputElement) || !target.classList.contains("bl-colour-text")) return;
+      const swatch = props.querySelector(`[data-colour-for="${CSS.escape(target.id)}"]`);
+      if (swatch && /^#[0-9a-fA-F]{6}$/.test(target.value)) swatch.value = target.value;
     });
     props.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -1096,12 +1392,24 @@
     async function start() {
       setStatus("saving", "Loading…");
       try {
-        const [components, page] = await Promise.all([
+        const [components, page, templates] = await Promise.all([
           api("GET", `${groupBase}/components`),
           api("GET", pageUrl),
+          api("GET", `${groupBase}/templates`),
         ]);
         for (const component of components.data) state.components.set(component.type, component);
         buildLibrary(components.data);
+        buildSectionLibrary(templates.data.sections);
+        if (state.components.has("clone_chat")) {
+          // The clone plugin is on: its chat block picks from the group's clones.
+          try {
+            const { data } = await api("GET", `/api/v1/clone/groups/${groupId}/clones?limit=100`);
+            state.clones = data.items;
+          } catch {
+            state.clones = null; // the text field stays
+          }
+        }
+        state.placeholders = new Set(templates.data.placeholders);
         applyPage(page.data, page.etag);
         await renderCanvas();
         setStatus("saved", "All changes saved");
