@@ -74,10 +74,10 @@ SITE = "/sites/{site_id:uuid}"
 PAGE = SITE + "/pages/{page_id:uuid}"
 
 
-class WebsiteController(Controller):
-    path = "/groups/{group_id:uuid}"
+class CatalogueController(Controller):
+    """What a site can be built from: components, section and page templates, themes."""
 
-    # -- catalogue ------------------------------------------------------------------------
+    path = "/groups/{group_id:uuid}"
 
     @get("/components", summary="Components a page can hold")
     async def list_components(
@@ -97,6 +97,12 @@ class WebsiteController(Controller):
     ) -> list[ThemeView]:
         group.require("website.read")
         return [ThemeView(t.name, t.label, t.description) for t in website.themes.values()]
+
+
+class WebsiteController(Controller):
+    """A group's sites, their pages, components and revisions."""
+
+    path = "/groups/{group_id:uuid}"
 
     # -- sites ----------------------------------------------------------------------------
 
@@ -410,4 +416,8 @@ class WebsiteController(Controller):
         return _page(view)
 
 
-ROUTES = [sdk.api_router("website", [WebsiteController], dependencies=GROUP_DEPENDENCIES)]
+ROUTES = [
+    sdk.api_router(
+        "website", [CatalogueController, WebsiteController], dependencies=GROUP_DEPENDENCIES
+    )
+]

@@ -640,7 +640,9 @@ async def test_clone_chat_picks_a_clone_and_a_colour(
     await page.get_by_label("Clone", exact=True).select_option(label="Ada bot")
     await saved(page)
     swatch = page.get_by_label("Color: pick a colour")
-    await expect(swatch).to_have_value("#4f46e5")
+    # No colour yet: the bubble takes the clone's saved look, and the field says so.
+    await expect(page.get_by_label("Color", exact=True)).to_have_value("")
+    await expect(page.get_by_label("Color", exact=True)).to_have_attribute("placeholder", "Default")
     await swatch.fill("#a8380f")
     await saved(page)
     await expect(page.get_by_label("Color", exact=True)).to_have_value("#a8380f")

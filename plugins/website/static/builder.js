@@ -1156,6 +1156,8 @@
         // A colour: the system picker and the hex code side by side, kept in step.
         input = el("input", { id, name, type: "text", ...data, maxlength: 7, spellcheck: "false", class: "bl-colour-text" });
         input.value = value ?? "";
+        // An empty colour means the component's own default (a clone's saved look, say).
+        if (spec.default === "") input.placeholder = "Default";
         input.dataset.kind = "string";
         const swatch = el("input", {
           type: "color",
