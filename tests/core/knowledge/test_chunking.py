@@ -168,3 +168,15 @@ def test_counting_with_the_local_tokenizer_grows_with_the_text() -> None:
         work.append(counter.characters)
     assert work[1] <= 2.2 * work[0]
     assert work[1] <= 3 * 100_000
+
+
+def test_a_window_whose_words_undercount_is_shrunk_in_a_few_counts() -> None:
+    # " *a" counts 2 tokens alone and more in a run, so a window packed by its words' counts
+    # is far over once counted whole. Giving back one word's count at a time recounted the
+    # window once per word (~250 s for a megabyte); shrinking in proportion takes a few.
+    provider = LocalEmbeddingProvider()
+    text = " *a" * 30_000
+    counter = CountingTokens(provider.count_tokens)
+    chunks = Chunker(500, 50, counter).split(text)
+    assert all(c.tokens == provider.count_tokens(c.text) <= 500 for c in chunks)
+    assert counter.characters <= 8 * len(text), counter.characters / len(text)
