@@ -20,7 +20,8 @@ edit to one paragraph changes only the chunks around it: on re-ingest the others
 their rows and vectors. A paragraph longer than ``size`` is cut into windows of its own:
 a window ends at the last whole word that fits, and the next one starts so that it repeats
 the last ``overlap`` tokens (or fewer, never more) of the previous one. Words are never
-split; a single word longer than ``size`` tokens is a window of its own. Packed paragraphs
+split, except one that alone is over ``size`` tokens (text without spaces), which is cut
+into pieces of ``size // 2`` characters. Packed paragraphs
 are joined by a blank line; whitespace inside a paragraph is kept as written.
 """
 
@@ -87,10 +88,20 @@ class Chunker:
                 continue
             pieces.extend(self._pack(fitting))
             fitting = []
-            words = _WORD.findall(paragraph)
+            words = [piece for word in _WORD.findall(paragraph) for piece in self._cut(word)]
             pieces.extend(self._windows(words, [max(1, self.count(w.strip())) for w in words]))
         pieces.extend(self._pack(fitting))
         return [Chunk(i, piece, tokens) for i, (piece, tokens) in enumerate(pieces)]
+
+    def _cut(self, word: str) -> list[str]:
+        """``word`` itself, or, if it alone is over ``size`` tokens (text without spaces: a
+        pasted blob, ``"<a" * n``), pieces of ``size // 2`` characters: a token is at
+        least a character, so each piece fits. Whole, it made one chunk of any length,
+        which the embedder then read whole."""
+        if len(word) <= self.size or self.count(word.strip()) <= self.size:
+            return [word]
+        step = max(1, self.size // 2)
+        return [word[i : i + step] for i in range(0, len(word), step)]
 
     def _pack(self, paragraphs: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """Consecutive paragraphs (each with its count) packed whole while their counts add

@@ -59,11 +59,23 @@ def test_overlap_never_exceeds_the_limit_with_uneven_words() -> None:
         assert c.tokens <= 8
 
 
-def test_a_word_longer_than_a_chunk_is_a_chunk_of_its_own() -> None:
+def test_a_word_longer_than_a_chunk_is_cut_into_chunks_that_fit() -> None:
     long_word = "-".join(["x"] * 20)  # 39 approximate tokens
-    chunks = Chunker(5, 1).split(f"a {long_word} b")
-    assert [c.text for c in chunks] == ["a", long_word, "b"]
-    assert chunks[1].tokens > 5
+    chunks = Chunker(5, 0).split(f"a {long_word} b")
+    assert all(c.tokens <= 5 for c in chunks)
+    assert "".join(c.text for c in chunks).replace(" ", "") == f"a{long_word}b"
+    # A word that fits is never cut.
+    assert [c.text for c in Chunker(5, 0).split("a x-x b")] == ["a x-x b"]
+
+
+def test_text_without_spaces_makes_chunks_the_embedder_can_read() -> None:
+    # One "word" of a million characters made one chunk of a million tokens, which the
+    # local model then embedded whole (minutes, past the request that asked for it).
+    provider = LocalEmbeddingProvider()
+    text = "<a" * 20_000
+    chunks = Chunker(500, 50, provider.count_tokens).split(text)
+    assert len(chunks) > 50
+    assert all(c.tokens == provider.count_tokens(c.text) <= 500 for c in chunks)
 
 
 def test_default_size_is_500_with_overlap_50() -> None:
